@@ -1,0 +1,95 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/spec.h"
+
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+void column_spec_done(ColumnSpec *c) {
+        free(c->name);
+        free(c->pattern);
+        strv_free(c->enum_values, c->n_enum_values);
+        memset(c, 0, sizeof(*c));
+}
+
+void csv_spec_init(CsvSpec *c) {
+        *c = (CsvSpec) {
+                .delimiter = ',',
+                .header = HEADER_REQUIRED,
+                .compression = COMPRESSION_AUTO,
+                .max_row_bytes = 400 * 1024,
+                .max_field_bytes = 400 * 1024,
+        };
+}
+
+void csv_spec_done(CsvSpec *c) {
+        strv_free(c->null_values, c->n_null_values);
+        c->null_values = NULL;
+        c->n_null_values = 0;
+}
+
+void pipeline_spec_done(PipelineSpec *p) {
+        free(p->name);
+        free(p->match_bucket);
+        free(p->match_prefix);
+        free(p->match_suffix);
+        free(p->table);
+        csv_spec_done(&p->csv);
+        for (size_t i = 0; i < p->n_columns; i++)
+                column_spec_done(&p->columns[i]);
+        free(p->columns);
+        free(p->partition_key);
+        free(p->sort_key);
+        memset(p, 0, sizeof(*p));
+}
+
+int pipeline_spec_column_index(const PipelineSpec *p, const char *name) {
+        for (size_t i = 0; i < p->n_columns; i++)
+                if (strcmp(p->columns[i].name, name) == 0)
+                        return (int) i;
+        return -1;
+}
+
+static bool has_prefix(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool has_suffix(const char *s, const char *suffix) {
+        size_t n = strlen(s), m = strlen(suffix);
+
+        return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+bool pipeline_spec_matches(const PipelineSpec *p, const char *bucket, const char *key) {
+        if (p->match_bucket && strcmp(p->match_bucket, bucket) != 0)
+                return false;
+        if (p->match_prefix && !has_prefix(key, p->match_prefix))
+                return false;
+        if (p->match_suffix && !has_suffix(key, p->match_suffix))
+                return false;
+        return true;
+}
+
+static const char *const column_type_names[_COLUMN_TYPE_MAX] = {
+        [COLUMN_STRING] = "string",
+        [COLUMN_INTEGER] = "integer",
+        [COLUMN_NUMBER] = "number",
+        [COLUMN_BOOLEAN] = "boolean",
+        [COLUMN_DATE] = "date",
+        [COLUMN_ENUM] = "enum",
+};
+
+const char *column_type_to_string(ColumnType t) {
+        return t >= 0 && t < _COLUMN_TYPE_MAX ? column_type_names[t] : NULL;
+}
+
+ColumnType column_type_from_string(const char *s) {
+        for (int i = 0; i < _COLUMN_TYPE_MAX; i++)
+                if (strcmp(column_type_names[i], s) == 0)
+                        return (ColumnType) i;
+        return (ColumnType) -1;
+}
