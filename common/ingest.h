@@ -1,0 +1,95 @@
+/* Ingest: the bytes of one S3 object in, DynamoDB items and rejected rows out.
+ *
+ * Chains inflate (gzip, when the key ends in .gz or the data starts with 1f 8b and
+ * compression is auto) → csv (RFC 4180 push parser) → schema (header binding, type checks)
+ * → item (DynamoDB JSON). Push-based with constant memory: the caller feeds chunks as they
+ * arrive from S3 in any size, and each complete row comes out through a callback before
+ * ingest_feed() returns. Memory is bounded by the spec's max_row_bytes, whatever the file size.
+ *
+ * Two kinds of failure:
+ *   - a row error (bad UTF-8, unbalanced or stray quote, wrong field count, type violation,
+ *     null key, item over 400 KB, row over max_row_bytes) goes to on_reject and parsing goes
+ *     on with the next row;
+ *   - a file error (header does not match the columns, corrupt gzip, a callback abort) makes
+ *     ingest_feed()/ingest_finish() return < 0 with a message naming the line; the Ingest
+ *     cannot be fed again after that.
+ *
+ * Resynchronisation: a row ends at a line break outside quotes. A quoted field that does not
+ * close makes its row run on; once the row passes max_row_bytes (or the input ends) it is
+ * rejected as "unterminated quoted field" and parsing resumes after the next line break
+ * (resp. ends), so one bad quote costs at most max_row_bytes of input. Empty lines are skipped.
+ *
+ * Ownership: the spec is borrowed and must outlive the Ingest (the daemon holds a Config
+ * reference for the job). Every pointer handed to a callback is valid only during the call.
+ * An Ingest is used by one thread at a time. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/spec.h"
+#include "common/util.h"
+
+typedef struct Ingest Ingest;
+
+typedef struct IngestItem {
+        const char *json;       /* {"student_id":{"S":"A00001"},...}: a complete AttributeValue map */
+        size_t json_len;
+        /* The primary key as bytes that are equal iff DynamoDB sees the same key: for the
+         * partition key, then the sort key if any, "<S|N><decimal byte length>:<value>",
+         * numbers in a normalised form (so 1.0 and 1 collide). For the batcher's dedup. */
+        const char *key;
+        size_t key_len;
+        uint64_t line;          /* physical line (1-based) where the row starts */
+        size_t size;            /* DynamoDB item size (attribute names + values), ≤ 400 KB */
+} IngestItem;
+
+typedef struct IngestReject {
+        uint64_t line;          /* physical line (1-based) where the row starts */
+        unsigned column;        /* 1-based CSV field position, 0 = the whole row */
+        const char *column_name;/* the configured column, or NULL */
+        const char *reason;     /* human readable, no trailing newline */
+        const char *raw;        /* the row as it was in the file, without its line break */
+        size_t raw_len;
+        bool raw_truncated;     /* the row was longer than max_row_bytes; raw holds the start */
+} IngestReject;
+
+typedef struct IngestCallbacks {
+        /* Return < 0 to abort: ingest_feed() then returns that code. */
+        int (*on_item)(void *userdata, const IngestItem *item);
+        int (*on_reject)(void *userdata, const IngestReject *reject);
+        /* Optional (may be NULL): the header row as in the file, once, before any item,
+         * e.g. to start a rejected-rows report with it. Only when the spec has a header. */
+        int (*on_header)(void *userdata, const char *raw, size_t raw_len);
+} IngestCallbacks;
+
+typedef struct IngestStats {
+        uint64_t rows_total;    /* data rows seen (header and empty lines excluded) */
+        uint64_t rows_valid;    /* items handed to on_item */
+        uint64_t rows_rejected; /* rows handed to on_reject */
+        uint64_t bytes_in;      /* bytes fed, as stored in S3 */
+        uint64_t bytes_decoded; /* bytes after gunzip (= bytes_in when not compressed) */
+        bool gzip;              /* the input was decompressed */
+} IngestStats;
+
+/* object_key is only used for the .gz auto-detection and may be NULL. cb is copied.
+ * -EINVAL when the spec cannot be compiled (bad regex, unknown key column, ...). */
+int ingest_new(const PipelineSpec *spec, const char *object_key, const IngestCallbacks *cb,
+               void *userdata, Ingest **ret, S3bError *err);
+
+/* Feeds n bytes of the object. 0, or < 0 for a file-level failure (-EBADMSG for a header
+ * mismatch or corrupt gzip, the callback's code for an abort, -ENOMEM) with err filled. */
+int ingest_feed(Ingest *in, const void *data, size_t n, S3bError *err);
+
+/* End of object: flushes the last row (a final line without a line break is a row),
+ * checks the gzip stream is complete and a header was seen, and fills *ret_stats (may be
+ * NULL). Stats are filled even when it fails, as far as the file got. */
+int ingest_finish(Ingest *in, IngestStats *ret_stats, S3bError *err);
+
+/* Counters so far, e.g. for progress or after a failure. */
+void ingest_get_stats(const Ingest *in, IngestStats *ret_stats);
+
+Ingest *ingest_free(Ingest *in);
+DEFINE_CLEANUP_FUNC(Ingest *, ingest_free);
