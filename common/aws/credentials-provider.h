@@ -24,6 +24,11 @@ typedef struct AwsMetadataOptions {
         const char *container_base_url; /* NULL: AWS_CONTAINER_BASE_URL */
 } AwsMetadataOptions;
 
+/* Fills *c from the parts (token NULL or ""), -E2BIG (c wiped) when one does not fit. */
+int aws_credentials_fill(AwsCredentials *c, const char *akid, const char *secret,
+                         const char *token, int64_t expiration, const char *source,
+                         S3bError *err);
+
 /* AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN). Only one of the pair set:
  * -EINVAL. */
 int aws_credentials_from_env(const AwsEnv *env, AwsCredentials *ret, S3bError *err);

@@ -84,7 +84,8 @@ typedef enum SigV4AddHeader {
         _SIGV4_ADD_MAX,
 } SigV4AddHeader;
 
-/* The output of one signing; owns all its strings. Release with sigv4_result_done(). */
+/* The output of one signing; owns all its strings. Release with sigv4_result_done(). Do not
+ * copy it by value: add[] points into the struct itself. */
 typedef struct SigV4Result {
         char *canonical_request;
         char *string_to_sign;
