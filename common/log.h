@@ -26,9 +26,9 @@
 #include "common/util.h"
 
 typedef enum LogTarget {
-        LOG_TARGET_AUTO,        /* journal if stderr is $JOURNAL_STREAM, else the fd */
+        LOG_TARGET_AUTO,        /* journal if the fd is $JOURNAL_STREAM, else lines on the fd */
         LOG_TARGET_STDERR,      /* always lines on the fd */
-        LOG_TARGET_JOURNAL,     /* always journald (lines only if journald refuses) */
+        LOG_TARGET_JOURNAL,     /* journald whenever its socket exists, else lines */
 } LogTarget;
 
 typedef enum LogFieldType {
@@ -71,6 +71,9 @@ void logger_set_max_level(Logger *l, int level);
 int logger_get_max_level(const Logger *l);
 bool logger_is_enabled(const Logger *l, int level);
 bool logger_uses_journal(const Logger *l);
+
+/* True when fd is the stream journald connected us to: $JOURNAL_STREAM is its "DEV:INO". */
+bool log_fd_is_journal_stream(int fd);
 
 /* The one entry point behind the macros. error: an errno value (either sign) or 0; when
  * non-zero, ERRNO= is added and the message gets ": <strerror>" appended. Returns -|error|,
