@@ -1,0 +1,552 @@
+/* CSV push parser.
+ *
+ * One pass per byte with a small state machine; field boundaries are kept as offsets from the
+ * start of the row, so a row that lies inside one chunk is handed out without being copied,
+ * and only the tail of a chunk (a row cut by the chunk boundary) is carried over into a
+ * bounded buffer. "" escapes are undone into a scratch buffer only for the fields that have
+ * them. UTF-8 is checked once per row with an ASCII fast path, then field by field only to
+ * name the column of a bad row.
+ *
+ * The carry buffer holds up to max_row_bytes + 2 bytes: the row, a \r, and one byte of
+ * lookahead to tell "exactly at the limit" from "over it". */
+#include <errno.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/csv.h"
+
+#define _fallthrough_ __attribute__((__fallthrough__))
+
+#define CSV_DEFAULT_MAX_ROW (400u * 1024u)
+#define CSV_DEFAULT_MAX_FIELDS 1024u
+
+typedef enum State {
+        ST_FIELD_START,
+        ST_UNQUOTED,
+        ST_QUOTED,
+        ST_QUOTE_SEEN,          /* a '"' inside a quoted field: an escape or the closing quote */
+        ST_CLOSED,              /* after the closing quote */
+        ST_CLOSED_CR,           /* after the closing quote and a \r */
+} State;
+
+enum {
+        CLS_DATA = 0,
+        CLS_DELIM,
+        CLS_NL,
+        CLS_QUOTE,
+};
+
+typedef struct Span {
+        size_t start, end;      /* offsets into the row's raw bytes */
+        bool quoted, escaped;
+} Span;
+
+struct CsvParser {
+        CsvOptions opts;
+        CsvRowFn fn;
+        void *userdata;
+        uint8_t cls[256];       /* unquoted fields stop on delimiter, \n and " */
+        uint8_t cls_q[256];     /* quoted fields stop on " and \n */
+
+        unsigned bom_matched;   /* leading bytes that matched EF BB BF so far */
+        bool bom_done;
+
+        State state;
+        bool skipping;          /* dropping bytes up to the next \n after an oversized row */
+        Buf carry;              /* bytes of the current row from earlier chunks */
+        Span *spans;
+        size_t n_spans, cap_spans;
+        size_t field_start, field_end;
+        bool field_quoted, field_escaped;
+        CsvRowError error;
+        unsigned error_column;
+        uint64_t line;          /* lines before the current row */
+        uint64_t row_newlines;  /* line breaks inside quotes in the current row */
+
+        Buf unescaped;
+        CsvField *fields;
+        size_t cap_fields;
+};
+
+static const char *const row_error_names[_CSV_ROW_ERROR_MAX] = {
+        [CSV_ROW_OK] = "ok",
+        [CSV_ROW_BAD_UTF8] = "invalid UTF-8",
+        [CSV_ROW_STRAY_QUOTE] = "quote inside an unquoted field",
+        [CSV_ROW_AFTER_QUOTE] = "unexpected text after a closing quote",
+        [CSV_ROW_UNTERMINATED_QUOTE] = "unterminated quoted field",
+        [CSV_ROW_FIELD_TOO_LONG] = "field longer than max_field_bytes",
+        [CSV_ROW_ROW_TOO_LONG] = "row longer than max_row_bytes",
+        [CSV_ROW_TOO_MANY_FIELDS] = "too many fields",
+};
+
+const char *csv_row_error_to_string(CsvRowError e) {
+        return e >= 0 && e < _CSV_ROW_ERROR_MAX ? row_error_names[e] : "unknown error";
+}
+
+/* Table-driven check (Unicode 15, table 3-7 "Well-Formed UTF-8 Byte Sequences"), with a word
+ * at a time skip over ASCII, which is most of any CSV. */
+bool utf8_is_valid(const void *data, size_t n) {
+        const uint8_t *s = data, *end = s + n;
+
+        while (s < end) {
+                uint64_t w;
+                uint8_t c;
+
+                while (end - s >= 8) {
+                        memcpy(&w, s, 8);
+                        if (w & UINT64_C(0x8080808080808080))
+                                break;
+                        s += 8;
+                }
+                if (s == end)
+                        break;
+                c = *s;
+                if (c < 0x80) {
+                        s++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf) {
+                        if (end - s < 2 || (s[1] & 0xc0) != 0x80)
+                                return false;
+                        s += 2;
+                } else if (c >= 0xe0 && c <= 0xef) {
+                        uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+
+                        if (end - s < 3 || s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+                                return false;
+                        s += 3;
+                } else if (c >= 0xf0 && c <= 0xf4) {
+                        uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+
+                        if (end - s < 4 || s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 ||
+                            (s[3] & 0xc0) != 0x80)
+                                return false;
+                        s += 4;
+                } else
+                        return false;
+        }
+        return true;
+}
+
+int csv_parser_new(const CsvOptions *opts, CsvRowFn fn, void *userdata, CsvParser **ret) {
+        CsvParser *p;
+        char d = opts->delimiter;
+
+        if (d == '"' || d == '\r' || d == '\n' || d == '\0' || (unsigned char) d >= 0x80)
+                return -EINVAL;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->opts = *opts;
+        if (p->opts.max_row_bytes == 0)
+                p->opts.max_row_bytes = CSV_DEFAULT_MAX_ROW;
+        if (p->opts.max_field_bytes == 0 || p->opts.max_field_bytes > p->opts.max_row_bytes)
+                p->opts.max_field_bytes = p->opts.max_row_bytes;
+        if (p->opts.max_fields == 0)
+                p->opts.max_fields = CSV_DEFAULT_MAX_FIELDS;
+        p->fn = fn;
+        p->userdata = userdata;
+        p->cls[(unsigned char) d] = CLS_DELIM;
+        p->cls['\n'] = CLS_NL;
+        p->cls['"'] = CLS_QUOTE;
+        p->cls_q['\n'] = CLS_NL;
+        p->cls_q['"'] = CLS_QUOTE;
+        buf_init(&p->carry, p->opts.max_row_bytes + 2);
+        buf_init(&p->unescaped, p->opts.max_row_bytes + 2);
+        *ret = p;
+        return 0;
+}
+
+CsvParser *csv_parser_free(CsvParser *p) {
+        if (!p)
+                return NULL;
+        buf_done(&p->carry);
+        buf_done(&p->unescaped);
+        free(p->spans);
+        free(p->fields);
+        free(p);
+        return NULL;
+}
+
+uint64_t csv_parser_lines(const CsvParser *p) {
+        return p->line;
+}
+
+static void row_error(CsvParser *p, CsvRowError e, size_t column) {
+        if (p->error != CSV_ROW_OK)
+                return;
+        p->error = e;
+        p->error_column = (unsigned) MIN(column, (size_t) UINT32_MAX);
+}
+
+static void row_reset(CsvParser *p) {
+        p->state = ST_FIELD_START;
+        p->n_spans = 0;
+        p->field_escaped = false;
+        p->error = CSV_ROW_OK;
+        p->error_column = 0;
+        p->row_newlines = 0;
+        buf_reset(&p->carry);
+}
+
+static int end_field(CsvParser *p, size_t end) {
+        Span *s;
+
+        if (p->n_spans >= p->opts.max_fields) {
+                row_error(p, CSV_ROW_TOO_MANY_FIELDS, 0);
+                goto done;
+        }
+        if (p->n_spans == p->cap_spans) {
+                size_t ncap = p->cap_spans ? p->cap_spans * 2 : 16;
+
+                s = realloc(p->spans, ncap * sizeof(*s));
+                if (!s)
+                        return -ENOMEM;
+                p->spans = s;
+                p->cap_spans = ncap;
+        }
+        s = &p->spans[p->n_spans++];
+        *s = (Span) { .start = p->field_start, .end = end,
+                      .quoted = p->field_quoted, .escaped = p->field_escaped };
+        if (end - p->field_start > p->opts.max_field_bytes)
+                row_error(p, CSV_ROW_FIELD_TOO_LONG, p->n_spans);
+done:
+        p->field_escaped = false;
+        return 0;
+}
+
+/* Runs the state machine over buf[*io_pos, stop). Returns 1 when a \n ends the row (left at
+ * *io_pos, not consumed), 0 when stop is reached, < 0 on ENOMEM. `base` maps a chunk index to
+ * a row offset: row offset = index + base (mod 2^N, the carried bytes come first). */
+static int scan(CsvParser *p, const char *buf, size_t *io_pos, size_t stop, size_t base) {
+        const uint8_t *cls = p->cls, *cls_q = p->cls_q;
+        char delim = p->opts.delimiter;
+        State st = p->state;
+        size_t pos = *io_pos;
+        int r;
+
+        while (pos < stop) {
+                char c;
+
+                switch (st) {
+                case ST_FIELD_START:
+                        if (buf[pos] == '"') {
+                                p->field_quoted = true;
+                                p->field_start = pos + 1 + base;
+                                st = ST_QUOTED;
+                                pos++;
+                                break;
+                        }
+                        p->field_quoted = false;
+                        p->field_start = pos + base;
+                        st = ST_UNQUOTED;
+                        _fallthrough_;
+                case ST_UNQUOTED:
+                        while (pos < stop && cls[(uint8_t) buf[pos]] == CLS_DATA)
+                                pos++;
+                        if (pos == stop)
+                                break;
+                        c = buf[pos];
+                        if (c == '"') {
+                                row_error(p, CSV_ROW_STRAY_QUOTE, p->n_spans + 1);
+                                pos++;
+                                break;
+                        }
+                        r = end_field(p, pos + base);
+                        if (r < 0)
+                                return r;
+                        st = ST_FIELD_START;
+                        if (c == '\n')
+                                goto row_end;
+                        pos++;
+                        break;
+                case ST_QUOTED:
+                        while (pos < stop && cls_q[(uint8_t) buf[pos]] == CLS_DATA)
+                                pos++;
+                        if (pos == stop)
+                                break;
+                        if (buf[pos] == '\n')
+                                p->row_newlines++;
+                        else
+                                st = ST_QUOTE_SEEN;
+                        pos++;
+                        break;
+                case ST_QUOTE_SEEN:
+                        if (buf[pos] == '"') {
+                                p->field_escaped = true;
+                                st = ST_QUOTED;
+                                pos++;
+                                break;
+                        }
+                        p->field_end = pos + base - 1;
+                        st = ST_CLOSED;
+                        _fallthrough_;
+                case ST_CLOSED:
+                case ST_CLOSED_CR:
+                        c = buf[pos];
+                        if (c == '\n' || (c == delim && st == ST_CLOSED)) {
+                                r = end_field(p, p->field_end);
+                                if (r < 0)
+                                        return r;
+                                st = ST_FIELD_START;
+                                if (c == '\n')
+                                        goto row_end;
+                                pos++;
+                        } else if (c == '\r' && st == ST_CLOSED) {
+                                st = ST_CLOSED_CR;
+                                pos++;
+                        } else {
+                                /* The rest of the field is read as unquoted text so the row
+                                 * still ends where a reader of the file would expect. */
+                                row_error(p, CSV_ROW_AFTER_QUOTE, p->n_spans + 1);
+                                st = ST_UNQUOTED;
+                        }
+                        break;
+                }
+        }
+        p->state = st;
+        *io_pos = pos;
+        return 0;
+
+row_end:
+        p->state = st;
+        *io_pos = pos;
+        return 1;
+}
+
+static int emit(CsvParser *p, const char *raw, size_t raw_len, bool truncated) {
+        CsvRow row = {
+                .line = p->line + 1,
+                .raw = raw,
+                .raw_len = raw_len,
+                .raw_truncated = truncated,
+        };
+        size_t n = p->n_spans;
+
+        /* CRLF: the \r belongs to the line break, not to the last (unquoted) field */
+        if (!truncated && raw_len > 0 && raw[raw_len - 1] == '\r') {
+                row.raw_len = --raw_len;
+                if (n > 0 && p->spans[n - 1].end > raw_len)
+                        p->spans[n - 1].end = raw_len;
+        }
+        if (!truncated && raw_len > p->opts.max_row_bytes) {
+                row.raw_len = p->opts.max_row_bytes;
+                row.raw_truncated = true;
+                row_error(p, CSV_ROW_ROW_TOO_LONG, 0);
+        }
+        if (p->error == CSV_ROW_OK && raw_len == 0 && n == 1 && !p->spans[0].quoted)
+                return 0;       /* empty line */
+
+        if (p->error == CSV_ROW_OK && !utf8_is_valid(raw, raw_len)) {
+                for (size_t i = 0; i < n; i++)
+                        if (!utf8_is_valid(raw + p->spans[i].start,
+                                           p->spans[i].end - p->spans[i].start)) {
+                                row_error(p, CSV_ROW_BAD_UTF8, i + 1);
+                                break;
+                        }
+                /* bytes outside fields (quotes, delimiters) are ASCII, but be safe */
+                row_error(p, CSV_ROW_BAD_UTF8, 0);
+        }
+
+        if (p->error == CSV_ROW_OK) {
+                if (n > p->cap_fields) {
+                        CsvField *f = realloc(p->fields, n * sizeof(*f));
+
+                        if (!f)
+                                return -ENOMEM;
+                        p->fields = f;
+                        p->cap_fields = n;
+                }
+                buf_reset(&p->unescaped);
+                for (size_t i = 0; i < n; i++) {
+                        const Span *s = &p->spans[i];
+                        CsvField *f = &p->fields[i];
+
+                        f->data = raw + s->start;
+                        f->len = s->end - s->start;
+                        f->quoted = s->quoted;
+                        if (s->escaped) {
+                                /* reserve for the whole row first so earlier fields stay put */
+                                size_t at;
+                                int r;
+
+                                if (p->unescaped.len == 0) {
+                                        r = buf_reserve(&p->unescaped, raw_len);
+                                        if (r < 0)
+                                                return r;
+                                }
+                                at = p->unescaped.len;
+                                for (size_t j = 0; j < f->len; j++) {
+                                        p->unescaped.data[p->unescaped.len++] = f->data[j];
+                                        if (f->data[j] == '"')
+                                                j++;    /* the second quote of "" */
+                                }
+                                f->data = p->unescaped.data + at;
+                                f->len = p->unescaped.len - at;
+                        }
+                }
+                row.fields = p->fields;
+                row.n_fields = n;
+        }
+        row.error = p->error;
+        row.error_column = p->error == CSV_ROW_OK ? 0 : p->error_column;
+        return p->fn(p->userdata, &row);
+}
+
+/* The row ends at chunk index `end` (its \n, or the end of input). */
+static int finish_row(CsvParser *p, const char *buf, size_t row_start, size_t end) {
+        const char *raw;
+        size_t raw_len;
+        int r;
+
+        if (p->carry.len > 0) {
+                r = buf_append(&p->carry, buf + row_start, end - row_start);
+                if (r < 0)
+                        return r == -ENOBUFS ? -EFAULT : r;     /* bounded by the scan window */
+                raw = p->carry.data;
+                raw_len = p->carry.len;
+        } else {
+                raw = buf + row_start;
+                raw_len = end - row_start;
+        }
+        r = emit(p, raw, raw_len, false);
+        p->line += p->row_newlines + 1;
+        row_reset(p);
+        return r;
+}
+
+/* The row passed max_row_bytes without ending: report it and skip to the next line break. */
+static int oversized_row(CsvParser *p, const char *buf, size_t row_start, size_t stop) {
+        size_t keep = p->opts.max_row_bytes;
+        const char *raw;
+        int r;
+
+        if (p->carry.len < keep) {
+                r = buf_append(&p->carry, buf + row_start,
+                               MIN(stop - row_start, keep - p->carry.len));
+                if (r < 0)
+                        return r;
+        }
+        raw = p->carry.data ? p->carry.data : "";
+        if (p->state == ST_QUOTED || p->state == ST_QUOTE_SEEN)
+                row_error(p, CSV_ROW_UNTERMINATED_QUOTE, p->n_spans + 1);
+        else
+                row_error(p, CSV_ROW_ROW_TOO_LONG, 0);
+        r = emit(p, raw, MIN(p->carry.len, keep), true);
+        p->line += p->row_newlines;
+        row_reset(p);
+        p->skipping = true;
+        return r;
+}
+
+static int feed_bytes(CsvParser *p, const char *buf, size_t n) {
+        size_t window = p->opts.max_row_bytes + 2;
+        size_t pos = 0, row_start = 0;
+        int r;
+
+        while (pos < n) {
+                size_t stop = n;
+
+                if (p->skipping) {
+                        const char *nl = memchr(buf + pos, '\n', n - pos);
+
+                        if (!nl)
+                                return 0;
+                        p->line++;
+                        p->skipping = false;
+                        pos = row_start = (size_t) (nl - buf) + 1;
+                        continue;
+                }
+
+                if (p->carry.len + (n - row_start) > window)
+                        stop = row_start + (window - p->carry.len);
+
+                r = scan(p, buf, &pos, stop, p->carry.len - row_start);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        r = finish_row(p, buf, row_start, pos);
+                        if (r < 0)
+                                return r;
+                        pos = row_start = pos + 1;
+                        continue;
+                }
+                if (stop < n) {
+                        r = oversized_row(p, buf, row_start, stop);
+                        if (r < 0)
+                                return r;
+                        row_start = pos = stop;
+                        continue;
+                }
+        }
+        if (!p->skipping && n > row_start) {
+                r = buf_append(&p->carry, buf + row_start, n - row_start);
+                if (r < 0)
+                        return r == -ENOBUFS ? -EFAULT : r;
+        }
+        return 0;
+}
+
+static const char bom[3] = { '\xef', '\xbb', '\xbf' };
+
+int csv_parser_feed(CsvParser *p, const void *data, size_t n) {
+        const char *buf = data;
+        int r;
+
+        while (!p->bom_done && n > 0) {
+                if (*buf == bom[p->bom_matched]) {
+                        buf++;
+                        n--;
+                        if (++p->bom_matched == sizeof(bom))
+                                p->bom_done = true;
+                        continue;
+                }
+                /* not a BOM after all: the bytes matched so far are data */
+                p->bom_done = true;
+                r = feed_bytes(p, bom, p->bom_matched);
+                if (r < 0)
+                        return r;
+        }
+        return feed_bytes(p, buf, n);
+}
+
+int csv_parser_finish(CsvParser *p) {
+        int r;
+
+        if (!p->bom_done) {
+                p->bom_done = true;
+                r = feed_bytes(p, bom, p->bom_matched);
+                if (r < 0)
+                        return r;
+        }
+        if (p->skipping) {
+                p->skipping = false;
+                return 0;
+        }
+        if (p->carry.len == 0 && p->n_spans == 0 && p->state == ST_FIELD_START)
+                return 0;
+
+        switch (p->state) {
+        case ST_QUOTED:
+                row_error(p, CSV_ROW_UNTERMINATED_QUOTE, p->n_spans + 1);
+                r = end_field(p, p->carry.len);
+                break;
+        case ST_QUOTE_SEEN:
+                r = end_field(p, p->carry.len - 1);
+                break;
+        case ST_CLOSED:
+        case ST_CLOSED_CR:
+                r = end_field(p, p->field_end);
+                break;
+        case ST_FIELD_START:
+                p->field_quoted = false;
+                p->field_start = p->carry.len;
+                _fallthrough_;
+        default:
+                r = end_field(p, p->carry.len);
+                break;
+        }
+        if (r < 0)
+                return r;
+        return finish_row(p, "", 0, 0);
+}

@@ -1,0 +1,291 @@
+/* Ingest: inflate → csv → schema → item, wired with callbacks.
+ *
+ * The only buffering is the parser's one-row carry and the inflater's 64 KiB window; the item
+ * JSON and key live in buffers reused from row to row. Compression is decided on the first two
+ * bytes when the spec says auto and the key does not end in .gz, so those are held back until
+ * the second byte arrives (a chunk may be one byte long). */
+#include <errno.h>
+#include <string.h>
+
+#include "common/csv.h"
+#include "common/inflate.h"
+#include "common/ingest.h"
+#include "common/item.h"
+#include "common/schema.h"
+
+typedef enum Mode {
+        MODE_DETECT,
+        MODE_PLAIN,
+        MODE_GZIP,
+} Mode;
+
+struct Ingest {
+        const PipelineSpec *spec;
+        IngestCallbacks cb;
+        void *userdata;
+        Schema *schema;
+        CsvParser *csv;
+        Inflater *z;
+        Mode mode;
+        unsigned char held[2];  /* bytes held back while detecting */
+        size_t n_held;
+        bool header_done;
+        bool failed;
+        S3bError *err;          /* the current call's, for the parser callback */
+        ItemBuilder item;
+        Buf key;
+        IngestStats stats;
+};
+
+Ingest *ingest_free(Ingest *in) {
+        if (!in)
+                return NULL;
+        csv_parser_free(in->csv);
+        inflater_free(in->z);
+        schema_free(in->schema);
+        item_builder_done(&in->item);
+        buf_done(&in->key);
+        free(in);
+        return NULL;
+}
+
+static int emit_reject(Ingest *in, const CsvRow *row, unsigned column, const char *column_name,
+                       const char *reason) {
+        IngestReject rj = {
+                .line = row->line,
+                .column = column,
+                .column_name = column_name,
+                .reason = reason,
+                .raw = row->raw,
+                .raw_len = row->raw_len,
+                .raw_truncated = row->raw_truncated,
+        };
+
+        in->stats.rows_rejected++;
+        return in->cb.on_reject ? in->cb.on_reject(in->userdata, &rj) : 0;
+}
+
+static int on_header(Ingest *in, const CsvRow *row) {
+        int r;
+
+        if (row->error != CSV_ROW_OK)
+                return s3b_error_set(in->err, -EBADMSG, "line %llu: header row: %s",
+                                     (unsigned long long) row->line,
+                                     csv_row_error_to_string(row->error));
+        r = schema_bind_header(in->schema, row->fields, row->n_fields, in->err);
+        if (r < 0)
+                return s3b_error_prefix(in->err, "line %llu", (unsigned long long) row->line);
+        in->header_done = true;
+        if (in->cb.on_header) {
+                r = in->cb.on_header(in->userdata, row->raw, row->raw_len);
+                if (r < 0)
+                        return s3b_error_set(in->err, r, "line %llu: aborted by the header callback",
+                                             (unsigned long long) row->line);
+        }
+        return 0;
+}
+
+static int on_row(void *userdata, const CsvRow *row) {
+        Ingest *in = userdata;
+        SchemaReject rj;
+        int r;
+
+        if (in->spec->csv.header == HEADER_REQUIRED && !in->header_done)
+                return on_header(in, row);
+
+        in->stats.rows_total++;
+        if (row->error != CSV_ROW_OK)
+                r = emit_reject(in, row, row->error_column,
+                                schema_column_name_at(in->schema, row->error_column),
+                                csv_row_error_to_string(row->error));
+        else {
+                r = schema_row(in->schema, row->fields, row->n_fields, &in->item, &in->key, &rj);
+                if (r < 0)
+                        return s3b_error_set(in->err, r, "line %llu: %s",
+                                             (unsigned long long) row->line, strerror(-r));
+                if (r > 0)
+                        r = emit_reject(in, row, rj.column, rj.column_name, rj.reason);
+                else {
+                        IngestItem it = {
+                                .json = in->item.json.data,
+                                .json_len = in->item.json.len,
+                                .key = in->key.data,
+                                .key_len = in->key.len,
+                                .line = row->line,
+                                .size = in->item.size,
+                        };
+
+                        in->stats.rows_valid++;
+                        r = in->cb.on_item ? in->cb.on_item(in->userdata, &it) : 0;
+                }
+        }
+        if (r < 0)
+                return s3b_error_set(in->err, r, "line %llu: aborted by the caller",
+                                     (unsigned long long) row->line);
+        return 0;
+}
+
+static int to_csv(void *userdata, const void *data, size_t n) {
+        Ingest *in = userdata;
+
+        in->stats.bytes_decoded += n;
+        return csv_parser_feed(in->csv, data, n);
+}
+
+int ingest_new(const PipelineSpec *spec, const char *object_key, const IngestCallbacks *cb,
+               void *userdata, Ingest **ret, S3bError *err) {
+        _cleanup_(ingest_freep) Ingest *in = NULL;
+        size_t max_row = spec->csv.max_row_bytes ? spec->csv.max_row_bytes : 400 * 1024;
+        size_t names = 0;
+        CsvOptions opts = {
+                .delimiter = spec->csv.delimiter,
+                .max_row_bytes = max_row,
+                .max_field_bytes = spec->csv.max_field_bytes,
+                .max_fields = MAX((size_t) 1024, 2 * spec->n_columns),
+        };
+        int r;
+
+        in = calloc(1, sizeof(*in));
+        if (!in)
+                return -ENOMEM;
+        in->spec = spec;
+        in->cb = *cb;
+        in->userdata = userdata;
+        r = schema_new(spec, &in->schema, err);
+        if (r < 0)
+                return r;
+        r = csv_parser_new(&opts, on_row, in, &in->csv);
+        if (r < 0)
+                return s3b_error_set(err, r, "pipeline '%s': invalid CSV delimiter",
+                                     spec->name ? spec->name : "");
+        for (size_t i = 0; i < spec->n_columns; i++)
+                names += strlen(spec->columns[i].name) * JSON_ESCAPE_MAX + 16;
+        /* the item can never need more: every value byte escaped, every name once */
+        item_builder_init(&in->item, max_row * JSON_ESCAPE_MAX + names + 64);
+        buf_init(&in->key, 2 * (max_row + 64));
+
+        switch (spec->csv.compression) {
+        case COMPRESSION_GZIP:
+                in->mode = MODE_GZIP;
+                break;
+        case COMPRESSION_NONE:
+                in->mode = MODE_PLAIN;
+                break;
+        default: {
+                size_t kl = object_key ? strlen(object_key) : 0;
+
+                in->mode = kl >= 3 && strcmp(object_key + kl - 3, ".gz") == 0 ? MODE_GZIP
+                                                                               : MODE_DETECT;
+                break;
+        }
+        }
+        if (in->mode == MODE_GZIP) {
+                r = inflater_new(to_csv, in, &in->z);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(in);
+        return 0;
+}
+
+static int push(Ingest *in, const void *data, size_t n) {
+        int r;
+
+        if (n == 0)
+                return 0;
+        if (in->mode == MODE_GZIP)
+                r = inflater_feed(in->z, data, n, in->err);
+        else {
+                in->stats.bytes_decoded += n;
+                r = csv_parser_feed(in->csv, data, n);
+        }
+        if (r < 0 && in->err->code == 0)
+                s3b_error_set(in->err, r, "CSV parser: %s", strerror(-r));
+        return r;
+}
+
+/* Settles auto-detection once two bytes are known (or the input ended). */
+static int detect(Ingest *in, bool at_end) {
+        int r;
+
+        if (in->n_held < 2 && !at_end)
+                return 0;
+        if (gzip_has_magic(in->held, in->n_held)) {
+                r = inflater_new(to_csv, in, &in->z);
+                if (r < 0)
+                        return s3b_error_set(in->err, r, "gzip: %s", strerror(-r));
+                in->mode = MODE_GZIP;
+        } else
+                in->mode = MODE_PLAIN;
+        r = push(in, in->held, in->n_held);
+        in->n_held = 0;
+        return r;
+}
+
+int ingest_feed(Ingest *in, const void *data, size_t n, S3bError *err) {
+        const unsigned char *p = data;
+        S3bError dummy;
+        int r = 0;
+
+        if (in->failed)
+                return s3b_error_set(err, -EINVAL, "ingest already failed");
+        in->err = err ? err : &dummy;
+        s3b_error_clear(in->err);
+        in->stats.bytes_in += n;
+        while (in->mode == MODE_DETECT && n > 0) {
+                in->held[in->n_held++] = *p++;
+                n--;
+                r = detect(in, false);
+                if (r < 0)
+                        goto finish;
+        }
+        r = push(in, p, n);
+finish:
+        if (r < 0)
+                in->failed = true;
+        in->err = NULL;
+        return r;
+}
+
+int ingest_finish(Ingest *in, IngestStats *ret_stats, S3bError *err) {
+        S3bError dummy;
+        int r = 0;
+
+        if (in->failed) {
+                r = s3b_error_set(err, -EINVAL, "ingest already failed");
+                goto finish;
+        }
+        in->err = err ? err : &dummy;
+        s3b_error_clear(in->err);
+        if (in->mode == MODE_DETECT) {
+                r = detect(in, true);
+                if (r < 0)
+                        goto finish;
+        }
+        if (in->mode == MODE_GZIP && in->z) {
+                r = inflater_finish(in->z, in->err);
+                if (r < 0)
+                        goto finish;
+        }
+        r = csv_parser_finish(in->csv);
+        if (r < 0) {
+                if (in->err->code == 0)
+                        s3b_error_set(in->err, r, "CSV parser: %s", strerror(-r));
+                goto finish;
+        }
+        if (in->spec->csv.header == HEADER_REQUIRED && !in->header_done)
+                r = s3b_error_set(in->err, -EBADMSG, "no header row: the file is empty");
+finish:
+        if (r < 0)
+                in->failed = true;
+        in->err = NULL;
+        in->stats.gzip = in->mode == MODE_GZIP;
+        if (ret_stats)
+                *ret_stats = in->stats;
+        return r;
+}
+
+void ingest_get_stats(const Ingest *in, IngestStats *ret_stats) {
+        *ret_stats = in->stats;
+        ret_stats->gzip = in->mode == MODE_GZIP;
+}

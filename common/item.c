@@ -1,0 +1,185 @@
+/* DynamoDB item JSON. The escape loop copies runs of plain bytes with one memcpy and only
+ * stops on the few bytes JSON forbids raw; the buffer is reserved once per attribute for the
+ * worst case so the loop writes without bounds checks. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/item.h"
+
+/* 1 = must be escaped in a JSON string (RFC 8259 §7) */
+static const uint8_t json_special[256] = {
+        [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+        [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+        [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+        [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+        [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+/* dst has room for n * JSON_ESCAPE_MAX bytes; returns the bytes written */
+static size_t escape_into(char *dst, const char *s, size_t n) {
+        static const char hex[] = "0123456789abcdef";
+        char *d = dst;
+        size_t i = 0;
+
+        while (i < n) {
+                size_t run = i;
+                uint8_t c;
+
+                while (run < n && !json_special[(uint8_t) s[run]])
+                        run++;
+                memcpy(d, s + i, run - i);
+                d += run - i;
+                if (run == n)
+                        break;
+                c = (uint8_t) s[run];
+                *d++ = '\\';
+                switch (c) {
+                case '"':  *d++ = '"'; break;
+                case '\\': *d++ = '\\'; break;
+                case '\b': *d++ = 'b'; break;
+                case '\f': *d++ = 'f'; break;
+                case '\n': *d++ = 'n'; break;
+                case '\r': *d++ = 'r'; break;
+                case '\t': *d++ = 't'; break;
+                default:
+                        *d++ = 'u';
+                        *d++ = '0';
+                        *d++ = '0';
+                        *d++ = hex[c >> 4];
+                        *d++ = hex[c & 0xf];
+                        break;
+                }
+                i = run + 1;
+        }
+        return (size_t) (d - dst);
+}
+
+int json_escape_append(Buf *b, const char *s, size_t n) {
+        int r;
+
+        if (n > SIZE_MAX / JSON_ESCAPE_MAX)
+                return -ENOBUFS;
+        r = buf_reserve(b, n * JSON_ESCAPE_MAX);
+        if (r < 0)
+                return r;
+        b->len += escape_into(b->data + b->len, s, n);
+        b->data[b->len] = '\0';
+        return 0;
+}
+
+int item_name_init(ItemName *n, const char *name) {
+        Buf b = BUF_INIT(SIZE_MAX / 2);
+        int r;
+
+        r = buf_append_char(&b, '"');
+        if (r >= 0)
+                r = json_escape_append(&b, name, strlen(name));
+        if (r >= 0)
+                r = buf_append(&b, "\":", 2);
+        if (r < 0) {
+                buf_done(&b);
+                return r;
+        }
+        n->json_len = b.len;
+        n->json = buf_steal(&b);
+        n->size = strlen(name);
+        return 0;
+}
+
+void item_name_done(ItemName *n) {
+        free(n->json);
+        *n = (ItemName) {};
+}
+
+void item_builder_init(ItemBuilder *b, size_t max_json) {
+        *b = (ItemBuilder) { .json = BUF_INIT(max_json) };
+}
+
+void item_builder_done(ItemBuilder *b) {
+        buf_done(&b->json);
+}
+
+int item_begin(ItemBuilder *b) {
+        buf_reset(&b->json);
+        b->size = 0;
+        b->n_attrs = 0;
+        return buf_append_char(&b->json, '{');
+}
+
+size_t item_number_size(const char *v, size_t n) {
+        size_t digits = 0, first = SIZE_MAX, last = 0;
+
+        /* significant digits: from the first non-zero digit to the last non-zero one of the
+         * mantissa; the exponent does not count */
+        for (size_t i = 0; i < n && v[i] != 'e' && v[i] != 'E'; i++) {
+                if (v[i] < '0' || v[i] > '9')
+                        continue;
+                if (v[i] != '0') {
+                        if (first == SIZE_MAX)
+                                first = digits;
+                        last = digits;
+                }
+                digits++;
+        }
+        if (first == SIZE_MAX)
+                return 1 + 1;   /* zero: one digit */
+        return (last - first + 1 + 1) / 2 + 1;
+}
+
+int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n) {
+        static const char *const open[] = {
+                [ITEM_S] = "{\"S\":\"",
+                [ITEM_N] = "{\"N\":\"",
+                [ITEM_BOOL] = "{\"BOOL\":",
+        };
+        size_t olen = t == ITEM_BOOL ? 8 : 6, need;
+        char *d;
+        int r;
+
+        if (t == ITEM_BOOL && !(n == 4 && memcmp(v, "true", 4) == 0) &&
+            !(n == 5 && memcmp(v, "false", 5) == 0))
+                return -EINVAL;
+
+        if (n > (SIZE_MAX - 64 - name->json_len) / JSON_ESCAPE_MAX)
+                return -ENOBUFS;
+        need = 1 + name->json_len + olen + n * JSON_ESCAPE_MAX + 2;
+        r = buf_reserve(&b->json, need);
+        if (r < 0)
+                return r;
+        d = b->json.data + b->json.len;
+        if (b->n_attrs > 0)
+                *d++ = ',';
+        memcpy(d, name->json, name->json_len);
+        d += name->json_len;
+        memcpy(d, open[t], olen);
+        d += olen;
+        switch (t) {
+        case ITEM_S:
+                d += escape_into(d, v, n);
+                memcpy(d, "\"}", 2);
+                d += 2;
+                b->size += name->size + n;
+                break;
+        case ITEM_N:
+                d += escape_into(d, v, n);      /* a no-op for a real number, cheap */
+                memcpy(d, "\"}", 2);
+                d += 2;
+                b->size += name->size + item_number_size(v, n);
+                break;
+        case ITEM_BOOL:
+                memcpy(d, v, n);
+                d += n;
+                *d++ = '}';
+                b->size += name->size + 1;
+                break;
+        }
+        b->json.len = (size_t) (d - b->json.data);
+        b->json.data[b->json.len] = '\0';
+        b->n_attrs++;
+        return 0;
+}
+
+int item_end(ItemBuilder *b) {
+        return buf_append_char(&b->json, '}');
+}

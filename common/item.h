@@ -1,0 +1,60 @@
+/* ItemBuilder: one DynamoDB item in the JSON 1.0 wire form, written by hand into a reused Buf.
+ *
+ * {"name":{"S":"text"},"n":{"N":"12.5"},"ok":{"BOOL":true}} — an AttributeValue map as
+ * PutItem's Item and BatchWriteItem's PutRequest.Item take it. No per-attribute allocation: the
+ * builder keeps its buffer between items. Alongside the JSON it adds up the item's size the
+ * way DynamoDB counts it against the 400 KB limit ("Item sizes and formats" in the DynamoDB
+ * developer guide): UTF-8 bytes of each attribute name plus its value, a number taking one
+ * byte per two significant digits plus one, a boolean one byte.
+ *
+ * Values must be valid UTF-8 (the CSV parser guarantees it); bytes ≥ 0x80 are passed through,
+ * quotes, backslashes and control characters are escaped. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+
+#define ITEM_MAX_SIZE ((size_t) 400 * 1024)
+
+typedef enum ItemType {
+        ITEM_S,
+        ITEM_N,
+        ITEM_BOOL,
+} ItemType;
+
+/* An attribute name prepared once per column: its JSON key and its DynamoDB size. */
+typedef struct ItemName {
+        char *json;             /* "name": (escaped, quoted, with the colon) */
+        size_t json_len;
+        size_t size;            /* UTF-8 bytes of the name */
+} ItemName;
+
+int item_name_init(ItemName *n, const char *name);
+void item_name_done(ItemName *n);
+
+typedef struct ItemBuilder {
+        Buf json;
+        size_t size;            /* DynamoDB item size so far */
+        size_t n_attrs;
+} ItemBuilder;
+
+/* max_json bounds the JSON text (-ENOBUFS past it). */
+void item_builder_init(ItemBuilder *b, size_t max_json);
+void item_builder_done(ItemBuilder *b);
+
+int item_begin(ItemBuilder *b);
+/* ITEM_S: v is the text. ITEM_N: v is a number already in DynamoDB form (not checked here).
+ * ITEM_BOOL: v is "true" or "false" (else -EINVAL). -ENOBUFS when the JSON would pass max. */
+int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n);
+int item_end(ItemBuilder *b);
+
+/* Appends s as the inside of a JSON string (no surrounding quotes). */
+int json_escape_append(Buf *b, const char *s, size_t n);
+
+/* Worst-case JSON size of one escaped byte: \u00XX. */
+#define JSON_ESCAPE_MAX 6
+
+/* DynamoDB's size of a number given as text: significant digits / 2 + 1. */
+size_t item_number_size(const char *v, size_t n);

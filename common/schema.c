@@ -1,0 +1,595 @@
+/* Schema: column checks and item marshalling.
+ *
+ * The per-row path does no allocation: attribute names are escaped once (ItemName), regexes
+ * compiled once, and the scratch buffers (a NUL-terminated copy for regexec, the canonical
+ * number, the reason text) are sized for the largest field in schema_new(). Numbers are
+ * checked by hand rather than with strtod(), which accepts hex, "nan", "inf" and spaces and
+ * rounds to a double; DynamoDB keeps up to 38 decimal digits exactly. */
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/schema.h"
+
+/* DynamoDB number limits ("Supported data types and naming rules" in the developer guide):
+ * positive range 1E-130 to 9.9999999999999999999999999999999999999E+125. */
+#define N_MAX_DIGITS 38
+#define N_MIN_EXP (-130)
+#define N_MAX_EXP 125
+
+typedef struct SchemaColumn {
+        const ColumnSpec *spec;
+        ItemName name;
+        regex_t re;
+        bool has_re;
+        bool is_key;
+} SchemaColumn;
+
+struct Schema {
+        const PipelineSpec *spec;
+        SchemaColumn *columns;
+        size_t n_columns;
+        int pk, sk;             /* column indexes; sk = -1 without a sort key */
+        size_t *map;            /* CSV position → column index */
+        size_t n_map;
+        Buf tmp;                /* NUL-terminated value for regexec / strtod */
+        Buf canon;              /* canonical number */
+        Buf key_pk, key_sk;     /* value-unique numbers for the key */
+        Buf reason;
+};
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
+        const char *what = integral ? "not an integer" : "not a number";
+        size_t i = 0, int_start, int_end, frac_start, frac_end;
+        size_t total, first = SIZE_MAX, last = 0, k;
+        bool neg = false, has_exp = false, exp_neg = false;
+        long exp = 0, e10;
+
+        if (i < n && (v[i] == '+' || v[i] == '-'))
+                neg = v[i++] == '-';
+        int_start = i;
+        while (i < n && is_digit(v[i]))
+                i++;
+        int_end = frac_start = frac_end = i;
+        if (!integral && i < n && v[i] == '.') {
+                frac_start = ++i;
+                while (i < n && is_digit(v[i]))
+                        i++;
+                frac_end = i;
+        }
+        total = (int_end - int_start) + (frac_end - frac_start);
+        if (total == 0)
+                return what;
+        if (!integral && i < n && (v[i] == 'e' || v[i] == 'E')) {
+                size_t exp_start;
+
+                has_exp = true;
+                i++;
+                if (i < n && (v[i] == '+' || v[i] == '-'))
+                        exp_neg = v[i++] == '-';
+                exp_start = i;
+                while (i < n && is_digit(v[i])) {
+                        if (exp < 1000000)      /* anything this big is out of range anyway */
+                                exp = exp * 10 + (v[i] - '0');
+                        i++;
+                }
+                if (i == exp_start)
+                        return what;
+                if (exp_neg)
+                        exp = -exp;
+        }
+        if (i != n)
+                return what;
+
+        /* digit k of the mantissa, integer digits first, then the fraction's */
+#define DIGIT(k) ((k) < int_end - int_start ? v[int_start + (k)] : v[frac_start + (k) - (int_end - int_start)])
+        for (k = 0; k < total; k++)
+                if (DIGIT(k) != '0') {
+                        if (first == SIZE_MAX)
+                                first = k;
+                        last = k;
+                }
+
+        buf_reset(canon);
+        if (key)
+                buf_reset(key);
+        if (first == SIZE_MAX) {
+                if (buf_append_char(canon, '0') < 0 || (key && buf_append_char(key, '0') < 0))
+                        return "number too long";
+                return NULL;
+        }
+        if (last - first + 1 > N_MAX_DIGITS)
+                return "more than 38 significant digits";
+        e10 = (long) (int_end - int_start) - (long) first - 1 + exp;
+        if (e10 < N_MIN_EXP || e10 > N_MAX_EXP)
+                return "magnitude out of DynamoDB's range (1E-130 to 9.99E+125)";
+
+        if (buf_reserve(canon, n + 24) < 0 || (key && buf_reserve(key, n + 24) < 0))
+                return "number too long";
+        if (neg)
+                buf_append_char(canon, '-');
+        /* integer part without leading zeros, "0" when there is none */
+        {
+                size_t int_len = int_end - int_start, s = first < int_len ? first : int_len;
+
+                if (s == int_len)
+                        buf_append_char(canon, '0');
+                else
+                        buf_append(canon, v + int_start + s, int_len - s);
+                /* fraction without trailing zeros */
+                if (last >= int_len) {
+                        buf_append_char(canon, '.');
+                        buf_append(canon, v + frac_start, last - int_len + 1);
+                }
+        }
+        if (has_exp && exp != 0)
+                buf_printf(canon, "E%ld", exp);
+
+        if (key) {
+                if (neg)
+                        buf_append_char(key, '-');
+                for (k = first; k <= last; k++)
+                        buf_append_char(key, DIGIT(k));
+                buf_printf(key, "E%ld", e10);
+        }
+#undef DIGIT
+        return NULL;
+}
+
+const char *schema_parse_boolean(const char *v, size_t n, bool *ret) {
+        static const struct {
+                const char *s;
+                bool value;
+        } words[] = {
+                { "true", true }, { "false", false }, { "1", true },
+                { "0", false }, { "yes", true }, { "no", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(words); i++)
+                if (strlen(words[i].s) == n && strncasecmp(words[i].s, v, n) == 0) {
+                        *ret = words[i].value;
+                        return NULL;
+                }
+        return "not a boolean (true/false/1/0/yes/no)";
+}
+
+static bool digits_at(const char *v, size_t n, size_t at, size_t count, unsigned *ret) {
+        unsigned x = 0;
+
+        if (at + count > n)
+                return false;
+        for (size_t i = at; i < at + count; i++) {
+                if (!is_digit(v[i]))
+                        return false;
+                x = x * 10 + (unsigned) (v[i] - '0');
+        }
+        *ret = x;
+        return true;
+}
+
+static unsigned days_in_month(unsigned y, unsigned m) {
+        static const unsigned days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+        return m == 2 && leap ? 29 : days[m - 1];
+}
+
+const char *schema_check_date(const char *v, size_t n) {
+        const char *bad = "not an ISO 8601 date (YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[.f](Z|±hh:mm))";
+        unsigned y, mo, d, h, mi, s, oh, om;
+        size_t i;
+
+        if (!digits_at(v, n, 0, 4, &y) || n < 10 || v[4] != '-' || !digits_at(v, n, 5, 2, &mo) ||
+            v[7] != '-' || !digits_at(v, n, 8, 2, &d))
+                return bad;
+        if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+                return "no such calendar day";
+        if (n == 10)
+                return NULL;
+        if (v[10] != 'T' || !digits_at(v, n, 11, 2, &h) || n < 19 || v[13] != ':' ||
+            !digits_at(v, n, 14, 2, &mi) || v[16] != ':' || !digits_at(v, n, 17, 2, &s))
+                return bad;
+        if (h > 23 || mi > 59 || s > 60)        /* 60: a leap second, as RFC 3339 allows */
+                return "no such time of day";
+        i = 19;
+        if (i < n && v[i] == '.') {
+                size_t start = ++i;
+
+                while (i < n && is_digit(v[i]))
+                        i++;
+                if (i == start)
+                        return bad;
+        }
+        if (i < n && v[i] == 'Z')
+                return i + 1 == n ? NULL : bad;
+        if (i < n && (v[i] == '+' || v[i] == '-')) {
+                if (i + 6 != n || !digits_at(v, n, i + 1, 2, &oh) || v[i + 3] != ':' ||
+                    !digits_at(v, n, i + 4, 2, &om))
+                        return bad;
+                if (oh > 23 || om > 59)
+                        return "no such UTC offset";
+                return NULL;
+        }
+        return "date-time without a time zone (Z or ±hh:mm)";
+}
+
+static ItemType column_item_type(ColumnType t) {
+        switch (t) {
+        case COLUMN_INTEGER:
+        case COLUMN_NUMBER:
+                return ITEM_N;
+        case COLUMN_BOOLEAN:
+                return ITEM_BOOL;
+        default:
+                return ITEM_S;
+        }
+}
+
+Schema *schema_free(Schema *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_columns; i++) {
+                item_name_done(&s->columns[i].name);
+                if (s->columns[i].has_re)
+                        regfree(&s->columns[i].re);
+        }
+        free(s->columns);
+        free(s->map);
+        buf_done(&s->tmp);
+        buf_done(&s->canon);
+        buf_done(&s->key_pk);
+        buf_done(&s->key_sk);
+        buf_done(&s->reason);
+        free(s);
+        return NULL;
+}
+
+static int find_key(const PipelineSpec *spec, const char *name, const char *what, int *ret,
+                    S3bError *err) {
+        int i = pipeline_spec_column_index(spec, name);
+
+        if (i < 0)
+                return s3b_error_set(err, -EINVAL, "pipeline '%s': %s '%s' is not a column",
+                                     spec->name ? spec->name : "", what, name);
+        if (spec->columns[i].type == COLUMN_BOOLEAN)
+                return s3b_error_set(err, -EINVAL,
+                                     "pipeline '%s': %s '%s' is boolean; DynamoDB keys are S or N",
+                                     spec->name ? spec->name : "", what, name);
+        *ret = i;
+        return 0;
+}
+
+int schema_new(const PipelineSpec *spec, Schema **ret, S3bError *err) {
+        _cleanup_(schema_freep) Schema *s = NULL;
+        size_t field_max = spec->csv.max_field_bytes ? spec->csv.max_field_bytes
+                                                     : spec->csv.max_row_bytes;
+        int r;
+
+        if (spec->n_columns == 0 || !spec->partition_key)
+                return s3b_error_set(err, -EINVAL, "pipeline '%s' has no columns or no partition key",
+                                     spec->name ? spec->name : "");
+        if (field_max == 0)
+                field_max = 400 * 1024;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->spec = spec;
+        s->sk = -1;
+        s->columns = calloc(spec->n_columns, sizeof(*s->columns));
+        s->map = calloc(spec->n_columns, sizeof(*s->map));
+        if (!s->columns || !s->map)
+                return -ENOMEM;
+        s->n_columns = spec->n_columns;
+        for (size_t i = 0; i < spec->n_columns; i++) {
+                const ColumnSpec *cs = &spec->columns[i];
+                SchemaColumn *c = &s->columns[i];
+
+                c->spec = cs;
+                r = item_name_init(&c->name, cs->name);
+                if (r < 0)
+                        return r;
+                if (cs->type == COLUMN_STRING && cs->pattern) {
+                        r = regcomp(&c->re, cs->pattern, REG_EXTENDED | REG_NOSUB);
+                        if (r != 0) {
+                                char msg[128];
+
+                                regerror(r, &c->re, msg, sizeof(msg));
+                                return s3b_error_set(err, -EINVAL, "column '%s': pattern '%s': %s",
+                                                     cs->name, cs->pattern, msg);
+                        }
+                        c->has_re = true;
+                }
+                s->map[i] = i;
+        }
+        s->n_map = spec->n_columns;
+        r = find_key(spec, spec->partition_key, "partition key", &s->pk, err);
+        if (r < 0)
+                return r;
+        s->columns[s->pk].is_key = true;
+        if (spec->sort_key) {
+                r = find_key(spec, spec->sort_key, "sort key", &s->sk, err);
+                if (r < 0)
+                        return r;
+                s->columns[s->sk].is_key = true;
+        }
+        /* sized once so the row path never allocates */
+        buf_init(&s->tmp, field_max + 1);
+        buf_init(&s->canon, field_max + 32);
+        buf_init(&s->key_pk, field_max + 32);
+        buf_init(&s->key_sk, field_max + 32);
+        buf_init(&s->reason, 1024);
+        if (buf_reserve(&s->tmp, field_max) < 0 || buf_reserve(&s->canon, 64) < 0 ||
+            buf_reserve(&s->key_pk, 64) < 0 || buf_reserve(&s->key_sk, 64) < 0 ||
+            buf_reserve(&s->reason, 256) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+size_t schema_n_columns(const Schema *s) {
+        return s->n_columns;
+}
+
+const char *schema_column_name_at(const Schema *s, unsigned column) {
+        if (column == 0 || column > s->n_map)
+                return NULL;
+        return s->columns[s->map[column - 1]].spec->name;
+}
+
+static void list_add(Buf *b, const char *label, bool *first, const char *name, size_t len) {
+        buf_printf(b, "%s%s'%.*s'", *first ? label : "", *first ? "" : ", ",
+                   (int) MIN(len, (size_t) 128), name);
+        *first = false;
+}
+
+int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *err) {
+        _cleanup_free_ size_t *map = NULL;
+        _cleanup_free_ bool *seen = NULL;
+        Buf msg = BUF_INIT(4096);
+        bool first_missing = true, first_unknown = true, first_dup = true;
+        int r = 0;
+
+        map = calloc(n ? n : 1, sizeof(*map));
+        seen = calloc(s->n_columns, sizeof(*seen));
+        if (!map || !seen)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                size_t j;
+
+                for (j = 0; j < s->n_columns; j++) {
+                        const char *name = s->columns[j].spec->name;
+
+                        if (strlen(name) == fields[i].len &&
+                            strncasecmp(name, fields[i].data, fields[i].len) == 0)
+                                break;
+                }
+                if (j == s->n_columns) {
+                        list_add(&msg, "; unknown: ", &first_unknown, fields[i].data, fields[i].len);
+                        continue;
+                }
+                if (seen[j]) {
+                        list_add(&msg, "; repeated: ", &first_dup, fields[i].data, fields[i].len);
+                        continue;
+                }
+                seen[j] = true;
+                map[i] = j;
+        }
+        for (size_t j = 0; j < s->n_columns; j++)
+                if (!seen[j]) {
+                        const char *name = s->columns[j].spec->name;
+
+                        list_add(&msg, "; missing: ", &first_missing, name, strlen(name));
+                }
+        if (!first_missing || !first_unknown || !first_dup) {
+                r = s3b_error_set(err, -EBADMSG, "header does not match the columns of pipeline '%s'%s",
+                                  s->spec->name ? s->spec->name : "", buf_str(&msg));
+                goto finish;
+        }
+        free(s->map);
+        s->map = TAKE_PTR(map);
+        s->n_map = n;
+finish:
+        buf_done(&msg);
+        return r;
+}
+
+static int reject(Schema *s, SchemaReject *ret, size_t pos, const char *fmt, ...) _printf_(4, 5);
+static int reject(Schema *s, SchemaReject *ret, size_t pos, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        buf_reset(&s->reason);
+        va_start(ap, fmt);
+        n = vsnprintf(s->reason.data, s->reason.cap, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                s->reason.data[0] = '\0';
+        *ret = (SchemaReject) {
+                .column = (unsigned) pos,
+                .column_name = pos > 0 ? schema_column_name_at(s, (unsigned) pos) : NULL,
+                .reason = s->reason.data,
+        };
+        return 1;
+}
+
+static bool is_null(const CsvSpec *csv, const CsvField *f) {
+        for (size_t i = 0; i < csv->n_null_values; i++) {
+                const char *nv = csv->null_values[i];
+
+                if (strlen(nv) == f->len && memcmp(nv, f->data, f->len) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* A NUL-terminated copy for regexec(); the field can't be terminated in place. */
+static const char *value_cstr(Schema *s, const CsvField *f) {
+        memcpy(s->tmp.data, f->data, f->len);
+        s->tmp.data[f->len] = '\0';
+        return s->tmp.data;
+}
+
+static bool check_bounds(Schema *s, const ColumnSpec *cs, const Buf *canon, const char **ret) {
+        double x;
+
+        if (!cs->has_min && !cs->has_max)
+                return true;
+        x = strtod(canon->data, NULL);
+        if (cs->has_min && x < cs->min) {
+                *ret = "below the minimum";
+                return false;
+        }
+        if (cs->has_max && x > cs->max) {
+                *ret = "above the maximum";
+                return false;
+        }
+        return true;
+}
+
+/* Key bytes: "<S|N><length>:<value>" per key attribute; by hand, this runs once per row. */
+static int key_append(Buf *key, ItemType t, const char *v, size_t n) {
+        char head[32], *p = head + sizeof(head);
+        size_t x = n;
+        int r;
+
+        *--p = ':';
+        do
+                *--p = (char) ('0' + x % 10);
+        while ((x /= 10) > 0);
+        *--p = t == ITEM_N ? 'N' : 'S';
+        r = buf_append(key, p, (size_t) (head + sizeof(head) - p));
+        return r < 0 ? r : buf_append(key, v, n);
+}
+
+int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, Buf *key,
+               SchemaReject *ret_reject) {
+        const CsvSpec *csv = &s->spec->csv;
+        const CsvField *pk = NULL, *sk = NULL;
+        int r;
+
+        if (n != s->n_map)
+                return reject(s, ret_reject, n < s->n_map ? n + 1 : s->n_map + 1,
+                              "expected %zu fields, found %zu", s->n_map, n);
+        r = item_begin(item);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                const CsvField *f = &fields[i];
+                SchemaColumn *c = &s->columns[s->map[i]];
+                const ColumnSpec *cs = c->spec;
+                const char *why = NULL, *v = f->data;
+                size_t vlen = f->len;
+                bool b;
+
+                if (is_null(csv, f)) {
+                        if (c->is_key)
+                                return reject(s, ret_reject, i + 1, "key attribute is null");
+                        if (cs->required)
+                                return reject(s, ret_reject, i + 1, "required value is null");
+                        continue;
+                }
+                switch (cs->type) {
+                case COLUMN_STRING:
+                        if (cs->max_length && f->len > cs->max_length)
+                                return reject(s, ret_reject, i + 1, "longer than %zu bytes (%zu)",
+                                              cs->max_length, f->len);
+                        if (c->has_re) {
+                                if (memchr(f->data, '\0', f->len))
+                                        return reject(s, ret_reject, i + 1, "contains a NUL byte");
+                                if (regexec(&c->re, value_cstr(s, f), 0, NULL, 0) != 0)
+                                        return reject(s, ret_reject, i + 1, "does not match pattern %s",
+                                                      cs->pattern);
+                        }
+                        break;
+                case COLUMN_INTEGER:
+                case COLUMN_NUMBER:
+                        why = schema_parse_number(f->data, f->len, cs->type == COLUMN_INTEGER,
+                                                  &s->canon, NULL);
+                        if (!why)
+                                check_bounds(s, cs, &s->canon, &why);
+                        if (why)
+                                return reject(s, ret_reject, i + 1, "%s", why);
+                        v = s->canon.data;
+                        vlen = s->canon.len;
+                        break;
+                case COLUMN_BOOLEAN:
+                        why = schema_parse_boolean(f->data, f->len, &b);
+                        if (why)
+                                return reject(s, ret_reject, i + 1, "%s", why);
+                        v = b ? "true" : "false";
+                        vlen = b ? 4 : 5;
+                        break;
+                case COLUMN_DATE:
+                        why = schema_check_date(f->data, f->len);
+                        if (why)
+                                return reject(s, ret_reject, i + 1, "%s", why);
+                        break;
+                case COLUMN_ENUM: {
+                        size_t k;
+
+                        for (k = 0; k < cs->n_enum_values; k++)
+                                if (strlen(cs->enum_values[k]) == f->len &&
+                                    memcmp(cs->enum_values[k], f->data, f->len) == 0)
+                                        break;
+                        if (k == cs->n_enum_values)
+                                return reject(s, ret_reject, i + 1, "not one of the enum values");
+                        break;
+                }
+                default:
+                        return reject(s, ret_reject, i + 1, "unsupported column type");
+                }
+                if (c->is_key) {
+                        if (f->len == 0)
+                                return reject(s, ret_reject, i + 1, "key attribute is empty");
+                        if (s->map[i] == (size_t) s->pk)
+                                pk = f;
+                        else
+                                sk = f;
+                }
+                r = item_add(item, &c->name, column_item_type(cs->type), v, vlen);
+                if (r == -ENOBUFS)
+                        return reject(s, ret_reject, 0, "item too large");
+                if (r < 0)
+                        return r;
+        }
+        r = item_end(item);
+        if (r == -ENOBUFS)
+                return reject(s, ret_reject, 0, "item too large");
+        if (r < 0)
+                return r;
+        if (item->size > ITEM_MAX_SIZE)
+                return reject(s, ret_reject, 0, "item is %zu bytes, over DynamoDB's 400 KB limit",
+                              item->size);
+
+        /* pk is always set here: the binding covers every column and nulls were rejected */
+        buf_reset(key);
+        for (int k = 0; k < 2; k++) {
+                const CsvField *f = k == 0 ? pk : sk;
+                int col = k == 0 ? s->pk : s->sk;
+                ItemType t;
+
+                if (!f)
+                        continue;
+                t = column_item_type(s->columns[col].spec->type);
+                if (t == ITEM_N) {
+                        Buf *kb = k == 0 ? &s->key_pk : &s->key_sk;
+
+                        if (schema_parse_number(f->data, f->len,
+                                                s->columns[col].spec->type == COLUMN_INTEGER,
+                                                &s->canon, kb))
+                                return reject(s, ret_reject, 0, "key is not a number");
+                        r = key_append(key, t, kb->data, kb->len);
+                } else
+                        r = key_append(key, t, f->data, f->len);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

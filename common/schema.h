@@ -1,0 +1,69 @@
+/* Schema: a pipeline's columns compiled for checking rows and turning them into items.
+ *
+ * schema_new() compiles what the PipelineSpec describes (regexes, attribute names, the key)
+ * once per file; schema_bind_header() then maps the header's fields to columns by name
+ * (case-insensitive, any order) — or, without a header, the columns stay in configured
+ * order — and schema_row() checks one parsed row and writes its DynamoDB item and key.
+ *
+ * Value rules (the reasons a row is rejected):
+ *   - a value equal to one of csv.null_values (exact, case-sensitive, quoted or not) is null:
+ *     a required or key column rejects the row, an optional one leaves the attribute out;
+ *   - string: max_length in bytes; pattern is a POSIX extended regex searched in the value
+ *     (anchor it with ^ and $ to match the whole value);
+ *   - integer: [+-]digits, written as DynamoDB N in canonical form (no '+', no leading zeros);
+ *   - number: DynamoDB N rules — decimal with optional fraction and exponent, at most 38
+ *     significant digits, magnitude 1E-130 to 9.9999999999999999999999999999999999999E+125
+ *     or zero; no NaN, Infinity, hex or surrounding spaces; written normalised;
+ *   - integer/number min/max bounds are inclusive;
+ *   - boolean: true/false/1/0/yes/no in any case → BOOL;
+ *   - date: YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm), a real calendar day
+ *     (leap years included) → S as written;
+ *   - enum: one of enum_values exactly → S;
+ *   - key columns must be non-empty; the item must fit DynamoDB's 400 KB.
+ * A Schema keeps scratch buffers and the header binding: one per file, one thread at a time. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/csv.h"
+#include "common/error.h"
+#include "common/item.h"
+#include "common/spec.h"
+#include "common/util.h"
+
+typedef struct Schema Schema;
+
+typedef struct SchemaReject {
+        unsigned column;        /* 1-based CSV field position, 0 = the whole row */
+        const char *column_name;/* the configured column, or NULL */
+        const char *reason;     /* valid until the next schema call */
+} SchemaReject;
+
+/* spec is borrowed and must outlive the Schema. -EINVAL (with a message) when a regex does
+ * not compile, a key names no column or a key column is boolean. */
+int schema_new(const PipelineSpec *spec, Schema **ret, S3bError *err);
+Schema *schema_free(Schema *s);
+DEFINE_CLEANUP_FUNC(Schema *, schema_free);
+
+/* Maps header fields to columns. -EBADMSG with a message naming the missing, unknown and
+ * duplicate columns. Without a call, fields are taken in configured order. */
+int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *err);
+
+/* Name of the column at 1-based CSV position `column` under the current binding, or NULL. */
+const char *schema_column_name_at(const Schema *s, unsigned column);
+
+size_t schema_n_columns(const Schema *s);
+
+/* Checks one row. 0: the item is in *item (complete JSON) and the key in *key (see
+ * IngestItem.key); 1: rejected, *ret_reject says why; < 0: -ENOMEM / -ENOBUFS. */
+int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, Buf *key,
+               SchemaReject *ret_reject);
+
+/* The value checks on their own. Each returns NULL when v is valid, else the reason. */
+
+/* canon gets the DynamoDB N text, key (may be NULL) a form equal for equal numbers. */
+const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key);
+const char *schema_parse_boolean(const char *v, size_t n, bool *ret);
+const char *schema_check_date(const char *v, size_t n);
