@@ -5,10 +5,11 @@
  * (canonical request, string to sign, signature, Authorization) can be compared with botocore's
  * signer in tests/unit/test-sigv4.py.
  *
- * Why our own signer and not libcurl's CURLOPT_AWS_SIGV4: curl 7.88 (Debian 12) neither sorts
- * nor re-encodes the query string, does not double-encode non-S3 paths, cannot sign
- * UNSIGNED-PAYLOAD or read-callback bodies, and always signs Content-Type; each of those breaks
- * rows of the comparison table.
+ * Why our own signer and not libcurl's CURLOPT_AWS_SIGV4: measured against botocore with curl
+ * 7.88 (Debian 12), it signs the query string unsorted ("?b=2&a=1" → wrong signature), does not
+ * normalise or double-encode non-S3 paths, does not sign x-amz-content-sha256 for S3 unless the
+ * caller adds it, and sends X-Amz-Date twice when the caller sets it (for a fixed time). It
+ * matched botocore only on a plain S3 GET given an UNSIGNED-PAYLOAD header by hand.
  *
  * Canonicalisation follows the AWS "Create a canonical request" rules:
  *  - service "s3": the path is URI-encoded once, '/' kept, with no normalisation ("//" and "/./"
