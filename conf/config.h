@@ -91,6 +91,12 @@ void config_diag_done(ConfigDiag *d);
  * read (diag has one line "FILE: reason"). */
 int config_load(const char *path, Config **ret, ConfigDiag *diag);
 
+/* The same for a file already in memory (tests, fuzzing, a config received some other way):
+ * name is what diagnostics print and what Config.path holds; data need not be
+ * NUL-terminated. Diagnostics are appended to diag (zero-initialize it before first use). */
+int config_load_from_string(const char *name, const char *data, size_t len, Config **ret,
+                            ConfigDiag *diag);
+
 Config *config_ref(Config *c);
 Config *config_unref(Config *c);        /* frees on the last reference; returns NULL */
 DEFINE_CLEANUP_FUNC(Config *, config_unref);

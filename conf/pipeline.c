@@ -1,0 +1,509 @@
+/* Pipelines: YAML → PipelineSpec (match, table, CSV dialect, columns, key) and the checks that
+ * need several of them at once: key columns exist and can be DynamoDB keys, column names are
+ * unique the way the header matches them (case-insensitively), no pipeline reads what the
+ * daemon itself writes to archive/errors, and no pipeline is hidden behind an earlier one. */
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf/load.h"
+
+#define MAX_PIPELINES 256
+#define MAX_COLUMNS 1024
+#define MAX_ENUM_VALUES 1000
+#define MAX_NULL_VALUES 64
+#define MAX_STRING_BYTES (400 * 1024)   /* DynamoDB's item size limit bounds any one value */
+
+/* ---- CSV dialect ---- */
+
+static bool parse_delimiter(const char *s, char *ret) {
+        static const struct { const char *name; char c; } table[] = {
+                { ",", ',' }, { ";", ';' }, { "|", '|' }, { "\t", '\t' },
+                { "\\t", '\t' }, { "tab", '\t' },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (strcmp(s, table[i].name) == 0) {
+                        *ret = table[i].c;
+                        return true;
+                }
+        return false;
+}
+
+static void load_delimiter(Loader *ld, const YNode *csv, const char *path, CsvSpec *c) {
+        const YNode *v = load_field(ld, csv, path, "delimiter", false);
+        char p[LOAD_PATH_MAX], q[80];
+        const char *s;
+
+        if (!v)
+                return;
+        load_join(p, path, "delimiter");
+        s = load_scalar(ld, v, p);
+        if (s && !parse_delimiter(s, &c->delimiter))
+                load_report(ld, v, p, "unsupported delimiter '%s' (expected one of: \",\" \";\" \"|\" \"\\t\" or tab)",
+                            diag_quote(s, q, sizeof(q)));
+}
+
+static char **strv_new(Loader *ld, size_t n) {
+        char **v = calloc(n ? n : 1, sizeof(char *));
+
+        if (!v)
+                ld->oom = true;
+        return v;
+}
+
+/* null_values are taken literally: a plain NULL or ~ in the list means that text, not
+ * YAML's null, because that is what the CSV files contain. */
+static void load_null_values(Loader *ld, const YNode *v, const char *path, CsvSpec *c) {
+        char p[LOAD_PATH_MAX];
+
+        if (!load_expect(ld, v, path, YNODE_SEQUENCE))
+                return;
+        if (v->n_items > MAX_NULL_VALUES) {
+                load_report(ld, v, path, "at most %d null values", MAX_NULL_VALUES);
+                return;
+        }
+        c->null_values = strv_new(ld, v->n_items);
+        if (!c->null_values)
+                return;
+        for (size_t i = 0; i < v->n_items; i++) {
+                const char *s = load_scalar(ld, v->items[i], load_index(p, path, i));
+
+                if (s && strlen(s) > 1024)
+                        load_report(ld, v->items[i], p, "too long (at most 1024 bytes)");
+                else if (s && (c->null_values[c->n_null_values] = load_strdup(ld, s)))
+                        c->n_null_values++;
+        }
+}
+
+static void default_null_values(Loader *ld, CsvSpec *c) {
+        c->null_values = strv_new(ld, 2);
+        if (!c->null_values)
+                return;
+        c->null_values[0] = load_strdup(ld, "");
+        c->null_values[1] = load_strdup(ld, "NULL");
+        c->n_null_values = c->null_values[0] && c->null_values[1] ? 2 : 0;
+        if (c->n_null_values == 0) {
+                free(c->null_values[0]);
+                free(c->null_values[1]);
+        }
+}
+
+static void load_row_limits(Loader *ld, const YNode *csv, const char *path, CsvSpec *c) {
+        uint64_t row = c->max_row_bytes, field = 0;
+        char p[LOAD_PATH_MAX];
+
+        get_u64(ld, csv, path, "max_row_bytes", 1024, 64 * 1024 * 1024, &row);
+        c->max_row_bytes = (size_t) row;
+        if (!get_u64(ld, csv, path, "max_field_bytes", 1, 64 * 1024 * 1024, &field)) {
+                c->max_field_bytes = c->max_row_bytes;
+                return;
+        }
+        if (field > row)
+                load_report(ld, ynode_get(csv, "max_field_bytes"), load_join(p, path, "max_field_bytes"),
+                            "larger than max_row_bytes (%zu)", c->max_row_bytes);
+        c->max_field_bytes = (size_t) field;
+}
+
+static void load_csv(Loader *ld, const YNode *pl, const char *ppath, CsvSpec *c) {
+        static const char *const keys[] = { "delimiter", "header", "null_values", "compression",
+                                            "max_row_bytes", "max_field_bytes", NULL };
+        static const char *const headers[] = { "required", "absent", NULL };
+        static const char *const compressions[] = { "auto", "none", "gzip", NULL };
+        const YNode *v = load_field(ld, pl, ppath, "csv", false), *nv;
+        char path[LOAD_PATH_MAX], p[LOAD_PATH_MAX];
+        int k;
+
+        if (!v || !load_expect(ld, v, load_join(path, ppath, "csv"), YNODE_MAPPING)) {
+                default_null_values(ld, c);
+                return;
+        }
+        load_check_keys(ld, v, path, keys);
+        load_delimiter(ld, v, path, c);
+        if (get_choice(ld, v, path, "header", headers, &k))
+                c->header = (HeaderMode) k;
+        if (get_choice(ld, v, path, "compression", compressions, &k))
+                c->compression = (Compression) k;
+        nv = ynode_get(v, "null_values");
+        if (nv)
+                load_null_values(ld, nv, load_join(p, path, "null_values"), c);
+        else
+                default_null_values(ld, c);
+        load_row_limits(ld, v, path, c);
+}
+
+/* ---- columns ---- */
+
+static void load_pattern(Loader *ld, const YNode *col, const char *path, ColumnSpec *c) {
+        char p[LOAD_PATH_MAX], err[128];
+        regex_t re;
+        int r;
+
+        if (!get_string(ld, col, path, "pattern", false, 1024, NULL, &c->pattern))
+                return;
+        load_join(p, path, "pattern");
+        if (c->type != COLUMN_STRING) {
+                load_report(ld, ynode_get(col, "pattern"), p, "only allowed for type string");
+                return;
+        }
+        r = regcomp(&re, c->pattern, REG_EXTENDED | REG_NOSUB);
+        if (r != 0) {
+                regerror(r, &re, err, sizeof(err));
+                load_report(ld, ynode_get(col, "pattern"), p,
+                            "not a valid POSIX extended regular expression: %s", err);
+                return;
+        }
+        regfree(&re);
+}
+
+static void load_enum_values(Loader *ld, const YNode *col, const char *path, ColumnSpec *c) {
+        const YNode *v = load_field(ld, col, path, "values", false);
+        char p[LOAD_PATH_MAX], ip[LOAD_PATH_MAX], q[80];
+
+        if (!v) {
+                if (c->type == COLUMN_ENUM)
+                        load_report(ld, ynode_get(col, "values") ? ynode_get(col, "values") : col,
+                                    path, "type enum needs its 'values: [...]'");
+                return;
+        }
+        load_join(p, path, "values");
+        if (c->type != COLUMN_ENUM) {
+                load_report(ld, v, p, "only allowed for type enum");
+                return;
+        }
+        if (!load_expect(ld, v, p, YNODE_SEQUENCE))
+                return;
+        if (v->n_items == 0 || v->n_items > MAX_ENUM_VALUES) {
+                load_report(ld, v, p, "an enum needs 1 to %d values", MAX_ENUM_VALUES);
+                return;
+        }
+        c->enum_values = strv_new(ld, v->n_items);
+        for (size_t i = 0; c->enum_values && i < v->n_items; i++) {
+                const char *s = load_scalar(ld, v->items[i], load_index(ip, p, i));
+
+                if (!s)
+                        continue;
+                if (!s[0] || strlen(s) > 1024) {
+                        load_report(ld, v->items[i], ip, "an enum value must be 1 to 1024 bytes");
+                        continue;
+                }
+                for (size_t j = 0; j < c->n_enum_values; j++)
+                        if (strcmp(c->enum_values[j], s) == 0) {
+                                load_report(ld, v->items[i], ip, "'%s' is listed twice",
+                                            diag_quote(s, q, sizeof(q)));
+                                s = NULL;
+                                break;
+                        }
+                if (s && (c->enum_values[c->n_enum_values] = load_strdup(ld, s)))
+                        c->n_enum_values++;
+        }
+}
+
+static void only_for(Loader *ld, const YNode *col, const char *path, const char *key,
+                     bool allowed, const char *types) {
+        const YNode *v = ynode_get(col, key);
+        char p[LOAD_PATH_MAX];
+
+        if (v && !allowed)
+                load_report(ld, v, load_join(p, path, key), "only allowed for type %s", types);
+}
+
+static void load_bounds(Loader *ld, const YNode *col, const char *path, ColumnSpec *c) {
+        bool numeric = c->type == COLUMN_INTEGER || c->type == COLUMN_NUMBER;
+        char p[LOAD_PATH_MAX];
+
+        only_for(ld, col, path, "min", numeric, "integer or number");
+        only_for(ld, col, path, "max", numeric, "integer or number");
+        if (!numeric)
+                return;
+        c->has_min = get_double(ld, col, path, "min", &c->min);
+        c->has_max = get_double(ld, col, path, "max", &c->max);
+        if (c->has_min && c->has_max && c->min > c->max)
+                load_report(ld, ynode_get(col, "max"), load_join(p, path, "max"),
+                            "smaller than min");
+}
+
+static void load_column(Loader *ld, const YNode *col, const char *path, ColumnSpec *c) {
+        static const char *const keys[] = { "name", "type", "required", "pattern", "max_length",
+                                            "values", "min", "max", NULL };
+        const char *types[_COLUMN_TYPE_MAX + 1] = { NULL };
+        char p[LOAD_PATH_MAX];
+        const YNode *t;
+        uint64_t max_len;
+        int k;
+
+        if (!load_expect(ld, col, path, YNODE_MAPPING))
+                return;
+        load_check_keys(ld, col, path, keys);
+        /* DynamoDB key attribute names are at most 255 bytes; hold every column to it */
+        if (get_string(ld, col, path, "name", true, 255, NULL, &c->name) && c->name &&
+            !c->name[0])
+                load_report(ld, ynode_get(col, "name"), load_join(p, path, "name"),
+                            "must not be empty");
+        for (int i = 0; i < _COLUMN_TYPE_MAX; i++)
+                types[i] = column_type_to_string((ColumnType) i);
+        c->type = COLUMN_STRING;
+        t = load_field(ld, col, path, "type", false);
+        if (t) {
+                /* every check below depends on the type */
+                if (!load_choice(ld, t, load_join(p, path, "type"), types, &k))
+                        return;
+                c->type = (ColumnType) k;
+        }
+        get_bool(ld, col, path, "required", &c->required);
+        load_pattern(ld, col, path, c);
+        only_for(ld, col, path, "max_length", c->type == COLUMN_STRING, "string");
+        if (c->type == COLUMN_STRING && get_u64(ld, col, path, "max_length", 1, MAX_STRING_BYTES, &max_len))
+                c->max_length = (size_t) max_len;
+        load_enum_values(ld, col, path, c);
+        load_bounds(ld, col, path, c);
+}
+
+/* The header is matched to columns case-insensitively, so "Course" and "course" collide. */
+static void check_column_names(Loader *ld, const YNode *cols, const char *path,
+                               const PipelineSpec *p) {
+        char ip[LOAD_PATH_MAX], np[LOAD_PATH_MAX], q[80];
+
+        for (size_t i = 1; i < p->n_columns; i++) {
+                if (!p->columns[i].name)
+                        continue;
+                for (size_t j = 0; j < i; j++) {
+                        const YNode *first = ynode_get(cols->items[j], "name");
+
+                        if (!p->columns[j].name || strcasecmp(p->columns[i].name, p->columns[j].name))
+                                continue;
+                        load_report(ld, ynode_get(cols->items[i], "name"),
+                                    load_join(np, load_index(ip, path, i), "name"),
+                                    "duplicate column '%s' (line %u; header names match case-insensitively)",
+                                    diag_quote(p->columns[i].name, q, sizeof(q)), first->line);
+                        break;
+                }
+        }
+}
+
+static void load_columns(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p) {
+        const YNode *v = load_field(ld, pl, ppath, "columns", true);
+        char path[LOAD_PATH_MAX], ip[LOAD_PATH_MAX];
+
+        if (!v || !load_expect(ld, v, load_join(path, ppath, "columns"), YNODE_SEQUENCE))
+                return;
+        if (v->n_items == 0 || v->n_items > MAX_COLUMNS) {
+                load_report(ld, v, path, "a pipeline needs 1 to %d columns", MAX_COLUMNS);
+                return;
+        }
+        p->columns = calloc(v->n_items, sizeof(*p->columns));
+        if (!p->columns) {
+                ld->oom = true;
+                return;
+        }
+        p->n_columns = v->n_items;
+        for (size_t i = 0; i < v->n_items; i++)
+                load_column(ld, v->items[i], load_index(ip, path, i), &p->columns[i]);
+        check_column_names(ld, v, path, p);
+}
+
+/* ---- key ---- */
+
+static int find_column(const PipelineSpec *p, const char *name, bool nocase) {
+        for (size_t i = 0; i < p->n_columns; i++)
+                if (p->columns[i].name && (nocase ? strcasecmp(p->columns[i].name, name) == 0
+                                                  : strcmp(p->columns[i].name, name) == 0))
+                        return (int) i;
+        return -1;
+}
+
+/* DynamoDB key attributes must be S, N or B and present in every item. */
+static void check_key_column(Loader *ld, const YNode *v, const char *path, const PipelineSpec *p,
+                             const char *name) {
+        int i = find_column(p, name, false);
+        char q[80];
+
+        if (i < 0) {
+                int j = find_column(p, name, true);
+
+                if (j >= 0)
+                        load_report(ld, v, path, "no column named '%s' (did you mean '%s'? key names are case-sensitive)",
+                                    diag_quote(name, q, sizeof(q)), p->columns[j].name);
+                else
+                        load_report(ld, v, path, "no column named '%s' in columns",
+                                    diag_quote(name, q, sizeof(q)));
+                return;
+        }
+        if (p->columns[i].type == COLUMN_BOOLEAN)
+                load_report(ld, v, path, "column '%s' is a boolean; DynamoDB keys must be strings or numbers",
+                            diag_quote(name, q, sizeof(q)));
+        else if (!p->columns[i].required)
+                load_report(ld, v, path, "key column '%s' must be 'required: true' (every item needs its key)",
+                            diag_quote(name, q, sizeof(q)));
+}
+
+static void load_key(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p) {
+        static const char *const keys[] = { "partition", "sort", NULL };
+        const YNode *v = load_field(ld, pl, ppath, "key", true);
+        char path[LOAD_PATH_MAX], kp[LOAD_PATH_MAX];
+
+        if (!v || !load_expect(ld, v, load_join(path, ppath, "key"), YNODE_MAPPING))
+                return;
+        load_check_keys(ld, v, path, keys);
+        if (get_string(ld, v, path, "partition", true, 255, NULL, &p->partition_key) &&
+            p->partition_key && p->columns)
+                check_key_column(ld, ynode_get(v, "partition"), load_join(kp, path, "partition"),
+                                 p, p->partition_key);
+        if (!get_string(ld, v, path, "sort", false, 255, NULL, &p->sort_key) || !p->sort_key)
+                return;
+        load_join(kp, path, "sort");
+        if (p->partition_key && strcmp(p->partition_key, p->sort_key) == 0)
+                load_report(ld, ynode_get(v, "sort"), kp, "the sort key must differ from the partition key");
+        else if (p->columns)
+                check_key_column(ld, ynode_get(v, "sort"), kp, p, p->sort_key);
+}
+
+/* ---- one pipeline ---- */
+
+static void load_match(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p) {
+        static const char *const keys[] = { "bucket", "prefix", "suffix", NULL };
+        const YNode *v = load_field(ld, pl, ppath, "match", false);
+        char path[LOAD_PATH_MAX];
+
+        if (v && load_expect(ld, v, load_join(path, ppath, "match"), YNODE_MAPPING)) {
+                load_check_keys(ld, v, path, keys);
+                get_string(ld, v, path, "bucket", false, 63, check_bucket_name, &p->match_bucket);
+                get_string(ld, v, path, "prefix", false, 1024, check_key_prefix, &p->match_prefix);
+                get_string(ld, v, path, "suffix", false, 1024, check_key_suffix, &p->match_suffix);
+        }
+        if (!p->match_prefix)
+                p->match_prefix = load_strdup(ld, "");
+        if (!p->match_suffix)
+                p->match_suffix = load_strdup(ld, "");
+}
+
+static void load_pipeline(Loader *ld, const YNode *pl, const char *path, PipelineSpec *p) {
+        static const char *const keys[] = { "name", "match", "table", "csv", "columns", "key",
+                                            "max_rejected_rows", "write_mode", NULL };
+        static const char *const modes[] = { "stream", "validate_first", NULL };
+        int k;
+
+        csv_spec_init(&p->csv);
+        if (!load_expect(ld, pl, path, YNODE_MAPPING))
+                return;
+        load_check_keys(ld, pl, path, keys);
+        get_string(ld, pl, path, "name", true, 64, check_pipeline_name, &p->name);
+        load_match(ld, pl, path, p);
+        get_string(ld, pl, path, "table", true, 255, check_table_name, &p->table);
+        load_csv(ld, pl, path, &p->csv);
+        load_columns(ld, pl, path, p);
+        load_key(ld, pl, path, p);
+        get_u64(ld, pl, path, "max_rejected_rows", 0, UINT64_MAX, &p->max_rejected_rows);
+        if (get_choice(ld, pl, path, "write_mode", modes, &k))
+                p->write_mode = (WriteMode) k;
+}
+
+/* ---- across pipelines ---- */
+
+static bool starts_with(const char *s, const char *p) {
+        return strncmp(s, p, strlen(p)) == 0;
+}
+
+static bool ends_with(const char *s, const char *p) {
+        size_t n = strlen(s), m = strlen(p);
+
+        return n >= m && strcmp(s + n - m, p) == 0;
+}
+
+static bool same_bucket(const char *match_bucket, const char *bucket) {
+        return !match_bucket || (bucket && strcmp(match_bucket, bucket) == 0);
+}
+
+/* A file the pipeline took (key K = match.prefix + …) is copied to loc.prefix + K. That copy
+ * is fed back to the pipeline exactly when loc.prefix + match.prefix starts with
+ * match.prefix; the suffix is kept, so it matches too. */
+static void check_loop(Loader *ld, const YNode *pl, const char *path, const PipelineSpec *p,
+                       const ConfigLocation *loc, const char *what) {
+        _cleanup_free_ char *joined = NULL;
+        const YNode *at = ynode_get(pl, "match") ? ynode_get(pl, "match") : pl;
+        char mp[LOAD_PATH_MAX];
+
+        if (!loc->bucket || !loc->prefix || !p->match_prefix || !same_bucket(p->match_bucket, loc->bucket))
+                return;
+        if (asprintf(&joined, "%s%s", loc->prefix, p->match_prefix) < 0) {
+                ld->oom = true;
+                return;
+        }
+        if (starts_with(joined, p->match_prefix))
+                load_report(ld, at, at == pl ? path : load_join(mp, path, "match"),
+                            "files moved to %s (s3://%s/%s) would match this pipeline again; "
+                            "use another bucket or a prefix outside the pipeline's",
+                            what, loc->bucket, loc->prefix);
+}
+
+/* Pipelines are tried in order; a later one whose every key an earlier one takes is dead. */
+static void check_shadowed(Loader *ld, const YNode *seq, const Config *c, size_t j) {
+        const PipelineSpec *b = &c->pipelines[j];
+        char path[LOAD_PATH_MAX];
+
+        for (size_t i = 0; i < j; i++) {
+                const PipelineSpec *a = &c->pipelines[i];
+
+                if (!a->name || !a->match_prefix || !a->match_suffix || !b->match_prefix ||
+                    !b->match_suffix)
+                        continue;
+                if (!(a->match_bucket ? same_bucket(a->match_bucket, b->match_bucket) : true) ||
+                    !starts_with(b->match_prefix, a->match_prefix) ||
+                    !ends_with(b->match_suffix, a->match_suffix))
+                        continue;
+                load_report(ld, seq->items[j], load_index(path, "pipelines", j),
+                            "can never match: pipeline '%s' (line %u) comes first and takes every file it would",
+                            a->name, seq->items[i]->line);
+                return;
+        }
+}
+
+static void check_names_unique(Loader *ld, const YNode *seq, const Config *c, size_t j) {
+        char ip[LOAD_PATH_MAX], path[LOAD_PATH_MAX];
+
+        for (size_t i = 0; i < j; i++)
+                if (c->pipelines[i].name && strcmp(c->pipelines[i].name, c->pipelines[j].name) == 0) {
+                        load_report(ld, ynode_get(seq->items[j], "name"),
+                                    load_join(path, load_index(ip, "pipelines", j), "name"),
+                                    "duplicate pipeline name '%s' (first at line %u)",
+                                    c->pipelines[j].name, ynode_get(seq->items[i], "name")->line);
+                        return;
+                }
+}
+
+static void check_across(Loader *ld, const YNode *seq, const Config *c) {
+        char path[LOAD_PATH_MAX];
+
+        for (size_t j = 0; j < c->n_pipelines; j++) {
+                if (!c->pipelines[j].name)
+                        continue;
+                load_index(path, "pipelines", j);
+                check_names_unique(ld, seq, c, j);
+                check_loop(ld, seq->items[j], path, &c->pipelines[j], &c->archive, "the archive");
+                check_loop(ld, seq->items[j], path, &c->pipelines[j], &c->errors, "the error bucket");
+                check_shadowed(ld, seq, c, j);
+        }
+}
+
+void load_pipelines(Loader *ld, const YNode *root, Config *c) {
+        const YNode *v = load_field(ld, root, "", "pipelines", true);
+        char path[LOAD_PATH_MAX];
+
+        if (!v || !load_expect(ld, v, "pipelines", YNODE_SEQUENCE))
+                return;
+        if (v->n_items == 0 || v->n_items > MAX_PIPELINES) {
+                load_report(ld, v, "pipelines", "1 to %d pipelines are required", MAX_PIPELINES);
+                return;
+        }
+        c->pipelines = calloc(v->n_items, sizeof(*c->pipelines));
+        if (!c->pipelines) {
+                ld->oom = true;
+                return;
+        }
+        c->n_pipelines = v->n_items;
+        for (size_t i = 0; i < v->n_items; i++)
+                load_pipeline(ld, v->items[i], load_index(path, "pipelines", i), &c->pipelines[i]);
+        check_across(ld, v, c);
+}
