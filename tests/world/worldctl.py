@@ -131,12 +131,14 @@ def spawn(world_dir, name, argv, env_extra=None, owner_pid=None):
         if owner_pid:
                 env['WORLD_OWNER_PID'] = str(owner_pid)
         log = open(os.path.join(world_dir, 'logs', f'{name}.log'), 'ab')
+        # The Popen object is kept so that kill_process() can reap the child it belongs to.
         try:
                 p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                      cwd=world_dir)
         finally:
                 log.close()
+        _children[p.pid] = p
         return {'name': name, 'pid': p.pid, 'starttime': _proc_starttime(p.pid), 'argv': argv}
 
 
@@ -192,12 +194,14 @@ def kill_process(proc, grace=3.0):
         _reap(proc['pid'])
 
 
+_children = {}
+
+
 def _reap(pid):
         # Our own children turn into zombies until waited for; others are not ours to wait.
-        try:
-                os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-                pass
+        child = _children.get(pid)
+        if child is not None and child.poll() is not None:
+                del _children[pid]
 
 
 def wait_http(url, ok=lambda status: status < 500, timeout=START_TIMEOUT, data=None, headers=None):
@@ -264,7 +268,15 @@ def save(world):
 
 def _seed(world):
         c = clients(world)
-        s3, sqs, sns, ddb = c['s3'], c['sqs'], c['sns'], c['dynamodb']
+        try:
+                _seed_with(world, **c)
+        finally:
+                for client in c.values():
+                        client.close()
+
+
+def _seed_with(world, s3, sqs, sns, dynamodb):
+        ddb = dynamodb
         for b in world['buckets'].values():
                 s3.create_bucket(Bucket=b)
 
@@ -384,6 +396,33 @@ def register(world_dir, proc):
         world = load(world_dir)
         world['processes'].append(proc)
         save(world)
+
+
+def start_fault_proxy(world_dir, target_url, name=None):
+        """Starts tests/world/fault-proxy.js in front of TARGET_URL as part of the world.
+        Returns {'name', 'proxy': url, 'control': url, 'pid'}."""
+        world = load(world_dir)
+        n = sum(p['name'].startswith('fault-proxy') for p in world['processes'])
+        name = name or f'fault-proxy-{n + 1}'
+        ports_file = os.path.join(world_dir, f'{name}.ports')
+        if os.path.exists(ports_file):
+                os.unlink(ports_file)
+        argv = ['node', '-r', os.path.join(HERE, 'loopback.js'), os.path.join(HERE, 'fault-proxy.js'),
+                '--target', target_url, '--ports-file', ports_file]
+        proc = spawn(world_dir, name, argv, owner_pid=world.get('owner_pid'))
+        register(world_dir, proc)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not os.path.exists(ports_file):
+                if not _alive(proc):
+                        raise WorldError(f'{name} exited at start; see {world_dir}/logs/{name}.log')
+                if time.monotonic() > deadline:
+                        raise WorldError(f'{name} did not listen within {START_TIMEOUT:.0f} s')
+                time.sleep(0.02)
+        with open(ports_file) as f:
+                ports = json.load(f)
+        return {'name': name, 'pid': proc['pid'],
+                'proxy': f'http://127.0.0.1:{ports["proxy"]}',
+                'control': f'http://127.0.0.1:{ports["control"]}'}
 
 
 def stop(world_dir):

@@ -1,0 +1,385 @@
+#!/usr/bin/python3
+"""The local AWS world works end to end with real clients: S3 events as real S3 sends them,
+the seeded queue/table/topic, several worlds at once, nothing left running, and the fault
+proxy answering like AWS."""
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORLD_DIR = os.path.join(os.path.dirname(HERE), 'world')
+sys.path.insert(0, WORLD_DIR)
+import worldctl  # noqa: E402
+from worldlib import World  # noqa: E402
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError  # noqa: E402
+
+
+def alive(proc):
+        return worldctl._alive(proc)
+
+
+def only_record(msgs):
+        assert len(msgs) == 1, msgs
+        body = json.loads(msgs[0]['Body'])
+        assert len(body['Records']) == 1, body
+        return body['Records'][0]
+
+
+class S3Events(unittest.TestCase):
+        @classmethod
+        def setUpClass(cls):
+                cls.world = World().__enter__()
+
+        @classmethod
+        def tearDownClass(cls):
+                cls.world.__exit__(None, None, None)
+
+        def setUp(self):
+                self.w = self.world
+                self.assertEqual(self.w.queue_depth(), (0, 0), 'queue must start empty')
+
+        def test_put_event_fields_and_key_encoding(self):
+                key = 'grades/2024 spring/class A+B é=1.csv'
+                body = b'student_id,first_name,last_name,course\nA00001,Ada,Lovelace,CS101\n'
+                self.w.upload(key, body)
+                rec = only_record(self.w.receive())
+                self.assertEqual(rec['eventVersion'], '2.1')
+                self.assertEqual(rec['eventSource'], 'aws:s3')
+                self.assertEqual(rec['awsRegion'], 'us-east-1')
+                self.assertEqual(rec['eventName'], 'ObjectCreated:Put')
+                datetime.strptime(rec['eventTime'], '%Y-%m-%dT%H:%M:%S.%fZ')
+                s3 = rec['s3']
+                self.assertEqual(s3['s3SchemaVersion'], '1.0')
+                self.assertEqual(s3['configurationId'], 'csv-to-sqs')
+                self.assertEqual(s3['bucket'], {'name': 'inbound-file-drop',
+                                                'ownerIdentity': {'principalId': '000000000000'},
+                                                'arn': 'arn:aws:s3:::inbound-file-drop'})
+                obj = s3['object']
+                self.assertEqual(obj['key'], 'grades/2024+spring/class+A%2BB+%C3%A9%3D1.csv')
+                self.assertEqual(urllib.parse.unquote_plus(obj['key']), key)
+                self.assertEqual(obj['size'], len(body))
+                self.assertEqual(obj['eTag'], hashlib.md5(body).hexdigest())
+                self.assertRegex(obj['sequencer'], r'^[0-9A-F]{16,}$')
+                self.assertNotIn('versionId', obj)
+                # The key in the event opens the object.
+                got = self.w.read_object(self.w.inbound, urllib.parse.unquote_plus(obj['key']))
+                self.assertEqual(got, body)
+
+        def test_suffix_filters_are_case_sensitive(self):
+                self.w.upload('notes.txt', b'x')
+                self.w.upload('UPPER.CSV', b'x')
+                self.w.upload('data.csv.bak', b'x')
+                self.w.upload('data.csv.gz', b'\x1f\x8b\x08\x00', content_type='application/gzip')
+                rec = only_record(self.w.receive(wait=2))
+                self.assertEqual(rec['s3']['object']['key'], 'data.csv.gz')
+                self.assertEqual(rec['s3']['configurationId'], 'csv-gz-to-sqs')
+                self.assertEqual(self.w.receive(wait=1), [])
+
+        def test_other_buckets_send_nothing(self):
+                self.w.upload('x.csv', b'a', bucket=self.w.archive)
+                self.assertEqual(self.w.receive(wait=1), [])
+
+        def test_copy_event(self):
+                self.w.upload('src.txt', b'one,two\n')
+                self.w.s3.copy_object(Bucket=self.w.inbound, Key='dst dir/copied.csv',
+                                      CopySource={'Bucket': self.w.inbound, 'Key': 'src.txt'})
+                rec = only_record(self.w.receive())
+                self.assertEqual(rec['eventName'], 'ObjectCreated:Copy')
+                self.assertEqual(rec['s3']['object']['key'], 'dst+dir/copied.csv')
+                self.assertEqual(rec['s3']['object']['size'], 8)
+                self.assertEqual(rec['s3']['object']['eTag'], hashlib.md5(b'one,two\n').hexdigest())
+
+        def test_multipart_event(self):
+                s3, b = self.w.s3, self.w.inbound
+                up = s3.create_multipart_upload(Bucket=b, Key='big.csv', ContentType='text/csv')
+                part = s3.upload_part(Bucket=b, Key='big.csv', UploadId=up['UploadId'], PartNumber=1,
+                                      Body=b'a,b\n' * 100)
+                self.assertEqual(self.w.receive(wait=1), [], 'no event before completion')
+                done = s3.complete_multipart_upload(
+                        Bucket=b, Key='big.csv', UploadId=up['UploadId'],
+                        MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': part['ETag']}]})
+                rec = only_record(self.w.receive())
+                self.assertEqual(rec['eventName'], 'ObjectCreated:CompleteMultipartUpload')
+                self.assertEqual(rec['s3']['object']['size'], 400)
+                self.assertEqual(rec['s3']['object']['eTag'], done['ETag'].strip('"'))
+                self.assertTrue(rec['s3']['object']['eTag'].endswith('-1'))
+
+        def test_sequencer_grows_for_one_key(self):
+                seqs = []
+                for i in range(3):
+                        self.w.upload('again.csv', f'{i}'.encode())
+                        seqs.append(only_record(self.w.receive())['s3']['object']['sequencer'])
+                self.assertEqual(seqs, sorted(seqs))
+                self.assertEqual(len(set(seqs)), 3)
+
+        def test_failed_put_sends_nothing(self):
+                with self.assertRaises(ClientError):
+                        self.w.s3.put_object(Bucket='no-such-bucket', Key='a.csv', Body=b'x')
+                self.assertEqual(self.w.receive(wait=1), [])
+
+        def test_notification_configuration(self):
+                s3, sqs = self.w.s3, self.w.sqs
+                s3.create_bucket(Bucket='notify-test')
+                url = sqs.create_queue(QueueName='notify-test-q')['QueueUrl']
+                arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+                rule = {'Id': 'only-in', 'QueueArn': arn, 'Events': ['s3:ObjectCreated:Put'],
+                        'Filter': {'Key': {'FilterRules': [{'Name': 'prefix', 'Value': 'in/'}]}}}
+                s3.put_bucket_notification_configuration(
+                        Bucket='notify-test', NotificationConfiguration={'QueueConfigurations': [rule]})
+                test_event = json.loads(self.w.receive(url)[0]['Body'])
+                self.assertEqual(test_event['Service'], 'Amazon S3')
+                self.assertEqual(test_event['Event'], 's3:TestEvent')
+                self.assertEqual(test_event['Bucket'], 'notify-test')
+                self.assertIn('RequestId', test_event)
+                self.assertIn('HostId', test_event)
+                got = s3.get_bucket_notification_configuration(Bucket='notify-test')['QueueConfigurations']
+                self.assertEqual(got[0]['Id'], 'only-in')
+                self.assertEqual(got[0]['QueueArn'], arn)
+                self.assertEqual(got[0]['Events'], ['s3:ObjectCreated:Put'])
+                self.assertEqual(got[0]['Filter']['Key']['FilterRules'], [{'Name': 'Prefix', 'Value': 'in/'}])
+
+                # Prefix filter and event type: only a Put under in/ is sent.
+                s3.put_object(Bucket='notify-test', Key='out/a.csv', Body=b'1')
+                s3.put_object(Bucket='notify-test', Key='in/a.csv', Body=b'1')
+                s3.copy_object(Bucket='notify-test', Key='in/b.csv',
+                               CopySource={'Bucket': 'notify-test', 'Key': 'in/a.csv'})
+                rec = only_record(self.w.receive(url, wait=2))
+                self.assertEqual((rec['eventName'], rec['s3']['object']['key']), ('ObjectCreated:Put', 'in/a.csv'))
+
+                with self.assertRaises(ClientError) as cm:
+                        s3.put_bucket_notification_configuration(
+                                Bucket='notify-test', NotificationConfiguration={'QueueConfigurations': [
+                                        dict(rule, QueueArn='arn:aws:sqs:us-east-1:000000000000:missing')]})
+                self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgument')
+                overlapping = [dict(rule, Id='a', Filter={'Key': {'FilterRules': [{'Name': 'suffix', 'Value': '.csv'}]}}),
+                               dict(rule, Id='b', Filter={'Key': {'FilterRules': [{'Name': 'suffix', 'Value': 'a.csv'}]}})]
+                with self.assertRaises(ClientError) as cm:
+                        s3.put_bucket_notification_configuration(
+                                Bucket='notify-test', NotificationConfiguration={'QueueConfigurations': overlapping})
+                self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgument')
+                with self.assertRaises(ClientError) as cm:
+                        s3.get_bucket_notification_configuration(Bucket='no-such-bucket')
+                self.assertEqual(cm.exception.response['Error']['Code'], 'NoSuchBucket')
+                # Clearing the configuration stops the events and sends no TestEvent.
+                s3.put_bucket_notification_configuration(Bucket='notify-test', NotificationConfiguration={})
+                self.assertEqual(s3.get_bucket_notification_configuration(Bucket='notify-test').get('QueueConfigurations'), None)
+                s3.put_object(Bucket='notify-test', Key='in/c.csv', Body=b'1')
+                self.assertEqual(self.w.receive(url, wait=1), [])
+
+        def test_seeded_world(self):
+                w = self.w
+                self.assertEqual(sorted(b['Name'] for b in w.s3.list_buckets()['Buckets']
+                                        if b['Name'] != 'notify-test'),
+                                 ['archival-bucket', 'error-bucket', 'inbound-file-drop'])
+                attrs = w.sqs.get_queue_attributes(QueueUrl=w.queue_url, AttributeNames=['All'])['Attributes']
+                redrive = json.loads(attrs['RedrivePolicy'])
+                self.assertEqual(redrive['deadLetterTargetArn'], w.info['queues']['dlq']['arn'])
+                self.assertEqual(int(redrive['maxReceiveCount']), 5)
+                table = w.dynamodb.describe_table(TableName=w.table)['Table']
+                self.assertEqual(table['TableStatus'], 'ACTIVE')
+                self.assertEqual({(k['AttributeName'], k['KeyType']) for k in table['KeySchema']},
+                                 {('student_id', 'HASH'), ('course', 'RANGE')})
+                self.assertEqual(table['BillingModeSummary']['BillingMode'], 'PAY_PER_REQUEST')
+                w.dynamodb.put_item(TableName=w.table, Item={'student_id': {'S': 'A99999'},
+                                                             'course': {'S': 'X1'}, 'n': {'N': '3'}})
+                self.assertIn({'student_id': 'A99999', 'course': 'X1', 'n': 3}, w.scan_table())
+                w.dynamodb.delete_item(TableName=w.table, Key={'student_id': {'S': 'A99999'},
+                                                               'course': {'S': 'X1'}})
+
+        def test_sns_publish_reaches_capture_queue(self):
+                w = self.w
+                w.sns.publish(TopicArn=w.topic_arn, Subject='s3batchd SUCCESS',
+                              Message=json.dumps({'status': 'SUCCESS', 'rows': 4}),
+                              MessageAttributes={'status': {'DataType': 'String', 'StringValue': 'SUCCESS'}})
+                msgs = w.read_sns_messages(expect=1)
+                self.assertEqual(len(msgs), 1)
+                env = msgs[0]
+                self.assertEqual(env['Type'], 'Notification')
+                self.assertEqual(env['TopicArn'], w.topic_arn)
+                self.assertEqual(env['Subject'], 's3batchd SUCCESS')
+                self.assertEqual(env['Message'], {'status': 'SUCCESS', 'rows': 4})
+                self.assertEqual(env['MessageAttributes']['status'], {'Type': 'String', 'Value': 'SUCCESS'})
+
+        def test_world_files(self):
+                w = self.w
+                with open(os.path.join(w.dir, 'world.env')) as f:
+                        env = dict(line.rstrip('\n').split('=', 1) for line in f)
+                self.assertEqual(env['WORLD_S3_ENDPOINT'], w.info['endpoints']['s3'])
+                self.assertEqual(env['WORLD_INBOUND_QUEUE_URL'], w.queue_url)
+                self.assertEqual(env['WORLD_TOPIC_ARN'], w.topic_arn)
+                for p in w.processes():
+                        self.assertTrue(alive(p), p)
+                        self.assertEqual(env[f'WORLD_PID_{p["name"].upper().replace("-", "_")}'], str(p['pid']))
+                # Loopback only.
+                out = subprocess.run(['ss', '-Hltnp'], capture_output=True, text=True).stdout
+                for p in w.processes():
+                        for line in out.splitlines():
+                                if f'pid={p["pid"]},' in line:
+                                        self.assertIn('127.0.0.1:', line.split()[3])
+
+
+class Lifecycle(unittest.TestCase):
+        def test_two_worlds_at_once_and_nothing_left(self):
+                with World() as a, World() as b:
+                        self.assertNotEqual(a.info['ports'], b.info['ports'])
+                        a.upload('only-a.csv', b'x')
+                        self.assertEqual(only_record(a.receive())['s3']['object']['key'], 'only-a.csv')
+                        self.assertEqual(b.receive(wait=1), [])
+                        procs = a.processes() + b.processes()
+                        self.assertEqual(len(procs), 6)
+                        self.assertTrue(all(alive(p) for p in procs))
+                self.assertFalse([p for p in procs if alive(p)])
+                self.assertFalse(os.path.exists(a.dir))
+
+        def test_world_stops_on_failure(self):
+                with self.assertRaises(ZeroDivisionError):
+                        with World() as w:
+                                procs = w.processes()
+                                1 / 0
+                self.assertFalse([p for p in procs if alive(p)])
+
+        def test_cli_start_status_stop(self):
+                cli = os.path.join(WORLD_DIR, 'world')
+                with tempfile.TemporaryDirectory() as d:
+                        t0 = time.monotonic()
+                        subprocess.run([cli, 'start', d], check=True)
+                        print(f'world start (CLI) took {time.monotonic() - t0:.2f} s', file=sys.stderr)
+                        info = worldctl.load(d)
+                        self.assertEqual(subprocess.run([cli, 'status', d], capture_output=True).returncode, 0)
+                        self.assertEqual(subprocess.run([cli, 'start', d], capture_output=True).returncode, 1,
+                                         'a second start in a running world must fail')
+                        subprocess.run([cli, 'stop', d], check=True)
+                        self.assertFalse([p for p in info['processes'] if alive(p)])
+                        self.assertEqual(subprocess.run([cli, 'status', d], capture_output=True).returncode, 3)
+                        subprocess.run([cli, 'stop', d], check=True)   # idempotent
+
+        def test_servers_follow_their_owner(self):
+                # A world whose owner died (a killed test run) ends by itself.
+                with tempfile.TemporaryDirectory() as d:
+                        owner = subprocess.Popen(['sleep', '30'])
+                        subprocess.run([os.path.join(WORLD_DIR, 'world'), 'start', d, '--owner-pid',
+                                        str(owner.pid)], check=True)
+                        procs = worldctl.load(d)['processes']
+                        self.assertTrue(all(alive(p) for p in procs))
+                        owner.kill()
+                        owner.wait()
+                        deadline = time.monotonic() + 5
+                        while any(alive(p) for p in procs) and time.monotonic() < deadline:
+                                time.sleep(0.1)
+                        self.assertFalse([p for p in procs if alive(p)])
+                        worldctl.stop(d)
+
+
+class FaultProxy(unittest.TestCase):
+        @classmethod
+        def setUpClass(cls):
+                cls.world = World().__enter__()
+
+        @classmethod
+        def tearDownClass(cls):
+                cls.world.__exit__(None, None, None)
+
+        def client(self, service, url, **cfg):
+                session = boto3.session.Session(aws_access_key_id=worldctl.ACCESS_KEY,
+                                                aws_secret_access_key=worldctl.SECRET_KEY,
+                                                region_name='us-east-1')
+                config = Config(retries={'total_max_attempts': 1}, s3={'addressing_style': 'path'}, **cfg)
+                client = session.client(service, endpoint_url=url, config=config)
+                self.addCleanup(client.close)
+                return client
+
+        def test_throttle_n_times_then_pass_through(self):
+                fp = self.world.start_fault_proxy('dynamodb')
+                ddb = self.client('dynamodb', fp.url)
+                fp.add('status', {'target': 'DynamoDB_20120810.DescribeTable'},
+                       preset='dynamodb-throughput', times=2)
+                for _ in range(2):
+                        with self.assertRaises(ClientError) as cm:
+                                ddb.describe_table(TableName=self.world.table)
+                        err = cm.exception.response
+                        self.assertEqual(err['Error']['Code'], 'ProvisionedThroughputExceededException')
+                        self.assertEqual(err['ResponseMetadata']['HTTPStatusCode'], 400)
+                self.assertEqual(ddb.describe_table(TableName=self.world.table)['Table']['TableName'],
+                                 self.world.table)
+                ddb.list_tables()   # another target is never matched
+                stats = fp.stats()
+                self.assertEqual(stats['by_target']['DynamoDB_20120810.DescribeTable'], 3)
+                self.assertEqual(stats['by_target']['DynamoDB_20120810.ListTables'], 1)
+                self.assertEqual(stats['faults'][0]['fired'], 2)
+                self.assertEqual(stats['faults'][0]['remaining'], 0)
+                self.assertEqual([r['fault'] for r in fp.requests()], [1, 1, None, None])
+
+        def test_unprocessed_items(self):
+                fp = self.world.start_fault_proxy('dynamodb')
+                ddb = self.client('dynamodb', fp.url)
+                fp.add('unprocessed', keep=1)
+                puts = [{'PutRequest': {'Item': {'student_id': {'S': f'U0000{i}'}, 'course': {'S': 'C'}}}}
+                        for i in range(4)]
+                out = ddb.batch_write_item(RequestItems={self.world.table: puts})
+                self.assertEqual(out['UnprocessedItems'], {self.world.table: puts[1:]})
+                written = {i['student_id'] for i in self.world.scan_table() if i['course'] == 'C'}
+                self.assertEqual(written, {'U00000'})
+                # The client retries what came back; the fault fired once, so it all lands.
+                out = ddb.batch_write_item(RequestItems=out['UnprocessedItems'])
+                self.assertEqual(out['UnprocessedItems'], {})
+                written = {i['student_id'] for i in self.world.scan_table() if i['course'] == 'C'}
+                self.assertEqual(written, {f'U0000{i}' for i in range(4)})
+
+        def test_s3_faults(self):
+                w = self.world
+                w.upload('f.txt', b'hello', bucket=w.archive)
+                fp = w.start_fault_proxy('s3')
+                s3 = self.client('s3', fp.url, read_timeout=1)
+                fp.add('status', {'method': 'GET', 'path': '^/archival-bucket/f\\.txt'}, preset='s3-slowdown')
+                with self.assertRaises(ClientError) as cm:
+                        s3.get_object(Bucket=w.archive, Key='f.txt')
+                self.assertEqual(cm.exception.response['Error']['Code'], 'SlowDown')
+                self.assertEqual(cm.exception.response['ResponseMetadata']['HTTPStatusCode'], 503)
+                self.assertEqual(s3.get_object(Bucket=w.archive, Key='f.txt')['Body'].read(), b'hello')
+
+                # botocore recognises a CopyObject 200 with an <Error> body as a failure.
+                fp.add('copy-200-error')
+                with self.assertRaises(ClientError):
+                        s3.copy_object(Bucket=w.archive, Key='g.txt', CopySource={'Bucket': w.archive, 'Key': 'f.txt'})
+                fp.add('copy-200-error')
+                req = urllib.request.Request(f'{fp.url}/{w.archive}/g.txt', method='PUT', data=b'',
+                                             headers={'x-amz-copy-source': f'/{w.archive}/f.txt'})
+                with urllib.request.urlopen(req, timeout=5) as r:
+                        self.assertEqual(r.status, 200)
+                        self.assertRegex(r.read().decode(), r'^<\?xml[^>]*\?>\s*<Error><Code>InternalError</Code>'
+                                         r'<Message>[^<]+</Message><RequestId>[0-9A-F]+</RequestId><HostId>')
+                self.assertNotIn('g.txt', w.list_keys(w.archive))
+
+                fp.add('reset', {'method': 'HEAD'})
+                with self.assertRaises(ConnectionClosedError):
+                        s3.head_object(Bucket=w.archive, Key='f.txt')
+                fp.add('delay', {'method': 'HEAD'}, delay_ms=2500)
+                with self.assertRaises(ReadTimeoutError):
+                        s3.head_object(Bucket=w.archive, Key='f.txt')
+                fp.add('truncate', {'method': 'GET'}, bytes=2)
+                with self.assertRaises(Exception):
+                        s3.get_object(Bucket=w.archive, Key='f.txt')['Body'].read()
+                self.assertEqual(s3.head_object(Bucket=w.archive, Key='f.txt')['ContentLength'], 5)
+
+        def test_bad_fault_is_refused(self):
+                fp = self.world.start_fault_proxy('dynamodb')
+                with self.assertRaises(urllib.error.HTTPError) as cm:
+                        fp.add('explode')
+                self.assertEqual(cm.exception.code, 400)
+
+
+if __name__ == '__main__':
+        unittest.main(verbosity=2)

@@ -1,0 +1,398 @@
+#!/usr/bin/env node
+// Fault-injecting reverse proxy for tests: put it between the daemon and dynalite, the S3
+// bridge or fauxqs, then queue faults over its control port. Every answer it makes up has
+// the wire format AWS documents for that service, so the client's error handling is tested
+// against what AWS really sends.
+//
+// Usage: node fault-proxy.js --target http://127.0.0.1:P --ports-file FILE
+//   FILE receives {"proxy": port, "control": port} once both listen (127.0.0.1, kernel ports).
+//
+// Control API (JSON):
+//   POST   /faults   queue a fault; answers {"id": N}. Fields:
+//     match:   { target: "DynamoDB_20120810.BatchWriteItem" (X-Amz-Target, or the SNS/query
+//                Action as "SNS.Publish"), method: "PUT", path: "regex on the URL",
+//                body: "regex on the request body" }   all optional, all must hold
+//     skip:    let this many matching requests pass first (default 0)
+//     times:   how often it fires (default 1; -1 = until removed)
+//     action:  "status"         answer status/body/headers (or a preset, below) without
+//                               forwarding
+//              "delay"          wait delay_ms, then forward (or answer status if given)
+//              "reset"          close the connection without an answer
+//              "drop-response"  forward, let the server act, then close without an answer
+//              "truncate"       forward, send the headers and `bytes` body bytes, then close
+//              "unprocessed"    BatchWriteItem: forward only `keep` write requests (default
+//                               half, at least one) and return the rest in UnprocessedItems
+//              "copy-200-error" answer a CopyObject with 200 and an <Error> body
+//     preset:  with "status": dynamodb-throughput, dynamodb-throttling, dynamodb-internal,
+//              s3-slowdown, s3-internal, s3-503, sqs-throttling, sns-throttling
+//     status, body (string or JSON object), headers, delay_ms, bytes, keep
+//   DELETE /faults   remove every fault
+//   GET    /stats    {"total", "by_target", "faults": [{id, fired, remaining, ...}]}
+//   GET    /requests the last 1000 requests seen: [{method, url, target, status, fault}]
+//   POST   /reset    clear faults, stats and the request log
+// No npm dependencies.
+'use strict';
+const http = require('http');
+const crypto = require('crypto');
+const fs = require('fs');
+
+function parseArgs(argv) {
+        const args = {};
+        for (let i = 0; i < argv.length; i += 2) args[argv[i].replace(/^--/, '')] = argv[i + 1];
+        if (!args.target) throw new Error('--target is required');
+        return args;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const target = new URL(args.target);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+let faults = [];
+let nextId = 1;
+let stats = { total: 0, by_target: {} };
+let requestLog = [];
+
+function log(msg) {
+        process.stderr.write(`${new Date().toISOString()} fault-proxy: ${msg}\n`);
+}
+
+// CRC32 of the body: DynamoDB sends it as x-amz-crc32 and botocore checks it.
+const CRC_TABLE = (() => {
+        const t = new Int32Array(256);
+        for (let n = 0; n < 256; n++) {
+                let c = n;
+                for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+                t[n] = c;
+        }
+        return t;
+})();
+
+function crc32(buf) {
+        let c = -1;
+        for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+        return (c ^ -1) >>> 0;
+}
+
+const requestId = () => crypto.randomBytes(8).toString('hex').toUpperCase();
+const hostId = () => crypto.randomBytes(48).toString('base64');
+
+function dynamoError(status, type, message) {
+        return () => {
+                const body = JSON.stringify({ __type: type, message });
+                return {
+                        status,
+                        headers: {
+                                'Content-Type': 'application/x-amz-json-1.0',
+                                'x-amzn-RequestId': crypto.randomUUID().replace(/-/g, '').toUpperCase().slice(0, 32),
+                                'x-amz-crc32': String(crc32(Buffer.from(body))),
+                        },
+                        body,
+                };
+        };
+}
+
+function s3Error(status, code, message) {
+        return () => {
+                const rid = requestId();
+                const hid = hostId();
+                return {
+                        status,
+                        headers: { 'Content-Type': 'application/xml', 'x-amz-request-id': rid, 'x-amz-id-2': hid },
+                        body: '<?xml version="1.0" encoding="UTF-8"?>\n' +
+                                `<Error><Code>${code}</Code><Message>${message}</Message>` +
+                                `<RequestId>${rid}</RequestId><HostId>${hid}</HostId></Error>`,
+                };
+        };
+}
+
+const DDB = 'com.amazonaws.dynamodb.v20120810#';
+const PRESETS = {
+        'dynamodb-throughput': dynamoError(400, `${DDB}ProvisionedThroughputExceededException`,
+                'The level of configured provisioned throughput for the table was exceeded. ' +
+                'Consider increasing your provisioning level with the UpdateTable API.'),
+        'dynamodb-throttling': dynamoError(400, 'com.amazon.coral.availability#ThrottlingException',
+                'Rate of requests exceeds the allowed throughput.'),
+        'dynamodb-internal': dynamoError(500, `${DDB}InternalServerError`, 'Internal server error'),
+        's3-slowdown': s3Error(503, 'SlowDown', 'Please reduce your request rate.'),
+        's3-internal': s3Error(500, 'InternalError', 'We encountered an internal error. Please try again.'),
+        's3-503': s3Error(503, 'ServiceUnavailable', 'Service is unable to handle request.'),
+        'sqs-throttling': () => {
+                const body = JSON.stringify({ __type: 'com.amazonaws.sqs#RequestThrottled',
+                        message: 'Request is throttled.' });
+                return {
+                        status: 400,
+                        headers: { 'Content-Type': 'application/x-amz-json-1.0',
+                                'x-amzn-RequestId': crypto.randomUUID(),
+                                'x-amzn-query-error': 'RequestThrottled;Sender' },
+                        body,
+                };
+        },
+        'sns-throttling': () => {
+                const rid = crypto.randomUUID();
+                return {
+                        status: 400,
+                        headers: { 'Content-Type': 'text/xml', 'x-amzn-RequestId': rid },
+                        body: '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">\n' +
+                                '  <Error>\n    <Type>Sender</Type>\n    <Code>Throttling</Code>\n' +
+                                '    <Message>Rate exceeded</Message>\n  </Error>\n' +
+                                `  <RequestId>${rid}</RequestId>\n</ErrorResponse>\n`,
+                };
+        },
+};
+
+function requestTarget(req, body) {
+        if (req.headers['x-amz-target']) return req.headers['x-amz-target'];
+        const type = req.headers['content-type'] || '';
+        if (type.startsWith('application/x-www-form-urlencoded')) {
+                const action = new URLSearchParams(body.toString('utf8')).get('Action');
+                if (action) return `SNS.${action}`;
+        }
+        return `S3.${req.method}`;
+}
+
+function matches(fault, req, body, tgt) {
+        const m = fault.match || {};
+        // These two only make sense for one operation each.
+        if (fault.action === 'copy-200-error' && !req.headers['x-amz-copy-source']) return false;
+        if (fault.action === 'unprocessed' && tgt !== 'DynamoDB_20120810.BatchWriteItem') return false;
+        if (m.target && m.target !== tgt) return false;
+        if (m.method && m.method.toUpperCase() !== req.method) return false;
+        if (m.path && !new RegExp(m.path).test(req.url)) return false;
+        if (m.body && !new RegExp(m.body).test(body.toString('utf8'))) return false;
+        return true;
+}
+
+// The first queued fault that matches and is due; counts skips and firings.
+function pickFault(req, body, tgt) {
+        for (const f of faults) {
+                if (f.remaining === 0 || !matches(f, req, body, tgt)) continue;
+                if (f.skipped < (f.skip || 0)) {
+                        f.skipped++;
+                        continue;
+                }
+                if (f.remaining > 0) f.remaining--;
+                f.fired++;
+                return f;
+        }
+        return null;
+}
+
+function readBody(stream) {
+        return new Promise((resolve, reject) => {
+                const chunks = [];
+                stream.on('data', (c) => chunks.push(c));
+                stream.on('end', () => resolve(Buffer.concat(chunks)));
+                stream.on('error', reject);
+        });
+}
+
+function sleep(ms) {
+        return new Promise((r) => setTimeout(r, ms));
+}
+
+// Forwards the request; calls onResponse(upstreamResponse) with the body still unread.
+function forward(req, body, onResponse, onError, headersOverride) {
+        const headers = headersOverride || req.headers;
+        const up = http.request({
+                host: target.hostname, port: target.port, method: req.method, path: req.url,
+                headers, agent,
+        }, onResponse);
+        up.on('error', onError);
+        up.end(body);
+}
+
+function answer(res, made) {
+        const body = typeof made.body === 'string' || Buffer.isBuffer(made.body)
+                ? made.body : made.body === undefined ? '' : JSON.stringify(made.body);
+        const headers = { ...(made.headers || {}) };
+        headers['Content-Length'] = Buffer.byteLength(body);
+        res.writeHead(made.status || 500, headers);
+        res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+function madeUp(fault) {
+        if (fault.preset) {
+                const preset = PRESETS[fault.preset];
+                if (!preset) throw new Error(`unknown preset ${fault.preset}`);
+                return preset();
+        }
+        return { status: fault.status, headers: fault.headers, body: fault.body };
+}
+
+function passThrough(req, res, body, rec) {
+        forward(req, body, (upRes) => {
+                rec.status = upRes.statusCode;
+                res.writeHead(upRes.statusCode, upRes.statusMessage, upRes.rawHeaders);
+                upRes.pipe(res);
+        }, (e) => {
+                log(`upstream error: ${e.message}`);
+                rec.status = 502;
+                res.destroy();
+        });
+}
+
+// Splits a BatchWriteItem: KEEP write requests go to the server, the rest come back as
+// UnprocessedItems (same table -> [WriteRequest] shape as the request).
+function unprocessed(req, res, body, fault, rec) {
+        const input = JSON.parse(body.toString('utf8'));
+        const all = [];
+        for (const [table, reqs] of Object.entries(input.RequestItems || {}))
+                for (const r of reqs) all.push([table, r]);
+        const keep = fault.keep !== undefined ? fault.keep : Math.max(1, Math.floor(all.length / 2));
+        const group = (pairs) => {
+                const out = {};
+                for (const [t, r] of pairs) (out[t] = out[t] || []).push(r);
+                return out;
+        };
+        const held = all.slice(keep);
+        const fwdBody = Buffer.from(JSON.stringify({ ...input, RequestItems: group(all.slice(0, keep)) }));
+        // The signature no longer covers this body; the local servers do not check it.
+        const headers = { ...req.headers, 'content-length': String(fwdBody.length) };
+        forward(req, fwdBody, async (upRes) => {
+                const upBody = await readBody(upRes);
+                rec.status = upRes.statusCode;
+                if (upRes.statusCode !== 200) {
+                        res.writeHead(upRes.statusCode, upRes.statusMessage, upRes.rawHeaders);
+                        return res.end(upBody);
+                }
+                const out = JSON.parse(upBody.toString('utf8') || '{}');
+                const merged = out.UnprocessedItems || {};
+                for (const [t, reqs] of Object.entries(group(held))) merged[t] = (merged[t] || []).concat(reqs);
+                out.UnprocessedItems = merged;
+                const text = JSON.stringify(out);
+                answer(res, {
+                        status: 200,
+                        headers: {
+                                'Content-Type': 'application/x-amz-json-1.0',
+                                'x-amzn-RequestId': upRes.headers['x-amzn-requestid'] || requestId(),
+                                'x-amz-crc32': String(crc32(Buffer.from(text))),
+                        },
+                        body: text,
+                });
+        }, (e) => {
+                log(`upstream error: ${e.message}`);
+                res.destroy();
+        }, headers);
+}
+
+async function act(req, res, body, fault, rec) {
+        switch (fault.action) {
+        case 'status':
+                return answer(res, madeUp(fault));
+        case 'delay':
+                await sleep(fault.delay_ms || 0);
+                if (fault.status || fault.preset) return answer(res, madeUp(fault));
+                return passThrough(req, res, body, rec);
+        case 'reset':
+                return req.socket.destroy();
+        case 'drop-response':
+                return forward(req, body, async (upRes) => {
+                        await readBody(upRes);
+                        rec.status = upRes.statusCode;
+                        req.socket.destroy();
+                }, () => req.socket.destroy());
+        case 'truncate':
+                return forward(req, body, (upRes) => {
+                        rec.status = upRes.statusCode;
+                        res.writeHead(upRes.statusCode, upRes.statusMessage, upRes.rawHeaders);
+                        let left = fault.bytes || 0;
+                        upRes.on('data', (chunk) => {
+                                if (left > 0) res.write(chunk.subarray(0, left));
+                                left -= chunk.length;
+                                if (left <= 0) {
+                                        upRes.destroy();
+                                        req.socket.destroy();
+                                }
+                        });
+                        upRes.on('end', () => req.socket.destroy());
+                }, () => req.socket.destroy());
+        case 'unprocessed':
+                return unprocessed(req, res, body, fault, rec);
+        case 'copy-200-error': {
+                // AWS: a CopyObject can fail after the 200 went out; the error is in the body.
+                const made = s3Error(200, 'InternalError', 'We encountered an internal error. Please try again.')();
+                return answer(res, made);
+        }
+        default:
+                throw new Error(`unknown action ${fault.action}`);
+        }
+}
+
+const proxy = http.createServer(async (req, res) => {
+        const body = await readBody(req);
+        const tgt = requestTarget(req, body);
+        stats.total++;
+        stats.by_target[tgt] = (stats.by_target[tgt] || 0) + 1;
+        const fault = pickFault(req, body, tgt);
+        const rec = { method: req.method, url: req.url, target: tgt, status: null,
+                fault: fault ? fault.id : null };
+        requestLog.push(rec);
+        if (requestLog.length > 1000) requestLog.shift();
+        try {
+                if (fault) {
+                        rec.status = fault.status || null;
+                        log(`fault ${fault.id} (${fault.action}${fault.preset ? ' ' + fault.preset : ''}) on ${tgt} ${req.url}`);
+                        await act(req, res, body, fault, rec);
+                } else {
+                        passThrough(req, res, body, rec);
+                }
+        } catch (e) {
+                log(`error: ${e.stack}`);
+                if (!res.headersSent) answer(res, { status: 500, body: String(e.message) });
+        }
+});
+
+function json(res, status, value) {
+        answer(res, { status, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(value) });
+}
+
+const ACTIONS = ['status', 'delay', 'reset', 'drop-response', 'truncate', 'unprocessed', 'copy-200-error'];
+
+const control = http.createServer(async (req, res) => {
+        const body = await readBody(req);
+        const path = req.url.split('?')[0];
+        try {
+                if (req.method === 'POST' && path === '/faults') {
+                        const f = JSON.parse(body.toString('utf8'));
+                        if (!ACTIONS.includes(f.action)) return json(res, 400, { error: `unknown action ${f.action}` });
+                        if (f.preset && !PRESETS[f.preset]) return json(res, 400, { error: `unknown preset ${f.preset}` });
+                        if (f.action === 'status' && !f.preset && !f.status)
+                                return json(res, 400, { error: 'status needs status or preset' });
+                        const fault = { ...f, id: nextId++, fired: 0, skipped: 0,
+                                remaining: f.times === undefined ? 1 : f.times };
+                        faults.push(fault);
+                        return json(res, 200, { id: fault.id });
+                }
+                if (req.method === 'DELETE' && path === '/faults') {
+                        faults = [];
+                        return json(res, 200, {});
+                }
+                if (req.method === 'GET' && path === '/stats')
+                        return json(res, 200, { ...stats, faults });
+                if (req.method === 'GET' && path === '/requests')
+                        return json(res, 200, requestLog);
+                if (req.method === 'POST' && path === '/reset') {
+                        faults = [];
+                        stats = { total: 0, by_target: {} };
+                        requestLog = [];
+                        return json(res, 200, {});
+                }
+                return json(res, 404, { error: 'no such control endpoint' });
+        } catch (e) {
+                return json(res, 400, { error: e.message });
+        }
+});
+
+let listening = 0;
+function ready() {
+        if (++listening < 2) return;
+        const ports = { proxy: proxy.address().port, control: control.address().port };
+        if (args['ports-file']) {
+                fs.writeFileSync(args['ports-file'] + '.tmp', JSON.stringify(ports) + '\n');
+                fs.renameSync(args['ports-file'] + '.tmp', args['ports-file']);
+        }
+        log(`proxy 127.0.0.1:${ports.proxy} -> ${args.target}, control 127.0.0.1:${ports.control}`);
+}
+proxy.keepAliveTimeout = 30000;
+proxy.listen(0, '127.0.0.1', ready);
+control.listen(0, '127.0.0.1', ready);
