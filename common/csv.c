@@ -208,8 +208,6 @@ static int end_field(CsvParser *p, size_t end) {
         s = &p->spans[p->n_spans++];
         *s = (Span) { .start = p->field_start, .end = end,
                       .quoted = p->field_quoted, .escaped = p->field_escaped };
-        if (end - p->field_start > p->opts.max_field_bytes)
-                row_error(p, CSV_ROW_FIELD_TOO_LONG, p->n_spans);
 done:
         p->field_escaped = false;
         return 0;
@@ -336,6 +334,11 @@ static int emit(CsvParser *p, const char *raw, size_t raw_len, bool truncated) {
         }
         if (p->error == CSV_ROW_OK && raw_len == 0 && n == 1 && !p->spans[0].quoted)
                 return 0;       /* empty line */
+
+        /* checked here, after the \r of a CRLF is known not to be part of the last field */
+        for (size_t i = 0; i < n && p->error == CSV_ROW_OK; i++)
+                if (p->spans[i].end - p->spans[i].start > p->opts.max_field_bytes)
+                        row_error(p, CSV_ROW_FIELD_TOO_LONG, i + 1);
 
         if (p->error == CSV_ROW_OK && !utf8_is_valid(raw, raw_len)) {
                 for (size_t i = 0; i < n; i++)

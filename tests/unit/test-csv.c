@@ -1,0 +1,319 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/csv.h"
+
+/* Rows rendered as text: "LINE|field|field\n", quoted fields as "q:field", errors as
+ * "LINE!error@column[raw]" (raw truncated marked with "+"). Compared as strings. */
+typedef struct Collect {
+        Buf out;
+        int stop_after;         /* > 0: return -ECANCELED from that row on */
+        int rows;
+} Collect;
+
+static int collect(void *userdata, const CsvRow *row) {
+        Collect *c = userdata;
+
+        if (c->stop_after > 0 && ++c->rows >= c->stop_after)
+                return -ECANCELED;
+        buf_printf(&c->out, "%llu", (unsigned long long) row->line);
+        if (row->error != CSV_ROW_OK) {
+                assert_int_equal(row->n_fields, 0);
+                buf_printf(&c->out, "!%s@%u[", csv_row_error_to_string(row->error), row->error_column);
+                buf_append(&c->out, row->raw, row->raw_len);
+                buf_printf(&c->out, "]%s\n", row->raw_truncated ? "+" : "");
+                return 0;
+        }
+        for (size_t i = 0; i < row->n_fields; i++) {
+                buf_append_str(&c->out, row->fields[i].quoted ? "|q:" : "|");
+                buf_append(&c->out, row->fields[i].data, row->fields[i].len);
+        }
+        buf_append_char(&c->out, '\n');
+        return 0;
+}
+
+static CsvOptions opts_with(char delim, size_t max_row, size_t max_field) {
+        return (CsvOptions) { .delimiter = delim, .max_row_bytes = max_row, .max_field_bytes = max_field };
+}
+
+/* Parses input split at the given offsets (sorted, may repeat) and returns the rendering. */
+static char *parse_split(const CsvOptions *o, const char *in, size_t n, const size_t *cuts,
+                         size_t n_cuts) {
+        Collect c = { .out = BUF_INIT(1 << 24) };
+        CsvParser *p = NULL;
+        size_t at = 0;
+
+        assert_int_equal(csv_parser_new(o, collect, &c, &p), 0);
+        for (size_t i = 0; i <= n_cuts; i++) {
+                size_t end = i < n_cuts ? cuts[i] : n;
+
+                assert_int_equal(csv_parser_feed(p, in + at, end - at), 0);
+                at = end;
+        }
+        assert_int_equal(csv_parser_finish(p), 0);
+        csv_parser_free(p);
+        return buf_steal(&c.out);
+}
+
+static char *parse(const CsvOptions *o, const char *in) {
+        return parse_split(o, in, strlen(in), NULL, 0);
+}
+
+static void check(const CsvOptions *o, const char *in, const char *expect) {
+        char *got = parse(o, in);
+
+        assert_string_equal(got, expect);
+        free(got);
+}
+
+static void test_basic(void **state) {
+        CsvOptions o = opts_with(',', 0, 0);
+
+        check(&o, "a,b,c\n1,2,3\n", "1|a|b|c\n2|1|2|3\n");
+        check(&o, "a,b\r\n1,2\r\n", "1|a|b\n2|1|2\n");
+        check(&o, "a,b\n1,2", "1|a|b\n2|1|2\n");                 /* no final line break */
+        check(&o, "a,b\r\n1,2\r", "1|a|b\n2|1|2\n");             /* \r at the very end */
+        check(&o, "a,,\n", "1|a||\n");                           /* empty fields */
+        check(&o, ",\n", "1||\n");
+        check(&o, "", "");
+        check(&o, "\n\n", "");                                   /* empty lines skipped */
+        check(&o, "a\n\r\n\nb\n", "1|a\n4|b\n");                 /* ... and still counted */
+        check(&o, "a\rb,c\n", "1|a\rb|c\n");                     /* a bare \r is data */
+}
+
+static void test_quotes(void **state) {
+        CsvOptions o = opts_with(',', 0, 0);
+
+        check(&o, "\"a\",\"b,c\"\n", "1|q:a|q:b,c\n");
+        check(&o, "\"say \"\"hi\"\"\",x\n", "1|q:say \"hi\"|x\n");
+        check(&o, "\"\"\"\"\n", "1|q:\"\n");
+        check(&o, "\"\",x\n", "1|q:|x\n");                       /* quoted empty is a field */
+        check(&o, "\"\"\n", "1|q:\n");                           /* not an empty line */
+        check(&o, "\"line1\nline2\",x\nnext,y\n", "1|q:line1\nline2|x\n3|next|y\n");
+        check(&o, "\"a\r\nb\"\r\nc\r\n", "1|q:a\r\nb\n3|c\n");
+        check(&o, "\"a\"\r\n\"b\"", "1|q:a\n2|q:b\n");
+        check(&o, "x,\"a,\"\"b\"\"\n,c\"\n", "1|x|q:a,\"b\"\n,c\n");
+}
+
+static void test_bom_and_delimiters(void **state) {
+        CsvOptions o = opts_with(',', 0, 0);
+        CsvOptions semi = opts_with(';', 0, 0), pipe = opts_with('|', 0, 0), tab = opts_with('\t', 0, 0);
+        CsvOptions bad = opts_with('"', 0, 0);
+        CsvParser *p = NULL;
+
+        check(&o, "\xef\xbb\xbf" "a,b\n", "1|a|b\n");
+        check(&o, "\xef\xbb\xbf", "");
+        /* a BOM only counts at the start */
+        check(&o, "a\n\xef\xbb\xbf" "b\n", "1|a\n2|\xef\xbb\xbf" "b\n");
+        /* half a BOM is data, and not UTF-8 */
+        check(&o, "\xef\xbb" "a\n", "1!invalid UTF-8@1[\xef\xbb" "a]\n");
+        check(&semi, "a;b,c\n", "1|a|b,c\n");
+        check(&tab, "a\tb c\n", "1|a|b c\n");
+        check(&pipe, "\"a|b\"|c\n", "1|q:a|b|c\n");
+        assert_int_equal(csv_parser_new(&bad, collect, NULL, &p), -EINVAL);
+}
+
+static void test_row_errors(void **state) {
+        CsvOptions o = opts_with(',', 0, 0);
+
+        /* a stray quote: the row still ends at its line break and the next row is fine */
+        check(&o, "ab\"c,d\nok\n", "1!quote inside an unquoted field@1[ab\"c,d]\n2|ok\n");
+        check(&o, "x,\"a\"b,c\nok\n", "1!unexpected text after a closing quote@2[x,\"a\"b,c]\n2|ok\n");
+        check(&o, "\"a\"\rb\nok\n", "1!unexpected text after a closing quote@1[\"a\"\rb]\n2|ok\n");
+        /* invalid UTF-8 names its column */
+        check(&o, "ok,\xc3\x28,z\nnext\n", "1!invalid UTF-8@2[ok,\xc3\x28,z]\n2|next\n");
+        check(&o, "\xed\xa0\x80\n", "1!invalid UTF-8@1[\xed\xa0\x80]\n");
+        check(&o, "h\xc3\xa9llo,\xf0\x9f\x98\x80\n", "1|h\xc3\xa9llo|\xf0\x9f\x98\x80\n");
+        /* an open quote at the end of input ends its row */
+        check(&o, "a\n\"open,x\nmore\n", "1|a\n2!unterminated quoted field@1[\"open,x\nmore\n]\n");
+}
+
+static void test_limits(void **state) {
+        CsvOptions o = opts_with(',', 10, 5);
+        CsvOptions many = { .delimiter = ',', .max_fields = 3 };
+
+        check(&o, "abcd,efgh\n", "1|abcd|efgh\n");                        /* 9 bytes */
+        check(&o, "abcd,efghi\n", "1|abcd|efghi\n");                      /* exactly 10 ... */
+        check(&o, "abcd,efghi\r\n", "1|abcd|efghi\n");                    /* ... also with CRLF */
+        check(&o, "abcdef,x\nok\n", "1!field longer than max_field_bytes@1[abcdef,x]\n2|ok\n");
+        check(&o, "x,\"abcdef\"\nok\n", "1!field longer than max_field_bytes@2[x,\"abcdef\"]\n2|ok\n");
+        check(&o, "abc,efg,ijk\nok\n", "1!row longer than max_row_bytes@0[abc,efg,ij]+\n2|ok\n");
+        check(&o, "abc,efg,ij\r\nok\n", "1|abc|efg|ij\n2|ok\n");
+        check(&o, "abc,efg,ijk\r\nok\n", "1!row longer than max_row_bytes@0[abc,efg,ij]+\n2|ok\n");
+        /* an unbalanced quote costs at most max_row_bytes, then parsing resumes after the
+         * next line break */
+        check(&o, "a\n\"bc,d\ne,f\ng,h\ni\n",
+              "1|a\n2!unterminated quoted field@1[\"bc,d\ne,f\n]+\n5|i\n");
+        check(&o, "1234567890123456789\nok\n",
+              "1!row longer than max_row_bytes@0[1234567890]+\n2|ok\n");
+        check(&many, "a,b,c\na,b,c,d\nx\n", "1|a|b|c\n2!too many fields@0[a,b,c,d]\n3|x\n");
+}
+
+static void test_abort(void **state) {
+        CsvOptions o = opts_with(',', 0, 0);
+        Collect c = { .out = BUF_INIT(4096), .stop_after = 2 };
+        CsvParser *p = NULL;
+
+        assert_int_equal(csv_parser_new(&o, collect, &c, &p), 0);
+        assert_int_equal(csv_parser_feed(p, "a\nb\nc\n", 6), -ECANCELED);
+        assert_string_equal(buf_str(&c.out), "1|a\n");
+        csv_parser_free(p);
+        buf_done(&c.out);
+}
+
+static void test_lines(void **state) {
+        CsvOptions o = opts_with(',', 0, 0);
+        Collect c = { .out = BUF_INIT(4096) };
+        CsvParser *p = NULL;
+
+        assert_int_equal(csv_parser_new(&o, collect, &c, &p), 0);
+        assert_int_equal(csv_parser_feed(p, "a\n\"b\nc\"\n", 8), 0);
+        assert_int_equal(csv_parser_lines(p), 3);
+        csv_parser_free(p);
+        buf_done(&c.out);
+}
+
+static void test_utf8(void **state) {
+        static const struct {
+                const char *s;
+                bool ok;
+        } cases[] = {
+                { "plain ascii, longer than one word", true },
+                { "\xc3\xa9", true },
+                { "\xe2\x82\xac", true },
+                { "\xf0\x9f\x98\x80", true },
+                { "\xf4\x8f\xbf\xbf", true },          /* U+10FFFF */
+                { "\xc0\x80", false },                 /* overlong NUL */
+                { "\xc1\xbf", false },
+                { "\xe0\x80\xaf", false },             /* overlong */
+                { "\xed\xa0\x80", false },             /* surrogate */
+                { "\xf0\x80\x80\x80", false },
+                { "\xf4\x90\x80\x80", false },         /* past U+10FFFF */
+                { "\xf5\x80\x80\x80", false },
+                { "\xff", false },
+                { "\x80", false },
+                { "\xc3", false },                     /* truncated */
+                { "abcdefgh\xe2\x82", false },
+                { "12345678\xc3\xa9" "12345678", true },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                assert_int_equal(utf8_is_valid(cases[i].s, strlen(cases[i].s)), cases[i].ok);
+}
+
+/* The inputs the split property is checked on: every feature and every error at once. */
+static const char *const split_inputs[] = {
+        "\xef\xbb\xbfstudent_id,name\r\nA1,\"Ada \"\"the\"\" first\"\r\nA2,\"multi\r\nline, with comma\"\r\n"
+        "A3,caf\xc3\xa9 \xf0\x9f\x98\x80\r\n\r\nA4,\"x\"\r\nA5,last",
+        "a,b\nstray\"quote,x\n\"after\"quote,y\nbad\xc3\x28utf8,z\n\"\",\"\"\n,\n\"unterminated,\nnext,row\n",
+        "abc,efg,ijk\nok\n\"bc,d\ne,f\ng,h\ni\n12345,x\n\"a\"\r",
+        "\xef\xbb",
+        "\"",
+        "\"\"\"",
+};
+
+static void test_every_split_point(void **state) {
+        CsvOptions o = opts_with(',', 10, 8);
+        CsvOptions big = opts_with(',', 0, 0);
+
+        for (size_t k = 0; k < sizeof(split_inputs) / sizeof(split_inputs[0]); k++) {
+                const char *in = split_inputs[k];
+                size_t n = strlen(in);
+
+                for (int which = 0; which < 2; which++) {
+                        const CsvOptions *op = which ? &o : &big;
+                        char *whole = parse(op, in);
+
+                        /* one cut anywhere, and two cuts at every pair */
+                        for (size_t i = 0; i <= n; i++) {
+                                char *got = parse_split(op, in, n, &i, 1);
+
+                                assert_string_equal(got, whole);
+                                free(got);
+                                for (size_t j = i; j <= n && n < 200; j++) {
+                                        size_t cuts[2] = { i, j };
+
+                                        got = parse_split(op, in, n, cuts, 2);
+                                        assert_string_equal(got, whole);
+                                        free(got);
+                                }
+                        }
+                        free(whole);
+                }
+        }
+}
+
+static void test_random_splits(void **state) {
+        CsvOptions o = opts_with(';', 64, 32);
+        Buf in = BUF_INIT(1 << 20);
+        static const char *const atoms[] = {
+                "a", "bc", ";", "\n", "\r\n", "\"", "\"\"", "\xc3\xa9", "\xe2\x82\xac", "\xc3",
+                "\r", "x y", "\xef\xbb\xbf",
+        };
+        unsigned seed = 20261129;
+
+        for (int round = 0; round < 300; round++) {
+                size_t cuts[64], n_cuts;
+                char *whole;
+
+                buf_reset(&in);
+                for (int a = rand_r(&seed) % 120; a > 0; a--)
+                        buf_append_str(&in, atoms[rand_r(&seed) % (sizeof(atoms) / sizeof(atoms[0]))]);
+                whole = parse(&o, buf_str(&in));
+                n_cuts = (size_t) (rand_r(&seed) % 64);
+                for (size_t i = 0; i < n_cuts; i++)
+                        cuts[i] = in.len ? (size_t) rand_r(&seed) % (in.len + 1) : 0;
+                /* sort the cuts */
+                for (size_t i = 1; i < n_cuts; i++)
+                        for (size_t j = i; j > 0 && cuts[j - 1] > cuts[j]; j--) {
+                                size_t t = cuts[j];
+
+                                cuts[j] = cuts[j - 1];
+                                cuts[j - 1] = t;
+                        }
+                {
+                        char *got = parse_split(&o, buf_str(&in), in.len, cuts, n_cuts);
+
+                        assert_string_equal(got, whole);
+                        free(got);
+                }
+                /* and byte by byte */
+                {
+                        size_t all[1024], m = MIN(in.len, (size_t) 1024);
+                        char *got;
+
+                        for (size_t i = 0; i < m; i++)
+                                all[i] = i;
+                        got = parse_split(&o, buf_str(&in), in.len, all, m);
+                        assert_string_equal(got, whole);
+                        free(got);
+                }
+                free(whole);
+        }
+        buf_done(&in);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_basic),
+                cmocka_unit_test(test_quotes),
+                cmocka_unit_test(test_bom_and_delimiters),
+                cmocka_unit_test(test_row_errors),
+                cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_abort),
+                cmocka_unit_test(test_lines),
+                cmocka_unit_test(test_utf8),
+                cmocka_unit_test(test_every_split_point),
+                cmocka_unit_test(test_random_splits),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
