@@ -1,0 +1,505 @@
+/* HttpClient: a libcurl easy handle with our defaults and bounded responses. See http.h.
+ *
+ * The easy handle is curl_easy_reset() before each request so no option of the previous one
+ * (NOBODY for a HEAD, UPLOAD for a PUT) leaks into the next; reset keeps the connection cache,
+ * so keep-alive survives. libcurl ≥ 7.84 initialises itself thread-safely on the first
+ * curl_easy_init, but the daemon still calls curl_global_init once in main (the documented
+ * way). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/aws/http.h"
+#include "version.h"
+
+#define USER_AGENT_MAX 256
+
+struct HttpClient {
+        CURL *easy;
+        const atomic_bool *cancel;
+        long connect_timeout_ms;
+        long stall_timeout_s;
+        char *ca_file;
+        char *user_agent;
+
+        /* the transfer in progress (between begin and end) */
+        const HttpRequest *req;
+        HttpResponse *resp;
+        struct curl_slist *headers;
+        size_t upload_off;              /* memory bodies */
+        int cb_error;                   /* first negative errno a callback reported */
+        const char *cb_what;            /* which limit or callback failed, for the message */
+        char errbuf[CURL_ERROR_SIZE];
+};
+
+void http_response_init(HttpResponse *resp) {
+        *resp = (HttpResponse) {
+                .body = BUF_INIT(HTTP_BODY_MAX_DEFAULT),
+                .headers = BUF_INIT(HTTP_HEADERS_MAX),
+                .content_length = -1,
+        };
+}
+
+void http_response_done(HttpResponse *resp) {
+        if (!resp)
+                return;
+        buf_done(&resp->body);
+        buf_done(&resp->headers);
+        resp->status = 0;
+        resp->content_length = -1;
+}
+
+const char *http_response_header(const HttpResponse *resp, const char *name) {
+        const char *p = resp->headers.data, *end = p + resp->headers.len;
+
+        while (p && p < end) {
+                const char *value = p + strlen(p) + 1;
+
+                if (value >= end)
+                        break;
+                if (strcasecmp(p, name) == 0)
+                        return value;
+                p = value + strlen(value) + 1;
+        }
+        return NULL;
+}
+
+const char *http_response_request_id(const HttpResponse *resp) {
+        const char *id = http_response_header(resp, "x-amzn-RequestId");
+
+        return id ? id : http_response_header(resp, "x-amz-request-id");
+}
+
+int http_client_new(HttpClient **ret, const HttpClientOptions *opts, S3bError *err) {
+        HttpClientOptions dflt = {};
+        HttpClient *c;
+
+        if (!opts)
+                opts = &dflt;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        c->cancel = opts->cancel;
+        c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 3000;
+        c->stall_timeout_s = opts->stall_timeout_s > 0 ? opts->stall_timeout_s : 60;
+        c->user_agent = strdup(opts->user_agent ? opts->user_agent : "s3batchd/" S3BATCHD_VERSION);
+        c->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
+        c->easy = curl_easy_init();
+        if (!c->user_agent || (opts->ca_file && !c->ca_file) || !c->easy) {
+                int r = c->easy ? -ENOMEM : -EIO;
+
+                http_client_free(c);
+                return s3b_error_set(err, r, "cannot initialise the HTTP client");
+        }
+        *ret = c;
+        return 0;
+}
+
+HttpClient *http_client_free(HttpClient *c) {
+        if (!c)
+                return NULL;
+        if (c->easy)
+                curl_easy_cleanup(c->easy);
+        curl_slist_free_all(c->headers);
+        free(c->ca_file);
+        free(c->user_agent);
+        free(c);
+        return NULL;
+}
+
+static bool has_crlf(const char *s) {
+        return strpbrk(s, "\r\n") != NULL;
+}
+
+static void fail_cb(HttpClient *c, int r, const char *what) {
+        if (c->cb_error == 0) {
+                c->cb_error = r;
+                c->cb_what = what;
+        }
+}
+
+/* A new status line starts a new response (after a 100 Continue, or a retried connection):
+ * only the headers of the last one count. */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
+        HttpClient *c = userdata;
+        HttpResponse *resp = c->resp;
+        size_t n = size * nmemb, len = n, nlen;
+        const char *colon, *v, *vend;
+        long status;
+        int r;
+
+        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+                len--;
+        if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+                const char *sp = memchr(data, ' ', len);
+
+                status = 0;
+                if (sp && sp + 4 <= data + len)
+                        sscanf(sp + 1, "%3ld", &status);
+                resp->status = status;
+                buf_reset(&resp->headers);
+                return n;
+        }
+        colon = memchr(data, ':', len);
+        if (!colon)
+                return n;       /* the blank line ending the block, or obsolete folding */
+        nlen = (size_t) (colon - data);
+        v = colon + 1;
+        vend = data + len;
+        while (v < vend && (*v == ' ' || *v == '\t'))
+                v++;
+        while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
+                vend--;
+        r = buf_append(&resp->headers, data, nlen);
+        if (r >= 0)
+                r = buf_append_char(&resp->headers, '\0');
+        if (r >= 0)
+                r = buf_append(&resp->headers, v, (size_t) (vend - v));
+        if (r >= 0)
+                r = buf_append_char(&resp->headers, '\0');
+        if (r < 0) {
+                fail_cb(c, r, "response headers over their limit");
+                return 0;       /* aborts the transfer */
+        }
+        return n;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
+        HttpClient *c = userdata;
+        const HttpRequest *req = c->req;
+        size_t n = size * nmemb;
+        int r;
+
+        if (req->write && c->resp->status >= 200 && c->resp->status < 300) {
+                r = req->write(req->write_userdata, c->resp, data, n);
+                if (r < 0) {
+                        fail_cb(c, r, "response consumer failed");
+                        return 0;
+                }
+                return n;
+        }
+        r = buf_append(&c->resp->body, data, n);
+        if (r < 0) {
+                fail_cb(c, r, "response body over its limit");
+                return 0;
+        }
+        return n;
+}
+
+static size_t read_cb(char *buf, size_t size, size_t nmemb, void *userdata) {
+        HttpClient *c = userdata;
+        const HttpRequest *req = c->req;
+        size_t n = size * nmemb;
+        ssize_t got;
+
+        if (!req->read) {
+                size_t left = req->body_len - c->upload_off;
+
+                n = MIN(n, left);
+                if (n)
+                        memcpy(buf, (const char *) req->body + c->upload_off, n);
+                c->upload_off += n;
+                return n;
+        }
+        got = req->read(req->read_userdata, buf, n);
+        if (got < 0 || (size_t) got > n) {
+                fail_cb(c, got < 0 ? (int) got : -EINVAL, "request body source failed");
+                return CURL_READFUNC_ABORT;
+        }
+        return (size_t) got;
+}
+
+static int seek_cb(void *userdata, curl_off_t offset, int origin) {
+        HttpClient *c = userdata;
+        const HttpRequest *req = c->req;
+
+        if (origin != SEEK_SET || offset < 0)
+                return CURL_SEEKFUNC_CANTSEEK;
+        if (!req->read) {
+                if ((uint64_t) offset > req->body_len)
+                        return CURL_SEEKFUNC_FAIL;
+                c->upload_off = (size_t) offset;
+                return CURL_SEEKFUNC_OK;
+        }
+        if (offset != 0 || !req->rewind)
+                return CURL_SEEKFUNC_CANTSEEK;
+        return req->rewind(req->read_userdata) < 0 ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
+}
+
+static int xferinfo_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+        HttpClient *c = userdata;
+
+        if (c->cancel && atomic_load(c->cancel)) {
+                fail_cb(c, -ECANCELED, "cancelled");
+                return 1;
+        }
+        return 0;
+}
+
+static bool request_has_header(const HttpRequest *req, const char *name) {
+        for (size_t i = 0; i < req->n_headers; i++)
+                if (strcasecmp(req->headers[i].name, name) == 0)
+                        return true;
+        return false;
+}
+
+static int add_header(struct curl_slist **list, const char *name, const char *value) {
+        struct curl_slist *l;
+        char *line;
+        int n;
+
+        /* "Name;" is libcurl's spelling of an empty header; "Name:" removes one */
+        if (!value)
+                n = asprintf(&line, "%s:", name);
+        else if (!*value)
+                n = asprintf(&line, "%s;", name);
+        else
+                n = asprintf(&line, "%s: %s", name, value);
+        if (n < 0)
+                return -ENOMEM;
+        l = curl_slist_append(*list, line);
+        free(line);
+        if (!l)
+                return -ENOMEM;
+        *list = l;
+        return 0;
+}
+
+static int build_headers(HttpClient *c, const HttpRequest *req, S3bError *err) {
+        struct curl_slist *list = NULL;
+        int r = 0;
+
+        for (size_t i = 0; i < req->n_headers && r >= 0; i++) {
+                const HttpHeader *h = &req->headers[i];
+
+                if (!h->name || !*h->name || !h->value || has_crlf(h->name) ||
+                    has_crlf(h->value) || strchr(h->name, ':')) {
+                        r = s3b_error_set(err, -EINVAL, "invalid HTTP header");
+                        goto fail;
+                }
+                r = add_header(&list, h->name, h->value);
+        }
+        /* Strip what libcurl would add on its own: the signature covers only what we send, and
+         * its form Content-Type on a POST/PUT makes fauxqs answer 500. */
+        if (r >= 0 && !request_has_header(req, "Content-Type"))
+                r = add_header(&list, "Content-Type", NULL);
+        if (r >= 0 && !request_has_header(req, "Accept"))
+                r = add_header(&list, "Accept", NULL);
+        if (r >= 0 && !request_has_header(req, "Expect"))
+                r = add_header(&list, "Expect", NULL);
+        if (r < 0) {
+                s3b_error_set(err, r, "cannot build HTTP headers");
+                goto fail;
+        }
+        curl_slist_free_all(c->headers);
+        c->headers = list;
+        return 0;
+fail:
+        curl_slist_free_all(list);
+        return r;
+}
+
+#define SETOPT(c, opt, val)                                                                        \
+        do {                                                                                       \
+                if (curl_easy_setopt((c)->easy, opt, val) != CURLE_OK)                             \
+                        goto setopt_fail;                                                          \
+        } while (0)
+
+static int set_method(HttpClient *c, const HttpRequest *req) {
+        const char *m = req->method;
+        bool has_body = req->read || req->body_len > 0;
+        curl_off_t len = (curl_off_t) req->body_len;
+
+        if (strcmp(m, "GET") == 0 && !has_body) {
+                SETOPT(c, CURLOPT_HTTPGET, 1L);
+        } else if (strcmp(m, "HEAD") == 0) {
+                SETOPT(c, CURLOPT_NOBODY, 1L);
+        } else if (strcmp(m, "POST") == 0) {
+                SETOPT(c, CURLOPT_POST, 1L);
+                SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, len);
+                if (!has_body)
+                        SETOPT(c, CURLOPT_POSTFIELDS, "");
+        } else if (strcmp(m, "PUT") == 0) {
+                SETOPT(c, CURLOPT_UPLOAD, 1L);
+                SETOPT(c, CURLOPT_INFILESIZE_LARGE, len);
+        } else {
+                /* DELETE and anything else: the verb on the request line only */
+                if (has_body) {
+                        SETOPT(c, CURLOPT_UPLOAD, 1L);
+                        SETOPT(c, CURLOPT_INFILESIZE_LARGE, len);
+                }
+                SETOPT(c, CURLOPT_CUSTOMREQUEST, m);
+        }
+        return 0;
+setopt_fail:
+        return -EINVAL;
+}
+
+int http_client_begin(HttpClient *c, const HttpRequest *req, HttpResponse *resp,
+                      CURL **ret_easy, S3bError *err) {
+        int r;
+
+        if (!req->method || !*req->method || strpbrk(req->method, " \r\n") || !req->url ||
+            has_crlf(req->url) || (req->body_len > 0 && !req->body && !req->read))
+                return s3b_error_set(err, -EINVAL, "invalid HTTP request");
+
+        curl_easy_reset(c->easy);
+        c->req = req;
+        c->resp = resp;
+        c->upload_off = 0;
+        c->cb_error = 0;
+        c->cb_what = NULL;
+        c->errbuf[0] = '\0';
+        resp->status = 0;
+        resp->content_length = -1;
+        buf_reset(&resp->body);
+        buf_reset(&resp->headers);
+        resp->body.max = req->body_max ? req->body_max : HTTP_BODY_MAX_DEFAULT;
+        resp->headers.max = HTTP_HEADERS_MAX;
+
+        r = build_headers(c, req, err);
+        if (r < 0)
+                return r;
+
+        SETOPT(c, CURLOPT_URL, req->url);
+        SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        SETOPT(c, CURLOPT_NOSIGNAL, 1L);
+        SETOPT(c, CURLOPT_ERRORBUFFER, c->errbuf);
+        SETOPT(c, CURLOPT_HTTPHEADER, c->headers);
+        SETOPT(c, CURLOPT_USERAGENT, c->user_agent);
+        SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
+        SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
+        SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+        SETOPT(c, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
+        /* a stalled transfer: less than 1 byte/s for stall_timeout_s */
+        SETOPT(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        SETOPT(c, CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s);
+        SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
+        SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (c->ca_file)
+                SETOPT(c, CURLOPT_CAINFO, c->ca_file);
+        SETOPT(c, CURLOPT_HEADERFUNCTION, header_cb);
+        SETOPT(c, CURLOPT_HEADERDATA, c);
+        SETOPT(c, CURLOPT_WRITEFUNCTION, write_cb);
+        SETOPT(c, CURLOPT_WRITEDATA, c);
+        SETOPT(c, CURLOPT_READFUNCTION, read_cb);
+        SETOPT(c, CURLOPT_READDATA, c);
+        SETOPT(c, CURLOPT_SEEKFUNCTION, seek_cb);
+        SETOPT(c, CURLOPT_SEEKDATA, c);
+        SETOPT(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+        SETOPT(c, CURLOPT_XFERINFODATA, c);
+        SETOPT(c, CURLOPT_NOPROGRESS, 0L);
+        if (set_method(c, req) < 0)
+                goto setopt_fail;
+
+        *ret_easy = c->easy;
+        return 0;
+
+setopt_fail:
+        c->req = NULL;
+        c->resp = NULL;
+        return s3b_error_set(err, -EINVAL, "libcurl refused an option for %s", req->method);
+}
+
+static int map_curl_error(HttpClient *c, CURLcode code) {
+        long os_errno = 0;
+
+        switch (code) {
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_COULDNT_CONNECT:
+                curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno);
+                if (os_errno == EHOSTUNREACH || os_errno == ENETUNREACH)
+                        return -EHOSTUNREACH;
+                if (os_errno == ETIMEDOUT)
+                        return -ETIMEDOUT;
+                return -ECONNREFUSED;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return -EHOSTUNREACH;
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+                return -ECONNRESET;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+                return -EPROTO;
+        case CURLE_URL_MALFORMAT:
+                return -EINVAL;
+        case CURLE_OUT_OF_MEMORY:
+                return -ENOMEM;
+        default:
+                return -EIO;
+        }
+}
+
+/* The URL without its query, for messages: short and free of anything a query might carry. */
+static void url_for_message(const char *url, char *out, size_t size) {
+        size_t n = strcspn(url, "?");
+
+        snprintf(out, size, "%.*s", (int) MIN(n, (size_t) 200), url);
+}
+
+int http_client_end(HttpClient *c, CURLcode result, S3bError *err) {
+        const HttpRequest *req = c->req;
+        HttpResponse *resp = c->resp;
+        char where[256];
+        const char *cl;
+        int r = 0;
+
+        if (!req || !resp)
+                return s3b_error_set(err, -EINVAL, "http_client_end without begin");
+        url_for_message(req->url, where, sizeof(where));
+        if (result != CURLE_OK) {
+                r = c->cb_error ? c->cb_error : map_curl_error(c, result);
+                if (c->cb_error)
+                        s3b_error_set(err, r, "%s %s: %s", req->method, where, c->cb_what);
+                else
+                        s3b_error_set(err, r, "%s %s: %s", req->method, where,
+                                      c->errbuf[0] ? c->errbuf : curl_easy_strerror(result));
+        } else if (resp->status < 100) {
+                r = s3b_error_set(err, -EPROTO, "%s %s: no HTTP status", req->method, where);
+        }
+        if (r < 0 && err)
+                err->http_status = resp->status;
+        if (r >= 0) {
+                cl = http_response_header(resp, "Content-Length");
+                if (cl) {
+                        char *end;
+                        long long v;
+
+                        errno = 0;
+                        v = strtoll(cl, &end, 10);
+                        if (errno == 0 && end != cl && *end == '\0' && v >= 0)
+                                resp->content_length = v;
+                }
+        }
+        curl_slist_free_all(c->headers);
+        c->headers = NULL;
+        c->req = NULL;
+        c->resp = NULL;
+        return r;
+}
+
+int http_client_send(HttpClient *c, const HttpRequest *req, HttpResponse *resp, S3bError *err) {
+        CURL *easy;
+        int r;
+
+        r = http_client_begin(c, req, resp, &easy, err);
+        if (r < 0)
+                return r;
+        return http_client_end(c, curl_easy_perform(easy), err);
+}
