@@ -1,0 +1,199 @@
+/* DynamoDB: BatchWriteItem bodies are concatenated from the already-serialised items (the hot
+ * path of the daemon: no parse/print round trip per item); responses parsed with cJSON. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/aws/dynamodb.h"
+
+/* UnprocessedItems echoes up to the whole request back. */
+#define DYNAMODB_BATCH_RESPONSE_MAX (DYNAMODB_BATCH_BYTES_MAX + 1024u * 1024)
+
+/* Table names are [a-zA-Z0-9_.-]{3,255}; a table ARN adds ':' and '/'. Nothing to escape. */
+static bool table_name_ok(const char *t) {
+        size_t n = t ? strlen(t) : 0;
+
+        if (n < 3 || n > 1024)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) t[i]) && !strchr("_.-:/", t[i]))
+                        return false;
+        return true;
+}
+
+static int build_batch_body(const char *table, char *const *items, size_t n, Buf *b) {
+        int r = buf_printf(b, "{\"RequestItems\":{\"%s\":[", table);
+
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                r = buf_append_str(b, i ? ",{\"PutRequest\":{\"Item\":" : "{\"PutRequest\":{\"Item\":");
+                if (r >= 0)
+                        r = buf_append_str(b, items[i]);
+                if (r >= 0)
+                        r = buf_append_str(b, "}}");
+        }
+        if (r >= 0)
+                r = buf_append_str(b, "]}}");
+        return r;
+}
+
+/* Indexes of the inputs equal to the returned items. */
+static int match_unprocessed(const cJSON *returned, char *const *items, size_t n,
+                             size_t **ret, size_t *ret_n, S3bError *err) {
+        cJSON *parsed[DYNAMODB_BATCH_MAX] = {};
+        bool used[DYNAMODB_BATCH_MAX] = {};
+        const cJSON *req;
+        size_t *idx = NULL, k = 0;
+        int r = 0;
+
+        idx = calloc(n, sizeof(*idx));
+        if (!idx)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        cJSON_ArrayForEach(req, returned) {
+                const cJSON *item = cJSON_GetObjectItemCaseSensitive(
+                        cJSON_GetObjectItemCaseSensitive(req, "PutRequest"), "Item");
+                size_t i;
+
+                for (i = 0; i < n; i++) {
+                        if (used[i])
+                                continue;
+                        if (!parsed[i] && !(parsed[i] = cJSON_Parse(items[i]))) {
+                                r = s3b_error_set(err, -EINVAL, "item %zu is not valid JSON", i);
+                                goto finish;
+                        }
+                        if (cJSON_Compare(parsed[i], item, true))
+                                break;
+                }
+                if (i == n || k == n) {
+                        r = s3b_error_set(err, -EBADMSG,
+                                          "DynamoDB returned an unprocessed item that was not sent");
+                        goto finish;
+                }
+                used[i] = true;
+                k++;
+        }
+        k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (used[i])
+                        idx[k++] = i;
+        *ret = k ? TAKE_PTR(idx) : NULL;
+        *ret_n = k;
+finish:
+        for (size_t i = 0; i < n; i++)
+                cJSON_Delete(parsed[i]);
+        free(idx);
+        return r;
+}
+
+int dynamodb_batch_write(AwsClient *c, const char *table, char *const *items_json, size_t n,
+                         size_t **ret_unprocessed_idx, size_t *ret_n_unprocessed, S3bError *err) {
+        _cleanup_(aws_json_freep) cJSON *resp = NULL;
+        Buf body = BUF_INIT(DYNAMODB_BATCH_BYTES_MAX + 4096);
+        const cJSON *unprocessed, *mine;
+        int r;
+
+        if (n < 1 || n > DYNAMODB_BATCH_MAX || !table_name_ok(table))
+                return s3b_error_set(err, -EINVAL, "DynamoDB BatchWriteItem: 1..25 items and a valid table name");
+        for (size_t i = 0; i < n; i++)
+                if (!items_json[i] || items_json[i][0] != '{')
+                        return s3b_error_set(err, -EINVAL, "DynamoDB BatchWriteItem: item %zu is not a JSON object", i);
+        r = build_batch_body(table, items_json, n, &body);
+        if (r < 0) {
+                s3b_error_set(err, r, "DynamoDB BatchWriteItem: request over %u bytes",
+                              DYNAMODB_BATCH_BYTES_MAX);
+                goto finish;
+        }
+        r = aws_client_json_call(c, &(AwsJsonCall) {
+                        .service = AWS_SERVICE_DYNAMODB,
+                        .target = "DynamoDB_20120810.BatchWriteItem",
+                        .body = body.data,
+                        .body_len = body.len,
+                        .response_max = DYNAMODB_BATCH_RESPONSE_MAX,
+                        .max_attempts = aws_context_max_attempts_batch(aws_client_context(c)),
+                }, &resp, err);
+        if (r < 0) {
+                s3b_error_prefix(err, "DynamoDB BatchWriteItem %s", table);
+                goto finish;
+        }
+
+        unprocessed = cJSON_GetObjectItemCaseSensitive(resp, "UnprocessedItems");
+        mine = cJSON_GetObjectItemCaseSensitive(unprocessed, table);
+        if (cJSON_GetArraySize(unprocessed) > (mine ? 1 : 0) || (mine && !cJSON_IsArray(mine))) {
+                r = s3b_error_set(err, -EBADMSG, "DynamoDB BatchWriteItem: malformed UnprocessedItems");
+                goto finish;
+        }
+        if (cJSON_GetArraySize(mine) == 0) {
+                *ret_unprocessed_idx = NULL;
+                *ret_n_unprocessed = 0;
+                goto finish;
+        }
+        r = match_unprocessed(mine, items_json, n, ret_unprocessed_idx, ret_n_unprocessed, err);
+finish:
+        buf_done(&body);
+        return r;
+}
+
+static char attribute_type(const cJSON *defs, const char *name) {
+        const cJSON *d;
+
+        cJSON_ArrayForEach(d, defs) {
+                const cJSON *n = cJSON_GetObjectItemCaseSensitive(d, "AttributeName"),
+                            *t = cJSON_GetObjectItemCaseSensitive(d, "AttributeType");
+
+                if (cJSON_IsString(n) && cJSON_IsString(t) && strcmp(n->valuestring, name) == 0 &&
+                    strlen(t->valuestring) == 1 && strchr("SNB", t->valuestring[0]))
+                        return t->valuestring[0];
+        }
+        return 0;
+}
+
+static int key_schema_from_json(const cJSON *t, DynamoKeySchema *ks) {
+        const cJSON *defs = cJSON_GetObjectItemCaseSensitive(t, "AttributeDefinitions"), *k,
+                    *status = cJSON_GetObjectItemCaseSensitive(t, "TableStatus");
+
+        cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(t, "KeySchema")) {
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(k, "AttributeName"),
+                            *type = cJSON_GetObjectItemCaseSensitive(k, "KeyType");
+                bool hash;
+
+                if (!cJSON_IsString(name) || !cJSON_IsString(type) ||
+                    strlen(name->valuestring) >= sizeof(ks->partition_key))
+                        return -EBADMSG;
+                hash = strcmp(type->valuestring, "HASH") == 0;
+                if (!hash && strcmp(type->valuestring, "RANGE") != 0)
+                        return -EBADMSG;
+                snprintf(hash ? ks->partition_key : ks->sort_key, sizeof(ks->partition_key), "%s",
+                         name->valuestring);
+                *(hash ? &ks->partition_type : &ks->sort_type) = attribute_type(defs, name->valuestring);
+        }
+        if (!ks->partition_key[0] || !ks->partition_type || (ks->sort_key[0] && !ks->sort_type))
+                return -EBADMSG;
+        if (cJSON_IsString(status))
+                snprintf(ks->table_status, sizeof(ks->table_status), "%s", status->valuestring);
+        return 0;
+}
+
+int dynamodb_describe_table(AwsClient *c, const char *table, DynamoKeySchema *ret, S3bError *err) {
+        _cleanup_(aws_json_freep) cJSON *resp = NULL;
+        _cleanup_free_ char *body = NULL;
+        DynamoKeySchema ks = {};
+        int r;
+
+        if (!table_name_ok(table))
+                return s3b_error_set(err, -EINVAL, "DynamoDB DescribeTable: invalid table name");
+        if (asprintf(&body, "{\"TableName\":\"%s\"}", table) < 0)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        r = aws_client_json_call(c, &(AwsJsonCall) {
+                        .service = AWS_SERVICE_DYNAMODB,
+                        .target = "DynamoDB_20120810.DescribeTable",
+                        .body = body,
+                        .body_len = strlen(body),
+                }, &resp, err);
+        if (r < 0)
+                return s3b_error_prefix(err, "DynamoDB DescribeTable %s", table);
+        if (key_schema_from_json(cJSON_GetObjectItemCaseSensitive(resp, "Table"), &ks) < 0)
+                return s3b_error_set(err, -EBADMSG, "DynamoDB DescribeTable %s: malformed key schema", table);
+        *ret = ks;
+        return 0;
+}

@@ -1,0 +1,41 @@
+/* Amazon DynamoDB over AWS JSON 1.0 (X-Amz-Target: DynamoDB_20120810.<Action>). */
+#pragma once
+
+#include <stddef.h>
+
+#include "common/aws/client.h"
+
+/* BatchWriteItem limits (DynamoDB API Reference, "BatchWriteItem"). */
+#define DYNAMODB_BATCH_MAX 25u
+#define DYNAMODB_BATCH_BYTES_MAX (16u * 1024 * 1024)
+
+/* One BatchWriteItem of PutRequests into table. items_json[i] is one item already in
+ * DynamoDB JSON ({"student_id":{"S":"42"},"course":{"S":"math"}}), trusted to be a valid
+ * JSON object (the schema module produced it): it is pasted into the request, not re-parsed.
+ * n is 1..25.
+ *
+ * The HTTP call is retried by the shared path up to max_attempts_batch. UnprocessedItems
+ * are NOT retried here — the writer owns that loop (with aws_client_backoff_ms). They are
+ * reported as indexes into items_json, in ascending order, in *ret_unprocessed_idx (malloc'd,
+ * NULL when none; caller frees) and *ret_n_unprocessed. They are matched by value: each item
+ * DynamoDB returns is compared (cJSON_Compare, order-insensitive, exact strings) with the
+ * parsed input items — DynamoDB echoes the Item exactly as sent, and a batch cannot hold two
+ * items with the same key, so the match is unique. Parsing happens only when something came
+ * back unprocessed. A returned item that matches no input is -EBADMSG.
+ *
+ * Errors: -EINVAL (n out of range, a ValidationException such as a duplicate key or an item
+ * over 400 KB), -ENOENT (no such table), -EAGAIN (still throttled after every attempt), the
+ * shared path's others. Outputs untouched on failure. */
+int dynamodb_batch_write(AwsClient *c, const char *table, char *const *items_json, size_t n,
+                         size_t **ret_unprocessed_idx, size_t *ret_n_unprocessed, S3bError *err);
+
+typedef struct DynamoKeySchema {
+        char partition_key[256];        /* attribute names are 1..255 bytes */
+        char partition_type;            /* 'S', 'N' or 'B' */
+        char sort_key[256];             /* "" when the table has no sort key */
+        char sort_type;                 /* 'S', 'N', 'B', or 0 */
+        char table_status[32];          /* "ACTIVE", "CREATING", … */
+} DynamoKeySchema;
+
+/* DescribeTable: the table's key attributes and types. -ENOENT when it does not exist. */
+int dynamodb_describe_table(AwsClient *c, const char *table, DynamoKeySchema *ret, S3bError *err);

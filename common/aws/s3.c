@@ -1,0 +1,607 @@
+/* S3 object calls. Each builds an AwsRequest for one bucket/key (s3_send does the addressing)
+ * and reads headers or a small XML document back. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/aws/awserror.h"
+#include "common/aws/s3.h"
+#include "common/aws/xml.h"
+
+#define S3_XML_MAX (64u * 1024)
+/* 1000 keys of up to 1 KiB each, URL-encoded (≤ 3×), plus per-entry elements. */
+#define S3_LIST_BODY_MAX (8u * 1024 * 1024)
+#define S3_LIST_NODES_MAX 50000u
+/* Bodies up to this size are sent with the whole-request timeout; larger ones only with the
+ * stall timeout, as their duration depends on the link. */
+#define S3_PUT_TIMED_MAX (8u * 1024 * 1024)
+#define S3_MULTIPART_PARTS_MAX 10000u
+#define S3_PART_SIZE_MIN (UINT64_C(5) << 20)
+#define S3_PART_SIZE_MAX (UINT64_C(5) << 30)
+
+/* Legacy us-east-1 buckets may have upper case and '_' and up to 255 characters; anything
+ * else would change the meaning of the path. */
+static bool bucket_ok(const char *b) {
+        size_t n = b ? strlen(b) : 0;
+
+        if (n < 3 || n > 255)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) b[i]) && !strchr("._-", b[i]))
+                        return false;
+        return true;
+}
+
+static bool key_ok(const char *k) {
+        size_t n = k ? strlen(k) : 0;
+
+        return n >= 1 && n <= S3_KEY_MAX;
+}
+
+static int check_names(const char *op, const char *bucket, const char *key, S3bError *err) {
+        if (!bucket_ok(bucket))
+                return s3b_error_set(err, -EINVAL, "S3 %s: invalid bucket name", op);
+        if (key && !key_ok(key))
+                return s3b_error_set(err, -EINVAL, "S3 %s: key must be 1..1024 bytes", op);
+        return 0;
+}
+
+/* Sends req to bucket/key (key NULL: the bucket itself), choosing the addressing style. */
+static int s3_send(AwsClient *c, const char *bucket, const char *key, AwsRequest *req,
+                   HttpResponse *resp, S3bError *err) {
+        const AwsContext *ctx = aws_client_context(c);
+        const AwsEndpoint *ep = aws_context_endpoint(ctx, AWS_SERVICE_S3);
+        Buf path = BUF_INIT(S3_KEY_MAX + 300);
+        int r;
+
+        if (s3_use_path_style(ep, bucket, aws_context_s3_force_path_style(ctx))) {
+                req->host_prefix = NULL;
+                r = buf_printf(&path, key ? "/%s/%s" : "/%s", bucket, key);
+        } else {
+                req->host_prefix = bucket;
+                r = buf_printf(&path, "/%s", key ? key : "");
+        }
+        if (r < 0) {
+                buf_done(&path);
+                return s3b_error_set(err, r, "S3 path too long");
+        }
+        req->service = AWS_SERVICE_S3;
+        req->path = path.data;
+        r = aws_client_send(c, req, resp, err);
+        buf_done(&path);
+        return r;
+}
+
+static void unquote_etag(const char *s, char *out, size_t n) {
+        size_t len;
+
+        s = s ? s : "";
+        if (*s == '"')
+                s++;
+        len = strlen(s);
+        if (len > 0 && s[len - 1] == '"')
+                len--;
+        snprintf(out, n, "%.*s", (int) MIN(len, n - 1), s);
+}
+
+static bool parse_u64(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (!s || !isdigit((unsigned char) *s))
+                return false;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || *end)
+                return false;
+        *ret = v;
+        return true;
+}
+
+/* "bytes 0-99/1234" → 1234 */
+static bool content_range_total(const char *s, uint64_t *ret) {
+        const char *slash = s ? strrchr(s, '/') : NULL;
+
+        return slash && parse_u64(slash + 1, ret);
+}
+
+static const char *str_or_empty(const char *s) {
+        return s ? s : "";
+}
+
+static void info_from_headers(const HttpResponse *resp, S3ObjectInfo *info) {
+        S3ObjectInfo i = {};
+
+        if (!content_range_total(http_response_header(resp, "Content-Range"), &i.size) &&
+            !parse_u64(http_response_header(resp, "Content-Length"), &i.size))
+                i.size = resp->content_length > 0 ? (uint64_t) resp->content_length : 0;
+        unquote_etag(http_response_header(resp, "ETag"), i.etag, sizeof(i.etag));
+        snprintf(i.content_type, sizeof(i.content_type), "%s",
+                 str_or_empty(http_response_header(resp, "Content-Type")));
+        snprintf(i.content_encoding, sizeof(i.content_encoding), "%s",
+                 str_or_empty(http_response_header(resp, "Content-Encoding")));
+        *info = i;
+}
+
+typedef struct GetSink {
+        S3DataFn fn;
+        void *userdata;
+} GetSink;
+
+static int get_write(void *userdata, const HttpResponse *resp, const void *data, size_t n) {
+        GetSink *s = userdata;
+
+        return s->fn(s->userdata, data, n);
+}
+
+int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char *range_or_null,
+                  S3DataFn fn, void *userdata, S3ObjectInfo *ret_info, S3bError *err) {
+        HttpHeader range = { "Range", range_or_null };
+        GetSink sink = { fn, userdata };
+        HttpResponse resp;
+        int r;
+
+        r = check_names("GetObject", bucket, key, err);
+        if (r < 0)
+                return r;
+        if (!fn)
+                return s3b_error_set(err, -EINVAL, "S3 GetObject: no data callback");
+        http_response_init(&resp);
+        r = s3_send(c, bucket, key, &(AwsRequest) {
+                        .method = "GET",
+                        .headers = range_or_null ? &range : NULL,
+                        .n_headers = range_or_null ? 1 : 0,
+                        .write = get_write,
+                        .write_userdata = &sink,
+                        .body_max = S3_XML_MAX,         /* for an error document */
+                        .timeout_ms = AWS_TIMEOUT_NONE,
+                }, &resp, err);
+        if (r >= 0 && ret_info)
+                info_from_headers(&resp, ret_info);
+        else if (r < 0)
+                s3b_error_prefix(err, "S3 GetObject s3://%s/%s", bucket, key);
+        http_response_done(&resp);
+        return r;
+}
+
+int s3_head_object(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo *ret_info,
+                   S3bError *err) {
+        HttpResponse resp;
+        int r;
+
+        r = check_names("HeadObject", bucket, key, err);
+        if (r < 0)
+                return r;
+        http_response_init(&resp);
+        r = s3_send(c, bucket, key, &(AwsRequest) { .method = "HEAD", .body_max = S3_XML_MAX },
+                    &resp, err);
+        if (r >= 0 && ret_info)
+                info_from_headers(&resp, ret_info);
+        else if (r < 0)
+                s3b_error_prefix(err, "S3 HeadObject s3://%s/%s", bucket, key);
+        http_response_done(&resp);
+        return r;
+}
+
+int s3_put_object(AwsClient *c, const char *bucket, const char *key, const void *body, size_t n,
+                  const char *content_type, S3bError *err) {
+        HttpHeader ct = { "Content-Type", content_type ? content_type : "application/octet-stream" };
+        HttpResponse resp;
+        int r;
+
+        r = check_names("PutObject", bucket, key, err);
+        if (r < 0)
+                return r;
+        http_response_init(&resp);
+        r = s3_send(c, bucket, key, &(AwsRequest) {
+                        .method = "PUT",
+                        .headers = &ct,
+                        .n_headers = 1,
+                        .body = body,
+                        .body_len = n,
+                        .body_max = S3_XML_MAX,
+                        .timeout_ms = n <= S3_PUT_TIMED_MAX ? 0 : AWS_TIMEOUT_NONE,
+                }, &resp, err);
+        if (r < 0)
+                s3b_error_prefix(err, "S3 PutObject s3://%s/%s", bucket, key);
+        http_response_done(&resp);
+        return r;
+}
+
+int s3_delete_object(AwsClient *c, const char *bucket, const char *key, S3bError *err) {
+        HttpResponse resp;
+        int r;
+
+        r = check_names("DeleteObject", bucket, key, err);
+        if (r < 0)
+                return r;
+        http_response_init(&resp);
+        r = s3_send(c, bucket, key, &(AwsRequest) { .method = "DELETE", .body_max = S3_XML_MAX },
+                    &resp, err);
+        if (r < 0)
+                s3b_error_prefix(err, "S3 DeleteObject s3://%s/%s", bucket, key);
+        http_response_done(&resp);
+        return r;
+}
+
+/* ---- copy ---- */
+
+/* x-amz-copy-source: "bucket/key" with the key URL-encoded ('/' kept), as the SDKs send it. */
+static int copy_source(const char *bucket, const char *key, Buf *out) {
+        int r = buf_printf(out, "%s/", bucket);
+
+        if (r < 0)
+                return r;
+        return sigv4_uri_encode(out, key, strlen(key), true);
+}
+
+/* Parses a 2xx XML body whose root must be `root`. */
+static int parse_result(const HttpResponse *resp, const char *root_name, XmlNode **ret,
+                        S3bError *err) {
+        XmlNode *root = NULL;
+        int r;
+
+        r = xml_parse(resp->body.data ? resp->body.data : "", resp->body.len, 0, &root, err);
+        if (r < 0)
+                return r;
+        if (strcmp(root->name, root_name) != 0) {
+                r = s3b_error_set(err, -EBADMSG, "expected <%s>, got <%s>", root_name,
+                                  root->name);
+                xml_free(root);
+                return r;
+        }
+        *ret = root;
+        return 0;
+}
+
+static int copy_single(AwsClient *c, const char *src, const char *dst_bucket,
+                       const char *dst_key, S3bError *err) {
+        HttpHeader h = { "x-amz-copy-source", src };
+        _cleanup_(xml_freep) XmlNode *root = NULL;
+        HttpResponse resp;
+        int r;
+
+        http_response_init(&resp);
+        r = s3_send(c, dst_bucket, dst_key, &(AwsRequest) {
+                        .method = "PUT",
+                        .headers = &h,
+                        .n_headers = 1,
+                        .body_max = S3_XML_MAX,
+                        /* a copy takes as long as S3 needs; it keeps the connection alive */
+                        .timeout_ms = AWS_TIMEOUT_NONE,
+                        .error_in_200 = true,
+                }, &resp, err);
+        if (r >= 0)
+                r = parse_result(&resp, "CopyObjectResult", &root, err);
+        http_response_done(&resp);
+        return r;
+}
+
+/* State of one multipart copy. */
+typedef struct MultipartCopy {
+        const char *src;                /* x-amz-copy-source */
+        char src_etag[84];              /* quoted, for x-amz-copy-source-if-match */
+        const char *bucket, *key;
+        char *upload_id;
+        char (*part_etags)[80];         /* quoted as S3 returned them */
+        size_t n_parts;
+} MultipartCopy;
+
+static int mp_create(AwsClient *c, MultipartCopy *m, const S3ObjectInfo *src, S3bError *err) {
+        const SigV4Param q = { "uploads", NULL };
+        HttpHeader h[2];
+        size_t nh = 0;
+        _cleanup_(xml_freep) XmlNode *root = NULL;
+        HttpResponse resp;
+        const char *id;
+        int r;
+
+        /* CopyObject keeps these by itself; a new upload must be told */
+        h[nh++] = (HttpHeader) { "Content-Type", src->content_type[0] ? src->content_type :
+                                                 "application/octet-stream" };
+        if (src->content_encoding[0])
+                h[nh++] = (HttpHeader) { "Content-Encoding", src->content_encoding };
+        http_response_init(&resp);
+        r = s3_send(c, m->bucket, m->key, &(AwsRequest) {
+                        .method = "POST", .query = &q, .n_query = 1,
+                        .headers = h, .n_headers = nh, .body_max = S3_XML_MAX,
+                }, &resp, err);
+        if (r >= 0)
+                r = parse_result(&resp, "InitiateMultipartUploadResult", &root, err);
+        if (r >= 0) {
+                id = xml_text(xml_child(root, "UploadId"));
+                if (!*id)
+                        r = s3b_error_set(err, -EBADMSG, "CreateMultipartUpload without UploadId");
+                else if (!(m->upload_id = strdup(id)))
+                        r = s3b_error_set(err, -ENOMEM, "out of memory");
+        }
+        http_response_done(&resp);
+        return r;
+}
+
+static int mp_copy_part(AwsClient *c, MultipartCopy *m, size_t i, uint64_t first, uint64_t last,
+                        S3bError *err) {
+        char part[16], range[64];
+        const SigV4Param q[] = { { "partNumber", part }, { "uploadId", m->upload_id } };
+        const HttpHeader h[] = {
+                { "x-amz-copy-source", m->src },
+                { "x-amz-copy-source-range", range },
+                { "x-amz-copy-source-if-match", m->src_etag },
+        };
+        _cleanup_(xml_freep) XmlNode *root = NULL;
+        HttpResponse resp;
+        int r;
+
+        snprintf(part, sizeof(part), "%zu", i + 1);
+        snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, first, last);
+        http_response_init(&resp);
+        r = s3_send(c, m->bucket, m->key, &(AwsRequest) {
+                        .method = "PUT", .query = q, .n_query = ELEMENTSOF(q),
+                        .headers = h, .n_headers = ELEMENTSOF(h), .body_max = S3_XML_MAX,
+                        .timeout_ms = AWS_TIMEOUT_NONE, .error_in_200 = true,
+                }, &resp, err);
+        if (r >= 0)
+                r = parse_result(&resp, "CopyPartResult", &root, err);
+        if (r >= 0) {
+                const char *etag = xml_text(xml_child(root, "ETag"));
+
+                if (!*etag || strlen(etag) >= sizeof(m->part_etags[0]))
+                        r = s3b_error_set(err, -EBADMSG, "UploadPartCopy without a usable ETag");
+                else
+                        snprintf(m->part_etags[i], sizeof(m->part_etags[0]), "%s", etag);
+        }
+        http_response_done(&resp);
+        return r;
+}
+
+static int xml_escape_append(Buf *b, const char *s) {
+        int r = 0;
+
+        for (; *s && r >= 0; s++)
+                switch (*s) {
+                case '&': r = buf_append_str(b, "&amp;"); break;
+                case '<': r = buf_append_str(b, "&lt;"); break;
+                case '>': r = buf_append_str(b, "&gt;"); break;
+                case '"': r = buf_append_str(b, "&quot;"); break;
+                default: r = buf_append_char(b, *s); break;
+                }
+        return r;
+}
+
+static int mp_complete(AwsClient *c, MultipartCopy *m, S3bError *err) {
+        const SigV4Param q = { "uploadId", m->upload_id };
+        const HttpHeader h = { "Content-Type", "application/xml" };
+        Buf body = BUF_INIT(S3_MULTIPART_PARTS_MAX * 160 + 256);
+        _cleanup_(xml_freep) XmlNode *root = NULL;
+        HttpResponse resp;
+        int r;
+
+        r = buf_append_str(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+        for (size_t i = 0; r >= 0 && i < m->n_parts; i++) {
+                r = buf_printf(&body, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
+                if (r >= 0)
+                        r = xml_escape_append(&body, m->part_etags[i]);
+                if (r >= 0)
+                        r = buf_append_str(&body, "</ETag></Part>");
+        }
+        if (r >= 0)
+                r = buf_append_str(&body, "</CompleteMultipartUpload>");
+        if (r < 0) {
+                buf_done(&body);
+                return s3b_error_set(err, r, "CompleteMultipartUpload body");
+        }
+        http_response_init(&resp);
+        r = s3_send(c, m->bucket, m->key, &(AwsRequest) {
+                        .method = "POST", .query = &q, .n_query = 1, .headers = &h, .n_headers = 1,
+                        .body = body.data, .body_len = body.len, .body_max = S3_XML_MAX,
+                        .timeout_ms = AWS_TIMEOUT_NONE, .error_in_200 = true,
+                }, &resp, err);
+        if (r >= 0)
+                r = parse_result(&resp, "CompleteMultipartUploadResult", &root, err);
+        http_response_done(&resp);
+        buf_done(&body);
+        return r;
+}
+
+/* Best effort: an upload left behind only costs storage until a lifecycle rule removes it. */
+static void mp_abort(AwsClient *c, MultipartCopy *m) {
+        const SigV4Param q = { "uploadId", m->upload_id };
+        HttpResponse resp;
+
+        http_response_init(&resp);
+        (void) s3_send(c, m->bucket, m->key, &(AwsRequest) {
+                        .method = "DELETE", .query = &q, .n_query = 1, .body_max = S3_XML_MAX,
+                }, &resp, NULL);
+        http_response_done(&resp);
+}
+
+static uint64_t part_size_for(uint64_t size, uint64_t wanted) {
+        uint64_t min_for_count = (size + S3_MULTIPART_PARTS_MAX - 1) / S3_MULTIPART_PARTS_MAX;
+        uint64_t p = MAX(wanted, min_for_count);
+
+        return MIN(MAX(p, S3_PART_SIZE_MIN), S3_PART_SIZE_MAX);
+}
+
+static int copy_multipart(AwsClient *c, const char *src, const S3ObjectInfo *info,
+                          const char *dst_bucket, const char *dst_key, S3bError *err) {
+        uint64_t part = part_size_for(info->size, aws_context_s3_copy_part_size(aws_client_context(c)));
+        MultipartCopy m = { .src = src, .bucket = dst_bucket, .key = dst_key };
+        int r;
+
+        snprintf(m.src_etag, sizeof(m.src_etag), "\"%s\"", info->etag);
+        m.n_parts = (size_t) ((info->size + part - 1) / part);
+        m.part_etags = calloc(m.n_parts, sizeof(*m.part_etags));
+        if (!m.part_etags)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        r = mp_create(c, &m, info, err);
+        if (r < 0)
+                goto finish;
+        for (size_t i = 0; i < m.n_parts && r >= 0; i++) {
+                uint64_t first = (uint64_t) i * part;
+
+                r = mp_copy_part(c, &m, i, first, MIN(first + part, info->size) - 1, err);
+        }
+        if (r >= 0)
+                r = mp_complete(c, &m, err);
+        if (r < 0)
+                mp_abort(c, &m);
+finish:
+        free(m.upload_id);
+        free(m.part_etags);
+        return r;
+}
+
+int s3_copy_object(AwsClient *c, const char *src_bucket, const char *src_key,
+                   const char *dst_bucket, const char *dst_key, S3bError *err) {
+        Buf src = BUF_INIT(4 * S3_KEY_MAX + 300);
+        S3ObjectInfo info;
+        int r;
+
+        r = check_names("CopyObject", src_bucket, src_key, err);
+        if (r >= 0)
+                r = check_names("CopyObject", dst_bucket, dst_key, err);
+        if (r < 0)
+                return r;
+        r = copy_source(src_bucket, src_key, &src);
+        if (r < 0) {
+                s3b_error_set(err, r, "S3 CopyObject: source too long");
+                goto finish;
+        }
+        r = s3_head_object(c, src_bucket, src_key, &info, err);
+        if (r < 0)
+                goto finish;
+        if (info.size > aws_context_s3_multipart_copy_threshold(aws_client_context(c)))
+                r = copy_multipart(c, buf_str(&src), &info, dst_bucket, dst_key, err);
+        else
+                r = copy_single(c, buf_str(&src), dst_bucket, dst_key, err);
+        if (r < 0)
+                s3b_error_prefix(err, "S3 CopyObject s3://%s/%s to s3://%s/%s", src_bucket,
+                                 src_key, dst_bucket, dst_key);
+finish:
+        buf_done(&src);
+        return r;
+}
+
+/* ---- list ---- */
+
+void s3_object_list_done(S3ObjectList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n_objects; i++)
+                free(l->objects[i].key);
+        free(l->objects);
+        free(l->next_token);
+        *l = (S3ObjectList) {};
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        c = (char) tolower((unsigned char) c);
+        return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* encoding-type=url values: %XX escapes, '+' for space (botocore decodes with unquote_plus). */
+static char *url_decode(const char *s) {
+        size_t n = strlen(s), k = 0;
+        char *out = malloc(n + 1);
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                int hi, lo;
+
+                if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
+                    (lo = hexval(s[i + 2])) >= 0) {
+                        out[k++] = (char) (hi << 4 | lo);
+                        i += 2;
+                } else
+                        out[k++] = s[i] == '+' ? ' ' : s[i];
+        }
+        out[k] = '\0';
+        return out;
+}
+
+static int list_from_xml(const XmlNode *root, S3ObjectList *l) {
+        bool encoded = strcmp(xml_text(xml_child(root, "EncodingType")), "url") == 0;
+        const char *token = xml_text(xml_child(root, "NextContinuationToken"));
+        size_t n = 0;
+
+        for (const XmlNode *e = xml_child(root, "Contents"); e; e = xml_next_same(e))
+                n++;
+        l->objects = calloc(MAX(n, (size_t) 1), sizeof(*l->objects));
+        if (!l->objects)
+                return -ENOMEM;
+        for (const XmlNode *e = xml_child(root, "Contents"); e; e = xml_next_same(e)) {
+                S3ListEntry *o = &l->objects[l->n_objects];
+                const char *key = xml_text(xml_child(e, "Key"));
+
+                if (!*key || !parse_u64(xml_text(xml_child(e, "Size")), &o->size))
+                        return -EBADMSG;
+                o->key = encoded ? url_decode(key) : strdup(key);
+                if (!o->key)
+                        return -ENOMEM;
+                unquote_etag(xml_text(xml_child(e, "ETag")), o->etag, sizeof(o->etag));
+                l->n_objects++;
+        }
+        if (strcmp(xml_text(xml_child(root, "IsTruncated")), "true") == 0) {
+                if (!*token)
+                        return -EBADMSG;        /* would make the caller loop forever */
+                if (!(l->next_token = strdup(token)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int s3_list_objects_v2(AwsClient *c, const char *bucket, const char *prefix,
+                       const char *continuation_token, unsigned max_keys, S3ObjectList *ret,
+                       S3bError *err) {
+        SigV4Param q[5];
+        size_t nq = 0;
+        char mk[16];
+        _cleanup_(xml_freep) XmlNode *root = NULL;
+        S3ObjectList l = {};
+        HttpResponse resp;
+        int r;
+
+        r = check_names("ListObjectsV2", bucket, NULL, err);
+        if (r < 0)
+                return r;
+        if (max_keys > S3_LIST_MAX_KEYS)
+                return s3b_error_set(err, -EINVAL, "S3 ListObjectsV2: max_keys over 1000");
+        q[nq++] = (SigV4Param) { "list-type", "2" };
+        q[nq++] = (SigV4Param) { "encoding-type", "url" };
+        if (prefix && *prefix)
+                q[nq++] = (SigV4Param) { "prefix", prefix };
+        if (continuation_token && *continuation_token)
+                q[nq++] = (SigV4Param) { "continuation-token", continuation_token };
+        if (max_keys) {
+                snprintf(mk, sizeof(mk), "%u", max_keys);
+                q[nq++] = (SigV4Param) { "max-keys", mk };
+        }
+        http_response_init(&resp);
+        r = s3_send(c, bucket, NULL, &(AwsRequest) {
+                        .method = "GET", .query = q, .n_query = nq, .body_max = S3_LIST_BODY_MAX,
+                }, &resp, err);
+        if (r >= 0) {
+                r = xml_parse(resp.body.data ? resp.body.data : "", resp.body.len,
+                              S3_LIST_NODES_MAX, &root, err);
+                if (r >= 0 && strcmp(root->name, "ListBucketResult") != 0)
+                        r = s3b_error_set(err, -EBADMSG, "expected <ListBucketResult>");
+        }
+        if (r >= 0) {
+                r = list_from_xml(root, &l);
+                if (r < 0)
+                        s3b_error_set(err, r, "malformed ListBucketResult");
+        }
+        if (r < 0) {
+                s3_object_list_done(&l);
+                s3b_error_prefix(err, "S3 ListObjectsV2 s3://%s/%s", bucket, prefix ? prefix : "");
+        } else
+                *ret = l;
+        http_response_done(&resp);
+        return r;
+}

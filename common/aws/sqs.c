@@ -1,0 +1,364 @@
+/* SQS: request bodies built with cJSON (all small), responses read defensively — a missing
+ * or mistyped field is -EBADMSG, never a NULL dereference. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/aws/awserror.h"
+#include "common/aws/sqs.h"
+
+/* 10 messages of up to 256 KiB each; JSON escaping of quotes/backslashes in S3 event bodies
+ * and the per-message envelope fit comfortably in twice that. */
+#define SQS_RECEIVE_BODY_MAX (6u * 1024 * 1024)
+#define SQS_BODY_MAX (1024u * 1024)
+
+static int sqs_endpoint(AwsClient *c, const char *queue_url, AwsEndpoint *ret, S3bError *err) {
+        const AwsEndpoint *configured = aws_context_endpoint(aws_client_context(c), AWS_SERVICE_SQS);
+
+        if (configured->custom) {
+                *ret = *configured;
+                return 0;
+        }
+        /* the queue URL's host is the queue's regional endpoint (also for legacy
+         * queue.amazonaws.com URLs); its path is the queue, not a base path */
+        return aws_endpoint_parse(queue_url, false, ret, err);
+}
+
+/* Sends body (consumed) as AmazonSQS.<action> and returns the parsed response. */
+static int sqs_call(AwsClient *c, const char *queue_url, const char *action, cJSON *body,
+                    size_t response_max, long timeout_ms, cJSON **ret, S3bError *err) {
+        _cleanup_(aws_json_freep) cJSON *b = body;
+        _cleanup_free_ char *text = NULL;
+        AwsEndpoint ep;
+        char target[64];
+        int r;
+
+        if (!queue_url || !*queue_url)
+                return s3b_error_set(err, -EINVAL, "SQS %s: no queue URL", action);
+        r = sqs_endpoint(c, queue_url, &ep, err);
+        if (r < 0)
+                return s3b_error_prefix(err, "SQS queue URL");
+        if (!b || !cJSON_AddStringToObject(b, "QueueUrl", queue_url) ||
+            !(text = cJSON_PrintUnformatted(b)))
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        snprintf(target, sizeof(target), "AmazonSQS.%s", action);
+        r = aws_client_json_call(c, &(AwsJsonCall) {
+                        .service = AWS_SERVICE_SQS,
+                        .endpoint = &ep,
+                        .target = target,
+                        .body = text,
+                        .body_len = strlen(text),
+                        .response_max = response_max ? response_max : SQS_BODY_MAX,
+                        .timeout_ms = timeout_ms,
+                }, ret, err);
+        if (r < 0)
+                return s3b_error_prefix(err, "SQS %s", action);
+        return 0;
+}
+
+static int sqs_call_no_result(AwsClient *c, const char *queue_url, const char *action,
+                              cJSON *body, S3bError *err) {
+        _cleanup_(aws_json_freep) cJSON *resp = NULL;
+
+        return sqs_call(c, queue_url, action, body, 0, 0, &resp, err);
+}
+
+void sqs_messages_free(SqsMessage *m, size_t n) {
+        if (!m)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(m[i].message_id);
+                free(m[i].receipt_handle);
+                free(m[i].body);
+        }
+        free(m);
+}
+
+static const char *json_string(const cJSON *o, const char *name) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+        return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static unsigned parse_count(const char *s) {
+        char *end;
+        unsigned long v;
+
+        if (!s)
+                return 0;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || v > UINT32_MAX)
+                return 0;
+        return (unsigned) v;
+}
+
+static int message_from_json(const cJSON *j, SqsMessage *m) {
+        const char *id = json_string(j, "MessageId"), *rh = json_string(j, "ReceiptHandle"),
+                   *body = json_string(j, "Body");
+
+        if (!id || !rh || !body)
+                return -EBADMSG;
+        m->message_id = strdup(id);
+        m->receipt_handle = strdup(rh);
+        m->body = strdup(body);
+        if (!m->message_id || !m->receipt_handle || !m->body)
+                return -ENOMEM;
+        m->receive_count = parse_count(json_string(cJSON_GetObjectItemCaseSensitive(j, "Attributes"),
+                                                   "ApproximateReceiveCount"));
+        return 0;
+}
+
+static int messages_from_json(const cJSON *resp, SqsMessage **ret, size_t *ret_n, S3bError *err) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(resp, "Messages"), *j;
+        SqsMessage *m;
+        size_t n = 0;
+        int r;
+
+        if (!list || cJSON_IsNull(list) || cJSON_GetArraySize(list) == 0) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > (int) SQS_RECEIVE_MAX_MESSAGES)
+                return s3b_error_set(err, -EBADMSG, "SQS ReceiveMessage: malformed Messages");
+        m = calloc((size_t) cJSON_GetArraySize(list), sizeof(*m));
+        if (!m)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        cJSON_ArrayForEach(j, list) {
+                r = message_from_json(j, &m[n++]);
+                if (r < 0) {
+                        sqs_messages_free(m, n);
+                        return s3b_error_set(err, r, "SQS ReceiveMessage: %s",
+                                             r == -ENOMEM ? "out of memory" : "malformed message");
+                }
+        }
+        *ret = m;
+        *ret_n = n;
+        return 0;
+}
+
+int sqs_receive_message(AwsClient *c, const char *queue_url, unsigned max, unsigned wait_seconds,
+                        unsigned visibility_timeout, SqsMessage **ret_msgs, size_t *ret_n,
+                        S3bError *err) {
+        _cleanup_(aws_json_freep) cJSON *resp = NULL;
+        cJSON *body, *names;
+        long timeout;
+        int r;
+
+        if (max < 1 || max > SQS_RECEIVE_MAX_MESSAGES || wait_seconds > SQS_WAIT_SECONDS_MAX ||
+            visibility_timeout > SQS_VISIBILITY_TIMEOUT_MAX)
+                return s3b_error_set(err, -EINVAL, "SQS ReceiveMessage: argument out of range");
+        body = cJSON_CreateObject();
+        names = cJSON_AddArrayToObject(body, "MessageSystemAttributeNames");
+        if (!names || !cJSON_AddNumberToObject(body, "MaxNumberOfMessages", max) ||
+            !cJSON_AddNumberToObject(body, "WaitTimeSeconds", wait_seconds) ||
+            (visibility_timeout &&
+             !cJSON_AddNumberToObject(body, "VisibilityTimeout", visibility_timeout)) ||
+            !cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateReceiveCount"))) {
+                cJSON_Delete(body);
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        }
+        /* the long poll is silence by design: the request timeout starts after the wait */
+        timeout = (long) wait_seconds * 1000 +
+                  (long) aws_context_request_timeout_ms(aws_client_context(c));
+        r = sqs_call(c, queue_url, "ReceiveMessage", body, SQS_RECEIVE_BODY_MAX, timeout, &resp,
+                     err);
+        if (r < 0)
+                return r;
+        return messages_from_json(resp, ret_msgs, ret_n, err);
+}
+
+static cJSON *body_with_handle(const char *receipt_handle) {
+        cJSON *body = cJSON_CreateObject();
+
+        if (!body || !cJSON_AddStringToObject(body, "ReceiptHandle", receipt_handle)) {
+                cJSON_Delete(body);
+                return NULL;
+        }
+        return body;
+}
+
+int sqs_delete_message(AwsClient *c, const char *queue_url, const char *receipt_handle,
+                       S3bError *err) {
+        if (!receipt_handle || !*receipt_handle)
+                return s3b_error_set(err, -EINVAL, "SQS DeleteMessage: no receipt handle");
+        return sqs_call_no_result(c, queue_url, "DeleteMessage", body_with_handle(receipt_handle),
+                                  err);
+}
+
+int sqs_change_message_visibility(AwsClient *c, const char *queue_url,
+                                  const char *receipt_handle, unsigned timeout, S3bError *err) {
+        cJSON *body;
+
+        if (!receipt_handle || !*receipt_handle || timeout > SQS_VISIBILITY_TIMEOUT_MAX)
+                return s3b_error_set(err, -EINVAL, "SQS ChangeMessageVisibility: bad argument");
+        body = body_with_handle(receipt_handle);
+        if (body && !cJSON_AddNumberToObject(body, "VisibilityTimeout", timeout)) {
+                cJSON_Delete(body);
+                body = NULL;
+        }
+        return sqs_call_no_result(c, queue_url, "ChangeMessageVisibility", body, err);
+}
+
+/* Entry ids are the indexes ("0".."9"), so results map back without a lookup table. */
+static int batch_index(const cJSON *entry, size_t n) {
+        const char *id = json_string(entry, "Id");
+        char *end;
+        unsigned long v;
+
+        if (!id || !*id)
+                return -1;
+        v = strtoul(id, &end, 10);
+        if (*end || v >= n)
+                return -1;
+        return (int) v;
+}
+
+static int batch_results(const cJSON *resp, size_t n, SqsBatchResult *ret, S3bError *err) {
+        SqsBatchResult res[SQS_BATCH_MAX];
+        bool seen[SQS_BATCH_MAX] = {};
+        const cJSON *e;
+        int failed = 0, i;
+
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(resp, "Successful")) {
+                if ((i = batch_index(e, n)) < 0)
+                        return s3b_error_set(err, -EBADMSG, "SQS batch: unknown entry id");
+                res[i] = (SqsBatchResult) { .code = 0 };
+                seen[i] = true;
+        }
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(resp, "Failed")) {
+                const char *code = json_string(e, "Code");
+
+                if ((i = batch_index(e, n)) < 0)
+                        return s3b_error_set(err, -EBADMSG, "SQS batch: unknown entry id");
+                res[i] = (SqsBatchResult) { .code = aws_error_errno(400, code) };
+                aws_error_code_normalize(code ? code : "", res[i].aws_code, sizeof(res[i].aws_code));
+                seen[i] = true;
+        }
+        for (size_t k = 0; k < n; k++) {
+                if (!seen[k])
+                        /* SQS reports every entry; a silent one did not happen */
+                        res[k] = (SqsBatchResult) { .code = -EIO, .aws_code = "MissingResult" };
+                if (res[k].code < 0)
+                        failed++;
+        }
+        memcpy(ret, res, n * sizeof(*ret));
+        return failed;
+}
+
+static int batch_call(AwsClient *c, const char *queue_url, const char *action,
+                      const char *const *receipt_handles, size_t n, const unsigned *timeout,
+                      SqsBatchResult *ret_results, S3bError *err) {
+        _cleanup_(aws_json_freep) cJSON *resp = NULL;
+        cJSON *body, *entries;
+        int r;
+
+        if (n < 1 || n > SQS_BATCH_MAX || (timeout && *timeout > SQS_VISIBILITY_TIMEOUT_MAX))
+                return s3b_error_set(err, -EINVAL, "SQS %s: 1..10 entries", action);
+        body = cJSON_CreateObject();
+        entries = cJSON_AddArrayToObject(body, "Entries");
+        if (!entries)
+                goto oom;
+        for (size_t i = 0; i < n; i++) {
+                cJSON *e = cJSON_CreateObject();
+                char id[8];
+
+                if (!receipt_handles[i] || !*receipt_handles[i]) {
+                        cJSON_Delete(e);
+                        cJSON_Delete(body);
+                        return s3b_error_set(err, -EINVAL, "SQS %s: empty receipt handle", action);
+                }
+                snprintf(id, sizeof(id), "%zu", i);
+                if (!cJSON_AddItemToArray(entries, e) || !cJSON_AddStringToObject(e, "Id", id) ||
+                    !cJSON_AddStringToObject(e, "ReceiptHandle", receipt_handles[i]) ||
+                    (timeout && !cJSON_AddNumberToObject(e, "VisibilityTimeout", *timeout)))
+                        goto oom;
+        }
+        r = sqs_call(c, queue_url, action, body, 0, 0, &resp, err);
+        if (r < 0)
+                return r;
+        return batch_results(resp, n, ret_results, err);
+oom:
+        cJSON_Delete(body);
+        return s3b_error_set(err, -ENOMEM, "out of memory");
+}
+
+int sqs_delete_message_batch(AwsClient *c, const char *queue_url,
+                             const char *const *receipt_handles, size_t n,
+                             SqsBatchResult *ret_results, S3bError *err) {
+        return batch_call(c, queue_url, "DeleteMessageBatch", receipt_handles, n, NULL,
+                          ret_results, err);
+}
+
+int sqs_change_message_visibility_batch(AwsClient *c, const char *queue_url,
+                                        const char *const *receipt_handles, size_t n,
+                                        unsigned timeout, SqsBatchResult *ret_results,
+                                        S3bError *err) {
+        return batch_call(c, queue_url, "ChangeMessageVisibilityBatch", receipt_handles, n,
+                          &timeout, ret_results, err);
+}
+
+void sqs_queue_attributes_free(SqsQueueAttribute *a, size_t n) {
+        if (!a)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(a[i].name);
+                free(a[i].value);
+        }
+        free(a);
+}
+
+const char *sqs_queue_attribute(const SqsQueueAttribute *a, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(a[i].name, name) == 0)
+                        return a[i].value;
+        return NULL;
+}
+
+int sqs_get_queue_attributes(AwsClient *c, const char *queue_url, const char *const *names,
+                             size_t n_names, SqsQueueAttribute **ret, size_t *ret_n,
+                             S3bError *err) {
+        _cleanup_(aws_json_freep) cJSON *resp = NULL;
+        const cJSON *attrs, *a;
+        SqsQueueAttribute *out;
+        cJSON *body, *list;
+        size_t n = 0;
+        int r;
+
+        body = cJSON_CreateObject();
+        list = cJSON_AddArrayToObject(body, "AttributeNames");
+        if (!list)
+                goto oom;
+        for (size_t i = 0; i < MAX(n_names, (size_t) 1); i++)
+                if (!cJSON_AddItemToArray(list, cJSON_CreateString(n_names ? names[i] : "All")))
+                        goto oom;
+        r = sqs_call(c, queue_url, "GetQueueAttributes", body, 0, 0, &resp, err);
+        if (r < 0)
+                return r;
+
+        attrs = cJSON_GetObjectItemCaseSensitive(resp, "Attributes");
+        if (attrs && !cJSON_IsObject(attrs))
+                return s3b_error_set(err, -EBADMSG, "SQS GetQueueAttributes: malformed Attributes");
+        out = calloc((size_t) MAX(cJSON_GetArraySize(attrs), 1), sizeof(*out));
+        if (!out)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        cJSON_ArrayForEach(a, attrs) {
+                if (!cJSON_IsString(a))
+                        continue;
+                out[n].name = strdup(a->string);
+                out[n].value = strdup(a->valuestring);
+                if (!out[n].name || !out[n].value) {
+                        sqs_queue_attributes_free(out, n + 1);
+                        return s3b_error_set(err, -ENOMEM, "out of memory");
+                }
+                n++;
+        }
+        *ret = out;
+        *ret_n = n;
+        return 0;
+oom:
+        cJSON_Delete(body);
+        return s3b_error_set(err, -ENOMEM, "out of memory");
+}
