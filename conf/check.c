@@ -311,6 +311,10 @@ const char *check_suggest(const char *s, const char *const *candidates) {
         for (size_t i = 0; candidates[i]; i++) {
                 size_t d = check_edit_distance(s, candidates[i], cap);
 
+                /* "validate" for "validate_first": a cut-short word is a typo too */
+                if (d > cap && n >= 4 && strncasecmp(candidates[i], s, n) == 0)
+                        d = cap;
+
                 if (d < best) {
                         best = d;
                         found = candidates[i];

@@ -283,9 +283,13 @@ static void check_column_names(Loader *ld, const YNode *cols, const char *path,
         }
 }
 
-static void load_columns(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p) {
+/* *ret_bad[i] marks columns that had errors, so the key checks don't pile a second,
+ * misleading message on top ("must be required" after "required: yes" was refused). */
+static void load_columns(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p,
+                         bool **ret_bad) {
         const YNode *v = load_field(ld, pl, ppath, "columns", true);
         char path[LOAD_PATH_MAX], ip[LOAD_PATH_MAX];
+        bool *bad;
 
         if (!v || !load_expect(ld, v, load_join(path, ppath, "columns"), YNODE_SEQUENCE))
                 return;
@@ -299,9 +303,19 @@ static void load_columns(Loader *ld, const YNode *pl, const char *ppath, Pipelin
                 return;
         }
         p->n_columns = v->n_items;
-        for (size_t i = 0; i < v->n_items; i++)
+        bad = calloc(v->n_items, sizeof(bool));
+        if (!bad) {
+                ld->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < v->n_items; i++) {
+                size_t before = diag_count(&ld->diag);
+
                 load_column(ld, v->items[i], load_index(ip, path, i), &p->columns[i]);
+                bad[i] = diag_count(&ld->diag) != before;
+        }
         check_column_names(ld, v, path, p);
+        *ret_bad = bad;
 }
 
 /* ---- key ---- */
@@ -316,7 +330,7 @@ static int find_column(const PipelineSpec *p, const char *name, bool nocase) {
 
 /* DynamoDB key attributes must be S, N or B and present in every item. */
 static void check_key_column(Loader *ld, const YNode *v, const char *path, const PipelineSpec *p,
-                             const char *name) {
+                             const bool *bad, const char *name) {
         int i = find_column(p, name, false);
         char q[80];
 
@@ -331,6 +345,8 @@ static void check_key_column(Loader *ld, const YNode *v, const char *path, const
                                     diag_quote(name, q, sizeof(q)));
                 return;
         }
+        if (bad[i])
+                return;
         if (p->columns[i].type == COLUMN_BOOLEAN)
                 load_report(ld, v, path, "column '%s' is a boolean; DynamoDB keys must be strings or numbers",
                             diag_quote(name, q, sizeof(q)));
@@ -339,7 +355,8 @@ static void check_key_column(Loader *ld, const YNode *v, const char *path, const
                             diag_quote(name, q, sizeof(q)));
 }
 
-static void load_key(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p) {
+static void load_key(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p,
+                     const bool *bad) {
         static const char *const keys[] = { "partition", "sort", NULL };
         const YNode *v = load_field(ld, pl, ppath, "key", true);
         char path[LOAD_PATH_MAX], kp[LOAD_PATH_MAX];
@@ -348,16 +365,16 @@ static void load_key(Loader *ld, const YNode *pl, const char *ppath, PipelineSpe
                 return;
         load_check_keys(ld, v, path, keys);
         if (get_string(ld, v, path, "partition", true, 255, NULL, &p->partition_key) &&
-            p->partition_key && p->columns)
+            p->partition_key && bad)
                 check_key_column(ld, ynode_get(v, "partition"), load_join(kp, path, "partition"),
-                                 p, p->partition_key);
+                                 p, bad, p->partition_key);
         if (!get_string(ld, v, path, "sort", false, 255, NULL, &p->sort_key) || !p->sort_key)
                 return;
         load_join(kp, path, "sort");
         if (p->partition_key && strcmp(p->partition_key, p->sort_key) == 0)
                 load_report(ld, ynode_get(v, "sort"), kp, "the sort key must differ from the partition key");
-        else if (p->columns)
-                check_key_column(ld, ynode_get(v, "sort"), kp, p, p->sort_key);
+        else if (bad)
+                check_key_column(ld, ynode_get(v, "sort"), kp, p, bad, p->sort_key);
 }
 
 /* ---- one pipeline ---- */
@@ -383,6 +400,7 @@ static void load_pipeline(Loader *ld, const YNode *pl, const char *path, Pipelin
         static const char *const keys[] = { "name", "match", "table", "csv", "columns", "key",
                                             "max_rejected_rows", "write_mode", NULL };
         static const char *const modes[] = { "stream", "validate_first", NULL };
+        _cleanup_free_ bool *bad = NULL;
         int k;
 
         csv_spec_init(&p->csv);
@@ -393,8 +411,8 @@ static void load_pipeline(Loader *ld, const YNode *pl, const char *path, Pipelin
         load_match(ld, pl, path, p);
         get_string(ld, pl, path, "table", true, 255, check_table_name, &p->table);
         load_csv(ld, pl, path, &p->csv);
-        load_columns(ld, pl, path, p);
-        load_key(ld, pl, path, p);
+        load_columns(ld, pl, path, p, &bad);
+        load_key(ld, pl, path, p, bad);
         get_u64(ld, pl, path, "max_rejected_rows", 0, UINT64_MAX, &p->max_rejected_rows);
         if (get_choice(ld, pl, path, "write_mode", modes, &k))
                 p->write_mode = (WriteMode) k;
@@ -431,8 +449,15 @@ static void check_loop(Loader *ld, const YNode *pl, const char *path, const Pipe
                 ld->oom = true;
                 return;
         }
-        if (starts_with(joined, p->match_prefix))
+        if (!starts_with(joined, p->match_prefix))
+                return;
+        if (!p->match_bucket)
                 load_report(ld, at, at == pl ? path : load_join(mp, path, "match"),
+                            "matches any bucket, so files moved to %s (s3://%s/%s) would be "
+                            "loaded again if that bucket notifies the queue; set match.bucket",
+                            what, loc->bucket, loc->prefix);
+        else
+                load_report(ld, at, load_join(mp, path, "match"),
                             "files moved to %s (s3://%s/%s) would match this pipeline again; "
                             "use another bucket or a prefix outside the pipeline's",
                             what, loc->bucket, loc->prefix);

@@ -1,0 +1,647 @@
+/* conf/: the example loads with the right values; every invalid config fails with the exact
+ * FILE:LINE:COLUMN: message; hostile input (binary, NUL, huge, deep) fails cleanly. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "conf/check.h"
+#include "conf/config.h"
+
+/* The smallest valid file; invalid cases below are built from its pieces, so the line
+ * numbers in their expected messages can be read off the strings. */
+#define HEAD                                                                                  \
+        "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n" /* 1 */   \
+        "archive: { bucket: archival-bucket }\n"                                   /* 2 */   \
+        "errors: { bucket: error-bucket }\n"                                       /* 3 */
+#define PIPE                                                                                  \
+        "pipelines:\n"                                                  /* n   */             \
+        "  - name: students\n"                                          /* n+1 */             \
+        "    match: { bucket: inbound-file-drop, suffix: .csv }\n"      /* n+2 */             \
+        "    table: PRELIM_STUDENT_DATA\n"                              /* n+3 */             \
+        "    columns:\n"                                                /* n+4 */             \
+        "      - { name: student_id, type: string, required: true }\n"  /* n+5 */             \
+        "      - { name: course, type: string, required: true }\n"      /* n+6 */             \
+        "    key: { partition: student_id, sort: course }\n"            /* n+7 */
+/* A pipeline header for cases that write their own columns/key, starting at line 4. */
+#define PIPE_TOP                                                                              \
+        "pipelines:\n"                                                  /* 4 */               \
+        "  - name: students\n"                                          /* 5 */               \
+        "    match: { bucket: inbound-file-drop, suffix: .csv }\n"      /* 6 */               \
+        "    table: PRELIM_STUDENT_DATA\n"                              /* 7 */
+
+typedef struct Case {
+        const char *name;
+        const char *yaml;
+        const char *expect;     /* one diagnostic, exactly */
+} Case;
+
+static int load(const char *yaml, size_t len, Config **ret, ConfigDiag *diag) {
+        return config_load_from_string("t.yaml", yaml, len, ret, diag);
+}
+
+static void dump(const ConfigDiag *d) {
+        for (size_t i = 0; i < d->n_lines; i++)
+                print_message("  diag[%zu] %s\n", i, d->lines[i]);
+}
+
+static bool diag_contains(const ConfigDiag *d, const char *part) {
+        for (size_t i = 0; i < d->n_lines; i++)
+                if (strstr(d->lines[i], part))
+                        return true;
+        return false;
+}
+
+/* Loads yaml, expects -EINVAL and exactly the one diagnostic. */
+static void run_case(void **state) {
+        const Case *c = *state;
+        ConfigDiag d = {};
+        Config *cfg = NULL;
+        int r;
+
+        r = load(c->yaml, strlen(c->yaml), &cfg, &d);
+        if (r != -EINVAL || d.n_lines != 1 || strcmp(d.lines[0], c->expect) != 0) {
+                print_message("case %s: r=%d, expected:\n  %s\ngot:\n", c->name, r, c->expect);
+                dump(&d);
+        }
+        assert_int_equal(r, -EINVAL);
+        assert_null(cfg);
+        assert_int_equal(d.n_lines, 1);
+        assert_string_equal(d.lines[0], c->expect);
+        config_diag_done(&d);
+}
+
+static const Case cases[] = {
+        /* structure and keys */
+        { "unknown-top-key", HEAD "worker: 4\n" PIPE,
+          "t.yaml:4:1: worker: unknown key, did you mean 'workers'?" },
+        { "unknown-nested-key",
+          "queue:\n  url: https://sqs.ap-south-1.amazonaws.com/123456789012/q\n  wait_second: 5\n"
+          "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:3:3: queue.wait_second: unknown key, did you mean 'wait_seconds'?" },
+        { "unknown-key-no-hint", HEAD "colour: blue\n" PIPE, "t.yaml:4:1: colour: unknown key" },
+        { "top-level-list", "- a\n- b\n", "t.yaml:1:1: the top level: expected a mapping, got a list" },
+        { "section-wrong-type", HEAD "aws: [1, 2]\n" PIPE, "t.yaml:4:6: aws: expected a mapping, got a list" },
+        { "missing-section", HEAD PIPE "notify: {}\n",
+          "t.yaml:12:9: notify: missing required key 'topic_arn'" },
+        { "missing-top-key", "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
+          "errors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:1:1: missing required key 'archive'" },
+        { "missing-queue-url", "queue: { wait_seconds: 5 }\n"
+          "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:1:8: queue: missing required key 'url'" },
+        { "null-required", "queue: { url: }\n"
+          "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:1:15: queue.url: a value is required" },
+        { "no-pipelines", HEAD "pipelines: []\n",
+          "t.yaml:4:12: pipelines: 1 to 256 pipelines are required" },
+        /* numbers */
+        { "unknown-key-near-section", HEAD "queue2: 1\n" PIPE, "t.yaml:4:1: queue2: unknown key, did you mean 'queue'?" },
+        { "wait-seconds-range",
+          "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\", wait_seconds: 25 }\n"
+          "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:1:84: queue.wait_seconds: must be between 1 and 20, got 25" },
+        { "workers-zero", HEAD "workers: 0\n" PIPE, "t.yaml:4:10: workers: must be between 1 and 256, got 0" },
+        { "workers-text", HEAD "workers: four\n" PIPE, "t.yaml:4:10: workers: expected an integer, got 'four'" },
+        { "workers-suffix", HEAD "workers: 4s\n" PIPE, "t.yaml:4:10: workers: expected an integer, got '4s'" },
+        { "workers-float", HEAD "workers: 1e3\n" PIPE, "t.yaml:4:10: workers: expected an integer, got '1e3'" },
+        { "workers-quoted", HEAD "workers: \"4\"\n" PIPE,
+          "t.yaml:4:10: workers: expected an integer, got the quoted string \"4\" (remove the quotes)" },
+        { "negative", HEAD "shutdown_grace: -5\n" PIPE,
+          "t.yaml:4:17: shutdown_grace: must be between 0 and 3600, got -5" },
+        { "overflow", HEAD "workers: 99999999999999999999999\n" PIPE,
+          "t.yaml:4:10: workers: must be between 1 and 256, got 99999999999999999999999" },
+        { "workers-list", HEAD "workers: [4]\n" PIPE, "t.yaml:4:10: workers: expected an integer, got a list" },
+        { "bool-yes", HEAD "aws: { s3_force_path_style: yes }\n" PIPE,
+          "t.yaml:4:29: aws.s3_force_path_style: expected true or false, got 'yes'" },
+        { "log-level", HEAD "log_level: verbose\n" PIPE,
+          "t.yaml:4:12: log_level: unknown value 'verbose' (expected one of: error, warning, notice, info, debug)" },
+        { "request-timeout-vs-poll", HEAD "aws: { request_timeout_ms: 20000 }\n" PIPE,
+          "t.yaml:4:28: aws.request_timeout_ms: must be longer than queue.wait_seconds (20 s), or every long poll times out" },
+        { "metrics-relative", HEAD "metrics_file: s3batchd.prom\n" PIPE,
+          "t.yaml:4:15: metrics_file: invalid value 's3batchd.prom': must be an absolute path" },
+        /* names, URLs, ARNs */
+        { "bucket-uppercase", "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
+          "archive: { bucket: Archival_Bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:2:20: archive.bucket: invalid value 'Archival_Bucket': only lowercase letters, digits, '.' and '-' are allowed" },
+        { "bucket-ip", "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
+          "archive: { bucket: 192.168.5.4 }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:2:20: archive.bucket: invalid value '192.168.5.4': must not look like an IP address" },
+        { "bucket-short", "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
+          "archive: { bucket: ab }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:2:20: archive.bucket: invalid value 'ab': must be 3 to 63 characters long" },
+        { "prefix-slash", "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
+          "archive: { bucket: archival-bucket, prefix: /done/ }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:2:45: archive.prefix: invalid value '/done/': S3 keys do not start with '/': write 'done/'" },
+        { "queue-url-scheme", "queue: { url: \"ftp://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
+          "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:1:15: queue.url: invalid value 'ftp://sqs.ap-south-1.amazonaws.com/123456789012/q': must start with https:// or http://" },
+        { "queue-url-path", "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/q\" }\n"
+          "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:1:15: queue.url: invalid value 'https://sqs.ap-south-1.amazonaws.com/q': the path must be /ACCOUNT-ID/QUEUE-NAME" },
+        { "endpoint-credentials", HEAD "aws: { endpoints: { s3: \"http://key:secret@127.0.0.1:9000\" } }\n" PIPE,
+          "t.yaml:4:25: aws.endpoints.s3: invalid value 'http://key:secret@127.0.0.1:9000': credentials in the URL are not allowed" },
+        { "endpoint-port", HEAD "aws: { endpoints: { sqs: \"http://127.0.0.1:99999\" } }\n" PIPE,
+          "t.yaml:4:26: aws.endpoints.sqs: invalid value 'http://127.0.0.1:99999': port must be 1..65535" },
+        { "endpoint-unknown", HEAD "aws: { endpoints: { dynamo: \"http://127.0.0.1:8000\" } }\n" PIPE,
+          "t.yaml:4:21: aws.endpoints.dynamo: unknown key, did you mean 'dynamodb'?" },
+        { "region", HEAD "aws: { region: Mumbai }\n" PIPE,
+          "t.yaml:4:16: aws.region: invalid value 'Mumbai': expected a region like 'ap-south-1'" },
+        { "sns-arn-account", HEAD "notify: { topic_arn: \"arn:aws:sns:ap-south-1:1234:t\" }\n" PIPE,
+          "t.yaml:4:22: notify.topic_arn: invalid value 'arn:aws:sns:ap-south-1:1234:t': the account id must be 12 digits" },
+        { "sns-arn-service", HEAD "notify: { topic_arn: \"arn:aws:sqs:ap-south-1:123456789012:t\" }\n" PIPE,
+          "t.yaml:4:22: notify.topic_arn: invalid value 'arn:aws:sqs:ap-south-1:123456789012:t': must start with arn:aws:sns:, arn:aws-cn:sns: or arn:aws-us-gov:sns:" },
+        { "notify-on", HEAD "notify: { topic_arn: \"arn:aws:sns:ap-south-1:123456789012:t\", on: [success, failed] }\n" PIPE,
+          "t.yaml:4:77: notify.on[1]: unknown value 'failed' (expected one of: success, partial, failure)" },
+        { "notify-on-twice", HEAD "notify: { topic_arn: \"arn:aws:sns:ap-south-1:123456789012:t\", on: [failure, failure] }\n" PIPE,
+          "t.yaml:4:77: notify.on[1]: 'failure' is listed twice" },
+        /* pipelines */
+        { "table-name", HEAD PIPE_TOP "    table2: x\n" "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
+          "t.yaml:8:5: pipelines[0].table2: unknown key, did you mean 'table'?" },
+        { "pipeline-name", HEAD "pipelines:\n  - name: \"my pipeline\"\n    table: T_1\n"
+          "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
+          "t.yaml:5:11: pipelines[0].name: invalid value 'my pipeline': only letters, digits, '_', '-' and '.' are allowed" },
+        { "key-missing-column", HEAD PIPE_TOP "    columns: [ { name: id, required: true } ]\n    key: { partition: student_id }\n",
+          "t.yaml:9:23: pipelines[0].key.partition: no column named 'student_id' in columns" },
+        { "key-case", HEAD PIPE_TOP "    columns: [ { name: id, required: true } ]\n    key: { partition: ID }\n",
+          "t.yaml:9:23: pipelines[0].key.partition: no column named 'ID' (did you mean 'id'? key names are case-sensitive)" },
+        { "key-not-required", HEAD PIPE_TOP "    columns: [ { name: id } ]\n    key: { partition: id }\n",
+          "t.yaml:9:23: pipelines[0].key.partition: key column 'id' must be 'required: true' (every item needs its key)" },
+        { "key-boolean", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: ok, type: boolean, required: true } ]\n"
+          "    key: { partition: id, sort: ok }\n",
+          "t.yaml:9:33: pipelines[0].key.sort: column 'ok' is a boolean; DynamoDB keys must be strings or numbers" },
+        { "key-same", HEAD PIPE_TOP "    columns: [ { name: id, required: true } ]\n    key: { partition: id, sort: id }\n",
+          "t.yaml:9:33: pipelines[0].key.sort: the sort key must differ from the partition key" },
+        { "key-missing", HEAD PIPE_TOP "    columns: [ { name: id, required: true } ]\n",
+          "t.yaml:5:5: pipelines[0]: missing required key 'key'" },
+        { "column-duplicate", HEAD PIPE_TOP "    columns:\n      - { name: id, required: true }\n      - { name: Id }\n"
+          "    key: { partition: id }\n",
+          "t.yaml:10:17: pipelines[0].columns[1].name: duplicate column 'Id' (line 9; header names match case-insensitively)" },
+        { "column-type", HEAD PIPE_TOP "    columns: [ { name: id, type: strng, required: true } ]\n    key: { partition: id }\n",
+          "t.yaml:8:34: pipelines[0].columns[0].type: unknown value 'strng' (expected one of: string, integer, number, boolean, date, enum), did you mean 'string'?" },
+        { "enum-no-values", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: g, type: enum } ]\n    key: { partition: id }\n",
+          "t.yaml:8:46: pipelines[0].columns[1]: type enum needs its 'values: [...]'" },
+        { "enum-dup-value", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: g, type: enum, values: [a, b, a] } ]\n"
+          "    key: { partition: id }\n",
+          "t.yaml:8:84: pipelines[0].columns[1].values[2]: 'a' is listed twice" },
+        { "values-not-enum", HEAD PIPE_TOP "    columns: [ { name: id, required: true, values: [a] } ]\n    key: { partition: id }\n",
+          "t.yaml:8:52: pipelines[0].columns[0].values: only allowed for type enum" },
+        { "pattern-on-integer", HEAD PIPE_TOP "    columns: [ { name: id, type: integer, required: true, pattern: \"^[0-9]+$\" } ]\n"
+          "    key: { partition: id }\n",
+          "t.yaml:8:68: pipelines[0].columns[0].pattern: only allowed for type string" },
+        { "pattern-invalid", HEAD PIPE_TOP "    columns: [ { name: id, required: true, pattern: \"^A[0-9\" } ]\n    key: { partition: id }\n",
+          "t.yaml:8:53: pipelines[0].columns[0].pattern: not a valid POSIX extended regular expression: Unmatched [, [^, [:, [., or [=" },
+        { "max-length-on-date", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: d, type: date, max_length: 10 } ]\n"
+          "    key: { partition: id }\n",
+          "t.yaml:8:81: pipelines[0].columns[1].max_length: only allowed for type string" },
+        { "min-gt-max", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: n, type: integer, min: 10, max: 1 } ]\n"
+          "    key: { partition: id }\n",
+          "t.yaml:8:86: pipelines[0].columns[1].max: smaller than min" },
+        { "required-yes", HEAD PIPE_TOP "    columns: [ { name: id, required: yes } ]\n    key: { partition: id }\n",
+          "t.yaml:8:38: pipelines[0].columns[0].required: expected true or false, got 'yes'" },
+        { "delimiter", HEAD PIPE "    csv: { delimiter: \":\" }\n",
+          "t.yaml:12:23: pipelines[0].csv.delimiter: unsupported delimiter ':' (expected one of: \",\" \";\" \"|\" \"\\t\" or tab)" },
+        { "header", HEAD PIPE "    csv: { header: yes }\n",
+          "t.yaml:12:20: pipelines[0].csv.header: unknown value 'yes' (expected one of: required, absent)" },
+        { "compression", HEAD PIPE "    csv: { compression: zip }\n",
+          "t.yaml:12:25: pipelines[0].csv.compression: unknown value 'zip' (expected one of: auto, none, gzip), did you mean 'gzip'?" },
+        { "null-values-scalar", HEAD PIPE "    csv: { null_values: NULL }\n",
+          "t.yaml:12:25: pipelines[0].csv.null_values: expected a list, got nothing (null)" },
+        { "field-gt-row", HEAD PIPE "    csv: { max_row_bytes: 2048, max_field_bytes: 4096 }\n",
+          "t.yaml:12:50: pipelines[0].csv.max_field_bytes: larger than max_row_bytes (2048)" },
+        { "write-mode", HEAD PIPE "    write_mode: validate\n",
+          "t.yaml:12:17: pipelines[0].write_mode: unknown value 'validate' (expected one of: stream, validate_first), did you mean 'validate_first'?" },
+        { "max-rejected-negative", HEAD PIPE "    max_rejected_rows: -1\n",
+          "t.yaml:12:24: pipelines[0].max_rejected_rows: must be at least 0, got -1" },
+        { "archive-loop", "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
+          "archive: { bucket: inbound-file-drop, prefix: done/ }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:6:12: pipelines[0].match: files moved to the archive (s3://inbound-file-drop/done/) would match this pipeline again; use another bucket or a prefix outside the pipeline's" },
+        { "duplicate-pipeline", HEAD PIPE
+          "  - name: students\n    match: { bucket: other-bucket }\n    table: T_2\n"
+          "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
+          "t.yaml:12:11: pipelines[1].name: duplicate pipeline name 'students' (first at line 5)" },
+        { "shadowed-pipeline", HEAD PIPE
+          "  - name: late\n    match: { bucket: inbound-file-drop, prefix: in/, suffix: .csv }\n    table: T_2\n"
+          "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
+          "t.yaml:12:5: pipelines[1]: can never match: pipeline 'students' (line 5) comes first and takes every file it would" },
+        /* YAML-level rules */
+        { "duplicate-key", HEAD "workers: 2\nworkers: 3\n" PIPE,
+          "t.yaml:5:1: duplicate key 'workers' (first defined at line 4, column 1)" },
+        { "anchor", HEAD "workers: &w 2\n" PIPE,
+          "t.yaml:4:10: anchors and aliases are not supported (found '&w'): write the value out" },
+        { "tag", HEAD "workers: !!int 2\n" PIPE,
+          "t.yaml:4:10: YAML tags are not supported (found 'tag:yaml.org,2002:int')" },
+        { "two-documents", HEAD PIPE "---\nworkers: 2\n",
+          "t.yaml:12:1: a second YAML document: the file must hold exactly one" },
+        { "syntax", HEAD "workers: [1, 2\n" PIPE,
+          "t.yaml:5:10: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at line 4, column 10)" },
+        { "tab-indent", HEAD "aws:\n\tregion: x\n" PIPE,
+          "t.yaml:5:1: YAML syntax error: found character that cannot start any token (while scanning for the next token at line 5, column 1)" },
+        { "nul-in-quoted", HEAD "log_level: \"in\\0fo\"\n" PIPE,
+          "t.yaml:4:12: NUL character in a value is not allowed" },
+        { "empty", "", "t.yaml:1:1: the file is empty: no YAML document" },
+        { "only-comments", "# nothing here\n\n# really\n", "t.yaml:1:1: the file is empty: no YAML document" },
+        { "invalid-utf8", HEAD "log_level: inf\xc3\x28o\n" PIPE,
+          "t.yaml:4:15: invalid UTF-8 (byte 0xc3); the file must be UTF-8" },
+        { "control-char", HEAD "log_level: in\x01" "fo\n" PIPE,
+          "t.yaml:4:14: control character 0x01 is not allowed (binary file?)" },
+        { "utf16", "\xff\xfeq\0u\0", "t.yaml:1:1: invalid UTF-8 (byte 0xff); the file must be UTF-8" },
+};
+
+static Config *load_ok(const char *yaml) {
+        ConfigDiag d = {};
+        Config *cfg = NULL;
+        int r;
+
+        r = load(yaml, strlen(yaml), &cfg, &d);
+        if (r < 0)
+                dump(&d);
+        assert_int_equal(r, 0);
+        assert_int_equal(d.n_lines, 0);
+        assert_non_null(cfg);
+        return cfg;
+}
+
+static void test_example(void **state) {
+        _cleanup_(config_unrefp) Config *c = NULL;
+        ConfigDiag d = {};
+        const PipelineSpec *p;
+
+        if (config_load(TEST_SRCDIR "/conf/s3batchd.yaml", &c, &d) < 0)
+                dump(&d);
+        assert_non_null(c);
+        assert_string_equal(c->path, TEST_SRCDIR "/conf/s3batchd.yaml");
+        assert_string_equal(c->aws.region, "ap-south-1");
+        assert_null(c->aws.profile);
+        assert_null(c->aws.endpoint_s3);
+        assert_false(c->aws.s3_force_path_style);
+        assert_string_equal(c->queue.url, "https://sqs.ap-south-1.amazonaws.com/123456789012/inbound-file-events");
+        assert_int_equal(c->queue.wait_seconds, 20);
+        assert_int_equal(c->queue.max_messages, 10);
+        assert_int_equal(c->queue.visibility_timeout, 300);
+        assert_int_equal(c->queue.max_receive_count, 5);
+        assert_int_equal(c->workers, 4);
+        assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+        assert_string_equal(c->archive.bucket, "archival-bucket");
+        assert_string_equal(c->archive.prefix, "");
+        assert_string_equal(c->errors.bucket, "error-bucket");
+        assert_string_equal(c->notify.topic_arn, "arn:aws:sns:ap-south-1:123456789012:batch_processing_notification");
+        assert_int_equal(c->notify.on, NOTIFY_ON_SUCCESS | NOTIFY_ON_PARTIAL | NOTIFY_ON_FAILURE);
+        assert_int_equal(c->n_pipelines, 1);
+        p = &c->pipelines[0];
+        assert_string_equal(p->name, "students");
+        assert_string_equal(p->match_bucket, "inbound-file-drop");
+        assert_string_equal(p->match_suffix, ".csv");
+        assert_string_equal(p->table, "PRELIM_STUDENT_DATA");
+        assert_int_equal(p->csv.delimiter, ',');
+        assert_int_equal(p->csv.header, HEADER_REQUIRED);
+        assert_int_equal(p->csv.compression, COMPRESSION_AUTO);
+        assert_int_equal(p->csv.n_null_values, 2);
+        assert_string_equal(p->csv.null_values[0], "");
+        assert_string_equal(p->csv.null_values[1], "NULL");
+        assert_int_equal(p->n_columns, 4);
+        assert_string_equal(p->columns[0].name, "student_id");
+        assert_string_equal(p->columns[0].pattern, "^A[0-9]{5}$");
+        assert_true(p->columns[0].required);
+        assert_int_equal(p->columns[1].max_length, 64);
+        assert_string_equal(p->columns[3].name, "course");
+        assert_string_equal(p->partition_key, "student_id");
+        assert_string_equal(p->sort_key, "course");
+        assert_int_equal(p->max_rejected_rows, 0);
+        assert_int_equal(p->write_mode, WRITE_MODE_STREAM);
+        assert_ptr_equal(config_find_pipeline(c, "inbound-file-drop", "2024/a.csv"), p);
+        assert_null(config_find_pipeline(c, "inbound-file-drop", "a.txt"));
+        assert_null(config_find_pipeline(c, "other", "a.csv"));
+        assert_ptr_equal(config_find_pipeline_by_name(c, "students"), p);
+        assert_null(config_find_pipeline_by_name(c, "nope"));
+}
+
+static void test_defaults(void **state) {
+        _cleanup_(config_unrefp) Config *c = load_ok(HEAD PIPE);
+        const PipelineSpec *p = &c->pipelines[0];
+
+        assert_null(c->aws.region);
+        assert_int_equal(c->aws.max_attempts, 3);
+        assert_int_equal(c->aws.max_attempts_batch, 10);
+        assert_int_equal(c->aws.connect_timeout_ms, 3000);
+        assert_int_equal(c->aws.request_timeout_ms, 30000);
+        assert_int_equal(c->queue.wait_seconds, 20);
+        assert_int_equal(c->queue.max_messages, 10);
+        assert_int_equal(c->queue.visibility_timeout, 300);
+        assert_int_equal(c->queue.max_receive_count, 5);
+        assert_int_equal(c->workers, 4);
+        assert_int_equal(c->shutdown_grace, 60);
+        assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+        assert_null(c->metrics_file);
+        assert_string_equal(c->archive.prefix, "");
+        assert_null(c->notify.topic_arn);
+        assert_string_equal(p->match_prefix, "");
+        assert_int_equal(p->csv.delimiter, ',');
+        assert_int_equal(p->csv.n_null_values, 2);
+        assert_int_equal(p->csv.max_row_bytes, 400 * 1024);
+        assert_int_equal(p->csv.max_field_bytes, 400 * 1024);
+        assert_int_equal(p->columns[0].type, COLUMN_STRING);
+        assert_null(p->columns[0].pattern);
+        assert_int_equal(p->write_mode, WRITE_MODE_STREAM);
+}
+
+static void test_all_options(void **state) {
+        _cleanup_(config_unrefp) Config *c = load_ok(
+                "aws:\n  region: us-gov-west-1\n  profile: loader\n"
+                "  endpoints: { sqs: \"http://127.0.0.1:4566\", s3: \"http://[::1]:9000/\", dynamodb: \"https://ddb.local\", sns: \"http://localhost:1\" }\n"
+                "  s3_force_path_style: true\n  max_attempts: 5\n  max_attempts_batch: 20\n"
+                "  connect_timeout_ms: 500\n  request_timeout_ms: 25000\n"
+                "queue: { url: \"http://127.0.0.1:4566/000000000000/events.fifo\", wait_seconds: 1, max_messages: 1, visibility_timeout: 43200, max_receive_count: 1 }\n"
+                "workers: 256\nshutdown_grace: 0\nlog_level: debug\nmetrics_file: /var/lib/s3batchd/metrics.prom\n"
+                "archive: { bucket: archival-bucket, prefix: \"done/\" }\n"
+                "errors: { bucket: archival-bucket, prefix: \"failed/\" }\n"
+                "notify: { topic_arn: \"arn:aws-us-gov:sns:us-gov-west-1:123456789012:t.fifo\", on: [failure] }\n"
+                "pipelines:\n"
+                "  - name: grades.v2\n    match: { bucket: archival-bucket, prefix: incoming/, suffix: .tsv.gz }\n"
+                "    table: grades\n"
+                "    csv: { delimiter: tab, header: absent, null_values: [NULL, ~, \"-\"], compression: gzip, max_row_bytes: 4096, max_field_bytes: 100 }\n"
+                "    columns:\n"
+                "      - { name: id, type: integer, required: true, min: 1, max: 1e9 }\n"
+                "      - { name: score, type: number, min: -1.5 }\n"
+                "      - { name: passed, type: boolean }\n"
+                "      - { name: day, type: date, required: true }\n"
+                "      - { name: grade, type: enum, values: [A, B, C] }\n"
+                "      - { name: note, max_length: 10, pattern: \"^[a-z ]*$\" }\n"
+                "    key: { partition: id, sort: day }\n"
+                "    max_rejected_rows: 18446744073709551615\n    write_mode: validate_first\n");
+        const PipelineSpec *p = &c->pipelines[0];
+
+        assert_string_equal(c->aws.region, "us-gov-west-1");
+        assert_string_equal(c->aws.profile, "loader");
+        assert_string_equal(c->aws.endpoint_s3, "http://[::1]:9000/");
+        assert_true(c->aws.s3_force_path_style);
+        assert_int_equal(c->aws.max_attempts_batch, 20);
+        assert_int_equal(c->queue.visibility_timeout, 43200);
+        assert_int_equal(c->workers, 256);
+        assert_int_equal(c->shutdown_grace, 0);
+        assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+        assert_string_equal(c->metrics_file, "/var/lib/s3batchd/metrics.prom");
+        assert_int_equal(c->notify.on, NOTIFY_ON_FAILURE);
+        assert_int_equal(p->csv.delimiter, '\t');
+        assert_int_equal(p->csv.header, HEADER_ABSENT);
+        assert_int_equal(p->csv.compression, COMPRESSION_GZIP);
+        /* taken literally, not as YAML nulls */
+        assert_int_equal(p->csv.n_null_values, 3);
+        assert_string_equal(p->csv.null_values[0], "NULL");
+        assert_string_equal(p->csv.null_values[1], "~");
+        assert_int_equal(p->csv.max_field_bytes, 100);
+        assert_int_equal(p->columns[0].type, COLUMN_INTEGER);
+        assert_true(p->columns[0].has_min && p->columns[0].has_max);
+        assert_true(p->columns[0].max == 1e9);
+        assert_true(p->columns[1].has_min && !p->columns[1].has_max);
+        assert_true(p->columns[1].min == -1.5);
+        assert_int_equal(p->columns[4].type, COLUMN_ENUM);
+        assert_int_equal(p->columns[4].n_enum_values, 3);
+        assert_string_equal(p->columns[4].enum_values[2], "C");
+        assert_int_equal(p->columns[5].max_length, 10);
+        assert_int_equal(p->max_rejected_rows, UINT64_MAX);
+        assert_int_equal(p->write_mode, WRITE_MODE_VALIDATE_FIRST);
+}
+
+static void test_delimiters(void **state) {
+        static const struct { const char *yaml; char c; } t[] = {
+                { "\";\"", ';' }, { "\"|\"", '|' }, { "\"\\t\"", '\t' }, { "'\\t'", '\t' },
+                { "tab", '\t' }, { "\",\"", ',' },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                char yaml[1024];
+                Config *c;
+
+                snprintf(yaml, sizeof(yaml), HEAD PIPE "    csv: { delimiter: %s }\n", t[i].yaml);
+                c = load_ok(yaml);
+                assert_int_equal(c->pipelines[0].csv.delimiter, t[i].c);
+                config_unref(c);
+        }
+}
+
+/* Every problem in one run, in file order. */
+static void test_many_errors(void **state) {
+        static const char yaml[] =
+                "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\", wait_seconds: 0 }\n"
+                "workers: 300\n"
+                "archive: { bucket: A }\n"
+                "errors: { bucket: error-bucket, prefx: x/ }\n"
+                "pipelines:\n"
+                "  - name: students\n"
+                "    match: { bucket: inbound-file-drop }\n"
+                "    table: PRELIM_STUDENT_DATA\n"
+                "    columns: [ { name: id, type: text } ]\n"
+                "    key: { partition: nope }\n";
+        static const char *const expect[] = {
+                "t.yaml:1:84: queue.wait_seconds: must be between 1 and 20, got 0",
+                "t.yaml:2:10: workers: must be between 1 and 256, got 300",
+                "t.yaml:3:20: archive.bucket: invalid value 'A': must be 3 to 63 characters long",
+                "t.yaml:4:33: errors.prefx: unknown key, did you mean 'prefix'?",
+                "t.yaml:9:34: pipelines[0].columns[0].type: unknown value 'text' (expected one of: string, integer, number, boolean, date, enum)",
+                "t.yaml:10:23: pipelines[0].key.partition: no column named 'nope' in columns",
+        };
+        ConfigDiag d = {};
+        Config *c = NULL;
+
+        assert_int_equal(load(yaml, strlen(yaml), &c, &d), -EINVAL);
+        if (d.n_lines != ELEMENTSOF(expect))
+                dump(&d);
+        assert_int_equal(d.n_lines, ELEMENTSOF(expect));
+        for (size_t i = 0; i < ELEMENTSOF(expect); i++)
+                assert_string_equal(d.lines[i], expect[i]);
+        /* a second failed load appends */
+        assert_int_equal(load("", 0, &c, &d), -EINVAL);
+        assert_int_equal(d.n_lines, ELEMENTSOF(expect) + 1);
+        config_diag_done(&d);
+        assert_null(c);
+}
+
+static void expect_fail(const char *data, size_t len, const char *part) {
+        ConfigDiag d = {};
+        Config *c = NULL;
+
+        assert_int_equal(load(data, len, &c, &d), -EINVAL);
+        assert_null(c);
+        assert_true(d.n_lines >= 1 && d.n_lines <= 101);
+        if (!diag_contains(&d, part)) {
+                print_message("expected a diagnostic containing '%s'\n", part);
+                dump(&d);
+        }
+        assert_true(diag_contains(&d, part));
+        config_diag_done(&d);
+}
+
+static void test_binary(void **state) {
+        unsigned char bin[4096];
+        unsigned s = 12345;
+
+        for (size_t i = 0; i < sizeof(bin); i++) {
+                s = s * 1103515245u + 12345u;
+                bin[i] = (unsigned char) (s >> 16);
+        }
+        expect_fail((const char *) bin, sizeof(bin), "t.yaml:");
+        /* a NUL after valid text: the length, not strlen, is the file */
+        expect_fail(HEAD "\0" PIPE, sizeof(HEAD PIPE), "t.yaml:4:1: NUL byte: this is a binary file, not YAML");
+        expect_fail("\x1f\x8b\x08\x00\x00\x00", 6, "t.yaml:1:1: control character 0x1f");
+        expect_fail("\x7f" "ELF\x02\x01\x01", 7, "t.yaml:1:1: control character 0x7f");
+}
+
+static void test_garbage(void **state) {
+        expect_fail("just a string\n", 14, "t.yaml:1:1: the top level: expected a mapping, got a scalar");
+        expect_fail("---\n", 4, "t.yaml:2:1: the top level: expected a mapping, got nothing (null)");
+        expect_fail("}{][:::", 7, "t.yaml:1:1: YAML syntax error");
+        expect_fail("a: *x\n", 6, "t.yaml:1:4: anchors and aliases are not supported (found '*x')");
+        expect_fail("? [a, b]\n: c\n", 13, "t.yaml:1:3: mapping keys must be plain strings");
+        expect_fail("%YAML 1.1\n--- !foo\nx: 1\n", 24, "YAML tags are not supported");
+}
+
+static void test_huge(void **state) {
+        size_t n = 900 * 1024, big = 2 * 1024 * 1024;
+        char *s = malloc(big + 64);
+
+        assert_non_null(s);
+        /* a huge scalar under the file cap: refused by the value check, message stays short */
+        memcpy(s, "archive: { bucket: ", 19);
+        memset(s + 19, 'a', n);
+        memcpy(s + 19 + n, " }\n", 3);
+        expect_fail(s, 19 + n + 3, "t.yaml:1:20: archive.bucket: too long (921600 bytes, at most 63)");
+        /* over the cap: refused before parsing */
+        memset(s, '#', big);
+        expect_fail(s, big, "t.yaml: file too large (2097152 bytes, at most 1048576)");
+        /* a long key (YAML caps simple keys at 1024): quoted in the message, cut short */
+        memset(s, 'k', 1000);
+        memcpy(s + 1000, ": 1\n", 4);
+        expect_fail(s, 1000 + 4, "t.yaml:1:1: kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...: unknown key");
+        free(s);
+}
+
+static void test_deep(void **state) {
+        char s[20000];
+        size_t n = 0;
+
+        for (int i = 0; i < 5000; i++)
+                s[n++] = '[';
+        expect_fail(s, n, "t.yaml:1:33: nesting deeper than 32 levels");
+        n = 0;
+        for (int i = 0; i < 40; i++)
+                n += (size_t) snprintf(s + n, sizeof(s) - n, "%*sk%d:\n", i * 2, "", i);
+        expect_fail(s, n, "nesting deeper than 32 levels");
+}
+
+static void test_many_nodes(void **state) {
+        size_t n = 0, cap = 1024 * 1024;
+        char *s = malloc(cap);
+
+        assert_non_null(s);
+        s[n++] = '[';
+        while (n + 3 < cap)
+                memcpy(s + n, "1, ", 3), n += 3;
+        s[n - 2] = ']';
+        expect_fail(s, n - 1, "more than 100000 values");
+        /* many errors are capped, with a count of the rest */
+        n = 0;
+        for (int i = 0; i < 500; i++)
+                n += (size_t) snprintf(s + n, cap - n, "k%d: 1\n", i);
+        expect_fail(s, n, "t.yaml: too many errors, ");
+        free(s);
+}
+
+static void test_files(void **state) {
+        ConfigDiag d = {};
+        Config *c = NULL;
+
+        assert_int_equal(config_load("/nonexistent/s3batchd.yaml", &c, &d), -ENOENT);
+        assert_int_equal(config_load(TEST_SRCDIR "/conf", &c, &d), -EISDIR);
+        assert_int_equal(d.n_lines, 2);
+        assert_string_equal(d.lines[0], "/nonexistent/s3batchd.yaml: cannot read: No such file or directory");
+        assert_string_equal(d.lines[1], TEST_SRCDIR "/conf: cannot read: Is a directory");
+        assert_null(c);
+        config_diag_done(&d);
+        assert_int_equal(config_load("/dev/null", &c, &d), -EINVAL);
+        assert_string_equal(d.lines[0], "/dev/null:1:1: the file is empty: no YAML document");
+        config_diag_done(&d);
+        assert_int_equal(config_load(TEST_SRCDIR "/tests/data/config/bad-many.yaml", &c, &d), -EINVAL);
+        assert_true(d.n_lines >= 20);
+        config_diag_done(&d);
+}
+
+static void test_ref(void **state) {
+        Config *c = load_ok(HEAD PIPE);
+
+        assert_ptr_equal(config_ref(c), c);
+        assert_int_equal(c->n_ref, 2);
+        assert_null(config_unref(c));
+        assert_int_equal(c->n_ref, 1);
+        assert_null(config_unref(c));
+        assert_null(config_ref(NULL));
+        assert_null(config_unref(NULL));
+}
+
+static void test_checks(void **state) {
+        static const char *const good_buckets[] = { "abc", "a.b-c", "inbound-file-drop", "1bucket" };
+        static const char *const bad_buckets[] = { "a", "ab-", "-ab", "a..b", "xn--abc", "abc-s3alias",
+                                                   "sthree-x", "ABC", "a_b", "10.0.0.1" };
+        char why[CHECK_WHY_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(good_buckets); i++)
+                assert_null(check_bucket_name(good_buckets[i], why));
+        for (size_t i = 0; i < ELEMENTSOF(bad_buckets); i++)
+                assert_non_null(check_bucket_name(bad_buckets[i], why));
+        assert_null(check_endpoint_url("https://sqs.us-east-1.amazonaws.com", why));
+        assert_null(check_endpoint_url("http://127.0.0.1:4566/", why));
+        assert_null(check_endpoint_url("http://[::1]:1", why));
+        assert_non_null(check_endpoint_url("http://", why));
+        assert_non_null(check_endpoint_url("http://a..b", why));
+        assert_non_null(check_endpoint_url("http://host:", why));
+        assert_non_null(check_endpoint_url("http://host/a b", why));
+        assert_non_null(check_endpoint_url("http://host/?x=1", why));
+        assert_non_null(check_endpoint_url("sqs.us-east-1.amazonaws.com", why));
+        assert_null(check_queue_url("https://sqs.us-east-1.amazonaws.com/123456789012/a-b_c", why));
+        assert_non_null(check_queue_url("https://sqs.us-east-1.amazonaws.com/123456789012/", why));
+        assert_non_null(check_queue_url("https://sqs.us-east-1.amazonaws.com/123456789012/a/b", why));
+        assert_null(check_sns_topic_arn("arn:aws-cn:sns:cn-north-1:123456789012:x", why));
+        assert_non_null(check_sns_topic_arn("arn:aws:sns:us-east-1:123456789012:", why));
+        assert_non_null(check_sns_topic_arn("arn:aws:sns::123456789012:x", why));
+        assert_non_null(check_sns_topic_arn("arn:aws:sns:us-east-1:123456789012:a:b", why));
+        assert_null(check_region("eu-central-1", why));
+        assert_non_null(check_region("eu-central", why));
+        assert_non_null(check_region("eu-1", why));
+        assert_int_equal(check_edit_distance("wait_second", "wait_seconds", 3), 1);
+        assert_int_equal(check_edit_distance("WORKERS", "workers", 3), 0);
+        assert_int_equal(check_edit_distance("abc", "xyzxyzxyz", 3), 4);
+}
+
+int main(void) {
+        static const struct CMUnitTest fixed[] = {
+                cmocka_unit_test(test_example),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_all_options),
+                cmocka_unit_test(test_delimiters),
+                cmocka_unit_test(test_many_errors),
+                cmocka_unit_test(test_binary),
+                cmocka_unit_test(test_garbage),
+                cmocka_unit_test(test_huge),
+                cmocka_unit_test(test_deep),
+                cmocka_unit_test(test_many_nodes),
+                cmocka_unit_test(test_files),
+                cmocka_unit_test(test_ref),
+                cmocka_unit_test(test_checks),
+        };
+        struct CMUnitTest tests[ELEMENTSOF(fixed) + ELEMENTSOF(cases)];
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
+                tests[n++] = fixed[i];
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                tests[n++] = (struct CMUnitTest) {
+                        .name = cases[i].name,
+                        .test_func = run_case,
+                        .initial_state = (void *) &cases[i],
+                };
+        return _cmocka_run_group_tests("config", tests, n, NULL, NULL);
+}
