@@ -1,0 +1,88 @@
+/* `s3batchd process s3://bucket/key`: one object through the job code, without SQS.
+ *
+ * For reprocessing a file by hand: the same steps as the service (write, archive or error
+ * bucket, report, SNS), on this thread. Prints the JSON summary on stdout. Exit status 0 for
+ * success or partial (and for a file found already processed), 1 otherwise. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/aws/client.h"
+#include "common/log.h"
+#include "daemon/commands.h"
+#include "daemon/job.h"
+#include "daemon/outcome.h"
+#include "daemon/startup.h"
+
+static void help(void) {
+        printf("Usage: s3batchd [-c CONFIG] process [--pipeline NAME] s3://BUCKET/KEY\n\n"
+               "Load one object now, as the service would, and print its summary.\n"
+               "  --pipeline NAME  use this pipeline instead of the first whose match accepts the key\n");
+}
+
+int cmd_process(const GlobalOptions *g, int argc, char **argv) {
+        static const struct option opts[] = {
+                { "pipeline", required_argument, NULL, 'p' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(logger_freep) Logger *log = NULL;
+        _cleanup_(config_unrefp) Config *config = NULL;
+        _cleanup_(aws_context_unrefp) AwsContext *aws = NULL;
+        _cleanup_(aws_client_freep) AwsClient *client = NULL;
+        _cleanup_(job_freep) Job *job = NULL;
+        _cleanup_free_ char *bucket = NULL, *key = NULL, *summary = NULL;
+        const char *pipeline = NULL;
+        const PipelineSpec *spec;
+        S3bError err = {};
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'p':
+                        pipeline = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return 2;
+                }
+        }
+        if (optind + 1 != argc || startup_parse_s3_url(argv[optind], &bucket, &key) < 0 || !key[0]) {
+                fprintf(stderr, "s3batchd process: expected one s3://BUCKET/KEY\n");
+                return 2;
+        }
+
+        if (startup_logger(&log) < 0 || startup_config(log, g->config_path, &config) < 0 ||
+            startup_aws(log, config, &aws) < 0)
+                return 1;
+
+        spec = pipeline ? config_find_pipeline_by_name(config, pipeline)
+                        : config_find_pipeline(config, bucket, key);
+        if (!spec) {
+                log_error(log, pipeline ? "No pipeline named %s%s%s" : "No pipeline matches %ss3://%s/%s",
+                          pipeline ? pipeline : "", pipeline ? "" : bucket, pipeline ? "" : key);
+                return 1;
+        }
+        r = aws_client_new(aws, &client, &err);
+        if (r < 0)
+                return log_error_errno(log, r, "AWS client: %s", err.message), 1;
+        job = job_new(config, spec, bucket, key, NULL);
+        if (!job)
+                return log_error_errno(log, -ENOMEM, "Out of memory"), 1;
+
+        job_run(job, &(JobEnv) { .client = client, .log = log });
+
+        summary = outcome_summary_json(job);
+        if (summary)
+                printf("%s\n", summary);
+        log_full_f(log, job_status_is_final(job->status) && job->status != JOB_FAILURE ? LOG_INFO : LOG_ERR, 0,
+                   LOG_FIELDS(LOG_STR("BUCKET", bucket), LOG_STR("OBJECT_KEY", key),
+                              LOG_STR("PIPELINE", spec->name), LOG_U64("ROWS_WRITTEN", job->rows_written)),
+                   "%s s3://%s/%s%s%s", job_status_to_string(job->status), bucket, key,
+                   job->reason[0] ? ": " : "", job->reason);
+        return job->status == JOB_SUCCESS || job->status == JOB_PARTIAL || job->status == JOB_DONE_BEFORE ? 0 : 1;
+}

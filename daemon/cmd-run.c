@@ -1,0 +1,52 @@
+/* `s3batchd run` (the default): the service. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/aws/client.h"
+#include "common/log.h"
+#include "daemon/commands.h"
+#include "daemon/loop.h"
+#include "daemon/startup.h"
+
+int cmd_run(const GlobalOptions *g, int argc, char **argv) {
+        _cleanup_(logger_freep) Logger *log = NULL;
+        _cleanup_(config_unrefp) Config *config = NULL;
+        _cleanup_(aws_context_unrefp) AwsContext *aws = NULL;
+        _cleanup_(loop_freep) Loop *loop = NULL;
+        sigset_t mask;
+        int r;
+
+        if (argc > 1) {
+                if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+                        printf("Usage: s3batchd [-c CONFIG] run\n\nRun the service: poll the queue "
+                               "and load every matching file until SIGTERM.\n");
+                        return 0;
+                }
+                fprintf(stderr, "s3batchd run: unexpected argument '%s'\n", argv[1]);
+                return 2;
+        }
+
+        if (startup_logger(&log) < 0)
+                return 1;
+        if (startup_config(log, g->config_path, &config) < 0)
+                return 1;
+        if (startup_aws(log, config, &aws) < 0)
+                return 1;
+        if (startup_check_tables(log, config, aws) < 0)
+                return 1;
+
+        /* Before any thread exists, so every thread inherits the mask and the signals reach
+         * the loop's signalfd sources only. curl must not die of SIGPIPE on a dropped peer. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        r = loop_new(&(LoopOptions) { .config = config, .aws = aws, .log = log }, &loop);
+        if (r < 0)
+                return 1;
+        return loop_run(loop);
+}

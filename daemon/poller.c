@@ -1,0 +1,308 @@
+/* The SQS receiver thread. See poller.h.
+ *
+ * After a failed receive (network down, throttled, credentials expiring) the thread waits
+ * with the shared full-jitter backoff before polling again, so an outage costs neither a busy
+ * loop nor a crash, and reports the error to the main loop, which logs it. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/aws/client.h"
+#include "common/aws/retry.h"
+#include "common/aws/sqs.h"
+#include "daemon/poller.h"
+
+typedef struct Node {
+        struct Node *next;
+        PollerMessage *msg;
+} Node;
+
+struct Poller {
+        char *queue_url;
+        PollerOptions opts;
+        AwsClient *client;
+        atomic_bool cancel;
+        int efd;
+        pthread_t thread;
+        bool started;
+        AwsRng rng;
+
+        struct {
+                pthread_mutex_t lock;
+                pthread_cond_t cond;            /* a slot freed or stopping */
+                Node *head, *tail;
+                unsigned free_slots;
+                bool stopping;
+                bool has_error;
+                S3bError error;
+        } synced;
+};
+
+PollerMessage *poller_message_free(PollerMessage *m) {
+        if (!m)
+                return NULL;
+        free(m->message_id);
+        free(m->receipt_handle);
+        free(m->body);
+        free(m);
+        return NULL;
+}
+
+static void wake_owner(Poller *p) {
+        uint64_t one = 1;
+
+        (void) !write(p->efd, &one, sizeof(one));
+}
+
+static void push_locked(Poller *p, PollerMessage *m, Node *n) {
+        n->msg = m;
+        n->next = NULL;
+        if (p->synced.tail)
+                p->synced.tail->next = n;
+        else
+                p->synced.head = n;
+        p->synced.tail = n;
+}
+
+/* Waits up to ms for stop; returns true when stopping. */
+static bool sleep_unless_stopped(Poller *p, uint64_t ms) {
+        struct timespec ts;
+        bool stopping;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (long) (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&p->synced.lock);
+        while (!p->synced.stopping)
+                if (pthread_cond_timedwait(&p->synced.cond, &p->synced.lock, &ts) == ETIMEDOUT)
+                        break;
+        stopping = p->synced.stopping;
+        pthread_mutex_unlock(&p->synced.lock);
+        return stopping;
+}
+
+static PollerMessage *message_from_sqs(const SqsMessage *s) {
+        PollerMessage *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return NULL;
+        m->message_id = strdup(s->message_id ? s->message_id : "");
+        m->receipt_handle = strdup(s->receipt_handle ? s->receipt_handle : "");
+        m->body = strdup(s->body ? s->body : "");
+        if (!m->message_id || !m->receipt_handle || !m->body)
+                return poller_message_free(m);
+        m->body_len = strlen(m->body);
+        m->receive_count = s->receive_count;
+        return m;
+}
+
+/* Hands the batch over; returns how many messages were queued (each holds a slot). */
+static unsigned hand_over(Poller *p, const SqsMessage *msgs, size_t n) {
+        unsigned queued = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                PollerMessage *m = message_from_sqs(&msgs[i]);
+                Node *node = m ? calloc(1, sizeof(Node)) : NULL;
+
+                if (!node) {
+                        /* Out of memory: the message stays invisible and comes back later. */
+                        poller_message_free(m);
+                        continue;
+                }
+                pthread_mutex_lock(&p->synced.lock);
+                push_locked(p, m, node);
+                pthread_mutex_unlock(&p->synced.lock);
+                queued++;
+        }
+        return queued;
+}
+
+static void *poller_main(void *arg) {
+        Poller *p = arg;
+        unsigned failures = 0;
+
+        for (;;) {
+                SqsMessage *msgs = NULL;
+                size_t n = 0;
+                unsigned want, queued;
+                S3bError err = {};
+                int r;
+
+                pthread_mutex_lock(&p->synced.lock);
+                while (!p->synced.stopping && p->synced.free_slots == 0)
+                        pthread_cond_wait(&p->synced.cond, &p->synced.lock);
+                if (p->synced.stopping) {
+                        pthread_mutex_unlock(&p->synced.lock);
+                        break;
+                }
+                want = MIN(p->synced.free_slots, p->opts.max_messages);
+                /* Reserve now so poller_n_free() never over-reports during the poll. */
+                p->synced.free_slots -= want;
+                pthread_mutex_unlock(&p->synced.lock);
+
+                r = sqs_receive_message(p->client, p->queue_url, want, p->opts.wait_seconds,
+                                        p->opts.visibility_timeout, &msgs, &n, &err);
+                queued = r >= 0 ? hand_over(p, msgs, n) : 0;
+                if (r >= 0)
+                        sqs_messages_free(msgs, n);
+
+                pthread_mutex_lock(&p->synced.lock);
+                p->synced.free_slots += want - queued;
+                if (r < 0 && !p->synced.stopping) {
+                        p->synced.error = err;
+                        p->synced.has_error = true;
+                }
+                pthread_mutex_unlock(&p->synced.lock);
+                if (queued > 0 || (r < 0 && r != -ECANCELED))
+                        wake_owner(p);
+
+                if (r < 0 && r != -ECANCELED) {
+                        failures++;
+                        if (sleep_unless_stopped(p, aws_retry_backoff_ms(&p->rng, MIN(failures, 6u), 0, 0)))
+                                break;
+                } else
+                        failures = 0;
+        }
+        return NULL;
+}
+
+void poller_stop(Poller *p) {
+        pthread_mutex_lock(&p->synced.lock);
+        p->synced.stopping = true;
+        pthread_cond_broadcast(&p->synced.cond);
+        pthread_mutex_unlock(&p->synced.lock);
+        atomic_store(&p->cancel, true);
+}
+
+void poller_join(Poller *p) {
+        if (!p->started)
+                return;
+        poller_stop(p);
+        pthread_join(p->thread, NULL);
+        p->started = false;
+}
+
+Poller *poller_free(Poller *p) {
+        Node *n;
+
+        if (!p)
+                return NULL;
+        poller_join(p);
+        while ((n = p->synced.head)) {
+                p->synced.head = n->next;
+                poller_message_free(n->msg);
+                free(n);
+        }
+        aws_client_free(p->client);
+        pthread_cond_destroy(&p->synced.cond);
+        pthread_mutex_destroy(&p->synced.lock);
+        if (p->efd >= 0)
+                close(p->efd);
+        free(p->queue_url);
+        free(p);
+        return NULL;
+}
+
+int poller_new(AwsContext *ctx, const PollerOptions *opts, Poller **ret, S3bError *err) {
+        _cleanup_(poller_freep) Poller *p = NULL;
+        int r;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        p->efd = -1;
+        pthread_mutex_init(&p->synced.lock, NULL);
+        pthread_cond_init(&p->synced.cond, NULL);
+        p->opts = *opts;
+        p->synced.free_slots = opts->slots;
+        atomic_init(&p->cancel, false);
+        aws_rng_seed(&p->rng, 0);
+        p->queue_url = strdup(opts->queue_url);
+        if (!p->queue_url)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        p->opts.queue_url = p->queue_url;
+
+        p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (p->efd < 0)
+                return s3b_error_set(err, -errno, "eventfd: %m");
+
+        r = aws_client_new(ctx, &p->client, err);
+        if (r < 0)
+                return r;
+        r = aws_client_set_cancel(p->client, &p->cancel, err);
+        if (r < 0)
+                return r;
+
+        r = -pthread_create(&p->thread, NULL, poller_main, p);
+        if (r < 0)
+                return s3b_error_set(err, r, "starting the SQS receiver thread: %s", strerror(-r));
+        p->started = true;
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int poller_fd(Poller *p) {
+        return p->efd;
+}
+
+void poller_ack_fd(Poller *p) {
+        uint64_t v;
+
+        (void) !read(p->efd, &v, sizeof(v));
+}
+
+PollerMessage *poller_pop(Poller *p) {
+        PollerMessage *m = NULL;
+        Node *n;
+
+        pthread_mutex_lock(&p->synced.lock);
+        n = p->synced.head;
+        if (n) {
+                p->synced.head = n->next;
+                if (!p->synced.head)
+                        p->synced.tail = NULL;
+        }
+        pthread_mutex_unlock(&p->synced.lock);
+        if (n) {
+                m = n->msg;
+                free(n);
+        }
+        return m;
+}
+
+bool poller_pop_error(Poller *p, S3bError *ret) {
+        bool had;
+
+        pthread_mutex_lock(&p->synced.lock);
+        had = p->synced.has_error;
+        if (had)
+                *ret = p->synced.error;
+        p->synced.has_error = false;
+        pthread_mutex_unlock(&p->synced.lock);
+        return had;
+}
+
+void poller_release(Poller *p, unsigned n) {
+        pthread_mutex_lock(&p->synced.lock);
+        p->synced.free_slots += n;
+        pthread_cond_broadcast(&p->synced.cond);
+        pthread_mutex_unlock(&p->synced.lock);
+}
+
+unsigned poller_n_free(Poller *p) {
+        unsigned v;
+
+        pthread_mutex_lock(&p->synced.lock);
+        v = p->synced.free_slots;
+        pthread_mutex_unlock(&p->synced.lock);
+        return v;
+}

@@ -1,0 +1,62 @@
+/* Poller: the one thread that long-polls SQS.
+ *
+ * ReceiveMessage waits up to wait_seconds (20 s), which the main loop must never do: it has
+ * heartbeats, deletes and signals to serve. So the long poll runs here, on a dedicated thread
+ * with its own AwsClient, and received messages are handed to the main loop through a queue
+ * and an eventfd. At shutdown poller_free() raises the client's cancel flag, so a poll in
+ * progress ends at once instead of after 20 s.
+ *
+ * Backpressure: the poller owns `slots` (one per worker). Every message received takes one;
+ * the main loop gives it back with poller_release() once the message is deleted or released.
+ * The poller asks for at most min(free slots, max_messages) messages and does not poll at all
+ * while no slot is free, so the daemon never holds more messages than it has workers. */
+#pragma once
+
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/util.h"
+
+typedef struct AwsContext AwsContext;
+
+typedef struct PollerMessage {
+        char *message_id;
+        char *receipt_handle;
+        char *body;
+        size_t body_len;
+        unsigned receive_count;         /* ApproximateReceiveCount, 0 when absent */
+} PollerMessage;
+
+PollerMessage *poller_message_free(PollerMessage *m);
+DEFINE_CLEANUP_FUNC(PollerMessage *, poller_message_free);
+
+typedef struct PollerOptions {
+        const char *queue_url;          /* copied */
+        unsigned wait_seconds;
+        unsigned max_messages;
+        unsigned visibility_timeout;
+        unsigned slots;                 /* = workers */
+} PollerOptions;
+
+typedef struct Poller Poller;
+
+/* Starts the thread. The context is borrowed and must outlive the poller. */
+int poller_new(AwsContext *ctx, const PollerOptions *opts, Poller **ret, S3bError *err);
+/* poller_join(), then frees the messages not popped (they reappear on the queue after their
+ * visibility timeout). */
+Poller *poller_free(Poller *p);
+DEFINE_CLEANUP_FUNC(Poller *, poller_free);
+
+/* Stops polling without joining (the thread ends its current poll by cancelling it). */
+void poller_stop(Poller *p);
+/* Stops and waits for the thread; messages it received stay poppable. */
+void poller_join(Poller *p);
+
+int poller_fd(Poller *p);                       /* readable when messages or errors wait */
+void poller_ack_fd(Poller *p);
+PollerMessage *poller_pop(Poller *p);           /* a received message (caller owns it) or NULL */
+/* The last receive error since the previous call, for the main loop to log; returns false
+ * when there was none. */
+bool poller_pop_error(Poller *p, S3bError *ret);
+void poller_release(Poller *p, unsigned n);     /* n messages are finished: n slots free */
+unsigned poller_n_free(Poller *p);

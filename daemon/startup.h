@@ -1,0 +1,21 @@
+/* Startup: what `run`, `process` and `backfill` all do before their work — a Logger, the
+ * Config, the AwsContext built from it, and the check that each pipeline's table exists with
+ * the configured key schema. Each step logs its own failure and returns a negative errno. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "conf/config.h"
+
+typedef struct AwsContext AwsContext;
+typedef struct Logger Logger;
+
+int startup_logger(Logger **ret);
+int startup_config(Logger *log, const char *path, Config **ret);
+int startup_aws(Logger *log, const Config *c, AwsContext **ret);
+/* DescribeTable of every pipeline's table: its HASH/RANGE keys must be the pipeline's
+ * partition_key/sort_key. A mismatch or a missing table is an error (-EINVAL/-ENOENT). */
+int startup_check_tables(Logger *log, const Config *c, AwsContext *aws);
+
+/* "s3://bucket/key-or-prefix" → bucket, rest (both malloc'd). -EINVAL when not such a URL. */
+int startup_parse_s3_url(const char *url, char **ret_bucket, char **ret_rest);

@@ -1,0 +1,64 @@
+"""Helpers shared by the daemon integration tests (test_daemon_*.py)."""
+import json
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'world'))
+from worldlib import World  # noqa: E402,F401
+
+REFERENCE_CSV = ('student_id,first_name,last_name,course\n'
+                 'A00001,Ada,Lovelace,CS101\n'
+                 'A00002,Alan,Turing,CS102\n'
+                 'A00003,Grace,Hopper,CS101\n'
+                 'A00004,Edsger,Dijkstra,CS103\n')
+
+
+def s3_event(bucket, keys, event='ObjectCreated:Put', form_encode=True):
+        """An S3 notification body as real S3 sends it, one record per key."""
+        import urllib.parse
+        recs = []
+        for k in keys:
+                ek = urllib.parse.quote_plus(k, safe='/') if form_encode else k
+                recs.append({'eventVersion': '2.1', 'eventSource': 'aws:s3', 'awsRegion': 'us-east-1',
+                             'eventTime': '2026-11-29T06:33:56.737Z', 'eventName': event,
+                             's3': {'s3SchemaVersion': '1.0', 'configurationId': 'manual',
+                                    'bucket': {'name': bucket, 'arn': 'arn:aws:s3:::' + bucket},
+                                    'object': {'key': ek, 'size': 1, 'eTag': '0' * 32,
+                                               'sequencer': '00000661647A4CBBE9'}}})
+        return json.dumps({'Records': recs})
+
+
+def wait_until(pred, timeout=30, what='condition', world=None):
+        deadline = time.monotonic() + timeout
+        while True:
+                v = pred()
+                if v:
+                        return v
+                if world is not None:
+                        world.check_daemon()
+                if time.monotonic() > deadline:
+                        raise TimeoutError(f'{what} not reached after {timeout} s')
+                time.sleep(0.1)
+
+
+def items_by_key(world):
+        return {(i['student_id'], i['course']): i for i in world.scan_table()}
+
+
+def clear_table(world):
+        for it in world.scan_table():
+                world.dynamodb.delete_item(TableName=world.table,
+                                           Key={'student_id': {'S': it['student_id']},
+                                                'course': {'S': it['course']}})
+
+
+def drain_sns(world):
+        while world.receive(world.capture_url, wait=0):
+                pass
+
+
+def run_main():
+        unittest.main(verbosity=2)
