@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""Runs the real binary's --check-config / check-config on the shipped example and on broken
+fixtures: valid → exit 0 and "PATH: OK (1 pipeline)" on stdout; invalid → exit 1 (not a
+crash: a signal is a negative return code) and every problem as FILE:LINE:COLUMN: on stderr."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+exe, srcdir = sys.argv[1], sys.argv[2]
+example = os.path.join(srcdir, "conf", "s3batchd.yaml")
+bad = os.path.join(srcdir, "tests", "data", "config", "bad-many.yaml")
+failures = []
+
+
+def run(*args):
+    p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+rc, out, err = run("--check-config", "--config", example)
+check(rc == 0 and out == f"{example}: OK (1 pipeline)\n" and err == "", f"example: {rc} {out!r} {err!r}")
+
+rc, out, err = run("--config", example, "check-config", "--quiet")
+check(rc == 0 and out == "" and err == "", f"check-config --quiet: {rc} {out!r} {err!r}")
+
+rc, out, err = run("check-config", "--config", bad)
+lines = err.splitlines()
+diag = [l for l in lines if re.match(re.escape(bad) + r":\d+:\d+: ", l)]
+check(rc == 1 and out == "", f"bad: rc={rc} out={out!r}")
+check(len(diag) >= 25, f"bad: only {len(diag)} diagnostics:\n{err}")
+check(lines[-1] == f"{bad}: configuration is NOT valid ({len(diag)} problems)", f"bad: last line {lines[-1:]!r}")
+check(f"{bad}:7:3: queue.wait_second: unknown key, did you mean 'wait_seconds'?" in lines, "bad: typo hint")
+
+with tempfile.TemporaryDirectory() as d:
+    for name, data in [("empty.yaml", b""), ("binary.yaml", bytes(range(256)) * 8),
+                       ("nul.yaml", b"workers: 4\n\0\n"), ("deep.yaml", b"[" * 100000)]:
+        path = os.path.join(d, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        rc, out, err = run("--check-config", "--config", path)
+        check(rc == 1 and err.startswith(path + ":"), f"{name}: rc={rc} err={err[:200]!r}")
+
+rc, out, err = run("--check-config", "--config", "/nonexistent.yaml")
+check(rc == 1 and "/nonexistent.yaml: cannot read: No such file or directory" in err, f"missing: {rc} {err!r}")
+
+rc, out, err = run("check-config", "--help")
+check(rc == 0 and "Usage:" in out and "--config" in out, f"--help: {rc} {out!r}")
+
+rc, out, err = run("check-config", "--bogus")
+check(rc == 2, f"bad option: rc={rc}")
+
+print(f"{len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
