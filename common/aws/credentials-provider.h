@@ -40,10 +40,16 @@ int aws_credentials_from_env(const AwsEnv *env, AwsCredentials *ret, S3bError *e
 int aws_credentials_from_profile(const AwsEnv *env, const char *profile, AwsCredentials *ret,
                                  S3bError *err);
 
-/* "region" of the profile in the config file (and, as botocore also reads it, the credentials
+/* "region" of the profile in the config file (the CLI ignores a region in the credentials
  * file). -ENOENT when none. */
 int aws_profile_region(const AwsEnv *env, const char *profile, char ret[AWS_REGION_MAX + 1],
                        S3bError *err);
+
+/* One metadata request (IMDS, container), bounded by AWS_METADATA_BODY_MAX, with o->attempts
+ * tries on transport errors and 5xx. 0 with any other status in resp->status. */
+int aws_metadata_request(HttpClient *http, const AwsMetadataOptions *o, const char *method,
+                         const char *url, const HttpHeader *headers, size_t n_headers,
+                         HttpResponse *resp, S3bError *err);
 
 /* Container credentials endpoint (ECS/EKS pod identity). FULL_URI must be https or point at a
  * loopback address (127.0.0.0/8, [::1], "localhost"), else -EINVAL, as the SDKs require. */
