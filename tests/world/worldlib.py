@@ -78,6 +78,16 @@ class World:
                 self._daemon_log = None
 
         # --- lifetime ---------------------------------------------------------------------
+        @classmethod
+        def attach(cls, world_dir):
+                """A World for one already started with `world start` (not stopped on exit)."""
+                w = cls()
+                w.dir = os.path.abspath(world_dir)
+                w.info = worldctl.load(w.dir)
+                c = worldctl.clients(w.info)
+                w.s3, w.sqs, w.sns, w.dynamodb = c['s3'], c['sqs'], c['sns'], c['dynamodb']
+                return w
+
         def __enter__(self):
                 self.dir = tempfile.mkdtemp(prefix='s3batchd-world-')
                 try:
@@ -339,3 +349,11 @@ class World:
                 """A fault proxy in front of TARGET ('dynamodb', 's3', 'sqs', 'sns' or a URL)."""
                 url = self.info['endpoints'].get(target, target)
                 return FaultProxy(worldctl.start_fault_proxy(self.dir, url))
+
+
+if __name__ == '__main__':
+        # `worldlib.py daemon-config WORLD_DIR`: the daemon's YAML for a running world, on stdout.
+        if len(sys.argv) != 3 or sys.argv[1] != 'daemon-config':
+                sys.exit('usage: worldlib.py daemon-config WORLD_DIR')
+        import yaml
+        yaml.safe_dump(World.attach(sys.argv[2]).daemon_config(), sys.stdout, sort_keys=False)
