@@ -55,6 +55,20 @@ static size_t escape_into(char *dst, const char *s, size_t n) {
         return (size_t) (d - dst);
 }
 
+static size_t escaped_len(const char *s, size_t n) {
+        size_t len = n;
+
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+
+                if (!json_special[(uint8_t) c])
+                        continue;
+                len += c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+                       c == '\t' ? 1 : 5;
+        }
+        return len;
+}
+
 int json_escape_append(Buf *b, const char *s, size_t n) {
         int r;
 
@@ -145,6 +159,11 @@ int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, si
                 return -ENOBUFS;
         need = 1 + name->json_len + olen + n * JSON_ESCAPE_MAX + 2;
         r = buf_reserve(&b->json, need);
+        if (r == -ENOBUFS) {
+                /* the worst case does not fit: count what escaping really needs */
+                need = 1 + name->json_len + olen + escaped_len(v, n) + 2;
+                r = buf_reserve(&b->json, need);
+        }
         if (r < 0)
                 return r;
         d = b->json.data + b->json.len;

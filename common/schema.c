@@ -343,17 +343,14 @@ const char *schema_column_name_at(const Schema *s, unsigned column) {
         return s->columns[s->map[column - 1]].spec->name;
 }
 
-static void list_add(Buf *b, const char *label, bool *first, const char *name, size_t len) {
-        buf_printf(b, "%s%s'%.*s'", *first ? label : "", *first ? "" : ", ",
-                   (int) MIN(len, (size_t) 128), name);
-        *first = false;
+static void list_add(Buf *b, const char *name, size_t len) {
+        buf_printf(b, "%s'%.*s'", b->len ? ", " : "", (int) MIN(len, (size_t) 128), name);
 }
 
 int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *err) {
         _cleanup_free_ size_t *map = NULL;
         _cleanup_free_ bool *seen = NULL;
-        Buf msg = BUF_INIT(4096);
-        bool first_missing = true, first_unknown = true, first_dup = true;
+        Buf missing = BUF_INIT(2048), unknown = BUF_INIT(2048), repeated = BUF_INIT(2048);
         int r = 0;
 
         map = calloc(n ? n : 1, sizeof(*map));
@@ -370,33 +367,36 @@ int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *er
                             strncasecmp(name, fields[i].data, fields[i].len) == 0)
                                 break;
                 }
-                if (j == s->n_columns) {
-                        list_add(&msg, "; unknown: ", &first_unknown, fields[i].data, fields[i].len);
-                        continue;
+                if (j == s->n_columns)
+                        list_add(&unknown, fields[i].data, fields[i].len);
+                else if (seen[j])
+                        list_add(&repeated, fields[i].data, fields[i].len);
+                else {
+                        seen[j] = true;
+                        map[i] = j;
                 }
-                if (seen[j]) {
-                        list_add(&msg, "; repeated: ", &first_dup, fields[i].data, fields[i].len);
-                        continue;
-                }
-                seen[j] = true;
-                map[i] = j;
         }
         for (size_t j = 0; j < s->n_columns; j++)
-                if (!seen[j]) {
-                        const char *name = s->columns[j].spec->name;
-
-                        list_add(&msg, "; missing: ", &first_missing, name, strlen(name));
-                }
-        if (!first_missing || !first_unknown || !first_dup) {
-                r = s3b_error_set(err, -EBADMSG, "header does not match the columns of pipeline '%s'%s",
-                                  s->spec->name ? s->spec->name : "", buf_str(&msg));
+                if (!seen[j])
+                        list_add(&missing, s->columns[j].spec->name, strlen(s->columns[j].spec->name));
+        if (missing.len || unknown.len || repeated.len) {
+                r = s3b_error_set(err, -EBADMSG,
+                                  "header does not match the columns of pipeline '%s':%s%s%s%s%s%s",
+                                  s->spec->name ? s->spec->name : "",
+                                  missing.len ? " missing: " : "", buf_str(&missing),
+                                  unknown.len ? (missing.len ? "; unknown: " : " unknown: ") : "",
+                                  buf_str(&unknown),
+                                  repeated.len ? (missing.len || unknown.len ? "; repeated: " : " repeated: ") : "",
+                                  buf_str(&repeated));
                 goto finish;
         }
         free(s->map);
         s->map = TAKE_PTR(map);
         s->n_map = n;
 finish:
-        buf_done(&msg);
+        buf_done(&missing);
+        buf_done(&unknown);
+        buf_done(&repeated);
         return r;
 }
 
