@@ -324,7 +324,7 @@ static int mp_create(AwsClient *c, MultipartCopy *m, const S3ObjectInfo *src, S3
 
 static int mp_copy_part(AwsClient *c, MultipartCopy *m, size_t i, uint64_t first, uint64_t last,
                         S3bError *err) {
-        char part[16], range[64];
+        char part[24], range[64];
         const SigV4Param q[] = { { "partNumber", part }, { "uploadId", m->upload_id } };
         const HttpHeader h[] = {
                 { "x-amz-copy-source", m->src },
