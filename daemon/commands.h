@@ -10,3 +10,4 @@ typedef struct GlobalOptions {
 typedef int (*CommandFn)(const GlobalOptions *g, int argc, char **argv);
 
 int cmd_check_config(const GlobalOptions *g, int argc, char **argv);
+int cmd_validate(const GlobalOptions *g, int argc, char **argv);

@@ -18,6 +18,7 @@ typedef struct Command {
 /* Add a command here and its file to daemon/meson.build. */
 static const Command commands[] = {
         { "check-config", cmd_check_config, "validate the configuration and exit (same as --check-config)" },
+        { "validate", cmd_validate, "check a local CSV file against a pipeline's schema, offline" },
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,288 @@
+/* `s3batchd validate [--pipeline NAME] FILE`: run a local file through exactly the parser and
+ * schema the daemon uses, without AWS, so a data producer can check a file before uploading.
+ * Rejected rows go to stdout as FILE:LINE: column N (name): reason, then the row; the verdict
+ * and counts close the output. Exit 0 when the daemon would accept the file (no file-level
+ * error, rejects ≤ max_rejected_rows), 1 when not, 2 on usage errors. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ingest.h"
+#include "conf/config.h"
+#include "daemon/commands.h"
+
+#define READ_CHUNK (256u * 1024u)
+#define RAW_SHOWN 160           /* bytes of a rejected row echoed back */
+#define DEDUP_MAX_KEYS (16u * 1024u * 1024u)
+
+static void help(FILE *out) {
+        fprintf(out,
+                "Usage: s3batchd [--config PATH] validate [OPTIONS] FILE.csv[.gz]\n"
+                "\n"
+                "Check a CSV file against a pipeline's schema as the daemon would, without\n"
+                "touching AWS. Prints each rejected row (line, column, reason) and a summary.\n"
+                "Exit 0 when the file would be accepted, 1 when not, 2 on usage errors.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config PATH     configuration file (default: the daemon's)\n"
+                "  -p, --pipeline NAME   pipeline to check against (default: the first whose\n"
+                "                        match prefix/suffix accepts the file name)\n"
+                "  -q, --quiet           print only the summary\n"
+                "  -h, --help            show this help and exit\n"
+                "FILE may be - for standard input.\n");
+}
+
+/* Distinct primary keys seen, to count the rows a later duplicate supersedes (the daemon's
+ * batcher does the same: last row wins). 64-bit hashes in an open-addressing set; bounded. */
+typedef struct KeySet {
+        uint64_t *slots;        /* 0 = empty */
+        size_t cap, n;
+        bool full;
+} KeySet;
+
+static uint64_t hash_key(const char *p, size_t n) {
+        uint64_t h = UINT64_C(14695981039346656037);
+
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char) p[i]) * UINT64_C(1099511628211);
+        h ^= h >> 33;
+        return h ? h : 1;
+}
+
+/* 1 when the key was seen before, 0 when new, -ENOMEM. */
+static int keyset_add(KeySet *s, const char *p, size_t n) {
+        uint64_t h = hash_key(p, n);
+        size_t i;
+
+        if (s->n >= DEDUP_MAX_KEYS)
+                s->full = true;         /* still answers for the keys it holds */
+        else if (s->n * 2 >= s->cap) {
+                size_t ncap = s->cap ? s->cap * 2 : 1024;
+                uint64_t *slots;
+
+                slots = calloc(ncap, sizeof(*slots));
+                if (!slots)
+                        return -ENOMEM;
+                for (size_t k = 0; k < s->cap; k++)
+                        if (s->slots[k]) {
+                                for (i = s->slots[k] & (ncap - 1); slots[i]; i = (i + 1) & (ncap - 1))
+                                        ;
+                                slots[i] = s->slots[k];
+                        }
+                free(s->slots);
+                s->slots = slots;
+                s->cap = ncap;
+        }
+        for (i = h & (s->cap - 1); s->slots[i]; i = (i + 1) & (s->cap - 1))
+                if (s->slots[i] == h)
+                        return 1;
+        if (s->full)
+                return 0;
+        s->slots[i] = h;
+        s->n++;
+        return 0;
+}
+
+typedef struct Validate {
+        const char *name;       /* file name as given, for messages */
+        bool quiet;
+        uint64_t superseded;
+        KeySet keys;
+} Validate;
+
+static void print_raw(const char *raw, size_t n, bool truncated) {
+        size_t shown = MIN(n, (size_t) RAW_SHOWN);
+
+        fputs("    | ", stdout);
+        for (size_t i = 0; i < shown; i++) {
+                unsigned char c = (unsigned char) raw[i];
+
+                /* keep one line per reject and no terminal escapes */
+                if (c == '\n')
+                        fputs("\\n", stdout);
+                else if (c == '\r')
+                        fputs("\\r", stdout);
+                else if (c == '\t')
+                        fputs("\\t", stdout);
+                else if (c < 0x20 || c == 0x7f)
+                        printf("\\x%02x", c);
+                else
+                        putchar(c);
+        }
+        fputs(shown < n || truncated ? " ...\n" : "\n", stdout);
+}
+
+static int on_item(void *userdata, const IngestItem *it) {
+        Validate *v = userdata;
+        int r = keyset_add(&v->keys, it->key, it->key_len);
+
+        if (r < 0)
+                return r;
+        v->superseded += (uint64_t) r;
+        return 0;
+}
+
+static int on_reject(void *userdata, const IngestReject *rj) {
+        Validate *v = userdata;
+
+        if (v->quiet)
+                return 0;
+        printf("%s:%" PRIu64 ": ", v->name, rj->line);
+        if (rj->column > 0)
+                printf("column %u%s%s%s: ", rj->column, rj->column_name ? " (" : "",
+                       rj->column_name ? rj->column_name : "", rj->column_name ? ")" : "");
+        printf("%s\n", rj->reason);
+        print_raw(rj->raw, rj->raw_len, rj->raw_truncated);
+        return 0;
+}
+
+static int parse_args(int argc, char **argv, const char **config, const char **pipeline,
+                      bool *quiet, const char **file) {
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "pipeline", required_argument, NULL, 'p' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c;
+
+        optind = 0;     /* also resets getopt's state from main()'s pass */
+        while ((c = getopt_long(argc, argv, "c:p:qh", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        *config = optarg;
+                        break;
+                case 'p':
+                        *pipeline = optarg;
+                        break;
+                case 'q':
+                        *quiet = true;
+                        break;
+                case 'h':
+                        help(stdout);
+                        return 0;
+                default:
+                        help(stderr);
+                        return 2;
+                }
+        }
+        if (argc - optind != 1) {
+                fprintf(stderr, "validate: expected exactly one FILE\n");
+                help(stderr);
+                return 2;
+        }
+        *file = argv[optind];
+        return -1;
+}
+
+/* The pipeline named, or the first whose prefix/suffix accepts the path or its base name
+ * (there is no bucket locally, so a pipeline's bucket filter is not applied). */
+static const PipelineSpec *pick_pipeline(const Config *cfg, const char *name, const char *file) {
+        const char *base = strrchr(file, '/');
+
+        if (name)
+                return config_find_pipeline_by_name(cfg, name);
+        for (size_t i = 0; i < cfg->n_pipelines; i++) {
+                const PipelineSpec *p = &cfg->pipelines[i];
+                const char *bucket = p->match_bucket ? p->match_bucket : "";
+
+                if (pipeline_spec_matches(p, bucket, file) ||
+                    (base && pipeline_spec_matches(p, bucket, base + 1)))
+                        return p;
+        }
+        return NULL;
+}
+
+static int run_file(const PipelineSpec *p, const char *file, Validate *v, IngestStats *st,
+                    S3bError *err) {
+        static const IngestCallbacks cb = { .on_item = on_item, .on_reject = on_reject };
+        _cleanup_(ingest_freep) Ingest *in = NULL;
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *chunk = NULL;
+        int r;
+
+        if (strcmp(file, "-") != 0) {
+                fd = open(file, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return s3b_error_set(err, -errno, "cannot open: %s", strerror(errno));
+        }
+        chunk = malloc(READ_CHUNK);
+        if (!chunk)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        r = ingest_new(p, strcmp(file, "-") ? file : NULL, &cb, v, &in, err);
+        if (r < 0)
+                return r;
+        for (;;) {
+                ssize_t n = read(fd >= 0 ? fd : STDIN_FILENO, chunk, READ_CHUNK);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return s3b_error_set(err, -errno, "read failed: %s", strerror(errno));
+                if (n == 0)
+                        break;
+                r = ingest_feed(in, chunk, (size_t) n, err);
+                if (r < 0) {
+                        ingest_get_stats(in, st);
+                        return r;
+                }
+        }
+        return ingest_finish(in, st, err);
+}
+
+int cmd_validate(const GlobalOptions *g, int argc, char **argv) {
+        _cleanup_(config_unrefp) Config *cfg = NULL;
+        ConfigDiag diag = {};
+        const char *config = g->config_path, *pipeline = NULL, *file = NULL;
+        const PipelineSpec *p;
+        Validate v = {};
+        IngestStats st = {};
+        S3bError err = {};
+        bool quiet = false, accepted;
+        int r;
+
+        r = parse_args(argc, argv, &config, &pipeline, &quiet, &file);
+        if (r >= 0)
+                return r;
+        r = config_load(config, &cfg, &diag);
+        for (size_t i = 0; i < diag.n_lines; i++)
+                fprintf(stderr, "%s\n", diag.lines[i]);
+        config_diag_done(&diag);
+        if (r < 0) {
+                fprintf(stderr, "%s: configuration is not valid\n", config);
+                return 1;
+        }
+        p = pick_pipeline(cfg, pipeline, file);
+        if (!p) {
+                if (pipeline)
+                        fprintf(stderr, "validate: no pipeline named '%s' in %s\n", pipeline, config);
+                else
+                        fprintf(stderr, "validate: no pipeline in %s matches '%s'; choose one with --pipeline\n",
+                                config, file);
+                return 2;
+        }
+
+        v.name = file;
+        v.quiet = quiet;
+        r = run_file(p, file, &v, &st, &err);
+        free(v.keys.slots);
+        fflush(stdout);
+        if (r < 0)
+                printf("%s: FILE ERROR: %s\n", file, err.message);
+        accepted = r >= 0 && st.rows_rejected <= p->max_rejected_rows;
+        printf("%s: pipeline '%s', table %s%s: %" PRIu64 " rows, %" PRIu64 " valid, %" PRIu64
+               " rejected (at most %" PRIu64 " allowed), %" PRIu64 " superseded by a later row with the same key%s\n",
+               file, p->name, p->table ? p->table : "-", st.gzip ? ", gzip" : "",
+               st.rows_total, st.rows_valid, st.rows_rejected, p->max_rejected_rows, v.superseded,
+               v.keys.full ? " (counted over the first keys only)" : "");
+        printf("%s: %s\n", file, accepted ? "ACCEPTED" : "REJECTED");
+        return accepted ? 0 : 1;
+}
