@@ -125,6 +125,13 @@ class S3Events(unittest.TestCase):
                 self.assertEqual(seqs, sorted(seqs))
                 self.assertEqual(len(set(seqs)), 3)
 
+        def test_subresource_put_sends_nothing(self):
+                self.w.upload('tagged.csv', b'x')
+                self.assertEqual(len(self.w.receive()), 1)
+                self.w.s3.put_object_tagging(Bucket=self.w.inbound, Key='tagged.csv',
+                                             Tagging={'TagSet': [{'Key': 'k', 'Value': 'v'}]})
+                self.assertEqual(self.w.receive(wait=1), [])
+
         def test_failed_put_sends_nothing(self):
                 with self.assertRaises(ClientError):
                         self.w.s3.put_object(Bucket='no-such-bucket', Key='a.csv', Body=b'x')

@@ -314,11 +314,16 @@ async function getNotification(res, target) {
         res.end(body);
 }
 
+const SUBRESOURCES = new Set(['acl', 'tagging', 'retention', 'legal-hold', 'partNumber',
+        'uploadId', 'torrent', 'restore', 'select', 'attributes']);
+
 // Which ObjectCreated event a request would cause if it succeeds, or null.
 function createdEventName(req, target) {
         if (!target.bucket || !target.key || !notifications.has(target.bucket)) return null;
         const q = target.query;
-        if (req.method === 'PUT' && !q.has('partNumber') && !q.has('uploadId') && [...q.keys()].length === 0)
+        // Sub-resource PUTs (?acl, ?tagging, ?partNumber&uploadId ...) create nothing; plain
+        // parameters such as the SDKs' ?x-id=PutObject do not change the operation.
+        if (req.method === 'PUT' && ![...q.keys()].some((k) => SUBRESOURCES.has(k)))
                 return req.headers['x-amz-copy-source'] ? 'ObjectCreated:Copy' : 'ObjectCreated:Put';
         if (req.method === 'POST' && q.has('uploadId')) return 'ObjectCreated:CompleteMultipartUpload';
         return null;
