@@ -46,12 +46,19 @@ static char *strip(char *s) {
 static bool section_matches(const char *sec, const char *profile, bool config_style) {
         if (!config_style)
                 return strcmp(sec, profile) == 0;
+        /* botocore shlex-splits "profile NAME": blanks around either word do not count */
+        while (*sec == ' ' || *sec == '\t')
+                sec++;
         if (strncmp(sec, "profile", 7) == 0 && (sec[7] == ' ' || sec[7] == '\t')) {
                 const char *name = sec + 8;
+                size_t n;
 
                 while (*name == ' ' || *name == '\t')
                         name++;
-                return strcmp(name, profile) == 0;
+                n = strcspn(name, " \t");
+                if (name[n + strspn(name + n, " \t")] != '\0')
+                        return false;   /* three words: not a profile section */
+                return n == strlen(profile) && strncmp(name, profile, n) == 0;
         }
         /* in the config file only the default profile may go without the "profile " prefix */
         return strcmp(profile, "default") == 0 && strcmp(sec, "default") == 0;
@@ -135,7 +142,9 @@ static int profile_read(const char *path, const char *profile, bool config_style
                                 goto finish;
                         }
                         *close = '\0';
-                        in_section = section_matches(strip(s + 1), profile, config_style);
+                        /* the name between the brackets is taken as is, blanks included, as
+                         * configparser does */
+                        in_section = section_matches(s + 1, profile, config_style);
                         if (in_section)
                                 p->found = true;
                         seen_key = false;
