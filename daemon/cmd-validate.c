@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/csv.h"
 #include "common/ingest.h"
 #include "conf/config.h"
 #include "daemon/commands.h"
@@ -99,6 +100,8 @@ typedef struct Validate {
 
 static void print_raw(const char *raw, size_t n, bool truncated) {
         size_t shown = MIN(n, (size_t) RAW_SHOWN);
+        /* a row rejected for its encoding is shown byte by byte, not as mojibake */
+        bool utf8 = utf8_is_valid(raw, n);
 
         fputs("    | ", stdout);
         for (size_t i = 0; i < shown; i++) {
@@ -111,7 +114,7 @@ static void print_raw(const char *raw, size_t n, bool truncated) {
                         fputs("\\r", stdout);
                 else if (c == '\t')
                         fputs("\\t", stdout);
-                else if (c < 0x20 || c == 0x7f)
+                else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8))
                         printf("\\x%02x", c);
                 else
                         putchar(c);
