@@ -42,8 +42,9 @@
 
 typedef struct HttpClientOptions {
         long connect_timeout_ms;        /* 0: 3000 */
-        /* A transfer that moves no byte for this long fails with -ETIMEDOUT (libcurl low-speed
-         * limit of 1 byte/s). Must exceed the SQS long-poll wait; 0: 60. */
+        /* A transfer slower than 1 byte/s for this long fails with -ETIMEDOUT (libcurl's
+         * low-speed limit; it averages over ~5 s, so a stall after some bytes is noticed up
+         * to 5 s later). Must exceed the SQS long-poll wait; 0: 60. */
         long stall_timeout_s;
         /* Checked while a transfer runs (about every second and on every progress callback):
          * when it reads true the transfer is aborted with -ECANCELED. Borrowed, may be NULL.

@@ -21,14 +21,14 @@
 
 #include "common/aws/credentials-provider.h"
 #include "common/aws/credentials.h"
+#include "pyserver.h"
 
 #define ENV_SECRET "envSecret/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define ENV_TOKEN "envSessionToken//+=="
 #define FILE_SECRET "fileSecret/abc+def"
 #define ECS_AUTH "ecs-auth-token-s3cr3t"
 
-static pid_t server_pid;
-static int server_port;
+static PyServer server;
 static char base_url[64];
 static char tmpdir[64] = "/tmp/test-credentials-XXXXXX";
 static Buf all_errors = BUF_INIT(4 * 1024 * 1024);
@@ -45,28 +45,8 @@ static void keep_error(const S3bError *e) {
 /* ---- the fake metadata server ---- */
 
 static int start_server(void **state) {
-        int fds[2];
-        char line[32] = "";
-        FILE *f;
-
-        assert_int_equal(pipe(fds), 0);
-        server_pid = fork();
-        assert_true(server_pid >= 0);
-        if (server_pid == 0) {
-                dup2(fds[1], STDOUT_FILENO);
-                close(fds[0]);
-                close(fds[1]);
-                execl("/usr/bin/python3", "python3", TEST_SRCDIR "/tests/world/fake-metadata.py",
-                      (char *) NULL);
-                _exit(127);
-        }
-        close(fds[1]);
-        f = fdopen(fds[0], "r");
-        assert_non_null(fgets(line, sizeof(line), f));
-        fclose(f);
-        server_port = atoi(line);
-        assert_true(server_port > 0);
-        snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d", server_port);
+        assert_int_equal(pyserver_start(&server, TEST_SRCDIR "/tests/world/fake-metadata.py"), 0);
+        snprintf(base_url, sizeof(base_url), "%s", server.url);
         assert_non_null(mkdtemp(tmpdir));
         return 0;
 }
@@ -74,8 +54,7 @@ static int start_server(void **state) {
 static int stop_server(void **state) {
         char cmd[128];
 
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
+        pyserver_stop(&server);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
         if (system(cmd) != 0)
                 return -1;
