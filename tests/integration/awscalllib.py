@@ -1,0 +1,53 @@
+"""Drives tests/tools/awscall (one call of common/aws/ per run, JSON out) against a World."""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'world'))
+from worldlib import World  # noqa: E402,F401
+
+BUILDDIR = os.environ.get('S3BATCHD_BUILDDIR', os.path.join(os.path.dirname(os.path.dirname(HERE)), 'build'))
+AWSCALL = os.path.join(BUILDDIR, 'tests', 'tools', 'awscall')
+# Retries in tests back off from 20 ms instead of 1 s: same code path, shorter waits.
+FAST = ['--retry-base-ms', '20', '--retry-cap-ms', '200']
+
+
+class CallFailed(AssertionError):
+        pass
+
+
+def endpoints_args(world, **override):
+        """--endpoint-* for each service of WORLD; OVERRIDE maps a service to another URL."""
+        ep = dict(world.info['endpoints'])
+        ep.update(override)
+        return ['--endpoint-sqs', ep['sqs'], '--endpoint-s3', ep['s3'],
+                '--endpoint-dynamodb', ep['dynamodb'], '--endpoint-sns', ep['sns']]
+
+
+def awscall(world, *args, opts=(), expect_ok=True, wrapper=(), timeout=180, **override):
+        """Runs awscall with the world's endpoints (+ OVERRIDE per service) and credentials;
+        returns the parsed JSON. Raises CallFailed when ok differs from EXPECT_OK (None: any)."""
+        argv = [*wrapper, AWSCALL, *endpoints_args(world, **override), *FAST, *opts, *args]
+        p = subprocess.run(argv, env=world.daemon_env(), capture_output=True, timeout=timeout)
+        try:
+                out = json.loads(p.stdout)
+        except ValueError:
+                raise CallFailed(f'{argv}: exit {p.returncode}, stdout {p.stdout[:2000]!r}, '
+                                 f'stderr {p.stderr[-4000:]!r}')
+        out['_exit'] = p.returncode
+        out['_stderr'] = p.stderr.decode(errors='replace')
+        if p.returncode not in (0, 1) or out['ok'] != (p.returncode == 0):
+                raise CallFailed(f'{argv}: exit {p.returncode} with {out}')
+        if expect_ok is not None and out['ok'] != expect_ok:
+                raise CallFailed(f'{args[0]}: expected ok={expect_ok}, got {out}')
+        return out
+
+
+def requests(out, service):
+        return out['stats'][service]['requests']
+
+
+def retries(out, service):
+        return out['stats'][service]['retries']
