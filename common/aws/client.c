@@ -503,6 +503,23 @@ static bool learn_clock_offset(AwsClient *c, const HttpResponse *resp) {
         return true;
 }
 
+/* S3 answers HEAD without a body, so a skewed HEAD is a bare 403. Like the AWS SDKs, take a
+ * bare 401/403 whose Date is minutes away from our (corrected) clock as skew. */
+#define SKEW_SUSPECT_S 240
+
+static bool bare_denial_with_far_date(const AwsClient *c, const S3bError *e,
+                                      const HttpResponse *resp) {
+        const char *date = http_response_header(resp, "Date");
+        time_t server;
+        int64_t diff;
+
+        if (e->aws_code[0] || (e->http_status != 401 && e->http_status != 403) || !date ||
+            aws_parse_http_date(date, &server) < 0)
+                return false;
+        diff = (int64_t) server - ((int64_t) time(NULL) + aws_context_clock_offset(c->ctx));
+        return diff > SKEW_SUSPECT_S || diff < -SKEW_SUSPECT_S;
+}
+
 static bool is_expired_token(const S3bError *e) {
         return strcmp(e->aws_code, "ExpiredToken") == 0 ||
                strcmp(e->aws_code, "ExpiredTokenException") == 0;
@@ -527,6 +544,8 @@ int aws_client_send(AwsClient *c, const AwsRequest *req, HttpResponse *resp, S3b
                         break;
 
                 kind = aws_retry_classify(&e);
+                if (kind == AWS_RETRY_NO && bare_denial_with_far_date(c, &e, resp))
+                        kind = AWS_RETRY_CLOCK_SKEW;
                 if (kind == AWS_RETRY_CLOCK_SKEW) {
                         if (skew_retried || !learn_clock_offset(c, resp))
                                 break;
