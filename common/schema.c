@@ -319,13 +319,13 @@ int schema_new(const PipelineSpec *spec, Schema **ret, S3bError *err) {
                         return r;
                 s->columns[s->sk].is_key = true;
         }
-        /* sized once so the row path never allocates */
+        /* small now, grown to the longest value seen: the row path soon stops allocating */
         buf_init(&s->tmp, field_max + 1);
         buf_init(&s->canon, field_max + 32);
         buf_init(&s->key_pk, field_max + 32);
         buf_init(&s->key_sk, field_max + 32);
         buf_init(&s->reason, 1024);
-        if (buf_reserve(&s->tmp, field_max) < 0 || buf_reserve(&s->canon, 64) < 0 ||
+        if (buf_reserve(&s->tmp, MIN(field_max, (size_t) 256)) < 0 || buf_reserve(&s->canon, 64) < 0 ||
             buf_reserve(&s->key_pk, 64) < 0 || buf_reserve(&s->key_sk, 64) < 0 ||
             buf_reserve(&s->reason, 256) < 0)
                 return -ENOMEM;
@@ -429,10 +429,12 @@ static bool is_null(const CsvSpec *csv, const CsvField *f) {
         return false;
 }
 
-/* A NUL-terminated copy for regexec(); the field can't be terminated in place. */
+/* A NUL-terminated copy for regexec(); the field can't be terminated in place. The buffer
+ * grows to the longest value seen, so after the first rows this does not allocate. */
 static const char *value_cstr(Schema *s, const CsvField *f) {
-        memcpy(s->tmp.data, f->data, f->len);
-        s->tmp.data[f->len] = '\0';
+        buf_reset(&s->tmp);
+        if (buf_append(&s->tmp, f->data, f->len) < 0)
+                return NULL;
         return s->tmp.data;
 }
 
@@ -501,9 +503,14 @@ int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, B
                                 return reject(s, ret_reject, i + 1, "longer than %zu bytes (%zu)",
                                               cs->max_length, f->len);
                         if (c->has_re) {
+                                const char *cstr;
+
                                 if (memchr(f->data, '\0', f->len))
                                         return reject(s, ret_reject, i + 1, "contains a NUL byte");
-                                if (regexec(&c->re, value_cstr(s, f), 0, NULL, 0) != 0)
+                                cstr = value_cstr(s, f);
+                                if (!cstr)
+                                        return -ENOMEM;
+                                if (regexec(&c->re, cstr, 0, NULL, 0) != 0)
                                         return reject(s, ret_reject, i + 1, "does not match pattern %s",
                                                       cs->pattern);
                         }
