@@ -10,4 +10,7 @@ typedef struct GlobalOptions {
 typedef int (*CommandFn)(const GlobalOptions *g, int argc, char **argv);
 
 int cmd_check_config(const GlobalOptions *g, int argc, char **argv);
+int cmd_run(const GlobalOptions *g, int argc, char **argv);
+int cmd_process(const GlobalOptions *g, int argc, char **argv);
+int cmd_backfill(const GlobalOptions *g, int argc, char **argv);
 int cmd_validate(const GlobalOptions *g, int argc, char **argv);

@@ -142,13 +142,13 @@ static int send_batch(void *ud, const char *const *items, size_t n, size_t **ret
         Run *run = ud;
 
         /* dynamodb_batch_write() only reads the strings; its prototype lacks the const. */
-        return dynamodb_batch_write(run->env->client, run->job->spec->table, (char *const *) items, n,
+        return dynamodb_batch_write(run->env->write_client, run->job->spec->table, (char *const *) items, n,
                                     ret_unprocessed, ret_n_unprocessed, err);
 }
 
 static int send_backoff(void *ud, unsigned attempt) {
         Run *run = ud;
-        AwsClient *c = run->env->client;
+        AwsClient *c = run->env->write_client;
 
         /* The client's shared full-jitter policy; its sleep ends early on shutdown. */
         return aws_client_sleep_ms(c, aws_client_backoff_ms(c, attempt));
@@ -257,6 +257,9 @@ static void finish_moved(Job *j, const JobEnv *env, Report *report) {
         S3bError err = {};
         int r;
 
+        /* The summary (error.json, SNS) carries the duration up to the move. */
+        j->duration_ms = now_ms() - j->start_ms;
+
         r = outcome_settle(j, env, report, &err);
         if (r < 0) {
                 JobStatus was = j->status;
@@ -347,8 +350,10 @@ static void process(Job *j, const JobEnv *env) {
 }
 
 void job_run(Job *j, const JobEnv *env) {
-        uint64_t start = now_ms();
-
+        j->start_ms = now_ms();
+        log_debug_f(env->log, LOG_FIELDS(LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key),
+                                         LOG_STR("PIPELINE", j->spec->name)),
+                    "Processing s3://%s/%s", j->bucket, j->key);
         if (cancelled(env)) {
                 j->status = JOB_CANCELLED;
                 snprintf(j->reason, sizeof(j->reason), "cancelled by shutdown");
@@ -356,7 +361,7 @@ void job_run(Job *j, const JobEnv *env) {
                 give_up(j, env);
         else
                 process(j, env);
-        j->duration_ms = now_ms() - start;
+        j->duration_ms = now_ms() - j->start_ms;
 
         if (env->metrics) {
                 MetricsOutcome o = j->status == JOB_SUCCESS ? METRICS_OUTCOME_SUCCESS :
@@ -376,8 +381,36 @@ void job_run(Job *j, const JobEnv *env) {
 
 typedef struct Worker {
         AwsClient *client;
+        AwsClient *write_client;
         JobEnv env;
 } Worker;
+
+static void worker_done(void *ud, void *state) {
+        Worker *w = state;
+
+        aws_client_free(w->client);
+        aws_client_free(w->write_client);
+        free(w);
+}
+
+int job_clients_new(AwsContext *aws, const atomic_bool *cancel, AwsClient **ret_client,
+                    AwsClient **ret_write_client, S3bError *err) {
+        _cleanup_(aws_client_freep) AwsClient *c = NULL, *wc = NULL;
+        int r;
+
+        r = aws_client_new(aws, &c, err);
+        if (r >= 0)
+                r = aws_client_new(aws, &wc, err);
+        if (r >= 0 && cancel)
+                r = aws_client_set_cancel(c, cancel, err);
+        if (r >= 0 && cancel)
+                r = aws_client_set_cancel(wc, cancel, err);
+        if (r < 0)
+                return r;
+        *ret_client = TAKE_PTR(c);
+        *ret_write_client = TAKE_PTR(wc);
+        return 0;
+}
 
 static int worker_init(void *ud, unsigned index, void **ret_state) {
         const JobPoolShared *sh = ud;
@@ -387,26 +420,16 @@ static int worker_init(void *ud, unsigned index, void **ret_state) {
 
         if (!w)
                 return -ENOMEM;
-        r = aws_client_new(sh->aws, &w->client, &err);
-        if (r >= 0)
-                r = aws_client_set_cancel(w->client, sh->cancel, &err);
+        r = job_clients_new(sh->aws, sh->cancel, &w->client, &w->write_client, &err);
         if (r < 0) {
                 log_error_errno(sh->log, r, "worker %u: %s", index, err.message);
-                aws_client_free(w->client);
                 free(w);
                 return r;
         }
-        w->env = (JobEnv) { .client = w->client, .log = sh->log, .metrics = sh->metrics,
-                            .cancel = sh->cancel };
+        w->env = (JobEnv) { .client = w->client, .write_client = w->write_client, .log = sh->log,
+                            .metrics = sh->metrics, .cancel = sh->cancel };
         *ret_state = w;
         return 0;
-}
-
-static void worker_done(void *ud, void *state) {
-        Worker *w = state;
-
-        aws_client_free(w->client);
-        free(w);
 }
 
 static void worker_run(void *ud, void *state, void *job) {

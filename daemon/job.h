@@ -53,6 +53,7 @@ typedef struct Job {
         char *etag;                     /* from the event, "" when unknown */
         unsigned receive_count;         /* ApproximateReceiveCount, 0 when not from SQS */
         void *owner;                    /* the caller's (e.g. the SQS message); never touched */
+        uint64_t start_ms;              /* CLOCK_MONOTONIC when job_run began */
 
         /* result */
         JobStatus status;
@@ -76,7 +77,10 @@ DEFINE_CLEANUP_FUNC(Job *, job_free);
 
 /* What a worker thread lends a job while it runs. */
 typedef struct JobEnv {
-        AwsClient *client;              /* the worker's own */
+        AwsClient *client;              /* the worker's own: S3 (the streamed GET), SNS */
+        /* A second client for the calls made while the GET streams (BatchWriteItem from inside
+         * its data callback): one HTTP handle cannot run two transfers at once. */
+        AwsClient *write_client;
         Logger *log;
         Metrics *metrics;               /* may be NULL */
         const atomic_bool *cancel;      /* shutdown grace over: abort transfers */
@@ -95,3 +99,7 @@ typedef struct JobPoolShared {
         const atomic_bool *cancel;
 } JobPoolShared;
 extern const struct PoolOps job_pool_ops;
+
+/* The two clients a JobEnv needs, both with the cancel flag (may be NULL). */
+int job_clients_new(AwsContext *aws, const atomic_bool *cancel, AwsClient **ret_client,
+                    AwsClient **ret_write_client, S3bError *err);

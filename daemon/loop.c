@@ -113,8 +113,12 @@ static void message_set_visibility(Loop *l, const PollerMessage *m, unsigned sec
                 log_warning_errno_f(l->log, r, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id)),
                                     "Could not change visibility of message %s: %s", m->message_id,
                                     err.message);
-        else if (seconds == 0 && l->metrics)
-                metrics_message(l->metrics, METRICS_MESSAGE_RELEASED, 1);
+        else {
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id)),
+                            "Message %s visible again in %u s", m->message_id, seconds);
+                if (seconds == 0 && l->metrics)
+                        metrics_message(l->metrics, METRICS_MESSAGE_RELEASED, 1);
+        }
 }
 
 /* A message leaves our hands: its poller slot is free again. */
@@ -407,7 +411,10 @@ static void begin_shutdown(Loop *l, const char *why) {
         sdnotify_stopping("Stopping");
         log_info(l->log, "%s: stopping; waiting up to %u s for %u message(s) in work", why,
                  l->config->shutdown_grace, l->n_messages);
-        poller_stop(l->poller);
+        /* Join, not just stop: a long poll still open on the server would take back the very
+         * messages we release below (they become visible at once). The cancel flag ends it
+         * within about a second. */
+        poller_join(l->poller);
         while ((m = poller_pop(l->poller)))
                 handle_message(l, m);
         /* Jobs no worker started yet are given back untouched. */

@@ -17,6 +17,9 @@ typedef struct Command {
 
 /* Add a command here and its file to daemon/meson.build. */
 static const Command commands[] = {
+        { "run", cmd_run, "run the service: poll the queue and load files until SIGTERM (default)" },
+        { "process", cmd_process, "load one object now: process s3://BUCKET/KEY" },
+        { "backfill", cmd_backfill, "load every matching object under s3://BUCKET/PREFIX" },
         { "check-config", cmd_check_config, "validate the configuration and exit (same as --check-config)" },
         { "validate", cmd_validate, "check a local CSV file against a pipeline's schema, offline" },
 };
