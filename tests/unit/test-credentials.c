@@ -670,6 +670,50 @@ static void test_chain_threads_single_refresh(void **state) {
         assert_int_equal(stat_of("imds_credentials"), 1);
 }
 
+static double mono_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void test_chain_refresh_does_not_stall_readers(void **state) {
+        ChainEnv ce;
+        _cleanup_(aws_credentials_chain_freep) AwsCredentialsChain *chain = chain_with(&ce, 8);
+        struct timespec pause = { 0, 20 * 1000 * 1000 };
+        AwsCredentials a = {}, b = {};
+        int64_t t0 = fake_now;
+        S3bError e = {};
+        pthread_t th;
+        Reader rd;
+        double t;
+
+        set_expiration(t0 + 3600);
+        assert_int_equal(aws_credentials_chain_get(chain, &a, &e), 0);
+        /* due for refresh, and IMDS is slow (2 × 0.4 s): one reader refreshes… */
+        admin("{\"delay\": 0.4}");
+        set_expiration(t0 + 7200);
+        fake_now = t0 + 3600 - 100;
+        rd = (Reader) { .chain = chain };
+        assert_int_equal(pthread_create(&th, NULL, reader_thread, &rd), 0);
+        /* wait until the refresh is really in flight (IMDS saw the role listing) */
+        for (int i = 0; i < 100 && stat_of("role_list") < 2; i++)
+                nanosleep(&pause, NULL);
+        assert_int_equal(stat_of("role_list"), 2);
+        /* …the others keep the still-valid credentials without waiting for it */
+        t = mono_s();
+        assert_int_equal(aws_credentials_chain_get(chain, &b, &e), 0);
+        assert_true(mono_s() - t < 0.1);
+        assert_string_equal(a.access_key_id, b.access_key_id);
+        pthread_join(th, NULL);
+        assert_int_equal(rd.r, 0);
+        assert_string_not_equal(rd.got.access_key_id, a.access_key_id);
+        assert_int_equal(rd.got.expiration, t0 + 7200);
+        aws_credentials_wipe(&a);
+        aws_credentials_wipe(&b);
+        aws_credentials_wipe(&rd.got);
+}
+
 static void test_iso8601(void **state) {
         int64_t t;
 
@@ -713,6 +757,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_chain_refresh_ahead, setup_test),
                 cmocka_unit_test_setup(test_chain_refresh_failure_keeps_old, setup_test),
                 cmocka_unit_test_setup(test_chain_threads_single_refresh, setup_test),
+                cmocka_unit_test_setup(test_chain_refresh_does_not_stall_readers, setup_test),
                 cmocka_unit_test(test_iso8601),
                 cmocka_unit_test(test_no_secret_in_errors),
         };
