@@ -253,6 +253,13 @@ def main():
             print("    " + p)
         failures += bool(problems)
     rows_ok = len(names) - failures
+    # negative control: the comparison itself must notice a one-character difference in
+    # the reference request, or a passing table would prove nothing
+    probe = dict(TABLE["s3-get-reserved-key"], path=TABLE["s3-get-reserved-key"]["path"] + " ")
+    if botocore_sign(probe)["canonical_request"] == results[names.index("s3-get-reserved-key")]["canonical_request"]:
+        print("negative control: a different request compared equal")
+        failures += 1
+
     # a signer that ignored its input would sign every row alike
     signed = sum(1 for r in results if "error" not in r)
     if len(sigs) != signed:
