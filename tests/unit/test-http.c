@@ -319,6 +319,44 @@ static void test_cancel(void **state) {
         http_response_done(&resp);
 }
 
+/* The poller drives its long poll from a curl multi handle: begin/end around it. */
+static void test_multi_begin_end(void **state) {
+        _cleanup_(http_client_freep) HttpClient *c = NULL;
+        HttpRequest req = { .method = "POST", .body = "x", .body_len = 1 };
+        CURLM *multi = curl_multi_init();
+        HttpResponse resp;
+        CURLMsg *msg;
+        CURLcode result = CURLE_FAILED_INIT;
+        CURL *easy = NULL;
+        char url[128];
+        int running = 1, left;
+
+        snprintf(url, sizeof(url), "%s/status/418", server.url);
+        req.url = url;
+        http_response_init(&resp);
+        assert_int_equal(http_client_new(&c, NULL, NULL), 0);
+        assert_int_equal(http_client_begin(c, &req, &resp, &easy, NULL), 0);
+        assert_int_equal(curl_multi_add_handle(multi, easy), CURLM_OK);
+        while (running) {
+                assert_int_equal(curl_multi_perform(multi, &running), CURLM_OK);
+                if (running)
+                        curl_multi_poll(multi, NULL, 0, 100, NULL);
+        }
+        while ((msg = curl_multi_info_read(multi, &left)))
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+                        result = msg->data.result;
+        curl_multi_remove_handle(multi, easy);
+        assert_int_equal(http_client_end(c, result, NULL), 0);
+        assert_int_equal(resp.status, 418);
+        assert_string_equal(http_response_request_id(&resp), "REQ418");
+        /* the handle goes back to plain sends afterwards */
+        snprintf(url, sizeof(url), "%s/bytes/3", server.url);
+        assert_int_equal(http_client_send(c, &req, &resp, NULL), 0);
+        assert_string_equal(buf_str(&resp.body), "aaa");
+        http_response_done(&resp);
+        curl_multi_cleanup(multi);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_post_sends_exactly_what_is_given),
@@ -327,6 +365,7 @@ int main(void) {
                 cmocka_unit_test(test_streaming_and_caps),
                 cmocka_unit_test(test_transport_errors),
                 cmocka_unit_test(test_cancel),
+                cmocka_unit_test(test_multi_begin_end),
         };
 
         curl_global_init(CURL_GLOBAL_DEFAULT);
