@@ -189,7 +189,7 @@ static void row_reset(CsvParser *p) {
         buf_reset(&p->carry);
 }
 
-static int end_field(CsvParser *p, size_t end) {
+static int end_field_slow(CsvParser *p, size_t end) {
         Span *s;
 
         if (p->n_spans >= p->opts.max_fields) {
@@ -211,6 +211,18 @@ static int end_field(CsvParser *p, size_t end) {
 done:
         p->field_escaped = false;
         return 0;
+}
+
+/* Runs once per field: the common case stays inline in the scan loop. */
+static inline int end_field(CsvParser *p, size_t end) {
+        if (p->n_spans < p->cap_spans && p->n_spans < p->opts.max_fields) {
+                p->spans[p->n_spans++] = (Span) { .start = p->field_start, .end = end,
+                                                  .quoted = p->field_quoted,
+                                                  .escaped = p->field_escaped };
+                p->field_escaped = false;
+                return 0;
+        }
+        return end_field_slow(p, end);
 }
 
 /* Runs the state machine over buf[*io_pos, stop). Returns 1 when a \n ends the row (left at
@@ -335,23 +347,9 @@ static int emit(CsvParser *p, const char *raw, size_t raw_len, bool truncated) {
         if (p->error == CSV_ROW_OK && raw_len == 0 && n == 1 && !p->spans[0].quoted)
                 return 0;       /* empty line */
 
-        /* checked here, after the \r of a CRLF is known not to be part of the last field */
-        for (size_t i = 0; i < n && p->error == CSV_ROW_OK; i++)
-                if (p->spans[i].end - p->spans[i].start > p->opts.max_field_bytes)
-                        row_error(p, CSV_ROW_FIELD_TOO_LONG, i + 1);
-
-        if (p->error == CSV_ROW_OK && !utf8_is_valid(raw, raw_len)) {
-                for (size_t i = 0; i < n; i++)
-                        if (!utf8_is_valid(raw + p->spans[i].start,
-                                           p->spans[i].end - p->spans[i].start)) {
-                                row_error(p, CSV_ROW_BAD_UTF8, i + 1);
-                                break;
-                        }
-                /* bytes outside fields (quotes, delimiters) are ASCII, but be safe */
-                row_error(p, CSV_ROW_BAD_UTF8, 0);
-        }
-
         if (p->error == CSV_ROW_OK) {
+                bool utf8_ok = utf8_is_valid(raw, raw_len), unescaping = false;
+
                 if (n > p->cap_fields) {
                         CsvField *f = realloc(p->fields, n * sizeof(*f));
 
@@ -360,7 +358,6 @@ static int emit(CsvParser *p, const char *raw, size_t raw_len, bool truncated) {
                         p->fields = f;
                         p->cap_fields = n;
                 }
-                buf_reset(&p->unescaped);
                 for (size_t i = 0; i < n; i++) {
                         const Span *s = &p->spans[i];
                         CsvField *f = &p->fields[i];
@@ -368,15 +365,26 @@ static int emit(CsvParser *p, const char *raw, size_t raw_len, bool truncated) {
                         f->data = raw + s->start;
                         f->len = s->end - s->start;
                         f->quoted = s->quoted;
+                        /* checked here, once the \r of a CRLF is known not to be field data */
+                        if (f->len > p->opts.max_field_bytes) {
+                                row_error(p, CSV_ROW_FIELD_TOO_LONG, i + 1);
+                                break;
+                        }
+                        if (!utf8_ok && !utf8_is_valid(f->data, f->len)) {
+                                row_error(p, CSV_ROW_BAD_UTF8, i + 1);
+                                break;
+                        }
                         if (s->escaped) {
-                                /* reserve for the whole row first so earlier fields stay put */
                                 size_t at;
                                 int r;
 
-                                if (p->unescaped.len == 0) {
+                                /* reserve for the whole row first so earlier fields stay put */
+                                if (!unescaping) {
+                                        buf_reset(&p->unescaped);
                                         r = buf_reserve(&p->unescaped, raw_len);
                                         if (r < 0)
                                                 return r;
+                                        unescaping = true;
                                 }
                                 at = p->unescaped.len;
                                 for (size_t j = 0; j < f->len; j++) {
@@ -388,8 +396,13 @@ static int emit(CsvParser *p, const char *raw, size_t raw_len, bool truncated) {
                                 f->len = p->unescaped.len - at;
                         }
                 }
-                row.fields = p->fields;
-                row.n_fields = n;
+                /* bytes outside fields (quotes, delimiters) are ASCII, but be safe */
+                if (!utf8_ok)
+                        row_error(p, CSV_ROW_BAD_UTF8, 0);
+                if (p->error == CSV_ROW_OK) {
+                        row.fields = p->fields;
+                        row.n_fields = n;
+                }
         }
         row.error = p->error;
         row.error_column = p->error == CSV_ROW_OK ? 0 : p->error_column;

@@ -82,8 +82,15 @@ int json_escape_append(Buf *b, const char *s, size_t n) {
         return 0;
 }
 
+static const char *const open_value[] = {
+        [ITEM_S] = "{\"S\":\"",
+        [ITEM_N] = "{\"N\":\"",
+        [ITEM_BOOL] = "{\"BOOL\":",
+};
+
 int item_name_init(ItemName *n, const char *name) {
         Buf b = BUF_INIT(SIZE_MAX / 2);
+        ItemName x = {};
         int r;
 
         r = buf_append_char(&b, '"');
@@ -91,18 +98,38 @@ int item_name_init(ItemName *n, const char *name) {
                 r = json_escape_append(&b, name, strlen(name));
         if (r >= 0)
                 r = buf_append(&b, "\":", 2);
-        if (r < 0) {
-                buf_done(&b);
-                return r;
+        if (r < 0)
+                goto fail;
+        x.json_len = b.len;
+        x.size = strlen(name);
+        for (size_t t = 0; t < ELEMENTSOF(open_value); t++) {
+                Buf o = BUF_INIT(SIZE_MAX / 2);
+
+                r = buf_append_char(&o, ',');
+                if (r >= 0)
+                        r = buf_append(&o, b.data, b.len);
+                if (r >= 0)
+                        r = buf_append_str(&o, open_value[t]);
+                if (r < 0) {
+                        buf_done(&o);
+                        goto fail;
+                }
+                x.open_len[t] = o.len - 1;
+                x.open[t] = buf_steal(&o);
         }
-        n->json_len = b.len;
-        n->json = buf_steal(&b);
-        n->size = strlen(name);
+        x.json = buf_steal(&b);
+        *n = x;
         return 0;
+fail:
+        buf_done(&b);
+        item_name_done(&x);
+        return r;
 }
 
 void item_name_done(ItemName *n) {
         free(n->json);
+        for (size_t t = 0; t < ELEMENTSOF(n->open); t++)
+                free(n->open[t]);
         *n = (ItemName) {};
 }
 
@@ -142,37 +169,29 @@ size_t item_number_size(const char *v, size_t n) {
 }
 
 int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n) {
-        static const char *const open[] = {
-                [ITEM_S] = "{\"S\":\"",
-                [ITEM_N] = "{\"N\":\"",
-                [ITEM_BOOL] = "{\"BOOL\":",
-        };
-        size_t olen = t == ITEM_BOOL ? 8 : 6, need;
+        size_t olen = name->open_len[t], need;
+        bool first = b->n_attrs == 0;
         char *d;
         int r;
 
         if (t == ITEM_BOOL && !(n == 4 && memcmp(v, "true", 4) == 0) &&
             !(n == 5 && memcmp(v, "false", 5) == 0))
                 return -EINVAL;
-
-        if (n > (SIZE_MAX - 64 - name->json_len) / JSON_ESCAPE_MAX)
+        if (n > (SIZE_MAX - 64 - olen) / JSON_ESCAPE_MAX)
                 return -ENOBUFS;
-        need = 1 + name->json_len + olen + n * JSON_ESCAPE_MAX + 2;
+        need = 1 + olen + n * JSON_ESCAPE_MAX + 2;
         r = buf_reserve(&b->json, need);
         if (r == -ENOBUFS) {
                 /* the worst case does not fit: count what escaping really needs */
-                need = 1 + name->json_len + olen + escaped_len(v, n) + 2;
+                need = 1 + olen + escaped_len(v, n) + 2;
                 r = buf_reserve(&b->json, need);
         }
         if (r < 0)
                 return r;
         d = b->json.data + b->json.len;
-        if (b->n_attrs > 0)
-                *d++ = ',';
-        memcpy(d, name->json, name->json_len);
-        d += name->json_len;
-        memcpy(d, open[t], olen);
-        d += olen;
+        /* ,"name":{"S":"  — the comma only between attributes */
+        memcpy(d, name->open[t] + first, olen + !first);
+        d += olen + !first;
         switch (t) {
         case ITEM_S:
                 d += escape_into(d, v, n);

@@ -29,6 +29,8 @@ typedef struct ItemName {
         char *json;             /* "name": (escaped, quoted, with the colon) */
         size_t json_len;
         size_t size;            /* UTF-8 bytes of the name */
+        char *open[3];          /* per ItemType: ,"name":{"S":"  — one copy per attribute */
+        size_t open_len[3];     /* without the leading comma */
 } ItemName;
 
 int item_name_init(ItemName *n, const char *name);

@@ -39,6 +39,8 @@ struct Schema {
         Buf canon;              /* canonical number */
         Buf key_pk, key_sk;     /* value-unique numbers for the key */
         Buf reason;
+        size_t *null_lens;      /* strlen of each csv.null_values entry */
+        uint64_t null_len_mask; /* bit n: some null value is n bytes long (n < 63); bit 63: longer */
 };
 
 static bool is_digit(char c) {
@@ -242,6 +244,7 @@ Schema *schema_free(Schema *s) {
         }
         free(s->columns);
         free(s->map);
+        free(s->null_lens);
         buf_done(&s->tmp);
         buf_done(&s->canon);
         buf_done(&s->key_pk);
@@ -309,6 +312,13 @@ int schema_new(const PipelineSpec *spec, Schema **ret, S3bError *err) {
                 s->map[i] = i;
         }
         s->n_map = spec->n_columns;
+        s->null_lens = calloc(spec->csv.n_null_values + 1, sizeof(*s->null_lens));
+        if (!s->null_lens)
+                return -ENOMEM;
+        for (size_t i = 0; i < spec->csv.n_null_values; i++) {
+                s->null_lens[i] = strlen(spec->csv.null_values[i]);
+                s->null_len_mask |= UINT64_C(1) << MIN(s->null_lens[i], (size_t) 63);
+        }
         r = find_key(spec, spec->partition_key, "partition key", &s->pk, err);
         if (r < 0)
                 return r;
@@ -419,23 +429,32 @@ static int reject(Schema *s, SchemaReject *ret, size_t pos, const char *fmt, ...
         return 1;
 }
 
-static bool is_null(const CsvSpec *csv, const CsvField *f) {
-        for (size_t i = 0; i < csv->n_null_values; i++) {
-                const char *nv = csv->null_values[i];
+/* Runs for every field: most values are ruled out by their length alone. */
+static bool is_null(const Schema *s, const CsvField *f) {
+        const CsvSpec *csv = &s->spec->csv;
 
-                if (strlen(nv) == f->len && memcmp(nv, f->data, f->len) == 0)
+        if (!(s->null_len_mask & (UINT64_C(1) << MIN(f->len, (size_t) 63))))
+                return false;
+        for (size_t i = 0; i < csv->n_null_values; i++)
+                if (s->null_lens[i] == f->len && memcmp(csv->null_values[i], f->data, f->len) == 0)
                         return true;
-        }
         return false;
 }
 
-/* A NUL-terminated copy for regexec(); the field can't be terminated in place. The buffer
- * grows to the longest value seen, so after the first rows this does not allocate. */
-static const char *value_cstr(Schema *s, const CsvField *f) {
+/* regexec() wants a C string. glibc's REG_STARTEND takes the bounds instead, sparing a copy
+ * and a strlen() per value; elsewhere the value is copied and terminated (the buffer grows to
+ * the longest value seen, so after the first rows this does not allocate). */
+static int match_pattern(Schema *s, const regex_t *re, const CsvField *f) {
+#ifdef REG_STARTEND
+        regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t) f->len };
+
+        return regexec(re, f->data, 1, &m, REG_STARTEND) == 0;
+#else
         buf_reset(&s->tmp);
         if (buf_append(&s->tmp, f->data, f->len) < 0)
-                return NULL;
-        return s->tmp.data;
+                return -ENOMEM;
+        return regexec(re, s->tmp.data, 0, NULL, 0) == 0;
+#endif
 }
 
 static bool check_bounds(Schema *s, const ColumnSpec *cs, const Buf *canon, const char **ret) {
@@ -458,7 +477,7 @@ static bool check_bounds(Schema *s, const ColumnSpec *cs, const Buf *canon, cons
 /* Key bytes: "<S|N><length>:<value>" per key attribute; by hand, this runs once per row. */
 static int key_append(Buf *key, ItemType t, const char *v, size_t n) {
         char head[32], *p = head + sizeof(head);
-        size_t x = n;
+        size_t x = n, hl;
         int r;
 
         *--p = ':';
@@ -466,13 +485,19 @@ static int key_append(Buf *key, ItemType t, const char *v, size_t n) {
                 *--p = (char) ('0' + x % 10);
         while ((x /= 10) > 0);
         *--p = t == ITEM_N ? 'N' : 'S';
-        r = buf_append(key, p, (size_t) (head + sizeof(head) - p));
-        return r < 0 ? r : buf_append(key, v, n);
+        hl = (size_t) (head + sizeof(head) - p);
+        r = buf_reserve(key, hl + n);
+        if (r < 0)
+                return r;
+        memcpy(key->data + key->len, p, hl);
+        memcpy(key->data + key->len + hl, v, n);
+        key->len += hl + n;
+        key->data[key->len] = '\0';
+        return 0;
 }
 
 int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, Buf *key,
                SchemaReject *ret_reject) {
-        const CsvSpec *csv = &s->spec->csv;
         const CsvField *pk = NULL, *sk = NULL;
         int r;
 
@@ -490,7 +515,7 @@ int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, B
                 size_t vlen = f->len;
                 bool b;
 
-                if (is_null(csv, f)) {
+                if (is_null(s, f)) {
                         if (c->is_key)
                                 return reject(s, ret_reject, i + 1, "key attribute is null");
                         if (cs->required)
@@ -503,14 +528,14 @@ int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, B
                                 return reject(s, ret_reject, i + 1, "longer than %zu bytes (%zu)",
                                               cs->max_length, f->len);
                         if (c->has_re) {
-                                const char *cstr;
-
+                                /* POSIX regexes cannot see past a NUL; such a value never
+                                 * matches rather than matching on its prefix */
                                 if (memchr(f->data, '\0', f->len))
                                         return reject(s, ret_reject, i + 1, "contains a NUL byte");
-                                cstr = value_cstr(s, f);
-                                if (!cstr)
-                                        return -ENOMEM;
-                                if (regexec(&c->re, cstr, 0, NULL, 0) != 0)
+                                r = match_pattern(s, &c->re, f);
+                                if (r < 0)
+                                        return r;
+                                if (r == 0)
                                         return reject(s, ret_reject, i + 1, "does not match pattern %s",
                                                       cs->pattern);
                         }
