@@ -30,7 +30,10 @@ def awscall(world, *args, opts=(), expect_ok=True, wrapper=(), timeout=180, **ov
         """Runs awscall with the world's endpoints (+ OVERRIDE per service) and credentials;
         returns the parsed JSON. Raises CallFailed when ok differs from EXPECT_OK (None: any)."""
         argv = [*wrapper, AWSCALL, *endpoints_args(world, **override), *FAST, *opts, *args]
-        p = subprocess.run(argv, env=world.daemon_env(), capture_output=True, timeout=timeout)
+        env = world.daemon_env()
+        # in a sanitizer build, undefined behaviour must fail the call, not just print
+        env.setdefault('UBSAN_OPTIONS', 'halt_on_error=1:print_stacktrace=1')
+        p = subprocess.run(argv, env=env, capture_output=True, timeout=timeout)
         try:
                 out = json.loads(p.stdout)
         except ValueError:
@@ -51,3 +54,16 @@ def requests(out, service):
 
 def retries(out, service):
         return out['stats'][service]['retries']
+
+
+VALGRIND = ['valgrind', '-q', '--error-exitcode=99', '--leak-check=full',
+            '--errors-for-leak-kinds=definite,indirect', '--show-leak-kinds=definite,indirect']
+
+
+def valgrind_usable():
+        """valgrind is installed and awscall is not a sanitizer build (the two do not mix)."""
+        import shutil
+        if not shutil.which('valgrind'):
+                return False
+        ldd = subprocess.run(['ldd', AWSCALL], capture_output=True, text=True).stdout
+        return 'libasan' not in ldd and 'libubsan' not in ldd

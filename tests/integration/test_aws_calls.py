@@ -11,7 +11,7 @@ import time
 import unittest
 import uuid
 
-from awscalllib import World, awscall, requests
+from awscalllib import World, awscall, requests, valgrind_usable, VALGRIND
 from s3_partcopy_shim import PartCopyShim
 
 MiB = 1024 * 1024
@@ -307,6 +307,28 @@ class AwsCalls(unittest.TestCase):
                 self.assertTrue(out['ok'])
                 out = self.call('sns-publish', self.w.topic_arn, '', 'no subject')
                 self.assertTrue(out['ok'])
+
+        # --- memory -------------------------------------------------------------------
+        @unittest.skipUnless(valgrind_usable(), 'needs valgrind and a build without sanitizers')
+        def test_valgrind_clean(self):
+                """One call per service and the main failure shapes under valgrind: no invalid
+                access, no definite or indirect leak (exit 99 otherwise)."""
+                self.w.upload('vg/a.csv', b'a,b\n' * 5000)
+                q = self.fresh_queue()
+                self.w.sqs.send_message(QueueUrl=q, MessageBody='vg')
+                items = self.file(b'{"student_id":{"S":"VG1"},"course":{"S":"x"}}\n')
+                calls = [
+                        (True, 's3-get', self.w.inbound, 'vg/a.csv'),
+                        (True, 's3-copy', self.w.inbound, 'vg/a.csv', self.w.archive, 'vg/a.csv'),
+                        (True, 'sqs-receive', q, '10', '1', '30'),
+                        (True, 'ddb-batch-write', self.w.table, items),
+                        (True, 'sns-publish', self.w.topic_arn, 's', 'm', 'k=v'),
+                        (False, 's3-get', self.w.inbound, 'vg/missing'),
+                ]
+                for ok, *args in calls:
+                        out = self.call(*args, wrapper=VALGRIND, expect_ok=ok)
+                        self.assertEqual(out['_exit'], 0 if ok else 1, out['_stderr'])
+                        self.assertEqual(out['_stderr'], '', args)
 
 
 if __name__ == '__main__':

@@ -203,6 +203,23 @@ class AwsFaults(unittest.TestCase):
                 self.assertEqual(out['error']['errno'], 'ECONNRESET')
                 self.assertEqual(requests(out, 's3'), 1)
 
+        def test_cancel_aborts_long_poll_and_backoff(self):
+                q = self.w.sqs.create_queue(QueueName='cancel-' + uuid.uuid4().hex[:8])['QueueUrl']
+                t0 = time.monotonic()
+                out = self.call('sqs-receive', q, '1', '20', '30', expect_ok=False, opts=['--cancel-after-ms', '300'])
+                self.assertEqual(out['error']['errno'], 'ECANCELED')
+                self.assertLess(time.monotonic() - t0, 5)               # not the 20 s wait
+                self.assertEqual(requests(out, 'sqs'), 1)
+                # throttled for good with long backoffs: cancel ends the sleep, no new attempt
+                self.proxy['dynamodb'].add('status', {}, preset='dynamodb-throttling', times=-1)
+                t0 = time.monotonic()
+                out = self.call('ddb-describe', self.w.table, expect_ok=False,
+                                opts=['--retry-base-ms', '20000', '--retry-cap-ms', '20000',
+                                      '--max-attempts', '10', '--cancel-after-ms', '300'])
+                self.assertEqual(out['error']['errno'], 'ECANCELED')
+                self.assertLess(time.monotonic() - t0, 5)
+                self.assertLessEqual(requests(out, 'dynamodb'), 2)
+
         # --- bodies -------------------------------------------------------------------
         def test_copy_200_with_error(self):
                 self.proxy['s3'].add('copy-200-error', {})

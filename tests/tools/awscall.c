@@ -10,6 +10,9 @@
  * Credentials and region come from the environment (AWS_ACCESS_KEY_ID, AWS_REGION, …). */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +397,23 @@ static int cmd_sns_publish(Call *c) {
         return 0;
 }
 
+/* --cancel-after-ms: raises the client's cancel flag from another thread, as the daemon does
+ * at shutdown. */
+typedef struct Canceller {
+        atomic_bool flag;
+        unsigned long after_ms;
+} Canceller;
+
+static void *cancel_thread(void *userdata) {
+        Canceller *k = userdata;
+        struct timespec ts = { .tv_sec = (time_t) (k->after_ms / 1000),
+                               .tv_nsec = (long) (k->after_ms % 1000) * 1000000L };
+
+        nanosleep(&ts, NULL);
+        atomic_store(&k->flag, true);
+        return NULL;
+}
+
 static const struct {
         const char *name;
         int (*run)(Call *c);
@@ -460,13 +480,14 @@ static void usage(void) {
               "               [--path-style] [--max-attempts N] [--max-attempts-batch N]\n"
               "               [--retry-base-ms N] [--retry-cap-ms N] [--timeout-ms N]\n"
               "               [--connect-timeout-ms N] [--copy-threshold BYTES]\n"
-              "               [--copy-part-size BYTES] [--repeat N] COMMAND ARGS...\n", stderr);
+              "               [--copy-part-size BYTES] [--repeat N] [--cancel-after-ms N]\n"
+              "               COMMAND ARGS...\n", stderr);
         exit(2);
 }
 
 int main(int argc, char **argv) {
         enum { O_REGION = 256, O_EP, O_EP_SQS, O_EP_S3, O_EP_DDB, O_EP_SNS, O_PATH, O_MAX, O_MAXB,
-               O_BASE, O_CAP, O_TIMEOUT, O_CTIMEOUT, O_THRESH, O_PART, O_REPEAT };
+               O_BASE, O_CAP, O_TIMEOUT, O_CTIMEOUT, O_THRESH, O_PART, O_REPEAT, O_CANCEL };
         static const struct option opts[] = {
                 { "region", required_argument, NULL, O_REGION },
                 { "endpoint", required_argument, NULL, O_EP },
@@ -484,12 +505,16 @@ int main(int argc, char **argv) {
                 { "copy-threshold", required_argument, NULL, O_THRESH },
                 { "copy-part-size", required_argument, NULL, O_PART },
                 { "repeat", required_argument, NULL, O_REPEAT },
+                { "cancel-after-ms", required_argument, NULL, O_CANCEL },
                 {},
         };
         AwsContextOptions o = {};
         AwsContext *ctx = NULL;
         Call call = {};
         unsigned long repeat = 1;
+        Canceller canceller = { .after_ms = 0 };
+        pthread_t canceller_thread;
+        bool cancelling = false;
         cJSON *out;
         char *text;
         int opt, r = 0;
@@ -513,6 +538,7 @@ int main(int argc, char **argv) {
                 case O_THRESH: o.s3_multipart_copy_threshold = arg_ulong(optarg, "copy-threshold"); break;
                 case O_PART: o.s3_copy_part_size = arg_ulong(optarg, "copy-part-size"); break;
                 case O_REPEAT: repeat = arg_ulong(optarg, "repeat"); break;
+                case O_CANCEL: canceller.after_ms = arg_ulong(optarg, "cancel-after-ms"); break;
                 default: usage();
                 }
         if (optind >= argc)
@@ -529,6 +555,12 @@ int main(int argc, char **argv) {
         r = aws_context_new(&o, &ctx, &call.err);
         if (r >= 0)
                 r = aws_client_new(ctx, &call.client, &call.err);
+        if (r >= 0 && canceller.after_ms) {
+                atomic_init(&canceller.flag, false);
+                r = aws_client_set_cancel(call.client, &canceller.flag, &call.err);
+                if (r >= 0 && pthread_create(&canceller_thread, NULL, cancel_thread, &canceller) == 0)
+                        cancelling = true;
+        }
         for (unsigned long k = 0; r >= 0 && k < repeat; k++) {
                 cJSON_Delete(call.result);
                 call.result = NULL;
@@ -546,6 +578,8 @@ int main(int argc, char **argv) {
                 cJSON_AddItemToObject(out, "stats", stats_json(call.client));
         if (ctx)
                 cJSON_AddNumberToObject(out, "clock_offset", (double) aws_context_clock_offset(ctx));
+        if (cancelling)
+                pthread_join(canceller_thread, NULL);
         text = cJSON_PrintUnformatted(out);
         puts(text);
         free(text);
