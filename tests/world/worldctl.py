@@ -143,7 +143,7 @@ def spawn(world_dir, name, argv, env_extra=None, owner_pid=None):
 
 
 def spawn_node(world_dir, name, script, script_args=(), env_extra=None, owner_pid=None):
-        """Starts a node server through loopback.js; returns (process record, port)."""
+        """Starts a node server through loopback.js; wait_port() tells its port."""
         port_file = os.path.join(world_dir, f'{name}.port')
         if os.path.exists(port_file):
                 os.unlink(port_file)
@@ -151,16 +151,21 @@ def spawn_node(world_dir, name, script, script_args=(), env_extra=None, owner_pi
                'NODE_PATH': NODE_MODULES}
         env.update(env_extra or {})
         argv = ['node', '-r', os.path.join(HERE, 'loopback.js'), script, *script_args]
-        proc = spawn(world_dir, name, argv, env, owner_pid)
+        return spawn(world_dir, name, argv, env, owner_pid)
+
+
+def wait_port(world_dir, proc):
+        port_file = os.path.join(world_dir, f'{proc["name"]}.port')
         deadline = time.monotonic() + START_TIMEOUT
         while not os.path.exists(port_file):
                 if not _alive(proc):
-                        raise WorldError(f'{name} exited at start; see {world_dir}/logs/{name}.log')
+                        raise WorldError(f'{proc["name"]} exited at start; '
+                                         f'see {world_dir}/logs/{proc["name"]}.log')
                 if time.monotonic() > deadline:
-                        raise WorldError(f'{name} did not listen within {START_TIMEOUT:.0f} s')
+                        raise WorldError(f'{proc["name"]} did not listen within {START_TIMEOUT:.0f} s')
                 time.sleep(0.02)
         with open(port_file) as f:
-                return proc, int(f.read())
+                return int(f.read())
 
 
 def _alive(proc):
@@ -341,7 +346,7 @@ def start(world_dir, owner_pid=None):
                 'account': ACCOUNT,
                 'access_key_id': ACCESS_KEY,
                 'secret_access_key': SECRET_KEY,
-                'aws_data_path': write_sqs_json_model(os.path.join(world_dir, 'aws-data')),
+                'aws_data_path': os.path.join(world_dir, 'aws-data'),
                 'buckets': {'inbound': INBOUND_BUCKET, 'archive': ARCHIVE_BUCKET,
                             'error': ERROR_BUCKET},
                 'table': TABLE,
@@ -350,22 +355,26 @@ def start(world_dir, owner_pid=None):
         }
         t0 = time.monotonic()
         try:
-                fq, fq_port = spawn_node(world_dir, 'fauxqs', os.path.join(HERE, 'fauxqs-server.mjs'),
-                                         env_extra={'FAUXQS_DEFAULT_REGION': REGION},
-                                         owner_pid=owner_pid)
+                # fauxqs and dynalite start side by side; the bridge needs fauxqs's port.
+                fq = spawn_node(world_dir, 'fauxqs', os.path.join(HERE, 'fauxqs-server.mjs'),
+                                env_extra={'FAUXQS_DEFAULT_REGION': REGION}, owner_pid=owner_pid)
                 world['processes'].append(fq)
-                ddb, ddb_port = spawn_node(world_dir, 'dynalite',
-                                           os.path.join(NODE_MODULES, 'dynalite', 'cli.js'),
-                                           ['--host', '127.0.0.1', '--createTableMs', '0',
-                                            '--deleteTableMs', '0', '--updateTableMs', '0'],
-                                           owner_pid=owner_pid)
+                ddb = spawn_node(world_dir, 'dynalite',
+                                 os.path.join(NODE_MODULES, 'dynalite', 'cli.js'),
+                                 ['--host', '127.0.0.1', '--createTableMs', '0',
+                                  '--deleteTableMs', '0', '--updateTableMs', '0'],
+                                 owner_pid=owner_pid)
                 world['processes'].append(ddb)
+                # botocore loads while node starts.
+                write_sqs_json_model(world['aws_data_path'])
+                fq_port = wait_port(world_dir, fq)
                 fauxqs = f'http://127.0.0.1:{fq_port}'
-                br, br_port = spawn_node(world_dir, 's3-event-bridge',
-                                         os.path.join(HERE, 's3-event-bridge.js'),
-                                         ['--upstream', fauxqs, '--sqs', fauxqs, '--region', REGION],
-                                         owner_pid=owner_pid)
+                br = spawn_node(world_dir, 's3-event-bridge', os.path.join(HERE, 's3-event-bridge.js'),
+                                ['--upstream', fauxqs, '--sqs', fauxqs, '--region', REGION],
+                                owner_pid=owner_pid)
                 world['processes'].append(br)
+                ddb_port = wait_port(world_dir, ddb)
+                br_port = wait_port(world_dir, br)
                 world['ports'] = {'fauxqs': fq_port, 'dynalite': ddb_port, 's3_bridge': br_port}
                 world['endpoints'] = {
                         'fauxqs': fauxqs,
