@@ -126,6 +126,19 @@ TABLE = {
         ["Content-Type", "text/csv"], ["X-Amz-Meta-Note", "  a   b \t c  "],
         ["x-amz-meta-tag", "one"], ["X-Amz-Meta-Tag", " two  2 "], ["User-Agent", "s3batchd/0.1"],
         ["Expect", "100-continue"]]),
+    "s3-delete-objects-md5": s3("POST", "/landing", query=[["delete", None]], headers=[
+        ["Content-Type", "application/xml"], ["Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg=="]],
+        body="<Delete><Object><Key>a b.csv</Key></Object><Quiet>true</Quiet></Delete>"),
+    "s3-get-version-and-overrides": s3("GET", "/landing/k.csv", query=[
+        ["versionId", "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo"],
+        ["response-content-type", "text/csv; charset=utf-8"],
+        ["response-content-disposition", 'attachment; filename="é.csv"']]),
+    "s3-header-utf8-value": s3("PUT", "/landing/m", body="x", headers=[
+        ["Content-Type", "text/csv"], ["x-amz-meta-author", "Zoë Łukasiewicz ✓"]]),
+    "s3-tilde-and-bang-key": s3("GET", "/landing/~user/file~1!(2).csv"),
+    "sqs-queue-url-path": dict(sqs("SendMessage", {"QueueUrl": QURL, "MessageBody": "hi"}),
+                               path="/123456789012/inbound"),
+    "non-s3-unicode-path": dict(sqs("ListQueues", {}), path="/é/ü ~/"),
     "s3-local-path-style": s3("GET", "/landing/k.csv", host="127.0.0.1:4566", scheme="http",
                               region="us-east-1"),
     "sns-publish": sns([["Action", "Publish"], ["Version", "2010-03-31"],
