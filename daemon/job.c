@@ -17,6 +17,7 @@
 #include "common/aws/s3.h"
 #include "common/ingest.h"
 #include "common/log.h"
+#include "daemon/awsmetrics.h"
 #include "daemon/job.h"
 #include "daemon/metrics.h"
 #include "daemon/outcome.h"
@@ -382,6 +383,7 @@ void job_run(Job *j, const JobEnv *env) {
 typedef struct Worker {
         AwsClient *client;
         AwsClient *write_client;
+        AwsMetricsSample sample, write_sample;
         JobEnv env;
 } Worker;
 
@@ -436,6 +438,8 @@ static void worker_run(void *ud, void *state, void *job) {
         Worker *w = state;
 
         job_run(job, &w->env);
+        aws_metrics_report(w->env.metrics, w->client, &w->sample);
+        aws_metrics_report(w->env.metrics, w->write_client, &w->write_sample);
 }
 
 const PoolOps job_pool_ops = { worker_init, worker_done, worker_run };

@@ -19,6 +19,7 @@
 #include "common/aws/sqs.h"
 #include "common/event.h"
 #include "common/log.h"
+#include "daemon/awsmetrics.h"
 #include "daemon/job.h"
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
@@ -55,6 +56,7 @@ struct Loop {
 
         AwsClient *sqs;
         Metrics *metrics;
+        AwsMetricsSample sqs_sample, poller_sample;
         Pool *pool;
         Poller *poller;
 
@@ -371,6 +373,13 @@ static void write_metrics(Loop *l) {
 
         if (!l->metrics || !l->config->metrics_file)
                 return;
+        if (l->poller) {
+                AwsClientStats st;
+
+                poller_get_stats(l->poller, &st);
+                aws_metrics_report_stats(l->metrics, &st, &l->poller_sample);
+        }
+        aws_metrics_report(l->metrics, l->sqs, &l->sqs_sample);
         r = metrics_write_file(l->metrics, l->config->metrics_file, &err);
         if (r < 0)
                 log_warning_errno(l->log, r, "Writing metrics to %s: %s", l->config->metrics_file,

@@ -306,3 +306,7 @@ unsigned poller_n_free(Poller *p) {
         pthread_mutex_unlock(&p->synced.lock);
         return v;
 }
+
+void poller_get_stats(Poller *p, AwsClientStats *ret) {
+        aws_client_get_stats(p->client, ret);
+}

@@ -18,6 +18,7 @@
 #include "common/util.h"
 
 typedef struct AwsContext AwsContext;
+typedef struct AwsClientStats AwsClientStats;
 
 typedef struct PollerMessage {
         char *message_id;
@@ -60,3 +61,5 @@ PollerMessage *poller_pop(Poller *p);           /* a received message (caller ow
 bool poller_pop_error(Poller *p, S3bError *ret);
 void poller_release(Poller *p, unsigned n);     /* n messages are finished: n slots free */
 unsigned poller_n_free(Poller *p);
+/* The receiver client's counters (thread-safe snapshot), for metrics. */
+void poller_get_stats(Poller *p, AwsClientStats *ret);

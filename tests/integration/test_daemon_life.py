@@ -58,8 +58,9 @@ class DaemonLife(unittest.TestCase):
                 w = self.w
                 ns = NotifySocket(os.path.join(w.dir, 'notify.sock'))
                 self.addCleanup(ns.close)
-                good = w.daemon_config()
-                path = w.make_daemon_config()
+                metrics = os.path.join(w.dir, 'metrics.prom')
+                good = w.daemon_config(metrics_file=metrics)
+                path = w.make_daemon_config(metrics_file=metrics)
                 env = dict(w.daemon_env(), NOTIFY_SOCKET=ns.path)
                 proc = w.start_daemon(path, env=env)
                 ns.wait_for('READY=1')
@@ -100,6 +101,16 @@ class DaemonLife(unittest.TestCase):
                 ns.seen.clear()
                 self.assertEqual(w.stop_daemon(), 0)
                 ns.wait_for('STOPPING=1', timeout=5)
+
+                # the metrics file is written at exit too
+                with open(metrics) as f:
+                        text = f.read()
+                self.assertIn('s3batchd_files_total{pipeline="students",outcome="failure"} 1\n', text)
+                self.assertIn('s3batchd_files_total{pipeline="students",outcome="partial"} 2\n', text)
+                self.assertIn('s3batchd_rows_total{pipeline="students",result="written"} 2\n', text)
+                self.assertRegex(text, r's3batchd_aws_requests_total\{service="s3",code="OK"\} [1-9]')
+                self.assertRegex(text, r's3batchd_aws_requests_total\{service="sqs",code="OK"\} [1-9]')
+                self.assertRegex(text, r's3batchd_sqs_messages_total\{result="deleted"\} 3')
 
         def test_sigterm_mid_file_then_restart(self):
                 w = self.w
