@@ -383,6 +383,26 @@ class FaultProxy(unittest.TestCase):
                         s3.get_object(Bucket=w.archive, Key='f.txt')['Body'].read()
                 self.assertEqual(s3.head_object(Bucket=w.archive, Key='f.txt')['ContentLength'], 5)
 
+        def test_sns_and_sqs_throttling(self):
+                w = self.world
+                fp = w.start_fault_proxy(w.info['endpoints']['fauxqs'])
+                sns = self.client('sns', fp.url)
+                sqs = self.client('sqs', fp.url)
+                fp.add('status', {'target': 'SNS.Publish'}, preset='sns-throttled')
+                fp.add('status', {'target': 'SNS.Publish'}, preset='sns-throttling')
+                fp.add('status', {'target': 'AmazonSQS.SendMessage'}, preset='sqs-throttling')
+                for code, status in (('Throttled', 429), ('ThrottlingException', 400)):
+                        with self.assertRaises(ClientError) as cm:
+                                sns.publish(TopicArn=w.topic_arn, Message='m')
+                        self.assertEqual(cm.exception.response['Error']['Code'], code)
+                        self.assertEqual(cm.exception.response['ResponseMetadata']['HTTPStatusCode'], status)
+                with self.assertRaises(ClientError) as cm:
+                        sqs.send_message(QueueUrl=w.queue_url, MessageBody='m')
+                self.assertEqual(cm.exception.response['Error']['Code'], 'RequestThrottled')
+                self.assertEqual(w.queue_depth(), (0, 0))
+                sns.publish(TopicArn=w.topic_arn, Message='through')
+                self.assertEqual([m['Message'] for m in w.read_sns_messages(expect=1)], ['through'])
+
         def test_bad_fault_is_refused(self):
                 fp = self.world.start_fault_proxy('dynamodb')
                 with self.assertRaises(urllib.error.HTTPError) as cm:

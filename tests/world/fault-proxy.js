@@ -24,7 +24,7 @@
 //                               half, at least one) and return the rest in UnprocessedItems
 //              "copy-200-error" answer a CopyObject with 200 and an <Error> body
 //     preset:  with "status": dynamodb-throughput, dynamodb-throttling, dynamodb-internal,
-//              s3-slowdown, s3-internal, s3-503, sqs-throttling, sns-throttling
+//              s3-slowdown, s3-internal, s3-503, sqs-throttling, sns-throttling, sns-throttled
 //     status, body (string or JSON object), headers, delay_ms, bytes, keep
 //   DELETE /faults   remove every fault
 //   GET    /stats    {"total", "by_target", "faults": [{id, fired, remaining, ...}]}
@@ -73,6 +73,12 @@ function crc32(buf) {
         return (c ^ -1) >>> 0;
 }
 
+// DynamoDB request ids are 52 characters of [A-Z0-9].
+function dynamoRequestId() {
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+        return [...crypto.randomBytes(52)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
 const requestId = () => crypto.randomBytes(8).toString('hex').toUpperCase();
 const hostId = () => crypto.randomBytes(48).toString('base64');
 
@@ -83,7 +89,7 @@ function dynamoError(status, type, message) {
                         status,
                         headers: {
                                 'Content-Type': 'application/x-amz-json-1.0',
-                                'x-amzn-RequestId': crypto.randomUUID().replace(/-/g, '').toUpperCase().slice(0, 32),
+                                'x-amzn-RequestId': dynamoRequestId(),
                                 'x-amz-crc32': String(crc32(Buffer.from(body))),
                         },
                         body,
@@ -101,6 +107,20 @@ function s3Error(status, code, message) {
                         body: '<?xml version="1.0" encoding="UTF-8"?>\n' +
                                 `<Error><Code>${code}</Code><Message>${message}</Message>` +
                                 `<RequestId>${rid}</RequestId><HostId>${hid}</HostId></Error>`,
+                };
+        };
+}
+
+function snsError(status, code, message) {
+        return () => {
+                const rid = crypto.randomUUID();
+                return {
+                        status,
+                        headers: { 'Content-Type': 'text/xml', 'x-amzn-RequestId': rid },
+                        body: '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">\n' +
+                                `  <Error>\n    <Type>Sender</Type>\n    <Code>${code}</Code>\n` +
+                                `    <Message>${message}</Message>\n  </Error>\n` +
+                                `  <RequestId>${rid}</RequestId>\n</ErrorResponse>\n`,
                 };
         };
 }
@@ -127,17 +147,10 @@ const PRESETS = {
                         body,
                 };
         },
-        'sns-throttling': () => {
-                const rid = crypto.randomUUID();
-                return {
-                        status: 400,
-                        headers: { 'Content-Type': 'text/xml', 'x-amzn-RequestId': rid },
-                        body: '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">\n' +
-                                '  <Error>\n    <Type>Sender</Type>\n    <Code>Throttling</Code>\n' +
-                                '    <Message>Rate exceeded</Message>\n  </Error>\n' +
-                                `  <RequestId>${rid}</RequestId>\n</ErrorResponse>\n`,
-                };
-        },
+        // SNS (query protocol, XML errors): the common throttling error, and the Publish
+        // API's own ThrottledException.
+        'sns-throttling': snsError(400, 'ThrottlingException', 'Rate exceeded'),
+        'sns-throttled': snsError(429, 'Throttled', 'Rate exceeded'),
 };
 
 function requestTarget(req, body) {
@@ -264,7 +277,7 @@ function unprocessed(req, res, body, fault, rec) {
                         status: 200,
                         headers: {
                                 'Content-Type': 'application/x-amz-json-1.0',
-                                'x-amzn-RequestId': upRes.headers['x-amzn-requestid'] || requestId(),
+                                'x-amzn-RequestId': upRes.headers['x-amzn-requestid'] || dynamoRequestId(),
                                 'x-amz-crc32': String(crc32(Buffer.from(text))),
                         },
                         body: text,
