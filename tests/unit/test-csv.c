@@ -211,8 +211,8 @@ static void test_utf8(void **state) {
 
 /* The inputs the split property is checked on: every feature and every error at once. */
 static const char *const split_inputs[] = {
-        "\xef\xbb\xbfstudent_id,name\r\nA1,\"Ada \"\"the\"\" first\"\r\nA2,\"multi\r\nline, with comma\"\r\n"
-        "A3,caf\xc3\xa9 \xf0\x9f\x98\x80\r\n\r\nA4,\"x\"\r\nA5,last",
+        ("\xef\xbb\xbfstudent_id,name\r\nA1,\"Ada \"\"the\"\" first\"\r\nA2,\"multi\r\nline, with comma\"\r\n"
+         "A3,caf\xc3\xa9 \xf0\x9f\x98\x80\r\n\r\nA4,\"x\"\r\nA5,last"),
         "a,b\nstray\"quote,x\n\"after\"quote,y\nbad\xc3\x28utf8,z\n\"\",\"\"\n,\n\"unterminated,\nnext,row\n",
         "abc,efg,ijk\nok\n\"bc,d\ne,f\ng,h\ni\n12345,x\n\"a\"\r",
         "\xef\xbb",
