@@ -1,17 +1,17 @@
 /* Schema: column checks and item marshalling.
  *
- * The per-row path does no allocation: attribute names are escaped once (ItemName), regexes
- * compiled once, and the scratch buffers (a NUL-terminated copy for regexec, the canonical
- * number, the reason text) are sized for the largest field in schema_new(). Numbers are
+ * The per-row path does no allocation once warm: attribute names are escaped once (ItemName),
+ * patterns compiled once (Pattern), and the scratch buffers (canonical number, key parts, the
+ * reason text) keep their memory from row to row. Numbers are
  * checked by hand rather than with strtod(), which accepts hex, "nan", "inf" and spaces and
  * rounds to a double; DynamoDB keeps up to 38 decimal digits exactly. */
 #include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/pattern.h"
 #include "common/schema.h"
 
 /* DynamoDB number limits ("Supported data types and naming rules" in the developer guide):
@@ -23,8 +23,7 @@
 typedef struct SchemaColumn {
         const ColumnSpec *spec;
         ItemName name;
-        regex_t re;
-        bool has_re;
+        Pattern *pattern;       /* or NULL */
         bool is_key;
 } SchemaColumn;
 
@@ -35,7 +34,6 @@ struct Schema {
         int pk, sk;             /* column indexes; sk = -1 without a sort key */
         size_t *map;            /* CSV position → column index */
         size_t n_map;
-        Buf tmp;                /* NUL-terminated value for regexec / strtod */
         Buf canon;              /* canonical number */
         Buf key_pk, key_sk;     /* value-unique numbers for the key */
         Buf reason;
@@ -239,13 +237,11 @@ Schema *schema_free(Schema *s) {
                 return NULL;
         for (size_t i = 0; i < s->n_columns; i++) {
                 item_name_done(&s->columns[i].name);
-                if (s->columns[i].has_re)
-                        regfree(&s->columns[i].re);
+                pattern_free(s->columns[i].pattern);
         }
         free(s->columns);
         free(s->map);
         free(s->null_lens);
-        buf_done(&s->tmp);
         buf_done(&s->canon);
         buf_done(&s->key_pk);
         buf_done(&s->key_sk);
@@ -299,15 +295,14 @@ int schema_new(const PipelineSpec *spec, Schema **ret, S3bError *err) {
                 if (r < 0)
                         return r;
                 if (cs->type == COLUMN_STRING && cs->pattern) {
-                        r = regcomp(&c->re, cs->pattern, REG_EXTENDED | REG_NOSUB);
-                        if (r != 0) {
-                                char msg[128];
+                        char msg[128] = "";
 
-                                regerror(r, &c->re, msg, sizeof(msg));
+                        r = pattern_new(cs->pattern, &c->pattern, msg, sizeof(msg));
+                        if (r == -EINVAL)
                                 return s3b_error_set(err, -EINVAL, "column '%s': pattern '%s': %s",
                                                      cs->name, cs->pattern, msg);
-                        }
-                        c->has_re = true;
+                        if (r < 0)
+                                return r;
                 }
                 s->map[i] = i;
         }
@@ -330,12 +325,11 @@ int schema_new(const PipelineSpec *spec, Schema **ret, S3bError *err) {
                 s->columns[s->sk].is_key = true;
         }
         /* small now, grown to the longest value seen: the row path soon stops allocating */
-        buf_init(&s->tmp, field_max + 1);
         buf_init(&s->canon, field_max + 32);
         buf_init(&s->key_pk, field_max + 32);
         buf_init(&s->key_sk, field_max + 32);
         buf_init(&s->reason, 1024);
-        if (buf_reserve(&s->tmp, MIN(field_max, (size_t) 256)) < 0 || buf_reserve(&s->canon, 64) < 0 ||
+        if (buf_reserve(&s->canon, 64) < 0 ||
             buf_reserve(&s->key_pk, 64) < 0 || buf_reserve(&s->key_sk, 64) < 0 ||
             buf_reserve(&s->reason, 256) < 0)
                 return -ENOMEM;
@@ -441,22 +435,6 @@ static bool is_null(const Schema *s, const CsvField *f) {
         return false;
 }
 
-/* regexec() wants a C string. glibc's REG_STARTEND takes the bounds instead, sparing a copy
- * and a strlen() per value; elsewhere the value is copied and terminated (the buffer grows to
- * the longest value seen, so after the first rows this does not allocate). */
-static int match_pattern(Schema *s, const regex_t *re, const CsvField *f) {
-#ifdef REG_STARTEND
-        regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t) f->len };
-
-        return regexec(re, f->data, 1, &m, REG_STARTEND) == 0;
-#else
-        buf_reset(&s->tmp);
-        if (buf_append(&s->tmp, f->data, f->len) < 0)
-                return -ENOMEM;
-        return regexec(re, s->tmp.data, 0, NULL, 0) == 0;
-#endif
-}
-
 static bool check_bounds(Schema *s, const ColumnSpec *cs, const Buf *canon, const char **ret) {
         double x;
 
@@ -527,12 +505,12 @@ int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, B
                         if (cs->max_length && f->len > cs->max_length)
                                 return reject(s, ret_reject, i + 1, "longer than %zu bytes (%zu)",
                                               cs->max_length, f->len);
-                        if (c->has_re) {
+                        if (c->pattern) {
                                 /* POSIX regexes cannot see past a NUL; such a value never
                                  * matches rather than matching on its prefix */
                                 if (memchr(f->data, '\0', f->len))
                                         return reject(s, ret_reject, i + 1, "contains a NUL byte");
-                                r = match_pattern(s, &c->re, f);
+                                r = pattern_match(c->pattern, f->data, f->len);
                                 if (r < 0)
                                         return r;
                                 if (r == 0)
