@@ -378,6 +378,9 @@ int http_client_begin(HttpClient *c, const HttpRequest *req, HttpResponse *resp,
         /* a stalled transfer: less than 1 byte/s for stall_timeout_s */
         SETOPT(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
         SETOPT(c, CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s);
+        /* the AWS endpoints we call speak HTTP/1.1; AWS requires TLS 1.2 or later */
+        SETOPT(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+        SETOPT(c, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
         SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
         SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
         if (c->ca_file)

@@ -8,10 +8,11 @@
   /stall           sends headers and 10 bytes of a 1000-byte body, then waits 10 s
   /close           closes the connection without answering
   /headers/N       N response headers of 1 KiB each
-prints the port on the first stdout line.
+prints the port on the first stdout line. --tls CERT KEY serves https instead.
 """
 import http.server
 import json
+import ssl
 import sys
 import time
 
@@ -77,6 +78,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def main():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
 

@@ -15,7 +15,8 @@ typedef struct PyServer {
         char url[64];           /* "http://127.0.0.1:PORT" */
 } PyServer;
 
-static inline int pyserver_start(PyServer *s, const char *script) {
+/* extra: NULL or a NULL-terminated list of arguments for the script */
+static inline int pyserver_start(PyServer *s, const char *script, const char *const *extra) {
         char line[32] = "";
         int fds[2];
         FILE *f;
@@ -29,7 +30,13 @@ static inline int pyserver_start(PyServer *s, const char *script) {
                 dup2(fds[1], STDOUT_FILENO);
                 close(fds[0]);
                 close(fds[1]);
-                execl("/usr/bin/python3", "python3", script, (char *) NULL);
+                const char *argv[16] = { "python3", script };
+                size_t n = 2;
+
+                for (; extra && *extra && n < 15; extra++)
+                        argv[n++] = *extra;
+                argv[n] = NULL;
+                execv("/usr/bin/python3", (char *const *) argv);
                 _exit(127);
         }
         close(fds[1]);

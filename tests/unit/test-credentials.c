@@ -45,7 +45,7 @@ static void keep_error(const S3bError *e) {
 /* ---- the fake metadata server ---- */
 
 static int start_server(void **state) {
-        assert_int_equal(pyserver_start(&server, TEST_SRCDIR "/tests/world/fake-metadata.py"), 0);
+        assert_int_equal(pyserver_start(&server, TEST_SRCDIR "/tests/world/fake-metadata.py", NULL), 0);
         snprintf(base_url, sizeof(base_url), "%s", server.url);
         assert_non_null(mkdtemp(tmpdir));
         return 0;

@@ -20,7 +20,7 @@
 static PyServer server;
 
 static int start(void **state) {
-        return pyserver_start(&server, TEST_SRCDIR "/tests/unit/http-test-server.py");
+        return pyserver_start(&server, TEST_SRCDIR "/tests/unit/http-test-server.py", NULL);
 }
 
 static int stop(void **state) {
@@ -357,6 +357,47 @@ static void test_multi_begin_end(void **state) {
         curl_multi_cleanup(multi);
 }
 
+/* https: verification is always on; a private CA works only when named in ca_file. */
+static void test_tls_verification(void **state) {
+        char dir[] = "/tmp/test-http-tls-XXXXXX", cmd[1024], cert[128], key[128], url[128];
+        _cleanup_(http_client_freep) HttpClient *strict = NULL, *trusting = NULL;
+        HttpClientOptions o = { .ca_file = cert };
+        HttpRequest req = { .method = "GET", .url = url };
+        const char *args[4];
+        PyServer tls = {};
+        HttpResponse resp;
+        S3bError e = {};
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+        snprintf(key, sizeof(key), "%s/key.pem", dir);
+        snprintf(cmd, sizeof(cmd),
+                 "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                 "-addext subjectAltName=DNS:localhost -keyout %s -out %s "
+                 ">/dev/null 2>&1", key, cert);
+        assert_int_equal(system(cmd), 0);
+        args[0] = "--tls";
+        args[1] = cert;
+        args[2] = key;
+        args[3] = NULL;
+        assert_int_equal(pyserver_start(&tls, TEST_SRCDIR "/tests/unit/http-test-server.py", args), 0);
+        snprintf(url, sizeof(url), "https://localhost:%d/bytes/2", tls.port);
+
+        http_response_init(&resp);
+        assert_int_equal(http_client_new(&strict, NULL, NULL), 0);
+        assert_int_equal(http_client_send(strict, &req, &resp, &e), -EPROTO);
+        assert_int_equal(http_client_new(&trusting, &o, NULL), 0);
+        assert_int_equal(http_client_send(trusting, &req, &resp, &e), 0);
+        assert_string_equal(buf_str(&resp.body), "aa");
+        /* the name must match too: "localhost" is in the certificate, 127.0.0.1 is not */
+        snprintf(url, sizeof(url), "https://127.0.0.1:%d/bytes/2", tls.port);
+        assert_int_equal(http_client_send(trusting, &req, &resp, &e), -EPROTO);
+        http_response_done(&resp);
+        pyserver_stop(&tls);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_post_sends_exactly_what_is_given),
@@ -366,6 +407,7 @@ int main(void) {
                 cmocka_unit_test(test_transport_errors),
                 cmocka_unit_test(test_cancel),
                 cmocka_unit_test(test_multi_begin_end),
+                cmocka_unit_test(test_tls_verification),
         };
 
         curl_global_init(CURL_GLOBAL_DEFAULT);
