@@ -217,12 +217,6 @@ int aws_endpoint_resolve(AwsService s, const char *region, const char *configure
         return 0;
 }
 
-static bool ends_with(const char *s, const char *suffix) {
-        size_t n = strlen(s), m = strlen(suffix);
-
-        return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 static bool is_ipv4(const char *s) {
         struct in_addr a;
 
@@ -230,8 +224,7 @@ static bool is_ipv4(const char *s) {
 }
 
 bool aws_endpoint_host_is_local(const AwsEndpoint *e) {
-        return e->host[0] == '[' || is_ipv4(e->host) || strcmp(e->host, "localhost") == 0 ||
-               ends_with(e->host, ".localhost");
+        return e->host[0] == '[' || is_ipv4(e->host) || strcmp(e->host, "localhost") == 0;
 }
 
 bool s3_bucket_is_virtual_hostable(const char *bucket, bool https) {

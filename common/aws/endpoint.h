@@ -50,7 +50,9 @@ int aws_endpoint_default(AwsService s, const char *region, AwsEndpoint *ret, S3b
 int aws_endpoint_resolve(AwsService s, const char *region, const char *configured,
                          const AwsEnv *env, AwsEndpoint *ret, S3bError *err);
 
-/* IPv4/IPv6 literal or "localhost" (or *.localhost): no virtual-host bucket can resolve there. */
+/* IPv4/IPv6 literal or "localhost": no "bucket.<host>" name can exist there. A name under
+ * localhost ("s3.localhost") is not: bucket.s3.localhost resolves to loopback (RFC 6761;
+ * libcurl does so itself), so such an endpoint can serve virtual-host requests. */
 bool aws_endpoint_host_is_local(const AwsEndpoint *e);
 
 /* S3's rules for a bucket usable as a DNS label (3..63, [a-z0-9.-], no "..", not an IP);

@@ -168,6 +168,8 @@ static void test_path_style(void **state) {
         assert_false(s3_use_path_style(&named, "inbound", false));
         assert_true(aws_endpoint_host_is_local(&local));
         assert_false(aws_endpoint_host_is_local(&named));
+        assert_int_equal(aws_endpoint_parse("http://s3.localhost:4566", true, &named, NULL), 0);
+        assert_false(s3_use_path_style(&named, "inbound", false));
 }
 
 static void test_host_and_url(void **state) {
