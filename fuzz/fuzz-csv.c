@@ -4,7 +4,8 @@
  * paths are reached by short inputs), a typed pipeline instead of the reference one, forced
  * gzip. The rest is the object. It is fed twice, once whole and once cut where the second byte
  * says, and both runs must produce the same items, rejects and verdict — the chunking
- * property as an oracle, not just "does not crash". Items must be valid JSON-ish: balanced
+ * property as an oracle, not just "does not crash". (When the file fails, only the verdict is
+ * compared: rows before a gzip corruption are streamed out as zlib happens to deliver them.) Items must be valid JSON-ish: balanced
  * braces and no raw control characters. */
 #include <stdint.h>
 #include <stdio.h>
@@ -152,6 +153,7 @@ static int run(const PipelineSpec *spec, const uint8_t *data, size_t size, size_
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         PipelineSpec spec;
         Buf whole = BUF_INIT(64 << 20), cut = BUF_INIT(64 << 20);
+        int r_whole, r_cut;
         size_t at;
 
         if (size < 2 || size > 1 << 20)
@@ -161,13 +163,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         data += 2;
         size -= 2;
 
-        run(&spec, data, size, 0, &whole);
-        run(&spec, data, size, MIN(at, size), &cut);
+        r_whole = run(&spec, data, size, 0, &whole);
+        r_cut = run(&spec, data, size, MIN(at, size), &cut);
+        /* A file-level failure (corrupt gzip) may surface after a different number of rows
+         * depending on where zlib sees the damage; the verdict must still be the same. */
+        if (r_whole < 0 && r_cut == r_whole)
+                goto finish;
         if (whole.len != cut.len || memcmp(buf_str(&whole), buf_str(&cut), whole.len) != 0) {
                 fprintf(stderr, "chunking changed the outcome:\n--- whole\n%s--- cut at %zu\n%s",
                         buf_str(&whole), at, buf_str(&cut));
                 abort();
         }
+finish:
         buf_done(&whole);
         buf_done(&cut);
         pipeline_spec_done(&spec);
