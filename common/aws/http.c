@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 
 #include "common/aws/http.h"
 #include "version.h"
@@ -98,12 +99,19 @@ int http_client_new(HttpClient **ret, const HttpClientOptions *opts, S3bError *e
         return 0;
 }
 
+/* The request headers include Authorization and X-Amz-Security-Token. */
+static void slist_free_wiped(struct curl_slist *l) {
+        for (struct curl_slist *i = l; i; i = i->next)
+                OPENSSL_cleanse(i->data, strlen(i->data));
+        curl_slist_free_all(l);
+}
+
 HttpClient *http_client_free(HttpClient *c) {
         if (!c)
                 return NULL;
         if (c->easy)
                 curl_easy_cleanup(c->easy);
-        curl_slist_free_all(c->headers);
+        slist_free_wiped(c->headers);
         free(c->ca_file);
         free(c->user_agent);
         free(c);
@@ -262,6 +270,7 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
         if (n < 0)
                 return -ENOMEM;
         l = curl_slist_append(*list, line);
+        OPENSSL_cleanse(line, (size_t) n);
         free(line);
         if (!l)
                 return -ENOMEM;
@@ -295,11 +304,11 @@ static int build_headers(HttpClient *c, const HttpRequest *req, S3bError *err) {
                 s3b_error_set(err, r, "cannot build HTTP headers");
                 goto fail;
         }
-        curl_slist_free_all(c->headers);
+        slist_free_wiped(c->headers);
         c->headers = list;
         return 0;
 fail:
-        curl_slist_free_all(list);
+        slist_free_wiped(list);
         return r;
 }
 
@@ -490,7 +499,7 @@ int http_client_end(HttpClient *c, CURLcode result, S3bError *err) {
                                 resp->content_length = v;
                 }
         }
-        curl_slist_free_all(c->headers);
+        slist_free_wiped(c->headers);
         c->headers = NULL;
         c->req = NULL;
         c->resp = NULL;

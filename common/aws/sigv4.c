@@ -55,19 +55,30 @@ SigV4KeyCache *sigv4_key_cache_free(SigV4KeyCache *c) {
         return NULL;
 }
 
+/* The canonical request carries the session token in its x-amz-security-token line. */
+static void free_wiped(char *s) {
+        if (s) {
+                OPENSSL_cleanse(s, strlen(s));
+                free(s);
+        }
+}
+
+static void buf_wipe_done(Buf *b) {
+        if (b->data)
+                OPENSSL_cleanse(b->data, b->cap);
+        buf_done(b);
+}
+
 void sigv4_result_done(SigV4Result *r) {
         if (!r)
                 return;
-        free(r->canonical_request);
+        free_wiped(r->canonical_request);
         free(r->string_to_sign);
         free(r->authorization);
         free(r->url_path);
         free(r->url_query);
         free(r->_host);
-        if (r->_token) {
-                OPENSSL_cleanse(r->_token, strlen(r->_token));
-                free(r->_token);
-        }
+        free_wiped(r->_token);
         memset(r, 0, sizeof(*r));
 }
 
@@ -539,7 +550,7 @@ int sigv4_sign(const SigV4Request *req, const AwsCredentials *creds, const char 
                 goto fail;
         }
         buf_done(&names);
-        buf_done(&headers);
+        buf_wipe_done(&headers);
         *ret = res;
         /* add[] points into *ret, so it is filled only once the struct is in place */
         ret->add[SIGV4_ADD_HOST].name = "Host";
@@ -563,10 +574,10 @@ fail:
                 s3b_error_set(err, r, "sigv4: request too large to sign");
         else if (err && err->code == 0)
                 s3b_error_set(err, r, "sigv4: signing failed");
-        buf_done(&cr);
+        buf_wipe_done(&cr);
         buf_done(&sts);
         buf_done(&names);
-        buf_done(&headers);
+        buf_wipe_done(&headers);
         buf_done(&auth);
         buf_done(&path);
         buf_done(&query);
