@@ -163,6 +163,9 @@ int aws_credentials_chain_new(AwsCredentialsChain **ret, const AwsCredentialsOpt
                 c->http_opts.ca_file = c->ca_file;
                 c->http_opts.user_agent = c->user_agent;
         }
+        /* the metadata endpoints are link-local: never through a proxy */
+        c->http_opts.no_proxy = true;
+        c->http_opts.cancel = NULL;
         r = aws_imds_new(&c->imds, &c->env, &c->md, err);
         if (r == -ENOENT) {
                 c->imds_disabled = true;

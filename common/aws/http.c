@@ -21,6 +21,7 @@
 struct HttpClient {
         CURL *easy;
         const atomic_bool *cancel;
+        bool no_proxy;
         long connect_timeout_ms;
         long stall_timeout_s;
         char *ca_file;
@@ -84,6 +85,7 @@ int http_client_new(HttpClient **ret, const HttpClientOptions *opts, S3bError *e
         if (!c)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         c->cancel = opts->cancel;
+        c->no_proxy = opts->no_proxy;
         c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 3000;
         c->stall_timeout_s = opts->stall_timeout_s > 0 ? opts->stall_timeout_s : 60;
         c->user_agent = strdup(opts->user_agent ? opts->user_agent : "s3batchd/" S3BATCHD_VERSION);
@@ -394,6 +396,8 @@ int http_client_begin(HttpClient *c, const HttpRequest *req, HttpResponse *resp,
         SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
         if (c->ca_file)
                 SETOPT(c, CURLOPT_CAINFO, c->ca_file);
+        if (c->no_proxy)
+                SETOPT(c, CURLOPT_PROXY, "");   /* "" disables the environment's proxy */
         SETOPT(c, CURLOPT_HEADERFUNCTION, header_cb);
         SETOPT(c, CURLOPT_HEADERDATA, c);
         SETOPT(c, CURLOPT_WRITEFUNCTION, write_cb);

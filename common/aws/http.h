@@ -54,6 +54,10 @@ typedef struct HttpClientOptions {
          * NULL: system default. Verification is always on. Copied. */
         const char *ca_file;
         const char *user_agent;         /* NULL: "s3batchd/<version>"; copied */
+        /* Ignore http_proxy/https_proxy from the environment (libcurl honours them by default).
+         * Set for the metadata endpoints: they are link-local and a proxy would either fail
+         * or, worse, see the credentials. */
+        bool no_proxy;
 } HttpClientOptions;
 
 typedef struct HttpHeader {

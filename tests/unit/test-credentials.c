@@ -29,6 +29,8 @@
 #define ECS_AUTH "ecs-auth-token-s3cr3t"
 
 static PyServer server;
+/* the fake server is on loopback: whatever proxy the environment names does not apply */
+static const HttpClientOptions test_http = { .no_proxy = true };
 static char base_url[64];
 static char tmpdir[64] = "/tmp/test-credentials-XXXXXX";
 static Buf all_errors = BUF_INIT(4 * 1024 * 1024);
@@ -69,7 +71,7 @@ static void admin(const char *json) {
 
         snprintf(url, sizeof(url), "%s/_admin/config", base_url);
         http_response_init(&resp);
-        assert_int_equal(http_client_new(&http, NULL, NULL), 0);
+        assert_int_equal(http_client_new(&http, &test_http, NULL), 0);
         assert_int_equal(http_client_send(http, &req, &resp, NULL), 0);
         assert_int_equal(resp.status, 200);
         http_response_done(&resp);
@@ -91,7 +93,7 @@ static int stat_of(const char *kind) {
 
         snprintf(url, sizeof(url), "%s/_admin/stats", base_url);
         http_response_init(&resp);
-        assert_int_equal(http_client_new(&http, NULL, NULL), 0);
+        assert_int_equal(http_client_new(&http, &test_http, NULL), 0);
         assert_int_equal(http_client_send(http, &req, &resp, NULL), 0);
         doc = cJSON_Parse(buf_str(&resp.body));
         v = cJSON_GetObjectItemCaseSensitive(doc, kind);
@@ -265,7 +267,7 @@ static void test_container_relative(void **state) {
         S3bError e = {};
 
         admin("{\"expiration\": 1893456000}");  /* 2030-01-01T00:00:00Z */
-        assert_int_equal(http_client_new(&http, NULL, NULL), 0);
+        assert_int_equal(http_client_new(&http, &test_http, NULL), 0);
         assert_int_equal(aws_credentials_from_container(&env, http, &o, &c, &e), 0);
         assert_string_equal(c.source, "container");
         assert_int_equal(strncmp(c.access_key_id, "ASIAFAKE", 8), 0);
@@ -282,7 +284,7 @@ static void test_container_full_uri_token(void **state) {
         AwsCredentials c = {};
         S3bError e = {};
 
-        assert_int_equal(http_client_new(&http, NULL, NULL), 0);
+        assert_int_equal(http_client_new(&http, &test_http, NULL), 0);
         admin("{\"ecs_token\": \"" ECS_AUTH "\"}");
         snprintf(full, sizeof(full), "AWS_CONTAINER_CREDENTIALS_FULL_URI=%s/ecs/creds", base_url);
         {
@@ -350,7 +352,7 @@ static void test_imds_token_flow(void **state) {
         S3bError e = {};
         char region[AWS_REGION_MAX + 1];
 
-        assert_int_equal(http_client_new(&http, NULL, NULL), 0);
+        assert_int_equal(http_client_new(&http, &test_http, NULL), 0);
         assert_int_equal(aws_imds_credentials(m, http, 0, &c, &e), 0);
         assert_string_equal(c.source, "imds");
         assert_int_equal(strncmp(c.access_key_id, "ASIAFAKE", 8), 0);
@@ -385,7 +387,7 @@ static void test_imds_disabled_and_no_role(void **state) {
         env = aws_env_strv(badep);
         assert_int_equal(aws_imds_new(&m, &env, NULL, &e), -EINVAL);
         m = imds_at_server(0);
-        assert_int_equal(http_client_new(&http, NULL, NULL), 0);
+        assert_int_equal(http_client_new(&http, &test_http, NULL), 0);
         admin("{\"role\": \"\"}");
         assert_int_equal(aws_imds_credentials(m, http, 0, &c, &e), -ENOENT);
         keep_error(&e);
@@ -399,7 +401,7 @@ static void test_imds_timeout(void **state) {
         S3bError e = {};
         double elapsed;
 
-        assert_int_equal(http_client_new(&http, NULL, NULL), 0);
+        assert_int_equal(http_client_new(&http, &test_http, NULL), 0);
         admin("{\"token_delay\": 1.5}");
         clock_gettime(CLOCK_MONOTONIC, &a);
         assert_int_equal(aws_imds_credentials(m, http, 0, &c, &e), -ETIMEDOUT);
@@ -433,7 +435,7 @@ static void test_imds_garbage_and_errors(void **state) {
 
                 reset_server();
                 admin(t[i].knobs);
-                assert_int_equal(http_client_new(&http, NULL, NULL), 0);
+                assert_int_equal(http_client_new(&http, &test_http, NULL), 0);
                 assert_int_equal(aws_imds_credentials(m, http, 0, &c, &e), t[i].want);
                 if (t[i].want < 0)
                         keep_error(&e);
@@ -762,5 +764,11 @@ int main(void) {
                 cmocka_unit_test(test_no_secret_in_errors),
         };
 
+        /* libcurl takes proxies from the process environment: a dead one here proves the
+         * metadata requests never go through a proxy */
+        setenv("http_proxy", "http://127.0.0.1:9", 1);
+        setenv("HTTP_PROXY", "http://127.0.0.1:9", 1);
+        unsetenv("no_proxy");
+        unsetenv("NO_PROXY");
         return cmocka_run_group_tests(tests, start_server, stop_server);
 }
