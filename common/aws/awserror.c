@@ -15,6 +15,7 @@ static const char *const throttling_codes[] = {
         "Throttling",
         "ThrottlingException",
         "ThrottledException",
+        "Throttled",                    /* SNS Publish, HTTP 429 */
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
         "SlowDown",

@@ -111,9 +111,14 @@ class AwsFaults(unittest.TestCase):
                 self.assertEqual(codes(out, 'sqs'), {'RequestThrottled': 1})
                 self.assertEqual(out['stats']['sqs']['throttled'], 1)
                 self.assertEqual(requests(out, 'sqs'), 2)
+                self.proxy['sns'].add('status', {}, preset='sns-throttled')     # then 429 Throttled
                 out = self.call('sns-publish', self.w.topic_arn, 's', 'm')
-                self.assertEqual(codes(out, 'sns'), {'Throttling': 1})
-                self.assertEqual(requests(out, 'sns'), 2)
+                self.assertEqual(codes(out, 'sns'), {'ThrottlingException': 1, 'Throttled': 1})
+                self.assertEqual(out['stats']['sns']['throttled'], 2)
+                self.assertEqual(requests(out, 'sns'), 3)
+                out = self.call('sns-publish', self.w.topic_arn, 's', 'm')     # faults used up
+                self.assertEqual(codes(out, 'sns'), {})
+                self.assertEqual(requests(out, 'sns'), 1)
                 out = self.call('ddb-describe', self.w.table)
                 self.assertEqual(codes(out, 'dynamodb'), {'InternalServerError': 1})
                 self.assertEqual(requests(out, 'dynamodb'), 2)

@@ -22,6 +22,7 @@ static void test_classify_throttling(void **state) {
                 "Throttling", "ThrottlingException", "ProvisionedThroughputExceededException",
                 "RequestLimitExceeded", "SlowDown", "TooManyRequestsException",
                 "RequestThrottled", "RequestThrottledException", "TransactionInProgressException",
+                "Throttled",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
