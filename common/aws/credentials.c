@@ -203,8 +203,9 @@ static int resolve_locked(AwsCredentialsChain *c, AwsCredentials *ret, S3bError 
                 return s3b_error_set(err, -ENOENT,
                                      "no AWS credentials: none in the environment, the shared files or the container, and IMDS is disabled");
         r = aws_imds_credentials(c->imds, c->http, chain_now(c), ret, err);
-        if (r == -ENOENT)
-                s3b_error_prefix(err, "no AWS credentials in the environment, the shared files or the container");
+        /* off EC2 this is where a machine without any configuration ends up: say so */
+        if (r < 0)
+                s3b_error_prefix(err, "no AWS credentials in the environment, the shared files or the container, and IMDS failed");
         return r;
 }
 

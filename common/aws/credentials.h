@@ -104,9 +104,10 @@ DEFINE_CLEANUP_FUNC(AwsCredentialsChain *, aws_credentials_chain_free);
 /* Thread-safe. Copies usable credentials into *ret, resolving or refreshing them first when
  * needed (see the top of this file). Errors: -ENOENT (no provider configured: message lists
  * what was tried), -EACCES (a provider refused, e.g. ECS 403 / IMDS no role), -ETIMEDOUT,
- * -ECONNREFUSED, -EBADMSG (garbage credentials document), -EINVAL (partial or malformed
- * configuration), -EOPNOTSUPP (profile uses role_arn/sso/credential_process). *ret untouched
- * on failure. */
+ * -ECONNREFUSED, -EHOSTUNREACH, -EIO (HTTP 5xx), -EBADMSG (garbage credentials document),
+ * -EINVAL (partial or malformed configuration), -EOPNOTSUPP (profile uses role_arn/sso/
+ * credential_process), -EKEYEXPIRED (the provider handed out already expired credentials).
+ * *ret untouched on failure. */
 int aws_credentials_chain_get(AwsCredentialsChain *c, AwsCredentials *ret, S3bError *err);
 
 /* Marks the current credentials for refresh at the next get (e.g. AWS answered ExpiredToken);
