@@ -6,6 +6,7 @@
  * wedged loop is restarted by systemd). SQS calls made here (delete, change visibility) are
  * short synchronous requests on the loop's own AwsClient; only the long poll, which can take
  * 20 s, runs on the poller thread. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -503,10 +504,13 @@ Loop *loop_free(Loop *l) {
         return NULL;
 }
 
-static int add_source(Loop *l, int r, sd_event_source *s) {
+/* Takes the address, not the value: the new source is read after the call that made it
+ * (argument evaluation order is unspecified). */
+static int add_source(Loop *l, int r, sd_event_source **s) {
         if (r < 0)
                 return r;
-        l->sources[l->n_sources++] = s;
+        assert(l->n_sources < ELEMENTSOF(l->sources));
+        l->sources[l->n_sources++] = *s;
         return 0;
 }
 
@@ -548,25 +552,25 @@ int loop_new(const LoopOptions *opts, Loop **ret) {
                 return log_error_errno(l->log, r, "sd_event_new");
         (void) sd_event_set_watchdog(l->event, true);
 
-        r = add_source(l, sd_event_add_signal(l->event, &s, SIGTERM, on_signal, l), s);
+        r = add_source(l, sd_event_add_signal(l->event, &s, SIGTERM, on_signal, l), &s);
         if (r >= 0)
-                r = add_source(l, sd_event_add_signal(l->event, &s, SIGINT, on_signal, l), s);
+                r = add_source(l, sd_event_add_signal(l->event, &s, SIGINT, on_signal, l), &s);
         if (r >= 0)
-                r = add_source(l, sd_event_add_signal(l->event, &s, SIGHUP, on_signal, l), s);
+                r = add_source(l, sd_event_add_signal(l->event, &s, SIGHUP, on_signal, l), &s);
         if (r >= 0)
-                r = add_source(l, sd_event_add_io(l->event, &s, pool_fd(l->pool), EPOLLIN, on_pool, l), s);
+                r = add_source(l, sd_event_add_io(l->event, &s, pool_fd(l->pool), EPOLLIN, on_pool, l), &s);
         if (r < 0)
                 return log_error_errno(l->log, r, "Setting up the event loop");
 
         sd_event_now(l->event, CLOCK_MONOTONIC, &now);
         r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC,
                                             now + (uint64_t) MAX(1u, l->queue.visibility_timeout / 2) * 1000000ULL,
-                                            0, on_heartbeat, l), s);
+                                            0, on_heartbeat, l), &s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ON);
         if (r >= 0)
                 r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC,
-                                                    now + METRICS_INTERVAL_USEC, 0, on_metrics, l), s);
+                                                    now + METRICS_INTERVAL_USEC, 0, on_metrics, l), &s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ON);
         if (r < 0)
@@ -592,7 +596,7 @@ int loop_run(Loop *l) {
         r = poller_new(l->aws, &po, &l->poller, &err);
         if (r < 0)
                 return log_error_errno(l->log, r, "Starting the SQS receiver: %s", err.message), 1;
-        r = add_source(l, sd_event_add_io(l->event, &s, poller_fd(l->poller), EPOLLIN, on_poller, l), s);
+        r = add_source(l, sd_event_add_io(l->event, &s, poller_fd(l->poller), EPOLLIN, on_poller, l), &s);
         if (r < 0)
                 return log_error_errno(l->log, r, "Watching the receiver"), 1;
 
