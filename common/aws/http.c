@@ -154,8 +154,9 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
                 return n;
         }
         colon = memchr(data, ':', len);
-        if (!colon)
-                return n;       /* the blank line ending the block, or obsolete folding */
+        if (!colon || memchr(data, '\0', len))
+                return n;       /* the blank line ending the block, obsolete folding, or a NUL
+                                 * that would shift the name/value pairs: not kept */
         nlen = (size_t) (colon - data);
         v = colon + 1;
         vend = data + len;
