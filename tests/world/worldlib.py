@@ -39,6 +39,13 @@ def _merge(base, overrides):
         return base
 
 
+def _die_with_parent():
+        """In the child before exec: SIGTERM when the test process dies, even by SIGKILL."""
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class FaultProxy:
         """A fault-proxy.js in front of one endpoint; `url` is what the client should use."""
 
@@ -297,7 +304,7 @@ class World:
                 argv = [binary, '--config', config, *args]
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, env=env or self.daemon_env(),
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_die_with_parent)
                 # A reader thread keeps the pipe drained and the log on disk as it comes.
                 import threading
                 log_path = os.path.join(self.dir, 'logs', 'daemon.log')
