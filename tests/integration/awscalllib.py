@@ -19,11 +19,15 @@ class CallFailed(AssertionError):
 
 
 def endpoints_args(world, **override):
-        """--endpoint-* for each service of WORLD; OVERRIDE maps a service to another URL."""
+        """--endpoint-* for each service of WORLD; OVERRIDE maps a service to another URL, or
+        to None for no endpoint option at all."""
         ep = dict(world.info['endpoints'])
         ep.update(override)
-        return ['--endpoint-sqs', ep['sqs'], '--endpoint-s3', ep['s3'],
-                '--endpoint-dynamodb', ep['dynamodb'], '--endpoint-sns', ep['sns']]
+        args = []
+        for service in ('sqs', 's3', 'dynamodb', 'sns'):
+                if ep[service] is not None:             # None: no override, the default endpoint
+                        args += [f'--endpoint-{service}', ep[service]]
+        return args
 
 
 def awscall(world, *args, opts=(), expect_ok=True, wrapper=(), timeout=180, **override):
@@ -31,6 +35,8 @@ def awscall(world, *args, opts=(), expect_ok=True, wrapper=(), timeout=180, **ov
         returns the parsed JSON. Raises CallFailed when ok differs from EXPECT_OK (None: any)."""
         argv = [*wrapper, AWSCALL, *endpoints_args(world, **override), *FAST, *opts, *args]
         env = world.daemon_env()
+        for k in [k for k in env if k.startswith('AWS_ENDPOINT_URL') or k == 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS']:
+                del env[k]                              # endpoints come from the options only
         # in a sanitizer build, undefined behaviour must fail the call, not just print
         env.setdefault('UBSAN_OPTIONS', 'halt_on_error=1:print_stacktrace=1')
         p = subprocess.run(argv, env=env, capture_output=True, timeout=timeout)

@@ -90,6 +90,19 @@ class AwsCalls(unittest.TestCase):
                 one = self.call('sqs-attributes', q, 'ApproximateNumberOfMessages')['result']
                 self.assertEqual(one, {'ApproximateNumberOfMessages': '0'})
 
+        def test_sqs_without_endpoint_goes_to_the_queue_url_host(self):
+                """No SQS endpoint configured: requests go to the queue URL's own host. The
+                world's queue URLs name sqs.us-east-1.localhost:PORT, which is loopback."""
+                q = self.fresh_queue()
+                self.assertIn('.localhost:', q)
+                self.w.sqs.send_message(QueueUrl=q, MessageBody='direct')
+                out = self.call('sqs-receive', q, '1', '2', '30', sqs=None)
+                self.assertEqual([m['body'] for m in out['result']], ['direct'])
+                # and with no endpoint and a queue URL nobody serves, the call fails there
+                dead = 'http://127.0.0.1:9/000000000000/nothing'
+                out = self.call('sqs-receive', dead, '1', '0', '30', sqs=None, expect_ok=False)
+                self.assertEqual(out['error']['errno'], 'ECONNREFUSED')
+
         def test_sqs_missing_queue(self):
                 q = self.w.queue_url.rsplit('/', 1)[0] + '/no-such-queue'
                 out = self.call('sqs-receive', q, '1', '0', '30', expect_ok=False)

@@ -136,6 +136,21 @@ class AwsFaults(unittest.TestCase):
                                  ('EIO', 502, ''))
                 self.assertEqual(requests(out, 's3'), 3)
 
+        def test_expired_token_refreshes_and_retries_once(self):
+                self.proxy['dynamodb'].add('status', {'target': DESCRIBE}, status=400, times=-1,
+                                           headers={'Content-Type': 'application/x-amz-json-1.0'},
+                                           body={'__type': 'com.amazon.coral.service#ExpiredTokenException',
+                                                 'message': 'The security token included in the request is expired'})
+                out = self.call('ddb-describe', self.w.table, expect_ok=False)
+                self.assertEqual(out['error']['aws_code'], 'ExpiredTokenException')
+                self.assertEqual(requests(out, 'dynamodb'), 2)          # one refresh, not a loop
+                self.proxy['dynamodb'].clear()
+                self.proxy['dynamodb'].add('status', {'target': DESCRIBE}, status=403,
+                                           headers={'Content-Type': 'application/xml'},
+                                           body='<Error><Code>ExpiredToken</Code><Message>expired</Message></Error>')
+                out = self.call('ddb-describe', self.w.table)
+                self.assertEqual(requests(out, 'dynamodb'), 2)
+
         def test_client_errors_are_not_retried(self):
                 self.proxy['sqs'].add('status', {}, status=400, times=-1,
                                       headers={'Content-Type': 'application/x-amz-json-1.0'},

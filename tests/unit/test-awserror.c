@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include "common/aws/awserror.h"
-#include "common/aws/xml.h"
 
 static int parse(long status, const AwsErrorHeaders *h, const char *body, S3bError *e) {
         s3b_error_clear(e);
@@ -164,45 +163,6 @@ static void test_normalize(void **state) {
         assert_false(aws_error_code_is_throttling("AccessDenied"));
 }
 
-static void test_xml_tree(void **state) {
-        const char *doc = "<?xml version=\"1.0\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-                          "<Name>b</Name><Contents><Key>a&amp;b</Key><Size>3</Size></Contents>"
-                          "<Contents><Key>c</Key><Size>4</Size></Contents><IsTruncated>false</IsTruncated>"
-                          "</ListBucketResult>";
-        XmlNode *root = NULL;
-        const XmlNode *c;
-        int n = 0;
-
-        assert_int_equal(xml_parse(doc, strlen(doc), 0, &root, NULL), 0);
-        assert_string_equal(root->name, "ListBucketResult");
-        assert_string_equal(xml_text(xml_child(root, "Name")), "b");
-        for (c = xml_child(root, "Contents"); c; c = xml_next_same(c))
-                n++;
-        assert_int_equal(n, 2);
-        assert_string_equal(xml_text(xml_path(root, "Contents/Key")), "a&b");
-        assert_null(xml_path(root, "Contents/Nope"));
-        assert_string_equal(xml_text(NULL), "");
-        xml_free(root);
-}
-
-static void test_xml_refuses(void **state) {
-        const char *dtd = "<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY a \"aaaaaaaa\"><!ENTITY b \"&a;&a;&a;\">]>"
-                          "<Error><Code>&b;</Code></Error>";
-        char deep[32 * 3 + 40 * 7 + 1] = "";
-        XmlNode *root = (XmlNode *) 0x1;
-        S3bError e = {};
-
-        assert_int_equal(xml_parse(dtd, strlen(dtd), 0, &root, &e), -EBADMSG);
-        assert_ptr_equal(root, (XmlNode *) 0x1);        /* untouched */
-        for (int i = 0; i < 40; i++)
-                strcat(deep, "<a>");
-        assert_int_equal(xml_parse(deep, strlen(deep), 0, &root, &e), -EBADMSG);
-        assert_int_equal(xml_parse("<a/><b/>", 8, 0, &root, &e), -EBADMSG);
-        assert_int_equal(xml_parse("<a><b/><b/><b/></a>", 19, 3, &root, &e), -EBADMSG);
-        assert_int_equal(xml_parse("", 0, 0, &root, &e), -EBADMSG);
-        assert_int_equal(xml_parse("<a>", 3, 0, &root, &e), -EBADMSG);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_json_dynamodb),
@@ -213,8 +173,6 @@ int main(void) {
                 cmocka_unit_test(test_message_sanitized),
                 cmocka_unit_test(test_xml_200),
                 cmocka_unit_test(test_normalize),
-                cmocka_unit_test(test_xml_tree),
-                cmocka_unit_test(test_xml_refuses),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
