@@ -61,9 +61,10 @@ class DaemonLife(unittest.TestCase):
                 metrics = os.path.join(w.dir, 'metrics.prom')
                 good = w.daemon_config(metrics_file=metrics)
                 path = w.make_daemon_config(metrics_file=metrics)
-                env = dict(w.daemon_env(), NOTIFY_SOCKET=ns.path)
+                env = dict(w.daemon_env(), NOTIFY_SOCKET=ns.path, WATCHDOG_USEC='1000000')
                 proc = w.start_daemon(path, env=env)
                 ns.wait_for('READY=1')
+                ns.wait_for('WATCHDOG=1', timeout=5)
                 self.assertTrue(any(l.startswith('STATUS=') for m in ns.seen for l in m.split('\n')), ns.seen)
 
                 # a partial file fails with max_rejected_rows: 0 ...

@@ -46,7 +46,12 @@ class DynamoFaults(unittest.TestCase):
 
         @classmethod
         def tearDownClass(cls):
+                status = cls.w.stop_daemon()
+                log = cls.w.daemon_log()
                 cls.w.__exit__(None, None, None)
+                # a clean exit, also under the sanitizers (leaks make the status non-zero)
+                if status != 0 or 'runtime error' in log:
+                        raise AssertionError(f's3batchd exited with {status}:\n{log[-4000:]}')
 
         def setUp(self):
                 self.proxy.clear()
