@@ -450,7 +450,7 @@ static int attempt(AwsClient *c, const AwsRequest *req, StreamTap *tap, HttpResp
                         .n_headers = req->n_headers,
                         .body = req->body,
                         .body_len = req->body_len,
-                }, &creds, c->ctx->region, aws_service_name(req->service),
+                }, &creds, req->region ? req->region : c->ctx->region, aws_service_name(req->service),
                 time(NULL) + aws_context_clock_offset(c->ctx), c->keys, &sig, e);
         if (r < 0)
                 goto finish;
@@ -592,6 +592,7 @@ int aws_client_json_call(AwsClient *c, const AwsJsonCall *call, cJSON **ret, S3b
                         .service = call->service,
                         .method = "POST",
                         .endpoint = call->endpoint,
+                        .region = call->region,
                         .path = "/",
                         .headers = headers,
                         .n_headers = ELEMENTSOF(headers),

@@ -142,6 +142,7 @@ typedef struct AwsRequest {
         AwsService service;
         const char *method;
         const AwsEndpoint *endpoint;    /* NULL: the context's endpoint for service */
+        const char *region;             /* signing region; NULL: the context's */
         const char *host_prefix;        /* S3 virtual-host bucket ("bkt" → bkt.host), or NULL */
         const char *path;               /* raw (not encoded), starts with '/'; the signer encodes */
         const SigV4Param *query;        /* raw */
@@ -172,6 +173,7 @@ int aws_client_send(AwsClient *c, const AwsRequest *req, HttpResponse *resp, S3b
 typedef struct AwsJsonCall {
         AwsService service;
         const AwsEndpoint *endpoint;    /* NULL: the context's */
+        const char *region;             /* signing region; NULL: the context's */
         const char *target;             /* X-Amz-Target: "AmazonSQS.ReceiveMessage" */
         const char *body;               /* a JSON object */
         size_t body_len;

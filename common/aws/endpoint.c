@@ -217,6 +217,53 @@ int aws_endpoint_resolve(AwsService s, const char *region, const char *configure
         return 0;
 }
 
+static bool is_aws_suffix(const char *s) {
+        static const char *const suffixes[] = {
+                "amazonaws.com", "amazonaws.com.cn", "c2s.ic.gov", "sc2s.sgov.gov",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (strcmp(s, suffixes[i]) == 0)
+                        return true;
+        return false;
+}
+
+static int copy_region(const char *start, size_t len, char *ret, size_t n) {
+        char region[64];
+
+        if (len == 0 || len >= sizeof(region) || len >= n)
+                return -ENOENT;
+        memcpy(region, start, len);
+        region[len] = '\0';
+        if (!aws_region_is_valid(region))
+                return -ENOENT;
+        memcpy(ret, region, len + 1);
+        return 0;
+}
+
+int aws_endpoint_region_of_host(const char *host, const char *service, char *ret, size_t n) {
+        size_t sl = strlen(service);
+        const char *dot;
+
+        if (!host)
+                return -ENOENT;
+        if (strcmp(host, "queue.amazonaws.com") == 0 && strcmp(service, "sqs") == 0)
+                return copy_region("us-east-1", 9, ret, n);
+        /* <service>.<region>.<suffix> */
+        if (strncmp(host, service, sl) == 0 && host[sl] == '.') {
+                const char *region = host + sl + 1;
+
+                dot = strchr(region, '.');
+                if (dot && is_aws_suffix(dot + 1))
+                        return copy_region(region, (size_t) (dot - region), ret, n);
+        }
+        /* <region>.queue.<suffix> */
+        dot = strstr(host, ".queue.");
+        if (dot && strcmp(service, "sqs") == 0 && is_aws_suffix(dot + 7))
+                return copy_region(host, (size_t) (dot - host), ret, n);
+        return -ENOENT;
+}
+
 static bool is_ipv4(const char *s) {
         struct in_addr a;
 

@@ -13,16 +13,32 @@
 #define SQS_RECEIVE_BODY_MAX (6u * 1024 * 1024)
 #define SQS_BODY_MAX (1024u * 1024)
 
-static int sqs_endpoint(AwsClient *c, const char *queue_url, AwsEndpoint *ret, S3bError *err) {
+/* Where to send, and for which region to sign. */
+typedef struct SqsTarget {
+        AwsEndpoint endpoint;
+        char region[64];                /* "" = the context's */
+} SqsTarget;
+
+static int sqs_target(AwsClient *c, const char *queue_url, SqsTarget *ret, S3bError *err) {
         const AwsEndpoint *configured = aws_context_endpoint(aws_client_context(c), AWS_SERVICE_SQS);
+        SqsTarget t = {};
+        int r;
 
         if (configured->custom) {
-                *ret = *configured;
+                t.endpoint = *configured;
+                *ret = t;
                 return 0;
         }
         /* the queue URL's host is the queue's regional endpoint (also for legacy
-         * queue.amazonaws.com URLs); its path is the queue, not a base path */
-        return aws_endpoint_parse(queue_url, false, ret, err);
+         * REGION.queue.amazonaws.com URLs); its path is the queue, not a base path. A queue in
+         * another region than the daemon's must be signed for its own region. */
+        r = aws_endpoint_parse(queue_url, false, &t.endpoint, err);
+        if (r < 0)
+                return r;
+        if (aws_endpoint_region_of_host(t.endpoint.host, "sqs", t.region, sizeof(t.region)) < 0)
+                t.region[0] = '\0';
+        *ret = t;
+        return 0;
 }
 
 /* Sends body (consumed) as AmazonSQS.<action> and returns the parsed response. */
@@ -30,13 +46,13 @@ static int sqs_call(AwsClient *c, const char *queue_url, const char *action, cJS
                     size_t response_max, long timeout_ms, cJSON **ret, S3bError *err) {
         _cleanup_(aws_json_freep) cJSON *b = body;
         _cleanup_free_ char *text = NULL;
-        AwsEndpoint ep;
+        SqsTarget ep;
         char target[64];
         int r;
 
         if (!queue_url || !*queue_url)
                 return s3b_error_set(err, -EINVAL, "SQS %s: no queue URL", action);
-        r = sqs_endpoint(c, queue_url, &ep, err);
+        r = sqs_target(c, queue_url, &ep, err);
         if (r < 0)
                 return s3b_error_prefix(err, "SQS queue URL");
         if (!b || !cJSON_AddStringToObject(b, "QueueUrl", queue_url) ||
@@ -45,7 +61,8 @@ static int sqs_call(AwsClient *c, const char *queue_url, const char *action, cJS
         snprintf(target, sizeof(target), "AmazonSQS.%s", action);
         r = aws_client_json_call(c, &(AwsJsonCall) {
                         .service = AWS_SERVICE_SQS,
-                        .endpoint = &ep,
+                        .endpoint = &ep.endpoint,
+                        .region = ep.region[0] ? ep.region : NULL,
                         .target = target,
                         .body = text,
                         .body_len = strlen(text),

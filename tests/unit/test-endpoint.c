@@ -189,6 +189,25 @@ static void test_host_and_url(void **state) {
         buf_done(&b);
 }
 
+static void test_region_of_host(void **state) {
+        char r[64];
+
+        assert_int_equal(aws_endpoint_region_of_host("sqs.eu-west-1.amazonaws.com", "sqs", r, sizeof(r)), 0);
+        assert_string_equal(r, "eu-west-1");
+        assert_int_equal(aws_endpoint_region_of_host("sqs.cn-north-1.amazonaws.com.cn", "sqs", r, sizeof(r)), 0);
+        assert_string_equal(r, "cn-north-1");
+        assert_int_equal(aws_endpoint_region_of_host("ap-south-1.queue.amazonaws.com", "sqs", r, sizeof(r)), 0);
+        assert_string_equal(r, "ap-south-1");
+        assert_int_equal(aws_endpoint_region_of_host("queue.amazonaws.com", "sqs", r, sizeof(r)), 0);
+        assert_string_equal(r, "us-east-1");
+        assert_int_equal(aws_endpoint_region_of_host("sqs.us-east-1.localhost", "sqs", r, sizeof(r)), -ENOENT);
+        assert_int_equal(aws_endpoint_region_of_host("sqs.eu-west-1.evil.com", "sqs", r, sizeof(r)), -ENOENT);
+        assert_int_equal(aws_endpoint_region_of_host("127.0.0.1", "sqs", r, sizeof(r)), -ENOENT);
+        assert_int_equal(aws_endpoint_region_of_host("sqs.EU.amazonaws.com", "sqs", r, sizeof(r)), -ENOENT);
+        assert_int_equal(aws_endpoint_region_of_host("sns.eu-west-1.amazonaws.com", "sqs", r, sizeof(r)), -ENOENT);
+        assert_int_equal(aws_endpoint_region_of_host("sqs.eu-west-1.amazonaws.com", "sqs", r, 4), -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
@@ -199,6 +218,7 @@ int main(void) {
                 cmocka_unit_test(test_bucket_hostable),
                 cmocka_unit_test(test_path_style),
                 cmocka_unit_test(test_host_and_url),
+                cmocka_unit_test(test_region_of_host),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
