@@ -390,8 +390,9 @@ class FaultProxy(unittest.TestCase):
                 sqs = self.client('sqs', fp.url)
                 fp.add('status', {'target': 'SNS.Publish'}, preset='sns-throttled')
                 fp.add('status', {'target': 'SNS.Publish'}, preset='sns-throttling')
+                fp.add('status', {'target': 'SNS.Publish'}, preset='sns-throttling-exception')
                 fp.add('status', {'target': 'AmazonSQS.SendMessage'}, preset='sqs-throttling')
-                for code, status in (('Throttled', 429), ('ThrottlingException', 400)):
+                for code, status in (('Throttled', 429), ('Throttling', 400), ('ThrottlingException', 400)):
                         with self.assertRaises(ClientError) as cm:
                                 sns.publish(TopicArn=w.topic_arn, Message='m')
                         self.assertEqual(cm.exception.response['Error']['Code'], code)

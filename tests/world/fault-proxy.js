@@ -24,7 +24,8 @@
 //                               half, at least one) and return the rest in UnprocessedItems
 //              "copy-200-error" answer a CopyObject with 200 and an <Error> body
 //     preset:  with "status": dynamodb-throughput, dynamodb-throttling, dynamodb-internal,
-//              s3-slowdown, s3-internal, s3-503, sqs-throttling, sns-throttling, sns-throttled
+//              s3-slowdown, s3-internal, s3-503, sqs-throttling, sns-throttling,
+//              sns-throttling-exception, sns-throttled
 //     status, body (string or JSON object), headers, delay_ms, bytes, keep
 //   DELETE /faults   remove every fault
 //   GET    /stats    {"total", "by_target", "faults": [{id, fired, remaining, ...}]}
@@ -147,9 +148,10 @@ const PRESETS = {
                         body,
                 };
         },
-        // SNS (query protocol, XML errors): the common throttling error, and the Publish
-        // API's own ThrottledException.
-        'sns-throttling': snsError(400, 'ThrottlingException', 'Rate exceeded'),
+        // SNS (query protocol, XML errors): the query APIs' throttling codes (both are seen
+        // and both are retried by the SDKs), and the Publish API's own ThrottledException.
+        'sns-throttling': snsError(400, 'Throttling', 'Rate exceeded'),
+        'sns-throttling-exception': snsError(400, 'ThrottlingException', 'Rate exceeded'),
         'sns-throttled': snsError(429, 'Throttled', 'Rate exceeded'),
 };
 
