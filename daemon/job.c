@@ -254,32 +254,6 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
 
 /* ---- the whole job ---- */
 
-static void finish_moved(Job *j, const JobEnv *env, Report *report) {
-        S3bError err = {};
-        int r;
-
-        /* The summary (error.json, SNS) carries the duration up to the move. */
-        j->duration_ms = now_ms() - j->start_ms;
-
-        r = outcome_settle(j, env, report, &err);
-        if (r < 0) {
-                JobStatus was = j->status;
-
-                j->status = cancelled(env) ? JOB_CANCELLED : JOB_RETRY;
-                snprintf(j->reason, sizeof(j->reason), "moving the %s file: %.400s",
-                         job_status_to_string(was), err.message);
-                return;
-        }
-        r = outcome_notify(j, env, &err);
-        if (r < 0)
-                /* The data is safe and moved; a retry would find the file done and stay
-                 * silent anyway, so the missing notification is logged, not retried. */
-                log_error_errno_f(env->log, r,
-                                  LOG_FIELDS(LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key)),
-                                  "Publishing the summary of s3://%s/%s failed: %s", j->bucket,
-                                  j->key, err.message);
-}
-
 static void handle_gone(Job *j, const JobEnv *env) {
         S3bError err = {};
         int r;
@@ -298,14 +272,41 @@ static void handle_gone(Job *j, const JobEnv *env) {
         }
 }
 
-static void give_up(Job *j, const JobEnv *env) {
-        _cleanup_(report_freep) Report *report = NULL;
+static void finish_moved(Job *j, const JobEnv *env, Report *report) {
+        S3bError err = {};
+        int r;
 
+        /* The summary (error.json, SNS) carries the duration up to the move. */
+        j->duration_ms = now_ms() - j->start_ms;
+
+        r = outcome_settle(j, env, report, &err);
+        if (r == -ENOENT && !cancelled(env))
+                /* The inbound object vanished under us: another consumer may have finished it. */
+                return handle_gone(j, env);
+        if (r < 0) {
+                JobStatus was = j->status;
+
+                j->status = cancelled(env) ? JOB_CANCELLED : JOB_RETRY;
+                snprintf(j->reason, sizeof(j->reason), "moving the %s file: %.400s",
+                         job_status_to_string(was), err.message);
+                return;
+        }
+        r = outcome_notify(j, env, &err);
+        if (r < 0)
+                /* The data is safe and moved; a retry would find the file done and stay
+                 * silent anyway, so the missing notification is logged, not retried. */
+                log_error_errno_f(env->log, r,
+                                  LOG_FIELDS(LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key)),
+                                  "Publishing the summary of s3://%s/%s failed: %s", j->bucket,
+                                  j->key, err.message);
+}
+
+/* The message came back more often than max_receive_count allows: whatever keeps failing
+ * (a 403, a table that refuses), the file goes to the error bucket instead of looping. */
+static void give_up(Job *j, const JobEnv *env) {
         j->status = JOB_FAILURE;
         snprintf(j->reason, sizeof(j->reason), "gave up after %u attempts", j->receive_count - 1);
-        finish_moved(j, env, report);
-        if (j->status == JOB_RETRY && strstr(j->reason, "Not Found"))
-                handle_gone(j, env);
+        finish_moved(j, env, NULL);
 }
 
 static void process(Job *j, const JobEnv *env) {

@@ -348,6 +348,22 @@ class DaemonFlow(unittest.TestCase):
                         self.assert_archived(k, b, bucket=MANUAL)
                 self.assertIn('bf/skip.txt', self.w.list_keys(MANUAL))
 
+        def test_startup_checks_the_table_key_schema(self):
+                base = self.w.daemon_config()['pipelines'][0]
+                wrong = dict(copy.deepcopy(base), key={'partition': 'student_id', 'sort': 'first_name'})
+                cfg = self.w.make_daemon_config(name='wrong-key.yaml', pipelines=[wrong])
+                p = subprocess.run([os.environ.get('S3BATCHD_BIN', 's3batchd'), '--config', cfg],
+                                   env=self.w.daemon_env(), capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn(f'table {self.w.table} has key (student_id, course) but the pipeline says '
+                              '(student_id, first_name)', p.stderr)
+                missing = dict(copy.deepcopy(base), table='NO_SUCH_TABLE')
+                cfg = self.w.make_daemon_config(name='no-table.yaml', pipelines=[missing])
+                p = subprocess.run([os.environ.get('S3BATCHD_BIN', 's3batchd'), '--config', cfg, 'run'],
+                                   env=self.w.daemon_env(), capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn('DescribeTable NO_SUCH_TABLE', p.stderr)
+
         # --- last: leaves a message in flight ----------------------------------------------
         def test_zz_poison_message_left_for_redrive(self):
                 self.send('this is not an event {')
