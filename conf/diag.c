@@ -85,7 +85,8 @@ static int diag_push(ConfigDiag *out, char *line) {
 int diag_list_move(DiagList *l, ConfigDiag *out) {
         int r = l->oom ? -ENOMEM : 0;
 
-        qsort(l->entries, l->n_entries, sizeof(*l->entries), entry_cmp);
+        if (l->n_entries > 0)
+                qsort(l->entries, l->n_entries, sizeof(*l->entries), entry_cmp);
         for (size_t i = 0; i < l->n_entries; i++) {
                 if (diag_push(out, l->entries[i].text) < 0) {
                         free(l->entries[i].text);

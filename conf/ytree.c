@@ -191,9 +191,21 @@ static void check_duplicate(Builder *b, const YNode *map, const YNode *key) {
         }
 }
 
-static int map_add(Builder *b, YNode *map, YNode *n) {
-        YPair *v;
+/* Grows *v for element n + 1, doubling at powers of two so that a long list costs O(n)
+ * copies, not O(n²) — the count alone tells when the capacity is full. */
+static int grow(void **v, size_t n, size_t size) {
+        void *p;
 
+        if (n >= 4 && (n & (n - 1)) != 0)
+                return 0;
+        p = realloc(*v, (n < 4 ? 4 : 2 * n) * size);
+        if (!p)
+                return -ENOMEM;
+        *v = p;
+        return 0;
+}
+
+static int map_add(Builder *b, YNode *map, YNode *n) {
         if (map->n_pairs > 0 && !map->pairs[map->n_pairs - 1].value) {
                 map->pairs[map->n_pairs - 1].value = n;
                 return 0;
@@ -204,21 +216,16 @@ static int map_add(Builder *b, YNode *map, YNode *n) {
                 return -EINVAL;
         }
         check_duplicate(b, map, n);
-        v = realloc(map->pairs, (map->n_pairs + 1) * sizeof(*v));
-        if (!v)
+        if (grow((void **) &map->pairs, map->n_pairs, sizeof(*map->pairs)) < 0)
                 return -ENOMEM;
-        map->pairs = v;
-        v[map->n_pairs++] = (YPair) { .key = n };
+        map->pairs[map->n_pairs++] = (YPair) { .key = n };
         return 0;
 }
 
 static int seq_add(YNode *seq, YNode *n) {
-        YNode **v = realloc(seq->items, (seq->n_items + 1) * sizeof(*v));
-
-        if (!v)
+        if (grow((void **) &seq->items, seq->n_items, sizeof(*seq->items)) < 0)
                 return -ENOMEM;
-        seq->items = v;
-        v[seq->n_items++] = n;
+        seq->items[seq->n_items++] = n;
         return 0;
 }
 
