@@ -244,11 +244,9 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                 return set_reason(j, READ_FILE_FAILED, "", &run.ingest_err);
         if (r == -ENOENT)
                 return set_reason(j, READ_GONE, "", &err);
-        if (err.code == -EACCES || (err.http_status >= 400 && err.http_status < 500 &&
-                                    aws_retry_classify(&err) == AWS_RETRY_NO))
-                /* 403 and the like will not heal by themselves, but they are about our setup,
-                 * not the file: leave it in place for the redrive policy. */
-                return set_reason(j, READ_TRANSIENT, "reading the object: ", &err);
+        /* Network trouble, 5xx after the client's retries, but also 403: none of it is the
+         * file's fault, so it stays in place and the message comes back (until
+         * max_receive_count sends it to the error bucket). */
         return set_reason(j, READ_TRANSIENT, "reading the object: ", &err);
 }
 

@@ -197,6 +197,26 @@ class DaemonLife(unittest.TestCase):
                 self.assertEqual(len(sns), 1)
                 self.assertGreater(sns[0]['Message']['duration_ms'], 10000)
 
+        def test_broken_download_is_redone_once(self):
+                w = self.w
+                proxy = w.start_fault_proxy('s3')
+                # the first GET of the file dies after 2000 bytes (40 rows written by then)
+                fid = proxy.add('truncate', {'method': 'GET', 'path': 'cut\\.csv'}, bytes=2000, times=1)
+                cfg = w.make_daemon_config(queue={'visibility_timeout': 3},
+                                           aws={'endpoints': {'s3': proxy.url}, 'max_attempts': 1})
+                w.start_daemon(cfg)
+                w.upload('cut.csv', rows(400, 'K1'))
+                w.wait_for_queue_empty(timeout=60)
+                self.assertIn('RETRY', w.daemon_log())
+                self.assertEqual([f['fired'] for f in proxy.stats()['faults'] if f['id'] == fid], [1])
+                items = items_by_key(w)
+                self.assertEqual(len(items), 400)
+                self.assertEqual(items[('A00399', 'K1')]['first_name'], 'F399')
+                sns = w.read_sns_messages(expect=2, timeout=3)
+                self.assertEqual([e['Message']['status'] for e in sns], ['SUCCESS'])
+                self.assertEqual(sns[0]['Message']['rows_written'], 400)
+                self.assertEqual(w.list_keys(w.archive), ['cut.csv'])
+
         def test_gives_up_after_max_receive_count(self):
                 w = self.w
                 proxy = w.start_fault_proxy('s3')
