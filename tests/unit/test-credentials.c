@@ -521,6 +521,27 @@ static void test_chain_order(void **state) {
                 assert_int_equal(aws_credentials_chain_get(chain, &c, &e), -ENOENT);
                 keep_error(&e);
         }
+        {
+                /* a provider that is configured but broken stops the chain: an unknown
+                 * AWS_PROFILE must not silently become the instance role */
+                char *v[] = { "AWS_PROFILE=nosuch", "HOME=/nonexistent", NULL, NULL };
+                char ep[128];
+                AwsCredentialsOptions o = { .now = test_clock };
+                _cleanup_(aws_credentials_chain_freep) AwsCredentialsChain *chain = NULL;
+                AwsCredentials c = {};
+                S3bError e = {};
+
+                snprintf(ep, sizeof(ep), "AWS_EC2_METADATA_SERVICE_ENDPOINT=%s", base_url);
+                v[2] = ep;
+                int before = stat_of("imds_credentials");
+
+                o.env = aws_env_strv(v);
+                assert_int_equal(aws_credentials_chain_new(&chain, &o, &e), 0);
+                assert_int_equal(aws_credentials_chain_get(chain, &c, &e), -EINVAL);
+                keep_error(&e);
+                assert_non_null(strstr(e.message, "nosuch"));
+                assert_int_equal(stat_of("imds_credentials"), before);
+        }
 }
 
 static void test_chain_region(void **state) {
