@@ -253,6 +253,49 @@ const char *check_sns_topic_arn(const char *s, char why[static CHECK_WHY_MAX]) {
         return NULL;
 }
 
+static bool copy_region(const char *s, size_t n, char region[static 33]) {
+        char why[CHECK_WHY_MAX];
+
+        if (n == 0 || n > 32)
+                return false;
+        memcpy(region, s, n);
+        region[n] = '\0';
+        return !check_region(region, why);
+}
+
+bool check_queue_url_region(const char *url, char region[static 33]) {
+        const char *host, *dot;
+        size_t n;
+
+        if (strncasecmp(url, "https://sqs.", 12) == 0)
+                host = url + 12;
+        else if (strncasecmp(url, "http://sqs.", 11) == 0)
+                host = url + 11;
+        else
+                return false;
+        dot = strchr(host, '.');
+        n = strcspn(host, "/:");
+        if (!dot || (size_t) (dot - host) >= n)
+                return false;
+        if (strncmp(dot, ".amazonaws.com", 14) != 0 || (dot[14] != '/' && dot[14] != ':' && dot[14] != '\0' &&
+                                                         strncmp(dot + 14, ".cn", 3) != 0))
+                return false;
+        return copy_region(host, (size_t) (dot - host), region);
+}
+
+bool check_arn_region(const char *arn, char region[static 33]) {
+        const char *p = arn;
+
+        /* arn:PARTITION:SERVICE:REGION:… */
+        for (int i = 0; i < 3; i++) {
+                p = strchr(p, ':');
+                if (!p)
+                        return false;
+                p++;
+        }
+        return copy_region(p, strcspn(p, ":"), region);
+}
+
 static bool is_name_char(char c) {
         return isalnum((unsigned char) c) || c == '_' || c == '-' || c == '.';
 }

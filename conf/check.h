@@ -31,6 +31,11 @@ const char *check_sns_topic_arn(const char *s, char why[static CHECK_WHY_MAX]);
 /* "ap-south-1", "us-gov-west-1": letters-and-dashes then a number. */
 const char *check_region(const char *s, char why[static CHECK_WHY_MAX]);
 
+/* The region an AWS queue URL (https://sqs.REGION.amazonaws.com[.cn]/…) or an ARN names,
+ * written into region (≥ 33 bytes); false when it names none (a local server's URL). */
+bool check_queue_url_region(const char *url, char region[static 33]);
+bool check_arn_region(const char *arn, char region[static 33]);
+
 /* DynamoDB table name: 3..255 of [A-Za-z0-9_.-]. */
 const char *check_table_name(const char *s, char why[static CHECK_WHY_MAX]);
 

@@ -238,6 +238,23 @@ static void check_timeouts(Loader *ld, const YNode *root, const Config *c) {
                             "times out", c->queue.wait_seconds);
 }
 
+/* Requests are signed for aws.region; a queue or topic in another region would fail every
+ * call with a signature or "wrong region" error, hours later, at the first file. */
+static void check_regions(Loader *ld, const YNode *root, const Config *c) {
+        char r[33];
+
+        if (!c->aws.region)
+                return;
+        if (c->queue.url && !c->aws.endpoint_sqs && check_queue_url_region(c->queue.url, r) &&
+            strcmp(r, c->aws.region) != 0)
+                load_report(ld, ynode_get(ynode_get(root, "queue"), "url"), "queue.url",
+                            "the queue is in region '%s' but aws.region is '%s'", r, c->aws.region);
+        if (c->notify.topic_arn && !c->aws.endpoint_sns && check_arn_region(c->notify.topic_arn, r) &&
+            strcmp(r, c->aws.region) != 0)
+                load_report(ld, ynode_get(ynode_get(root, "notify"), "topic_arn"), "notify.topic_arn",
+                            "the topic is in region '%s' but aws.region is '%s'", r, c->aws.region);
+}
+
 static void load_root(Loader *ld, const YNode *root, Config *c) {
         static const char *const keys[] = {
                 "aws", "queue", "workers", "shutdown_grace", "log_level", "metrics_file",
@@ -255,6 +272,7 @@ static void load_root(Loader *ld, const YNode *root, Config *c) {
         load_notify(ld, root, &c->notify);
         load_pipelines(ld, root, c);
         check_timeouts(ld, root, c);
+        check_regions(ld, root, c);
 }
 
 /* ---- entry points ---- */

@@ -159,6 +159,10 @@ static const Case cases[] = {
           "t.yaml:4:77: notify.on[1]: unknown value 'failed' (expected one of: success, partial, failure)" },
         { "notify-on-twice", HEAD "notify: { topic_arn: \"arn:aws:sns:ap-south-1:123456789012:t\", on: [failure, failure] }\n" PIPE,
           "t.yaml:4:77: notify.on[1]: 'failure' is listed twice" },
+        { "queue-region", HEAD "aws: { region: eu-west-1 }\n" PIPE,
+          "t.yaml:1:15: queue.url: the queue is in region 'ap-south-1' but aws.region is 'eu-west-1'" },
+        { "topic-region", HEAD "aws: { region: ap-south-1 }\nnotify: { topic_arn: \"arn:aws:sns:us-east-1:123456789012:t\" }\n" PIPE,
+          "t.yaml:5:22: notify.topic_arn: the topic is in region 'us-east-1' but aws.region is 'ap-south-1'" },
         /* pipelines */
         { "table-name", HEAD PIPE_TOP "    table2: x\n" "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
           "t.yaml:8:5: pipelines[0].table2: unknown key, did you mean 'table'?" },
@@ -590,7 +594,7 @@ static void test_checks(void **state) {
         static const char *const good_buckets[] = { "abc", "a.b-c", "inbound-file-drop", "1bucket" };
         static const char *const bad_buckets[] = { "a", "ab-", "-ab", "a..b", "xn--abc", "abc-s3alias",
                                                    "sthree-x", "ABC", "a_b", "10.0.0.1" };
-        char why[CHECK_WHY_MAX];
+        char why[CHECK_WHY_MAX], region[33];
 
         for (size_t i = 0; i < ELEMENTSOF(good_buckets); i++)
                 assert_null(check_bucket_name(good_buckets[i], why));
@@ -615,6 +619,15 @@ static void test_checks(void **state) {
         assert_null(check_region("eu-central-1", why));
         assert_non_null(check_region("eu-central", why));
         assert_non_null(check_region("eu-1", why));
+        assert_true(check_queue_url_region("https://sqs.eu-west-1.amazonaws.com/123456789012/q", region));
+        assert_string_equal(region, "eu-west-1");
+        assert_true(check_queue_url_region("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", region));
+        assert_string_equal(region, "cn-north-1");
+        assert_false(check_queue_url_region("http://127.0.0.1:4566/000000000000/q", region));
+        assert_false(check_queue_url_region("https://sqs.example.com/123456789012/q", region));
+        assert_true(check_arn_region("arn:aws:sns:us-west-2:123456789012:t", region));
+        assert_string_equal(region, "us-west-2");
+        assert_false(check_arn_region("arn:aws:sns", region));
         assert_int_equal(check_edit_distance("wait_second", "wait_seconds", 3), 1);
         assert_int_equal(check_edit_distance("WORKERS", "workers", 3), 0);
         assert_int_equal(check_edit_distance("abc", "xyzxyzxyz", 3), 4);
