@@ -5,7 +5,8 @@
  * under the standard retry policy (retry.h): transient and throttling failures back off with
  * full jitter from this client's RNG; a clock-skew rejection corrects the shared offset from
  * the response's Date header and is retried once without using up an attempt, as is an
- * expired session token after asking the chain for fresh credentials. */
+ * expired session token after asking the chain for fresh credentials. A stream cut after
+ * bytes reached the caller continues from there when the request can be resumed. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -296,9 +297,11 @@ int aws_client_sleep_ms(AwsClient *c, uint64_t ms) {
 static void stats_code_name(const S3bError *e, char *buf, size_t n) {
         const char *name;
 
+        /* an AWS code names it best; a bare error status next; a transport or local failure
+         * (possibly after a 2xx status line) by its errno */
         if (e->aws_code[0])
                 snprintf(buf, n, "%s", e->aws_code);
-        else if (e->http_status)
+        else if (e->http_status >= 300 && !aws_retry_transport_errno(e->code))
                 snprintf(buf, n, "HTTP%ld", e->http_status);
         else if ((name = strerrorname_np(-e->code)))
                 snprintf(buf, n, "%s", name);
@@ -364,8 +367,8 @@ static void stats_add(AwsClient *c, AwsService s, StatEvent ev, const S3bError *
 
 /* ---- one attempt ---- */
 
-/* Counts what reached the caller's write callback: after the first byte a retry would hand
- * the caller the same bytes twice. */
+/* Counts what reached the caller's write callback in this attempt: after the first byte a
+ * plain retry would hand the caller the same bytes twice. */
 typedef struct StreamTap {
         HttpWriteFn fn;
         void *userdata;
@@ -529,6 +532,8 @@ int aws_client_send(AwsClient *c, const AwsRequest *req, HttpResponse *resp, S3b
         unsigned max = req->max_attempts ? req->max_attempts : c->ctx->max_attempts;
         StreamTap tap = { .fn = req->write, .userdata = req->write_userdata };
         bool skew_retried = false, token_retried = false;
+        AwsRequest cur = *req;
+        AwsResume resume;
         S3bError e;
         int r;
 
@@ -536,17 +541,18 @@ int aws_client_send(AwsClient *c, const AwsRequest *req, HttpResponse *resp, S3b
                 AwsRetryKind kind;
 
                 s3b_error_clear(&e);
-                r = attempt(c, req, &tap, resp, &e);
+                tap.delivered = 0;
+                r = attempt(c, &cur, &tap, resp, &e);
                 if (r >= 0)
                         return 0;
                 stats_add(c, req->service, STAT_FAILED_ATTEMPT, &e);
-                if (tap.delivered > 0 || r == -ECANCELED)
+                if (r == -ECANCELED)
                         break;
 
                 kind = aws_retry_classify(&e);
                 if (kind == AWS_RETRY_NO && bare_denial_with_far_date(c, &e, resp))
                         kind = AWS_RETRY_CLOCK_SKEW;
-                if (kind == AWS_RETRY_CLOCK_SKEW) {
+                if (kind == AWS_RETRY_CLOCK_SKEW && tap.delivered == 0) {
                         if (skew_retried || !learn_clock_offset(c, resp))
                                 break;
                         stats_add(c, req->service, STAT_SKEW, NULL);
@@ -554,7 +560,7 @@ int aws_client_send(AwsClient *c, const AwsRequest *req, HttpResponse *resp, S3b
                         n--;    /* the corrected retry is owed, not spent */
                         continue;
                 }
-                if (is_expired_token(&e) && !token_retried) {
+                if (is_expired_token(&e) && !token_retried && tap.delivered == 0) {
                         aws_credentials_chain_invalidate(c->ctx->credentials);
                         token_retried = true;
                         n--;
@@ -562,6 +568,12 @@ int aws_client_send(AwsClient *c, const AwsRequest *req, HttpResponse *resp, S3b
                 }
                 if (kind == AWS_RETRY_NO || n >= max)
                         break;
+                if (tap.delivered > 0) {
+                        if (!req->resume || req->resume(req->resume_userdata, &resume) < 0)
+                                break;
+                        cur.headers = resume.headers;
+                        cur.n_headers = resume.n_headers;
+                }
                 if (kind == AWS_RETRY_THROTTLE)
                         stats_add(c, req->service, STAT_THROTTLED, NULL);
                 stats_add(c, req->service, STAT_RETRY, NULL);

@@ -138,6 +138,17 @@ int aws_client_sleep_ms(AwsClient *c, uint64_t ms);
 
 #define AWS_TIMEOUT_NONE (-1L)
 
+/* Headers that replace the request's own for the next attempt of a resumed stream. */
+typedef struct AwsResume {
+        const HttpHeader *headers;      /* owned by the resume callback's userdata */
+        size_t n_headers;
+} AwsResume;
+
+/* A streamed request failed (retryably) after some body bytes reached the write callback:
+ * describe the request that continues where they stopped (S3: Range from the next byte,
+ * If-Match the first ETag), or return < 0 to give up. */
+typedef int (*AwsResumeFn)(void *userdata, AwsResume *ret);
+
 typedef struct AwsRequest {
         AwsService service;
         const char *method;
@@ -153,6 +164,8 @@ typedef struct AwsRequest {
         size_t body_len;
         HttpWriteFn write;              /* stream a 2xx body instead of buffering it */
         void *write_userdata;
+        AwsResumeFn resume;             /* NULL: a stream is not retried once bytes went out */
+        void *resume_userdata;
         size_t body_max;                /* cap of a buffered body; 0: 1 MiB */
         long timeout_ms;                /* 0: the context's request timeout; AWS_TIMEOUT_NONE */
         unsigned max_attempts;          /* 0: the context's max_attempts */
@@ -164,8 +177,9 @@ typedef struct AwsRequest {
 /* Sends req with retries. Returns 0 with resp holding a 2xx response (body buffered unless
  * streamed), or a negative errno with err filled: the AWS code, message, HTTP status and
  * request id of the last attempt (see awserror.h for the errno of each kind of failure, and
- * http.h for transport errors). A streamed request is not retried once body bytes reached
- * the write callback (they cannot be taken back). resp must be initialised by the caller. */
+ * http.h for transport errors). Once body bytes reached the write callback they cannot be
+ * taken back: a streamed request is then retried only through req->resume. resp must be
+ * initialised by the caller. */
 int aws_client_send(AwsClient *c, const AwsRequest *req, HttpResponse *resp, S3bError *err);
 
 /* ---- AWS JSON 1.0 (SQS, DynamoDB): POST / with X-Amz-Target, JSON in, JSON out ---- */

@@ -126,21 +126,102 @@ static void info_from_headers(const HttpResponse *resp, S3ObjectInfo *info) {
         *info = i;
 }
 
+/* The state of one GetObject over all its attempts. A stream cut after bytes reached the
+ * caller resumes with Range from the next byte and If-Match the first ETag, so the caller
+ * sees each byte once and of one object version (a replaced object fails with 412). */
 typedef struct GetSink {
         S3DataFn fn;
         void *userdata;
+        uint64_t delivered;             /* bytes given to fn over all attempts */
+        uint64_t first, last;           /* requested range; last valid if has_last */
+        bool has_last;
+        bool resumable;                 /* no suffix/multi range, and an ETag seen */
+        bool check_start;               /* the next first chunk must start at expect_start */
+        uint64_t expect_start;
+        char etag[84];                  /* quoted, as S3 sent it */
+        char range[64];
+        HttpHeader headers[2];
 } GetSink;
+
+/* "bytes=A-B" / "bytes=A-" (NULL: the whole object). Suffix and multiple ranges are passed
+ * through but not resumed. */
+static void sink_parse_range(GetSink *s, const char *range) {
+        unsigned long long a, b;
+        int used = 0;
+
+        s->resumable = true;
+        if (!range)
+                return;
+        if (sscanf(range, "bytes=%llu-%llu%n", &a, &b, &used) == 2 && range[used] == '\0') {
+                s->first = a;
+                s->last = b;
+                s->has_last = true;
+        } else if (sscanf(range, "bytes=%llu-%n", &a, &used) == 1 && range[used] == '\0')
+                s->first = a;
+        else
+                s->resumable = false;
+}
+
+/* "bytes 100-199/1234" → 100 */
+static bool content_range_start(const char *s, uint64_t *ret) {
+        unsigned long long v;
+
+        if (!s || sscanf(s, "bytes %llu-", &v) != 1)
+                return false;
+        *ret = v;
+        return true;
+}
 
 static int get_write(void *userdata, const HttpResponse *resp, const void *data, size_t n) {
         GetSink *s = userdata;
+        int r;
 
-        return s->fn(s->userdata, data, n);
+        if (s->check_start) {
+                uint64_t start;
+
+                /* a server that ignored Range would replay the object from byte 0 */
+                if (resp->status != 206 ||
+                    !content_range_start(http_response_header(resp, "Content-Range"), &start) ||
+                    start != s->expect_start)
+                        return -EPROTO;
+                s->check_start = false;
+        }
+        if (!s->etag[0]) {
+                const char *etag = http_response_header(resp, "ETag");
+
+                if (etag && strlen(etag) < sizeof(s->etag))
+                        snprintf(s->etag, sizeof(s->etag), "%s", etag);
+                else
+                        s->resumable = false;
+        }
+        r = s->fn(s->userdata, data, n);
+        if (r >= 0)
+                s->delivered += n;
+        return r;
+}
+
+static int get_resume(void *userdata, AwsResume *ret) {
+        GetSink *s = userdata;
+        uint64_t start = s->first + s->delivered;
+
+        if (!s->resumable || !s->etag[0] || (s->has_last && start > s->last))
+                return -1;
+        if (s->has_last)
+                snprintf(s->range, sizeof(s->range), "bytes=%" PRIu64 "-%" PRIu64, start, s->last);
+        else
+                snprintf(s->range, sizeof(s->range), "bytes=%" PRIu64 "-", start);
+        s->headers[0] = (HttpHeader) { "Range", s->range };
+        s->headers[1] = (HttpHeader) { "If-Match", s->etag };
+        s->check_start = true;
+        s->expect_start = start;
+        *ret = (AwsResume) { s->headers, 2 };
+        return 0;
 }
 
 int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char *range_or_null,
                   S3DataFn fn, void *userdata, S3ObjectInfo *ret_info, S3bError *err) {
         HttpHeader range = { "Range", range_or_null };
-        GetSink sink = { fn, userdata };
+        GetSink sink = { .fn = fn, .userdata = userdata };
         HttpResponse resp;
         int r;
 
@@ -149,6 +230,7 @@ int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char 
                 return r;
         if (!fn)
                 return s3b_error_set(err, -EINVAL, "S3 GetObject: no data callback");
+        sink_parse_range(&sink, range_or_null);
         http_response_init(&resp);
         r = s3_send(c, bucket, key, &(AwsRequest) {
                         .method = "GET",
@@ -156,6 +238,8 @@ int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char 
                         .n_headers = range_or_null ? 1 : 0,
                         .write = get_write,
                         .write_userdata = &sink,
+                        .resume = get_resume,
+                        .resume_userdata = &sink,
                         .body_max = S3_XML_MAX,         /* for an error document */
                         .timeout_ms = AWS_TIMEOUT_NONE,
                 }, &resp, err);

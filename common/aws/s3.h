@@ -27,10 +27,12 @@ typedef struct S3ObjectInfo {
 } S3ObjectInfo;
 
 /* GetObject, streamed to fn. range_or_null: an HTTP Range value ("bytes=0-1023"). ret_info
- * may be NULL; filled on success. The call is retried only until the first byte reached fn;
- * a failure after that returns the error (the caller restarts from scratch). Errors: -ENOENT
- * (no such key/bucket), -EACCES, -ERANGE (unsatisfiable range), fn's code, the shared path's
- * others. */
+ * may be NULL; filled on success. A transfer cut after bytes reached fn is resumed (within
+ * the attempt limit) from the next byte with Range and If-Match of the first ETag, so fn sees
+ * every byte exactly once and all of one object version; a suffix range ("bytes=-N") is not
+ * resumed. Errors: -ENOENT (no such key/bucket), -EACCES, -ERANGE (unsatisfiable range),
+ * -EINVAL (412: the object was replaced while being read), -EPROTO (a resumed answer that is
+ * not the asked range), fn's code, the shared path's others. */
 int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char *range_or_null,
                   S3DataFn fn, void *userdata, S3ObjectInfo *ret_info, S3bError *err);
 
