@@ -180,7 +180,8 @@ int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, si
         if (n > (SIZE_MAX - 64 - olen) / JSON_ESCAPE_MAX)
                 return -ENOBUFS;
         need = 1 + olen + n * JSON_ESCAPE_MAX + 2;
-        r = buf_reserve(&b->json, need);
+        /* the buffer is warm after the first rows: skip the call when it already has room */
+        r = b->json.cap - b->json.len > need ? 0 : buf_reserve(&b->json, need);
         if (r == -ENOBUFS) {
                 /* the worst case does not fit: count what escaping really needs */
                 need = 1 + olen + escaped_len(v, n) + 2;

@@ -464,9 +464,11 @@ static int key_append(Buf *key, ItemType t, const char *v, size_t n) {
         while ((x /= 10) > 0);
         *--p = t == ITEM_N ? 'N' : 'S';
         hl = (size_t) (head + sizeof(head) - p);
-        r = buf_reserve(key, hl + n);
-        if (r < 0)
-                return r;
+        if (key->cap - key->len <= hl + n) {
+                r = buf_reserve(key, hl + n);
+                if (r < 0)
+                        return r;
+        }
         memcpy(key->data + key->len, p, hl);
         memcpy(key->data + key->len + hl, v, n);
         key->len += hl + n;
