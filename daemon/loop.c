@@ -27,6 +27,7 @@
 #include "daemon/poller.h"
 #include "daemon/pool.h"
 #include "daemon/sdnotify.h"
+#include "daemon/startup.h"
 
 #define METRICS_INTERVAL_USEC (10ULL * 1000000ULL)
 /* A job that failed transiently is retried after this (or the visibility timeout if less),
@@ -419,6 +420,9 @@ static void begin_shutdown(Loop *l, const char *why) {
         }
         l->stopping = true;
         sdnotify_stopping("Stopping");
+        /* The grace plus a margin for releasing messages: systemd must not kill us meanwhile
+         * (it only ever extends, never shortens TimeoutStopSec). */
+        sdnotify_extend_timeout(((uint64_t) l->config->shutdown_grace + 15) * 1000000ULL);
         log_info(l->log, "%s: stopping; waiting up to %u s for %u message(s) in work", why,
                  l->config->shutdown_grace, l->n_messages);
         /* Join, not just stop: a long poll still open on the server would take back the very
@@ -459,6 +463,14 @@ static void reload(Loop *l) {
                 return;
         }
         config_diag_done(&diag);
+        /* A new or changed pipeline must find its table as at startup, or the old config stays. */
+        r = startup_check_tables(l->log, c, l->aws);
+        if (r < 0) {
+                log_error(l->log, "Reloading %s failed (table check), keeping the running configuration",
+                          l->config->path);
+                sdnotify_ready(NULL);
+                return;
+        }
         if (strcmp(c->queue.url, l->queue_url) != 0 || c->workers != l->workers ||
             c->queue.visibility_timeout != l->queue.visibility_timeout)
                 log_warning(l->log, "queue and workers settings take effect at the next restart");

@@ -20,28 +20,47 @@ def rows(n, course, first='F'):
 
 
 class NotifySocket:
-        """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
+        """A datagram socket standing in for systemd's NOTIFY_SOCKET. A thread reads it all the
+        time, as systemd does: a unix datagram queue holds only net.unix.max_dgram_qlen (10)
+        messages, and sd_notify() blocks when it is full."""
 
         def __init__(self, path):
+                import threading
                 self.path = path
                 self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 self.sock.bind(path)
                 self.sock.settimeout(0.2)
                 self.seen = []
+                self.lock = threading.Lock()
+                self.running = True
+                self.thread = threading.Thread(target=self._read, daemon=True)
+                self.thread.start()
 
-        def pump(self):
-                while True:
+        def _read(self):
+                while self.running:
                         try:
-                                self.seen.append(self.sock.recv(4096).decode())
+                                msg = self.sock.recv(4096).decode()
                         except socket.timeout:
-                                return self.seen
+                                continue
+                        except OSError:
+                                return
+                        with self.lock:
+                                self.seen.append(msg)
+
+        def lines(self):
+                with self.lock:
+                        return [line for m in self.seen for line in m.split('\n')]
+
+        def clear(self):
+                with self.lock:
+                        self.seen.clear()
 
         def wait_for(self, line, timeout=20):
-                def has():
-                        return any(line in m.split('\n') for m in self.pump())
-                return wait_until(has, timeout, f'sd_notify {line}')
+                return wait_until(lambda: line in self.lines(), timeout, f'sd_notify {line}')
 
         def close(self):
+                self.running = False
+                self.thread.join(2)
                 self.sock.close()
 
 
@@ -65,7 +84,7 @@ class DaemonLife(unittest.TestCase):
                 proc = w.start_daemon(path, env=env)
                 ns.wait_for('READY=1')
                 ns.wait_for('WATCHDOG=1', timeout=5)
-                self.assertTrue(any(l.startswith('STATUS=') for m in ns.seen for l in m.split('\n')), ns.seen)
+                self.assertTrue(any(l.startswith('STATUS=') for l in ns.lines()), ns.lines())
 
                 # a partial file fails with max_rejected_rows: 0 ...
                 bad_row = HEADER + 'A00001,Ok,Row,H1\nBAD,Bad,Row,H1\n'
@@ -78,7 +97,7 @@ class DaemonLife(unittest.TestCase):
                 import yaml
                 with open(path, 'w') as f:
                         yaml.safe_dump(good, f, sort_keys=False)
-                ns.seen.clear()
+                ns.clear()
                 proc.send_signal(signal.SIGHUP)
                 ns.wait_for('RELOADING=1')
                 ns.wait_for('READY=1')
@@ -99,9 +118,19 @@ class DaemonLife(unittest.TestCase):
                 self.assertIn('hup/3.csv', w.list_keys(w.archive))     # still max_rejected_rows: 1
                 w.check_daemon()
 
-                ns.seen.clear()
-                self.assertEqual(w.stop_daemon(), 0)
+                # valid YAML naming a table that does not exist is refused like at startup
+                missing = dict(good)
+                missing['pipelines'] = [dict(good['pipelines'][0], table='NO_SUCH_TABLE')]
+                with open(path, 'w') as f:
+                        yaml.safe_dump(missing, f, sort_keys=False)
+                proc.send_signal(signal.SIGHUP)
+                wait_until(lambda: 'failed (table check)' in w.daemon_log(), 10, 'table check logged')
+                w.check_daemon()
+
+                ns.clear()
+                self.assertEqual(w.stop_daemon(), 0, w.daemon_log())
                 ns.wait_for('STOPPING=1', timeout=5)
+                ns.wait_for('EXTEND_TIMEOUT_USEC=75000000', timeout=5)     # shutdown_grace 60 + 15
 
                 # the metrics file is written at exit too
                 with open(metrics) as f:
