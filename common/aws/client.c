@@ -409,34 +409,25 @@ static void classify_response(const AwsRequest *req, HttpResponse *resp, S3bErro
         aws_error_from_response(e, resp->status, &h, resp->body.data, resp->body.len);
 }
 
-static int attempt(AwsClient *c, const AwsRequest *req, StreamTap *tap, HttpResponse *resp,
-                   S3bError *e) {
-        const AwsEndpoint *ep = req->endpoint ? req->endpoint : &c->ctx->endpoints[req->service];
-        SigV4Header sh[MAX_SIGNED_HEADERS];
-        HttpHeader hh[MAX_SIGNED_HEADERS + _SIGV4_ADD_MAX];
+/* Signs req as it will be sent to host, with a fresh credentials snapshot and the clock
+ * corrected by what AWS told us. */
+static int sign(AwsClient *c, const AwsRequest *req, const AwsEndpoint *ep, const char *host,
+                SigV4Result *ret, S3bError *e) {
         _cleanup_(aws_credentials_wipep) AwsCredentials *credsp = NULL;
+        SigV4Header sh[MAX_SIGNED_HEADERS];
+        Buf path = BUF_INIT(8192);
         AwsCredentials creds;
-        SigV4Result sig = {};
-        Buf path = BUF_INIT(8192), url = BUF_INIT(16384);
-        char host[sizeof(ep->host) + 72];
-        size_t nh = 0;
         int r;
 
         if (req->n_headers > MAX_SIGNED_HEADERS)
                 return s3b_error_set(e, -EINVAL, "too many request headers");
-        for (size_t i = 0; i < req->n_headers; i++) {
+        for (size_t i = 0; i < req->n_headers; i++)
                 sh[i] = (SigV4Header) { req->headers[i].name, req->headers[i].value };
-                hh[nh++] = req->headers[i];
-        }
-        r = aws_endpoint_host_header(ep, req->host_prefix, host, sizeof(host));
-        if (r < 0)
-                return s3b_error_set(e, r, "host name too long");
         r = build_path(ep, req->path, &path);
         if (r < 0) {
                 s3b_error_set(e, r, "request path too long");
                 goto finish;
         }
-
         r = aws_credentials_chain_get(c->ctx->credentials, &creds, e);
         if (r < 0) {
                 s3b_error_prefix(e, "credentials");
@@ -453,11 +444,40 @@ static int attempt(AwsClient *c, const AwsRequest *req, StreamTap *tap, HttpResp
                         .n_headers = req->n_headers,
                         .body = req->body,
                         .body_len = req->body_len,
-                }, &creds, req->region ? req->region : c->ctx->region, aws_service_name(req->service),
-                time(NULL) + aws_context_clock_offset(c->ctx), c->keys, &sig, e);
+                }, &creds, req->region ? req->region : c->ctx->region,
+                aws_service_name(req->service), time(NULL) + aws_context_clock_offset(c->ctx),
+                c->keys, ret, e);
+finish:
+        buf_done(&path);
+        return r;
+}
+
+static long timeout_of(const AwsClient *c, const AwsRequest *req) {
+        if (req->timeout_ms == AWS_TIMEOUT_NONE)
+                return 0;
+        return req->timeout_ms ? req->timeout_ms : (long) c->ctx->request_timeout_ms;
+}
+
+/* One signed exchange; 0 for a 2xx (that is not an error document), else e filled. */
+static int attempt(AwsClient *c, const AwsRequest *req, StreamTap *tap, HttpResponse *resp,
+                   S3bError *e) {
+        const AwsEndpoint *ep = req->endpoint ? req->endpoint : &c->ctx->endpoints[req->service];
+        HttpHeader hh[MAX_SIGNED_HEADERS + _SIGV4_ADD_MAX];
+        char host[sizeof(ep->host) + 72];
+        Buf url = BUF_INIT(16384);
+        SigV4Result sig = {};
+        size_t nh = 0;
+        int r;
+
+        r = aws_endpoint_host_header(ep, req->host_prefix, host, sizeof(host));
+        if (r < 0)
+                return s3b_error_set(e, r, "host name too long");
+        r = sign(c, req, ep, host, &sig, e);
         if (r < 0)
                 goto finish;
-
+        /* exactly the headers that were signed, plus the signer's own */
+        for (size_t i = 0; i < req->n_headers; i++)
+                hh[nh++] = req->headers[i];
         for (size_t i = 0; i < _SIGV4_ADD_MAX; i++)
                 if (sig.add[i].name && sig.add[i].name[0])
                         hh[nh++] = (HttpHeader) { sig.add[i].name, sig.add[i].value };
@@ -479,9 +499,7 @@ static int attempt(AwsClient *c, const AwsRequest *req, StreamTap *tap, HttpResp
                         .write = req->write ? tap_write : NULL,
                         .write_userdata = tap,
                         .body_max = req->body_max,
-                        .timeout_ms = req->timeout_ms == AWS_TIMEOUT_NONE ? 0 :
-                                      req->timeout_ms ? req->timeout_ms :
-                                      (long) c->ctx->request_timeout_ms,
+                        .timeout_ms = timeout_of(c, req),
                 }, resp, e);
         if (r < 0)
                 goto finish;
@@ -489,7 +507,6 @@ static int attempt(AwsClient *c, const AwsRequest *req, StreamTap *tap, HttpResp
         r = e->code;
 finish:
         sigv4_result_done(&sig);
-        buf_done(&path);
         buf_done(&url);
         return r;
 }
