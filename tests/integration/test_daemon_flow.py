@@ -173,6 +173,21 @@ class DaemonFlow(unittest.TestCase):
                 self.assertIn('TestEvent', self.w.daemon_log())
                 self.sns(0)
 
+        def test_object_removed_event_is_ignored(self):
+                self.w.upload('removed/r.csv', REFERENCE_CSV, bucket=MANUAL)
+                self.send(s3_event(MANUAL, ['removed/r.csv'], event='ObjectRemoved:Delete'))
+                self.settle()
+                self.assertIn('removed/r.csv', self.w.list_keys(MANUAL))
+                self.assertIn('Ignoring ObjectRemoved:Delete event', self.w.daemon_log())
+                self.sns(0)
+
+        def test_empty_file_fails(self):
+                self.w.upload('empty/e.csv', b'')
+                self.settle()
+                m = self.sns(1)[0]['Message']
+                self.assertEqual((m['status'], m['rows_total']), ('FAILURE', 0))
+                self.assertIn('empty/e.csv.error.json', self.w.list_keys(self.w.errors))
+
         def test_non_matching_key_is_deleted_and_left_alone(self):
                 self.w.upload('notes/readme.txt', 'hello', bucket=MANUAL)
                 self.send(s3_event(MANUAL, ['notes/readme.txt']))

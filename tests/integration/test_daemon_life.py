@@ -127,6 +127,19 @@ class DaemonLife(unittest.TestCase):
                 wait_until(lambda: 'failed (table check)' in w.daemon_log(), 10, 'table check logged')
                 w.check_daemon()
 
+                # notify.on limits what is published: a partial file is archived silently
+                quiet = dict(good, notify=dict(good['notify'], on=['failure']))
+                with open(path, 'w') as f:
+                        yaml.safe_dump(quiet, f, sort_keys=False)
+                drain = w.read_sns_messages(expect=10, timeout=2)
+                self.assertEqual([e['Message']['status'] for e in drain], ['FAILURE', 'PARTIAL', 'PARTIAL'])
+                proc.send_signal(signal.SIGHUP)
+                wait_until(lambda: w.daemon_log().count('Reloaded') == 2, 10, 'second reload')
+                w.upload('hup/4.csv', bad_row)
+                w.wait_for_queue_empty()
+                self.assertIn('hup/4.csv', w.list_keys(w.archive))
+                self.assertEqual(w.read_sns_messages(expect=1, timeout=2), [])
+
                 ns.clear()
                 self.assertEqual(w.stop_daemon(), 0, w.daemon_log())
                 ns.wait_for('STOPPING=1', timeout=5)
@@ -136,11 +149,11 @@ class DaemonLife(unittest.TestCase):
                 with open(metrics) as f:
                         text = f.read()
                 self.assertIn('s3batchd_files_total{pipeline="students",outcome="failure"} 1\n', text)
-                self.assertIn('s3batchd_files_total{pipeline="students",outcome="partial"} 2\n', text)
-                self.assertIn('s3batchd_rows_total{pipeline="students",result="written"} 2\n', text)
+                self.assertIn('s3batchd_files_total{pipeline="students",outcome="partial"} 3\n', text)
+                self.assertIn('s3batchd_rows_total{pipeline="students",result="written"} 3\n', text)
                 self.assertRegex(text, r's3batchd_aws_requests_total\{service="s3",code="OK"\} [1-9]')
                 self.assertRegex(text, r's3batchd_aws_requests_total\{service="sqs",code="OK"\} [1-9]')
-                self.assertRegex(text, r's3batchd_sqs_messages_total\{result="deleted"\} 3')
+                self.assertRegex(text, r's3batchd_sqs_messages_total\{result="deleted"\} 4')
 
         def test_sigterm_mid_file_then_restart(self):
                 w = self.w
