@@ -155,10 +155,13 @@ void metrics_file_done(Metrics *m, const char *pipeline, MetricsOutcome outcome,
                 ;
         pthread_mutex_lock(&m->lock);
         pipeline_get_locked(m, pipeline)->files[outcome]++;
-        if (b < N_BUCKETS)
-                m->synced.duration_buckets[b]++;
-        m->synced.duration_count++;
-        m->synced.duration_sum += duration_seconds;
+        /* a skipped file was never worked on; its zero would only drag the quantiles down */
+        if (outcome != METRICS_OUTCOME_SKIPPED) {
+                if (b < N_BUCKETS)
+                        m->synced.duration_buckets[b]++;
+                m->synced.duration_count++;
+                m->synced.duration_sum += duration_seconds;
+        }
         pthread_mutex_unlock(&m->lock);
 }
 

@@ -53,7 +53,8 @@ int metrics_new(Metrics **ret);                 /* 0 or -ENOMEM */
 Metrics *metrics_free(Metrics *m);
 DEFINE_CLEANUP_FUNC(Metrics *, metrics_free);
 
-/* pipeline: the pipeline name, or NULL/"" for a file no pipeline matched (label "none"). */
+/* pipeline: the pipeline name, or NULL/"" for a file no pipeline matched (label "none").
+ * duration_seconds feeds job_duration_seconds, except for METRICS_OUTCOME_SKIPPED. */
 void metrics_file_done(Metrics *m, const char *pipeline, MetricsOutcome outcome,
                        double duration_seconds);
 void metrics_rows(Metrics *m, const char *pipeline, uint64_t written, uint64_t rejected,

@@ -70,14 +70,15 @@ static void test_render(void **state) {
         assert_null(strstr(text, "s3batchd_aws_retries_total{service=\"dynamodb\",code=\"OK\"}"));
         expect_line(text, "s3batchd_jobs_in_flight 2");
         expect_line(text, "# TYPE s3batchd_job_duration_seconds histogram");
-        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"0.1\"} 1");
-        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"0.25\"} 2");
-        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"2.5\"} 2");
-        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"5\"} 3");
-        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"1800\"} 3");
-        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"+Inf\"} 4");
-        expect_line(text, "s3batchd_job_duration_seconds_sum 4003.210000");
-        expect_line(text, "s3batchd_job_duration_seconds_count 4");
+        /* skipped files are counted but not timed */
+        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"0.1\"} 0");
+        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"0.25\"} 1");
+        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"2.5\"} 1");
+        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"5\"} 2");
+        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"1800\"} 2");
+        expect_line(text, "s3batchd_job_duration_seconds_bucket{le=\"+Inf\"} 3");
+        expect_line(text, "s3batchd_job_duration_seconds_sum 4003.200000");
+        expect_line(text, "s3batchd_job_duration_seconds_count 3");
         expect_line(text, "s3batchd_build_info{version=\"" S3BATCHD_VERSION "\"} 1");
         /* every line is a comment or "name[{labels}] value" and the text ends with a newline */
         assert_int_equal(text[strlen(text) - 1], '\n');
