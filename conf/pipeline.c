@@ -158,9 +158,29 @@ static void load_pattern(Loader *ld, const YNode *col, const char *path, ColumnS
         regfree(&re);
 }
 
+static void add_enum_value(Loader *ld, const YNode *v, const char *path, ColumnSpec *c) {
+        const char *s = load_scalar(ld, v, path);
+        char q[80];
+
+        if (!s)
+                return;
+        if (!s[0] || strlen(s) > 1024) {
+                load_report(ld, v, path, "an enum value must be 1 to 1024 bytes");
+                return;
+        }
+        for (size_t j = 0; j < c->n_enum_values; j++)
+                if (strcmp(c->enum_values[j], s) == 0) {
+                        load_report(ld, v, path, "'%s' is listed twice", diag_quote(s, q, sizeof(q)));
+                        return;
+                }
+        c->enum_values[c->n_enum_values] = load_strdup(ld, s);
+        if (c->enum_values[c->n_enum_values])
+                c->n_enum_values++;
+}
+
 static void load_enum_values(Loader *ld, const YNode *col, const char *path, ColumnSpec *c) {
         const YNode *v = load_field(ld, col, path, "values", false);
-        char p[LOAD_PATH_MAX], ip[LOAD_PATH_MAX], q[80];
+        char p[LOAD_PATH_MAX], ip[LOAD_PATH_MAX];
 
         if (!v) {
                 if (c->type == COLUMN_ENUM)
@@ -180,25 +200,8 @@ static void load_enum_values(Loader *ld, const YNode *col, const char *path, Col
                 return;
         }
         c->enum_values = strv_new(ld, v->n_items);
-        for (size_t i = 0; c->enum_values && i < v->n_items; i++) {
-                const char *s = load_scalar(ld, v->items[i], load_index(ip, p, i));
-
-                if (!s)
-                        continue;
-                if (!s[0] || strlen(s) > 1024) {
-                        load_report(ld, v->items[i], ip, "an enum value must be 1 to 1024 bytes");
-                        continue;
-                }
-                for (size_t j = 0; j < c->n_enum_values; j++)
-                        if (strcmp(c->enum_values[j], s) == 0) {
-                                load_report(ld, v->items[i], ip, "'%s' is listed twice",
-                                            diag_quote(s, q, sizeof(q)));
-                                s = NULL;
-                                break;
-                        }
-                if (s && (c->enum_values[c->n_enum_values] = load_strdup(ld, s)))
-                        c->n_enum_values++;
-        }
+        for (size_t i = 0; c->enum_values && i < v->n_items; i++)
+                add_enum_value(ld, v->items[i], load_index(ip, p, i), c);
 }
 
 static void only_for(Loader *ld, const YNode *col, const char *path, const char *key,
