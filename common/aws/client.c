@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "common/aws/awserror.h"
 #include "common/aws/client.h"
@@ -394,6 +395,23 @@ static int build_path(const AwsEndpoint *ep, const char *path, Buf *out) {
         return buf_append_str(out, path && *path ? path : "/");
 }
 
+/* DynamoDB sends the CRC32 of every response body in x-amz-crc32 (the SDKs check it): a
+ * body damaged on the way is a transient failure, not data. */
+static bool crc32_mismatch(const HttpResponse *resp) {
+        const char *want = http_response_header(resp, "x-amz-crc32");
+        unsigned long v;
+        char *end;
+
+        if (!want || !*want)
+                return false;
+        errno = 0;
+        v = strtoul(want, &end, 10);
+        if (errno || *end || v > UINT32_MAX)
+                return true;
+        return crc32(0L, (const Bytef *) (resp->body.data ? resp->body.data : ""),
+                     (uInt) resp->body.len) != v;
+}
+
 static void classify_response(const AwsRequest *req, HttpResponse *resp, S3bError *e) {
         AwsErrorHeaders h = {
                 .request_id = http_response_request_id(resp),
@@ -402,7 +420,13 @@ static void classify_response(const AwsRequest *req, HttpResponse *resp, S3bErro
         };
 
         if (resp->status >= 200 && resp->status <= 299) {
-                if (req->error_in_200 && !req->write)
+                if (!req->write && crc32_mismatch(resp)) {
+                        s3b_error_set(e, -EIO, "response body does not match its x-amz-crc32");
+                        e->http_status = resp->status;
+                        snprintf(e->aws_code, sizeof(e->aws_code), "%s", AWS_CODE_CRC32_MISMATCH);
+                        snprintf(e->request_id, sizeof(e->request_id), "%s",
+                                 h.request_id ? h.request_id : "");
+                } else if (req->error_in_200 && !req->write)
                         aws_error_from_xml_200(e, resp->status, &h, resp->body.data, resp->body.len);
                 return;
         }

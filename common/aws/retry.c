@@ -18,6 +18,7 @@ static const char *const transient_codes[] = {
         "InternalServerError",
         "ServiceUnavailable",
         "ServiceUnavailableException",
+        AWS_CODE_CRC32_MISMATCH,
 };
 
 static const char *const skew_codes[] = {

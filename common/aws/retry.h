@@ -24,6 +24,9 @@ typedef enum AwsRetryKind {
         AWS_RETRY_CLOCK_SKEW,   /* our clock is off: fix the offset, retry once */
 } AwsRetryKind;
 
+/* Our own code for a 2xx whose body fails its x-amz-crc32 check: transient. */
+#define AWS_CODE_CRC32_MISMATCH "Crc32Mismatch"
+
 #define AWS_RETRY_BASE_MS_DEFAULT 1000u
 #define AWS_RETRY_CAP_MS_DEFAULT 20000u
 

@@ -16,6 +16,7 @@ import threading
 import time
 import unittest
 import uuid
+import zlib
 
 from awscalllib import World, awscall, requests, retries
 
@@ -305,6 +306,26 @@ class AwsFaults(unittest.TestCase):
                                      '</CopyObjectResult>')
                 out = self.call('s3-copy', self.w.inbound, 'faults/small.csv', self.w.archive, 'dtd', expect_ok=False)
                 self.assertEqual(out['error']['errno'], 'EBADMSG')
+
+        def test_dynamodb_crc32_checked(self):
+                """dynalite sends x-amz-crc32 like DynamoDB (so every call above was checked); a
+                body that does not match it is retried, not believed."""
+                body = json.dumps({'Table': {'TableStatus': 'ACTIVE',
+                                             'KeySchema': [{'AttributeName': 'x', 'KeyType': 'HASH'}],
+                                             'AttributeDefinitions': [{'AttributeName': 'x', 'AttributeType': 'B'}]}})
+                self.proxy['dynamodb'].add('status', {'target': DESCRIBE}, status=200, body=body,
+                                           headers={'Content-Type': 'application/x-amz-json-1.0',
+                                                    'x-amz-crc32': '12345'})
+                out = self.call('ddb-describe', self.w.table)
+                self.assertEqual(out['result']['partition_key'], 'student_id')    # the real table's
+                self.assertEqual(codes(out, 'dynamodb'), {'Crc32Mismatch': 1})
+                self.assertEqual(requests(out, 'dynamodb'), 2)
+                crc = str(zlib.crc32(body.encode()))
+                self.proxy['dynamodb'].add('status', {'target': DESCRIBE}, status=200, body=body,
+                                           headers={'Content-Type': 'application/x-amz-json-1.0', 'x-amz-crc32': crc})
+                out = self.call('ddb-describe', self.w.table)
+                self.assertEqual(out['result']['partition_key'], 'x')             # a matching one is taken
+                self.assertEqual(requests(out, 'dynamodb'), 1)
 
         def test_oversized_bodies(self):
                 self.proxy['dynamodb'].add('status', {'target': DESCRIBE}, status=200,

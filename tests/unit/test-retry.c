@@ -54,6 +54,8 @@ static void test_classify_transient(void **state) {
         /* CopyObject's 200 with <Error><Code>InternalError */
         S3bError copy = mk(-EIO, 200, "InternalError", "");
         assert_int_equal(aws_retry_classify(&copy), AWS_RETRY_TRANSIENT);
+        S3bError crc = mk(-EIO, 200, AWS_CODE_CRC32_MISMATCH, "");
+        assert_int_equal(aws_retry_classify(&crc), AWS_RETRY_TRANSIENT);
 }
 
 static void test_classify_transport(void **state) {
