@@ -78,7 +78,9 @@ typedef struct Config {
         size_t n_pipelines;
 } Config;
 
-/* Collected diagnostics, each already formatted "FILE:LINE:COLUMN: message". */
+/* Collected diagnostics, each already formatted "FILE:LINE:COLUMN: message" (the message
+ * starts with the setting's dotted path, "pipelines[0].csv.delimiter: ..."), in file order,
+ * at most 100 plus a "too many errors" line. Zero-initialize; loads append to it. */
 typedef struct ConfigDiag {
         char **lines;
         size_t n_lines;
