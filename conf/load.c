@@ -66,6 +66,30 @@ static bool is_known(const char *key, const char *const *known) {
         return false;
 }
 
+/* Keys that are only valid in one section, to tell "right key, wrong place" from a typo. */
+static const char *home_of(const char *key) {
+        static const struct { const char *key, *home; } homes[] = {
+                { "url", "under 'queue'" }, { "wait_seconds", "under 'queue'" }, { "max_messages", "under 'queue'" },
+                { "visibility_timeout", "under 'queue'" }, { "max_receive_count", "under 'queue'" },
+                { "region", "under 'aws'" }, { "profile", "under 'aws'" }, { "endpoints", "under 'aws'" },
+                { "s3_force_path_style", "under 'aws'" }, { "max_attempts", "under 'aws'" },
+                { "connect_timeout_ms", "under 'aws'" }, { "request_timeout_ms", "under 'aws'" },
+                { "topic_arn", "under 'notify'" }, { "on", "under 'notify'" },
+                { "table", "in a pipeline" }, { "columns", "in a pipeline" }, { "match", "in a pipeline" },
+                { "write_mode", "in a pipeline" }, { "max_rejected_rows", "in a pipeline" },
+                { "delimiter", "under a pipeline's 'csv'" }, { "header", "under a pipeline's 'csv'" },
+                { "null_values", "under a pipeline's 'csv'" }, { "compression", "under a pipeline's 'csv'" },
+                { "partition", "under a pipeline's 'key'" }, { "sort", "under a pipeline's 'key'" },
+                { "suffix", "under a pipeline's 'match'" }, { "type", "in a column" },
+                { "required", "in a column" }, { "pattern", "in a column" }, { "max_length", "in a column" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(homes); i++)
+                if (strcmp(homes[i].key, key) == 0)
+                        return homes[i].home;
+        return NULL;
+}
+
 void load_check_keys(Loader *ld, const YNode *map, const char *path, const char *const *known) {
         char p[LOAD_PATH_MAX];
 
@@ -76,11 +100,14 @@ void load_check_keys(Loader *ld, const YNode *map, const char *path, const char 
                 if (k->type != YNODE_SCALAR || is_known(k->value, known))
                         continue;
                 hint = check_suggest(k->value, known);
+                load_join(p, path, k->value);
                 if (hint)
-                        load_report(ld, k, load_join(p, path, k->value),
-                                    "unknown key, did you mean '%s'?", hint);
+                        load_report(ld, k, p, "unknown key, did you mean '%s'?", hint);
+                else if (home_of(k->value))
+                        load_report(ld, k, p, "unknown key here: it belongs %s",
+                                    home_of(k->value));
                 else
-                        load_report(ld, k, load_join(p, path, k->value), "unknown key");
+                        load_report(ld, k, p, "unknown key");
         }
 }
 
