@@ -5,6 +5,7 @@
 
 #include "common/aws/client.h"
 #include "common/aws/dynamodb.h"
+#include "common/aws/sqs.h"
 #include "common/log.h"
 #include "daemon/startup.h"
 
@@ -86,6 +87,45 @@ int startup_check_tables(Logger *log, const Config *c, AwsContext *aws) {
                         ret = r;
         }
         return ret;
+}
+
+int startup_check_queue(Logger *log, const Config *c, AwsContext *aws) {
+        static const char *const names[] = { "RedrivePolicy", "VisibilityTimeout" };
+        _cleanup_(aws_client_freep) AwsClient *client = NULL;
+        SqsQueueAttribute *attrs = NULL;
+        const char *redrive;
+        size_t n = 0;
+        S3bError err = {};
+        int r;
+
+        r = aws_client_new(aws, &client, &err);
+        if (r < 0)
+                return log_error_errno(log, r, "AWS client: %s", err.message);
+        r = sqs_get_queue_attributes(client, c->queue.url, names, ELEMENTSOF(names), &attrs, &n, &err);
+        if (r < 0)
+                return log_error_errno(log, r, "Queue %s: %s", c->queue.url, err.message);
+
+        redrive = sqs_queue_attribute(attrs, n, "RedrivePolicy");
+        if (!redrive || !redrive[0])
+                log_warning(log, "Queue %s has no redrive policy: a poison message will be received "
+                            "again and again; give it a dead-letter queue", c->queue.url);
+        else {
+                const char *p = strstr(redrive, "maxReceiveCount");
+                unsigned long max = 0;
+
+                /* {"deadLetterTargetArn":"…","maxReceiveCount":5} (the count may be quoted) */
+                if (p) {
+                        p += strlen("maxReceiveCount");
+                        p += strspn(p, "\": ");
+                        max = strtoul(p, NULL, 10);
+                }
+                if (max > 0 && max <= c->queue.max_receive_count)
+                        log_warning(log, "Queue %s moves messages to its dead-letter queue after %lu "
+                                    "receives, before queue.max_receive_count (%u) lets s3batchd give "
+                                    "up on the file itself", c->queue.url, max, c->queue.max_receive_count);
+        }
+        sqs_queue_attributes_free(attrs, n);
+        return 0;
 }
 
 int startup_parse_s3_url(const char *url, char **ret_bucket, char **ret_rest) {

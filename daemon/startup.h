@@ -17,5 +17,11 @@ int startup_aws(Logger *log, const Config *c, AwsContext **ret);
  * partition_key/sort_key. A mismatch or a missing table is an error (-EINVAL/-ENOENT). */
 int startup_check_tables(Logger *log, const Config *c, AwsContext *aws);
 
+/* GetQueueAttributes of the queue: it must exist and be reachable (-ENOENT, ...). Warns when
+ * it has no redrive policy (poison messages would come back forever) or when its
+ * maxReceiveCount is not above queue.max_receive_count (the daemon's own give-up, which moves
+ * the file to the error bucket, would never be reached). */
+int startup_check_queue(Logger *log, const Config *c, AwsContext *aws);
+
 /* "s3://bucket/key-or-prefix" → bucket, rest (both malloc'd). -EINVAL when not such a URL. */
 int startup_parse_s3_url(const char *url, char **ret_bucket, char **ret_rest);

@@ -378,6 +378,14 @@ class DaemonFlow(unittest.TestCase):
                                    env=self.w.daemon_env(), capture_output=True, text=True, timeout=60)
                 self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
                 self.assertIn('DescribeTable NO_SUCH_TABLE', p.stderr)
+                # and the queue must be there
+                cfg = self.w.make_daemon_config(name='no-queue.yaml', queue={
+                        'url': self.w.queue_url.replace('inbound-file-events', 'no-such-queue')})
+                p = subprocess.run([os.environ.get('S3BATCHD_BIN', 's3batchd'), '--config', cfg, 'run'],
+                                   env=self.w.daemon_env(), capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn('no-such-queue', p.stderr)
+                self.assertNotIn('Ready', p.stderr)
 
         # --- last: leaves a message in flight ----------------------------------------------
         def test_zz_poison_message_left_for_redrive(self):
