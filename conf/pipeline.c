@@ -2,12 +2,14 @@
  * need several of them at once: key columns exist and can be DynamoDB keys, column names are
  * unique the way the header matches them (case-insensitively), no pipeline reads what the
  * daemon itself writes to archive/errors, and no pipeline is hidden behind an earlier one. */
+#include <errno.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/schema.h"
 #include "conf/load.h"
 
 #define MAX_PIPELINES 256
@@ -399,10 +401,26 @@ static void load_match(Loader *ld, const YNode *pl, const char *ppath, PipelineS
                 p->match_suffix = load_strdup(ld, "");
 }
 
+/* The daemon compiles every pipeline at start; what passes here must compile there too, so
+ * a clean pipeline is handed to the same compiler as a last check. */
+static void check_compiles(Loader *ld, const YNode *pl, const char *path, const PipelineSpec *p) {
+        _cleanup_(schema_freep) Schema *s = NULL;
+        S3bError err;
+        int r;
+
+        s3b_error_clear(&err);
+        r = schema_new(p, &s, &err);
+        if (r == -ENOMEM)
+                ld->oom = true;
+        else if (r < 0)
+                load_report(ld, pl, path, "%s", err.message);
+}
+
 static void load_pipeline(Loader *ld, const YNode *pl, const char *path, PipelineSpec *p) {
         static const char *const keys[] = { "name", "match", "table", "csv", "columns", "key",
                                             "max_rejected_rows", "write_mode", NULL };
         static const char *const modes[] = { "stream", "validate_first", NULL };
+        size_t before = diag_count(&ld->diag);
         _cleanup_free_ bool *bad = NULL;
         int k;
 
@@ -419,6 +437,8 @@ static void load_pipeline(Loader *ld, const YNode *pl, const char *path, Pipelin
         get_u64(ld, pl, path, "max_rejected_rows", 0, UINT64_MAX, &p->max_rejected_rows);
         if (get_choice(ld, pl, path, "write_mode", modes, &k))
                 p->write_mode = (WriteMode) k;
+        if (diag_count(&ld->diag) == before && !ld->oom)
+                check_compiles(ld, pl, path, p);
 }
 
 /* ---- across pipelines ---- */
