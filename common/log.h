@@ -10,8 +10,9 @@
  * finds a file's history. Otherwise it is one line on the fd (stderr):
  *     INFO message text KEY=value KEY2="value with spaces"
  * with values quoted when they hold spaces, quotes, '=' or control characters, and the
- * message's own newlines escaped, so one entry is always one line. If journald refuses an
- * entry it is written as a line instead, never dropped.
+ * message's own newlines escaped, so one entry is always one line. Without journald's socket
+ * the Logger writes lines from the start, and an entry journald refuses is written as a line
+ * instead (sd_journal_sendv() itself drops entries silently if the socket vanishes later).
  *
  * Thread-safe: a line is assembled first and written with one write() under a mutex, so lines
  * from workers never interleave. The threshold can be changed at any time (SIGHUP) from any
