@@ -1,9 +1,11 @@
 /* SQS: request bodies built with cJSON (all small), responses read defensively — a missing
  * or mistyped field is -EBADMSG, never a NULL dereference. */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/aws/awserror.h"
 #include "common/aws/sqs.h"
@@ -111,12 +113,30 @@ static unsigned parse_count(const char *s) {
         return (unsigned) v;
 }
 
+/* SQS sends MD5OfBody with every message and the SDKs check it: a body that does not match
+ * is not handed on (the message comes back after its visibility timeout). */
+static bool body_md5_matches(const char *body, const char *md5_hex) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
+
+        if (!md5_hex)
+                return true;            /* not every SQS-compatible server sends it */
+        if (EVP_Digest(body, strlen(body), md, &len, EVP_md5(), NULL) != 1 || len != 16)
+                return false;
+        for (unsigned i = 0; i < len; i++)
+                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        return strcasecmp(hex, md5_hex) == 0;
+}
+
 static int message_from_json(const cJSON *j, SqsMessage *m) {
         const char *id = json_string(j, "MessageId"), *rh = json_string(j, "ReceiptHandle"),
                    *body = json_string(j, "Body");
 
         if (!id || !rh || !body)
                 return -EBADMSG;
+        if (!body_md5_matches(body, json_string(j, "MD5OfBody")))
+                return -EILSEQ;
         m->message_id = strdup(id);
         m->receipt_handle = strdup(rh);
         m->body = strdup(body);
@@ -147,8 +167,10 @@ static int messages_from_json(const cJSON *resp, SqsMessage **ret, size_t *ret_n
                 r = message_from_json(j, &m[n++]);
                 if (r < 0) {
                         sqs_messages_free(m, n);
-                        return s3b_error_set(err, r, "SQS ReceiveMessage: %s",
-                                             r == -ENOMEM ? "out of memory" : "malformed message");
+                        return s3b_error_set(err, r == -EILSEQ ? -EBADMSG : r, "SQS ReceiveMessage: %s",
+                                             r == -ENOMEM ? "out of memory" :
+                                             r == -EILSEQ ? "a message body does not match its MD5OfBody" :
+                                             "malformed message");
                 }
         }
         *ret = m;

@@ -301,6 +301,16 @@ class AwsFaults(unittest.TestCase):
                 self.proxy['sqs'].add('status', {}, status=200, body={'Messages': [{'MessageId': 'x'}]})
                 out = self.call('sqs-receive', self.w.queue_url, '1', '0', '30', expect_ok=False)
                 self.assertEqual(out['error']['errno'], 'EBADMSG')
+                msg = {'MessageId': 'm', 'ReceiptHandle': 'r', 'Body': 'corrupted',
+                       'MD5OfBody': hashlib.md5(b'original').hexdigest()}
+                self.proxy['sqs'].add('status', {}, status=200, body={'Messages': [msg]})
+                out = self.call('sqs-receive', self.w.queue_url, '1', '0', '30', expect_ok=False)
+                self.assertEqual(out['error']['errno'], 'EBADMSG')
+                self.assertIn('MD5OfBody', out['error']['message'])
+                msg['MD5OfBody'] = hashlib.md5(b'corrupted').hexdigest().upper()
+                self.proxy['sqs'].add('status', {}, status=200, body={'Messages': [msg]})
+                out = self.call('sqs-receive', self.w.queue_url, '1', '0', '30')
+                self.assertEqual([m['body'] for m in out['result']], ['corrupted'])
                 self.proxy['s3'].add('status', {'method': 'PUT'}, status=200, body='<?xml version="1.0"?><!DOCTYPE x ['
                                      '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><CopyObjectResult>&b;'
                                      '</CopyObjectResult>')
