@@ -27,8 +27,10 @@ typedef struct SqsMessage {
 /* ReceiveMessage: max 1..10, wait_seconds 0..20 (long poll), visibility_timeout 1..43200 or
  * 0 for the queue's default (the parameter is left out). Also asks for ApproximateReceiveCount.
  * An empty poll returns 0 with *ret_msgs NULL and *ret_n 0. The response
- * body is bounded at 10 × 256 KiB plus JSON overhead. Errors: -EINVAL (arguments), -ENOENT
- * (queue does not exist), -ECANCELED, the shared path's others. */
+ * body is bounded at 10 × 256 KiB plus JSON overhead. Each body is checked against its
+ * MD5OfBody. Errors: -EINVAL (arguments), -ENOENT (queue does not exist), -EBADMSG (a
+ * malformed message or a body that fails its MD5: all received messages return after their
+ * visibility timeout), -ECANCELED, the shared path's others. */
 int sqs_receive_message(AwsClient *c, const char *queue_url, unsigned max, unsigned wait_seconds,
                         unsigned visibility_timeout, SqsMessage **ret_msgs, size_t *ret_n,
                         S3bError *err);
