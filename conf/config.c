@@ -61,8 +61,10 @@ void config_diag_done(ConfigDiag *d) {
         for (size_t i = 0; i < d->n_lines; i++)
                 free(d->lines[i]);
         free(d->lines);
-        d->lines = NULL;
-        d->n_lines = 0;
+        for (size_t i = 0; i < d->n_warnings; i++)
+                free(d->warnings[i]);
+        free(d->warnings);
+        *d = (ConfigDiag) {};
 }
 
 const PipelineSpec *config_find_pipeline(const Config *c, const char *bucket, const char *key) {
@@ -159,11 +161,16 @@ static void load_queue(Loader *ld, const YNode *root, ConfigQueue *q) {
 static void load_location(Loader *ld, const YNode *root, const char *name, ConfigLocation *l) {
         static const char *const keys[] = { "bucket", "prefix", NULL };
         const YNode *v = load_field(ld, root, "", name, true);
+        char p[LOAD_PATH_MAX];
 
         if (v && load_expect(ld, v, name, YNODE_MAPPING)) {
                 load_check_keys(ld, v, name, keys);
                 get_string(ld, v, name, "bucket", true, 63, check_bucket_name, &l->bucket);
-                get_string(ld, v, name, "prefix", false, 1024, check_key_prefix, &l->prefix);
+                /* the original key is appended as is: "done" + "in/a.csv" = "donein/a.csv" */
+                if (get_string(ld, v, name, "prefix", false, 1024, check_key_prefix, &l->prefix) &&
+                    l->prefix && l->prefix[0] && l->prefix[strlen(l->prefix) - 1] != '/')
+                        load_warn(ld, ynode_get(v, "prefix"), load_join(p, name, "prefix"),
+                                  "does not end with '/': keys become '%.64sKEY'", l->prefix);
         }
         if (!l->prefix)
                 l->prefix = load_strdup(ld, "");
@@ -228,6 +235,20 @@ static void load_globals(Loader *ld, const YNode *root, Config *c) {
 
 /* ---- cross-checks ---- */
 
+static void check_places(Loader *ld, const YNode *root, const Config *c) {
+        const YNode *m = ynode_get(root, "metrics_file");
+
+        if (c->archive.bucket && c->errors.bucket && c->archive.prefix && c->errors.prefix &&
+            strcmp(c->archive.bucket, c->errors.bucket) == 0 &&
+            strcmp(c->archive.prefix, c->errors.prefix) == 0)
+                load_warn(ld, ynode_get(root, "errors"), "errors",
+                          "the same place as archive: loaded and failed files end up side by side");
+        /* node_exporter's textfile collector reads *.prom only */
+        if (c->metrics_file && (strlen(c->metrics_file) < 5 ||
+                                strcmp(c->metrics_file + strlen(c->metrics_file) - 5, ".prom") != 0))
+                load_warn(ld, m, "metrics_file", "node_exporter's textfile collector only reads files ending in .prom");
+}
+
 static void check_timeouts(Loader *ld, const YNode *root, const Config *c) {
         const YNode *v = ynode_get(ynode_get(root, "aws"), "request_timeout_ms");
 
@@ -273,6 +294,7 @@ static void load_root(Loader *ld, const YNode *root, Config *c) {
         load_pipelines(ld, root, c);
         check_timeouts(ld, root, c);
         check_regions(ld, root, c);
+        check_places(ld, root, c);
 }
 
 /* ---- entry points ---- */

@@ -84,6 +84,10 @@ typedef struct Config {
 typedef struct ConfigDiag {
         char **lines;
         size_t n_lines;
+        /* "FILE:LINE:COLUMN: warning: message": legal but probably not meant (an unanchored
+         * pattern, an archive prefix without '/'). Also filled on success; log them. */
+        char **warnings;
+        size_t n_warnings;
 } ConfigDiag;
 
 void config_diag_done(ConfigDiag *d);

@@ -36,18 +36,20 @@ static char *format_line(const char *file, unsigned line, unsigned column, const
         return r < 0 ? NULL : text;
 }
 
-void diag_add(DiagList *l, unsigned line, unsigned column, const char *fmt, ...) {
+static void diag_addv(DiagList *l, bool warning, unsigned line, unsigned column,
+                      const char *fmt, va_list ap) _printf_(5, 0);
+static void diag_addv(DiagList *l, bool warning, unsigned line, unsigned column,
+                      const char *fmt, va_list ap) {
         DiagEntry *v;
         char *text;
-        va_list ap;
 
+        if (!warning)
+                l->n_errors++;
         if (l->n_entries >= DIAG_MAX) {
                 l->n_dropped++;
                 return;
         }
-        va_start(ap, fmt);
         text = format_line(l->file, line, column, fmt, ap);
-        va_end(ap);
         v = text ? realloc(l->entries, (l->n_entries + 1) * sizeof(*v)) : NULL;
         if (!v) {
                 free(text);
@@ -57,9 +59,26 @@ void diag_add(DiagList *l, unsigned line, unsigned column, const char *fmt, ...)
         }
         l->entries = v;
         v[l->n_entries] = (DiagEntry) {
-                .line = line, .column = column, .seq = l->n_entries, .text = text,
+                .line = line, .column = column, .warning = warning, .seq = l->n_entries,
+                .text = text,
         };
         l->n_entries++;
+}
+
+void diag_add(DiagList *l, unsigned line, unsigned column, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        diag_addv(l, false, line, column, fmt, ap);
+        va_end(ap);
+}
+
+void diag_warn(DiagList *l, unsigned line, unsigned column, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        diag_addv(l, true, line, column, fmt, ap);
+        va_end(ap);
 }
 
 static int entry_cmp(const void *a, const void *b) {
@@ -72,14 +91,20 @@ static int entry_cmp(const void *a, const void *b) {
         return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int diag_push(ConfigDiag *out, char *line) {
-        char **v = realloc(out->lines, (out->n_lines + 1) * sizeof(*v));
+static int strv_push(char ***lines, size_t *n, char *line) {
+        char **v = realloc(*lines, (*n + 1) * sizeof(*v));
 
         if (!v)
                 return -ENOMEM;
-        out->lines = v;
-        v[out->n_lines++] = line;
+        *lines = v;
+        v[(*n)++] = line;
         return 0;
+}
+
+static int diag_push(ConfigDiag *out, const DiagEntry *e) {
+        if (e->warning)
+                return strv_push(&out->warnings, &out->n_warnings, e->text);
+        return strv_push(&out->lines, &out->n_lines, e->text);
 }
 
 int diag_list_move(DiagList *l, ConfigDiag *out) {
@@ -88,7 +113,7 @@ int diag_list_move(DiagList *l, ConfigDiag *out) {
         if (l->n_entries > 0)
                 qsort(l->entries, l->n_entries, sizeof(*l->entries), entry_cmp);
         for (size_t i = 0; i < l->n_entries; i++) {
-                if (diag_push(out, l->entries[i].text) < 0) {
+                if (diag_push(out, &l->entries[i]) < 0) {
                         free(l->entries[i].text);
                         r = -ENOMEM;
                 }
@@ -97,8 +122,9 @@ int diag_list_move(DiagList *l, ConfigDiag *out) {
         if (l->n_dropped > 0 && !l->oom) {
                 char *more = NULL;
 
-                if (asprintf(&more, "%s: too many errors, %zu more not shown", l->file,
-                             l->n_dropped) < 0 || diag_push(out, more) < 0) {
+                if (asprintf(&more, "%s: too many problems, %zu more not shown", l->file,
+                             l->n_dropped) < 0 ||
+                    strv_push(&out->lines, &out->n_lines, more) < 0) {
                         free(more);
                         r = -ENOMEM;
                 }

@@ -16,6 +16,7 @@
 
 typedef struct DiagEntry {
         unsigned line, column;  /* 1-based; 0/0 for whole-file problems ("FILE: message") */
+        bool warning;
         size_t seq;             /* report order, to keep the sort stable */
         char *text;             /* fully formatted line */
 } DiagEntry;
@@ -25,6 +26,7 @@ typedef struct DiagList {
         DiagEntry *entries;
         size_t n_entries;
         size_t n_dropped;       /* reported past DIAG_MAX */
+        size_t n_errors;        /* errors reported, kept or dropped; warnings don't count */
         bool oom;               /* an allocation failed; the list may be incomplete */
 } DiagList;
 
@@ -34,12 +36,17 @@ void diag_list_done(DiagList *l);
 /* Adds "FILE:LINE:COLUMN: message" (or "FILE: message" when line is 0). */
 void diag_add(DiagList *l, unsigned line, unsigned column, const char *fmt, ...) _printf_(4, 5);
 
+/* Adds "FILE:LINE:COLUMN: warning: message": worth saying, not worth refusing the file. */
+void diag_warn(DiagList *l, unsigned line, unsigned column, const char *fmt, ...) _printf_(4, 5);
+
+/* Errors so far. */
 static inline size_t diag_count(const DiagList *l) {
-        return l->n_entries + l->n_dropped;
+        return l->n_errors;
 }
 
-/* Sorts by position and appends every line to out; the list is left empty. -ENOMEM if any
- * line was lost to an allocation failure. */
+/* Sorts by position and appends every error to out->lines and every warning to
+ * out->warnings; the list is left empty. -ENOMEM if any line was lost to an allocation
+ * failure. */
 int diag_list_move(DiagList *l, ConfigDiag *out);
 
 /* Writes s into buf (size ≥ 8) for quoting in a message: at most about 60 bytes, control

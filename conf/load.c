@@ -25,6 +25,16 @@ void load_report(Loader *ld, const YNode *n, const char *path, const char *fmt, 
                 diag_add(&ld->diag, n->line, n->column, "%s", msg);
 }
 
+void load_warn(Loader *ld, const YNode *n, const char *path, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        diag_warn(&ld->diag, n->line, n->column, "warning: %s: %s", path, msg);
+}
+
 char *load_strdup(Loader *ld, const char *s) {
         char *d = strdup(s);
 

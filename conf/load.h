@@ -27,6 +27,7 @@ typedef const char *(*CheckFn)(const char *s, char why[static CHECK_WHY_MAX]);
 
 void load_report(Loader *ld, const YNode *n, const char *path, const char *fmt, ...)
         _printf_(4, 5);
+void load_warn(Loader *ld, const YNode *n, const char *path, const char *fmt, ...) _printf_(4, 5);
 char *load_strdup(Loader *ld, const char *s);
 
 const char *load_join(char buf[static LOAD_PATH_MAX], const char *base, const char *key);

@@ -158,6 +158,10 @@ static void load_pattern(Loader *ld, const YNode *col, const char *path, ColumnS
                 return;
         }
         regfree(&re);
+        /* regexec() searches: "A[0-9]{5}" accepts "xA123456y" */
+        if (c->pattern[0] != '^' || c->pattern[strlen(c->pattern) - 1] != '$')
+                load_warn(ld, ynode_get(col, "pattern"), p,
+                          "not anchored, so it may match anywhere in the value; write ^...$ to match the whole value");
 }
 
 static void add_enum_value(Loader *ld, const YNode *v, const char *path, ColumnSpec *c) {

@@ -16,7 +16,8 @@ static void help(FILE *out) {
                 "       s3batchd --check-config [--config PATH]\n"
                 "\n"
                 "Validate the configuration file and exit: 0 when valid, 1 when not, with\n"
-                "every problem printed as FILE:LINE:COLUMN: message.\n"
+                "every problem printed as FILE:LINE:COLUMN: message. Warnings (legal, but\n"
+                "probably not meant) are printed too and do not fail the check.\n"
                 "\n"
                 "Options:\n"
                 "  -c, --config PATH   the file to check (default: the daemon's)\n"
@@ -69,6 +70,8 @@ int cmd_check_config(const GlobalOptions *g, int argc, char **argv) {
         r = config_load(path, &cfg, &diag);
         for (size_t i = 0; i < diag.n_lines; i++)
                 fprintf(stderr, "%s\n", diag.lines[i]);
+        for (size_t i = 0; i < diag.n_warnings; i++)
+                fprintf(stderr, "%s\n", diag.warnings[i]);
         if (r < 0) {
                 if (r == -ENOMEM)
                         fprintf(stderr, "%s: out of memory while checking\n", path);
@@ -77,9 +80,13 @@ int cmd_check_config(const GlobalOptions *g, int argc, char **argv) {
                 config_diag_done(&diag);
                 return 1;
         }
-        config_diag_done(&diag);
-        if (!quiet)
+        if (!quiet && diag.n_warnings > 0)
+                printf("%s: OK (%zu pipeline%s, %zu warning%s)\n", path, cfg->n_pipelines,
+                       cfg->n_pipelines == 1 ? "" : "s", diag.n_warnings,
+                       diag.n_warnings == 1 ? "" : "s");
+        else if (!quiet)
                 printf("%s: OK (%zu pipeline%s)\n", path, cfg->n_pipelines,
                        cfg->n_pipelines == 1 ? "" : "s");
+        config_diag_done(&diag);
         return 0;
 }

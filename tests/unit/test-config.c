@@ -270,7 +270,9 @@ static Config *load_ok(const char *yaml) {
                 dump(&d);
         assert_int_equal(r, 0);
         assert_int_equal(d.n_lines, 0);
+        assert_int_equal(d.n_warnings, 0);
         assert_non_null(cfg);
+        config_diag_done(&d);
         return cfg;
 }
 
@@ -432,6 +434,41 @@ static void test_delimiters(void **state) {
         }
 }
 
+/* Legal but probably not meant: loaded, with warnings in file order. */
+static void test_warnings(void **state) {
+        static const char yaml[] =
+                "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
+                "archive: { bucket: archival-bucket, prefix: done }\n"
+                "errors: { bucket: archival-bucket, prefix: done }\n"
+                "metrics_file: /run/s3batchd.txt\n"
+                "pipelines:\n"
+                "  - name: students\n"
+                "    match: { bucket: inbound-file-drop }\n"
+                "    table: PRELIM_STUDENT_DATA\n"
+                "    columns: [ { name: id, required: true, pattern: \"A[0-9]{5}\" } ]\n"
+                "    key: { partition: id }\n";
+        static const char *const expect[] = {
+                "t.yaml:2:45: warning: archive.prefix: does not end with '/': keys become 'doneKEY'",
+                "t.yaml:3:9: warning: errors: the same place as archive: loaded and failed files end up side by side",
+                "t.yaml:3:44: warning: errors.prefix: does not end with '/': keys become 'doneKEY'",
+                "t.yaml:4:15: warning: metrics_file: node_exporter's textfile collector only reads files ending in .prom",
+                "t.yaml:9:53: warning: pipelines[0].columns[0].pattern: not anchored, so it may match anywhere in the value; write ^...$ to match the whole value",
+        };
+        _cleanup_(config_unrefp) Config *c = NULL;
+        ConfigDiag d = {};
+
+        assert_int_equal(load(yaml, strlen(yaml), &c, &d), 0);
+        assert_non_null(c);
+        assert_int_equal(d.n_lines, 0);
+        if (d.n_warnings != ELEMENTSOF(expect))
+                for (size_t i = 0; i < d.n_warnings; i++)
+                        print_message("  warning[%zu] %s\n", i, d.warnings[i]);
+        assert_int_equal(d.n_warnings, ELEMENTSOF(expect));
+        for (size_t i = 0; i < ELEMENTSOF(expect); i++)
+                assert_string_equal(d.warnings[i], expect[i]);
+        config_diag_done(&d);
+}
+
 /* Every problem in one run, in file order. */
 static void test_many_errors(void **state) {
         static const char yaml[] =
@@ -559,7 +596,7 @@ static void test_many_nodes(void **state) {
         n = 0;
         for (int i = 0; i < 500; i++)
                 n += (size_t) snprintf(s + n, cap - n, "k%d: 1\n", i);
-        expect_fail(s, n, "t.yaml: too many errors, ");
+        expect_fail(s, n, "t.yaml: too many problems, ");
         free(s);
 }
 
@@ -644,6 +681,7 @@ int main(void) {
                 cmocka_unit_test(test_all_options),
                 cmocka_unit_test(test_delimiters),
                 cmocka_unit_test(test_many_errors),
+                cmocka_unit_test(test_warnings),
                 cmocka_unit_test(test_binary),
                 cmocka_unit_test(test_garbage),
                 cmocka_unit_test(test_huge),

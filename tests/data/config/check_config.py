@@ -48,6 +48,15 @@ with tempfile.TemporaryDirectory() as d:
         rc, out, err = run("--check-config", "--config", path)
         check(rc == 1 and err.startswith(path + ":"), f"{name}: rc={rc} err={err[:200]!r}")
 
+with tempfile.TemporaryDirectory() as d:
+    path = os.path.join(d, "warn.yaml")
+    with open(example) as f, open(path, "w") as g:
+        g.write(f.read().replace('pattern: "^A[0-9]{5}$"', 'pattern: "A[0-9]{5}"'))
+    rc, out, err = run("--check-config", "--config", path)
+    check(rc == 0 and out == f"{path}: OK (1 pipeline, 1 warning)\n", f"warning: {rc} {out!r}")
+    check(re.fullmatch(re.escape(path) + r":\d+:\d+: warning: pipelines\[0\]\.columns\[0\]\.pattern: not anchored.*\n", err),
+          f"warning: {err!r}")
+
 rc, out, err = run("--check-config", "--config", "/nonexistent.yaml")
 check(rc == 1 and "/nonexistent.yaml: cannot read: No such file or directory" in err, f"missing: {rc} {err!r}")
 
