@@ -80,6 +80,26 @@ class S3Events(unittest.TestCase):
                 got = self.w.read_object(self.w.inbound, urllib.parse.unquote_plus(obj['key']))
                 self.assertEqual(got, body)
 
+        def test_virtual_host_style(self):
+                # bucket.host:port addressing; sent to 127.0.0.1 with that Host header, since
+                # *.localhost need not resolve here.
+                import http.client
+                port = self.w.info['ports']['s3_bridge']
+                conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+                conn.request('PUT', '/vhost%20dir/a%2Bb.csv', body=b'x,y\n', headers={
+                        'Host': f'{self.w.inbound}.localhost:{port}', 'Content-Type': 'text/csv',
+                        'Authorization': 'AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/'
+                                         'aws4_request, SignedHeaders=host, Signature=' + '0' * 64})
+                resp = conn.getresponse()
+                resp.read()
+                conn.close()
+                self.assertEqual(resp.status, 200)
+                rec = only_record(self.w.receive())
+                self.assertEqual(rec['s3']['bucket']['name'], self.w.inbound)
+                self.assertEqual(rec['s3']['object']['key'], 'vhost+dir/a%2Bb.csv')
+                self.assertEqual(rec['s3']['object']['size'], 4)
+                self.assertEqual(self.w.read_object(self.w.inbound, 'vhost dir/a+b.csv'), b'x,y\n')
+
         def test_suffix_filters_are_case_sensitive(self):
                 self.w.upload('notes.txt', b'x')
                 self.w.upload('UPPER.CSV', b'x')
