@@ -69,6 +69,9 @@ static void text_scan(const char *data, size_t len, size_t stop, size_t *ret_off
         const unsigned char *s = (const unsigned char *) data;
         size_t line = 1, col = 1, i = 0;
 
+        /* a UTF-8 byte order mark is not a column (libyaml skips it too) */
+        if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+                i = 3;
         while (i < len && i < stop) {
                 size_t n = utf8_len(s + i, len - i);
 

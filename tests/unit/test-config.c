@@ -257,6 +257,11 @@ static const Case cases[] = {
           "t.yaml:4:15: invalid UTF-8 (byte 0xc3); the file must be UTF-8" },
         { "control-char", HEAD "log_level: in\x01" "fo\n" PIPE,
           "t.yaml:4:14: control character 0x01 is not allowed (binary file?)" },
+        { "bom-crlf", "\xef\xbb\xbfworkers: \x01\r\n", "t.yaml:1:10: control character 0x01 is not allowed (binary file?)" },
+        { "crlf-lines", HEAD "\r\n\r\nworkers: 0\r\n" PIPE, "t.yaml:6:10: workers: must be between 1 and 256, got 0" },
+        /* columns count characters, not bytes */
+        { "utf8-columns", HEAD "aws: { profile: \"\xc3\xa9\xc3\xa9\", region: x }\n" PIPE,
+          "t.yaml:4:31: aws.region: invalid value 'x': expected a region like 'ap-south-1'" },
         { "utf16", "\xff\xfeq\0u\0", "t.yaml:1:1: invalid UTF-8 (byte 0xff); the file must be UTF-8" },
 };
 
