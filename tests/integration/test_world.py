@@ -63,6 +63,10 @@ class S3Events(unittest.TestCase):
                 self.assertEqual(rec['awsRegion'], 'us-east-1')
                 self.assertEqual(rec['eventName'], 'ObjectCreated:Put')
                 datetime.strptime(rec['eventTime'], '%Y-%m-%dT%H:%M:%S.%fZ')
+                self.assertEqual(rec['userIdentity'], {'principalId': 'AWS:000000000000'})
+                self.assertEqual(rec['requestParameters'], {'sourceIPAddress': '127.0.0.1'})
+                self.assertRegex(rec['responseElements']['x-amz-request-id'], r'^[0-9A-F]{16}$')
+                self.assertRegex(rec['responseElements']['x-amz-id-2'], r'^[A-Za-z0-9+/=]{40,}$')
                 s3 = rec['s3']
                 self.assertEqual(s3['s3SchemaVersion'], '1.0')
                 self.assertEqual(s3['configurationId'], 'csv-to-sqs')

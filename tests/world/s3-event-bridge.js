@@ -370,7 +370,9 @@ async function emitCreated(req, target, eventName, upRes) {
                         },
                         responseElements: {
                                 'x-amz-request-id': upRes.headers['x-amz-request-id'] || hexId(8),
-                                'x-amz-id-2': upRes.headers['x-amz-id-2'] || crypto.randomBytes(48).toString('base64'),
+                                // S3's host id is long base64; fauxqs sends a placeholder word.
+                                'x-amz-id-2': /^[A-Za-z0-9+/=]{40,}$/.test(upRes.headers['x-amz-id-2'] || '')
+                                        ? upRes.headers['x-amz-id-2'] : crypto.randomBytes(48).toString('base64'),
                         },
                         s3: {
                                 s3SchemaVersion: '1.0',
