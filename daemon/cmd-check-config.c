@@ -58,9 +58,13 @@ static int parse_args(int argc, char **argv, const char **path, int *quiet) {
         return -1;
 }
 
+static const char *plural(size_t n) {
+        return n == 1 ? "" : "s";
+}
+
 int cmd_check_config(const GlobalOptions *g, int argc, char **argv) {
         _cleanup_(config_unrefp) Config *cfg = NULL;
-        ConfigDiag diag = {};
+        _cleanup_(config_diag_done) ConfigDiag diag = {};
         const char *path = g->config_path;
         int quiet = 0, r;
 
@@ -72,21 +76,20 @@ int cmd_check_config(const GlobalOptions *g, int argc, char **argv) {
                 fprintf(stderr, "%s\n", diag.lines[i]);
         for (size_t i = 0; i < diag.n_warnings; i++)
                 fprintf(stderr, "%s\n", diag.warnings[i]);
+        if (r == -ENOMEM)
+                fprintf(stderr, "%s: out of memory while checking\n", path);
         if (r < 0) {
-                if (r == -ENOMEM)
-                        fprintf(stderr, "%s: out of memory while checking\n", path);
                 fprintf(stderr, "%s: configuration is NOT valid (%zu problem%s)\n", path,
-                        diag.n_lines, diag.n_lines == 1 ? "" : "s");
-                config_diag_done(&diag);
+                        diag.n_lines, plural(diag.n_lines));
                 return 1;
         }
-        if (!quiet && diag.n_warnings > 0)
+        if (quiet)
+                return 0;
+        if (diag.n_warnings > 0)
                 printf("%s: OK (%zu pipeline%s, %zu warning%s)\n", path, cfg->n_pipelines,
-                       cfg->n_pipelines == 1 ? "" : "s", diag.n_warnings,
-                       diag.n_warnings == 1 ? "" : "s");
-        else if (!quiet)
+                       plural(cfg->n_pipelines), diag.n_warnings, plural(diag.n_warnings));
+        else
                 printf("%s: OK (%zu pipeline%s)\n", path, cfg->n_pipelines,
-                       cfg->n_pipelines == 1 ? "" : "s");
-        config_diag_done(&diag);
+                       plural(cfg->n_pipelines));
         return 0;
 }
