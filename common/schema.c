@@ -404,25 +404,6 @@ finish:
         return r;
 }
 
-static int reject(Schema *s, SchemaReject *ret, size_t pos, const char *fmt, ...) _printf_(4, 5);
-static int reject(Schema *s, SchemaReject *ret, size_t pos, const char *fmt, ...) {
-        va_list ap;
-        int n;
-
-        buf_reset(&s->reason);
-        va_start(ap, fmt);
-        n = vsnprintf(s->reason.data, s->reason.cap, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                s->reason.data[0] = '\0';
-        *ret = (SchemaReject) {
-                .column = (unsigned) pos,
-                .column_name = pos > 0 ? schema_column_name_at(s, (unsigned) pos) : NULL,
-                .reason = s->reason.data,
-        };
-        return 1;
-}
-
 /* Runs for every field: most values are ruled out by their length alone. */
 static bool is_null(const Schema *s, const CsvField *f) {
         const CsvSpec *csv = &s->spec->csv;
@@ -476,127 +457,101 @@ static int key_append(Buf *key, ItemType t, const char *v, size_t n) {
         return 0;
 }
 
-int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, Buf *key,
-               SchemaReject *ret_reject) {
-        const CsvField *pk = NULL, *sk = NULL;
+/* Formats a reason into the schema's buffer (valid until the next row). */
+static const char *reason(Schema *s, const char *fmt, ...) _printf_(2, 3);
+static const char *reason(Schema *s, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vsnprintf(s->reason.data, s->reason.cap, fmt, ap) < 0)
+                s->reason.data[0] = '\0';
+        va_end(ap);
+        return s->reason.data;
+}
+
+/* Checks one non-null value against its column. 0 with the value as DynamoDB gets it in
+ * *ret_v (possibly normalised, in a scratch buffer), 1 with *ret_why, or < 0. */
+static int check_value(Schema *s, const SchemaColumn *c, const CsvField *f, const char **ret_v,
+                       size_t *ret_len, const char **ret_why) {
+        const ColumnSpec *cs = c->spec;
+        const char *why = NULL;
+        bool b;
         int r;
 
-        if (n != s->n_map)
-                return reject(s, ret_reject, n < s->n_map ? n + 1 : s->n_map + 1,
-                              "expected %zu fields, found %zu", s->n_map, n);
-        r = item_begin(item);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                const CsvField *f = &fields[i];
-                SchemaColumn *c = &s->columns[s->map[i]];
-                const ColumnSpec *cs = c->spec;
-                const char *why = NULL, *v = f->data;
-                size_t vlen = f->len;
-                bool b;
-
-                if (is_null(s, f)) {
-                        if (c->is_key)
-                                return reject(s, ret_reject, i + 1, "key attribute is null");
-                        if (cs->required)
-                                return reject(s, ret_reject, i + 1, "required value is null");
-                        continue;
-                }
-                switch (cs->type) {
-                case COLUMN_STRING:
-                        if (cs->max_length && f->len > cs->max_length)
-                                return reject(s, ret_reject, i + 1, "longer than %zu bytes (%zu)",
-                                              cs->max_length, f->len);
-                        if (c->pattern) {
-                                /* POSIX regexes cannot see past a NUL; such a value never
-                                 * matches rather than matching on its prefix */
-                                if (memchr(f->data, '\0', f->len))
-                                        return reject(s, ret_reject, i + 1, "contains a NUL byte");
+        *ret_v = f->data;
+        *ret_len = f->len;
+        switch (cs->type) {
+        case COLUMN_STRING:
+                if (cs->max_length && f->len > cs->max_length)
+                        why = reason(s, "longer than %zu bytes (%zu)", cs->max_length, f->len);
+                else if (c->pattern) {
+                        /* POSIX regexes cannot see past a NUL; such a value never matches
+                         * rather than matching on its prefix */
+                        if (memchr(f->data, '\0', f->len))
+                                why = "contains a NUL byte";
+                        else {
                                 r = pattern_match(c->pattern, f->data, f->len);
                                 if (r < 0)
                                         return r;
                                 if (r == 0)
-                                        return reject(s, ret_reject, i + 1, "does not match pattern %s",
-                                                      cs->pattern);
+                                        why = reason(s, "does not match pattern %s", cs->pattern);
                         }
-                        break;
-                case COLUMN_INTEGER:
-                case COLUMN_NUMBER:
-                        why = schema_parse_number(f->data, f->len, cs->type == COLUMN_INTEGER,
-                                                  &s->canon, NULL);
-                        if (!why)
-                                check_bounds(s, cs, &s->canon, &why);
-                        if (why)
-                                return reject(s, ret_reject, i + 1, "%s", why);
-                        v = s->canon.data;
-                        vlen = s->canon.len;
-                        break;
-                case COLUMN_BOOLEAN:
-                        why = schema_parse_boolean(f->data, f->len, &b);
-                        if (why)
-                                return reject(s, ret_reject, i + 1, "%s", why);
-                        v = b ? "true" : "false";
-                        vlen = b ? 4 : 5;
-                        break;
-                case COLUMN_DATE:
-                        why = schema_check_date(f->data, f->len);
-                        if (why)
-                                return reject(s, ret_reject, i + 1, "%s", why);
-                        break;
-                case COLUMN_ENUM: {
-                        size_t k;
-
-                        for (k = 0; k < cs->n_enum_values; k++)
-                                if (strlen(cs->enum_values[k]) == f->len &&
-                                    memcmp(cs->enum_values[k], f->data, f->len) == 0)
-                                        break;
-                        if (k == cs->n_enum_values)
-                                return reject(s, ret_reject, i + 1, "not one of the enum values");
-                        break;
                 }
-                default:
-                        return reject(s, ret_reject, i + 1, "unsupported column type");
-                }
-                if (c->is_key) {
-                        if (f->len == 0)
-                                return reject(s, ret_reject, i + 1, "key attribute is empty");
-                        if (s->map[i] == (size_t) s->pk)
-                                pk = f;
-                        else
-                                sk = f;
-                }
-                r = item_add(item, &c->name, column_item_type(cs->type), v, vlen);
-                if (r == -ENOBUFS)
-                        return reject(s, ret_reject, 0, "item too large");
-                if (r < 0)
-                        return r;
+                break;
+        case COLUMN_INTEGER:
+        case COLUMN_NUMBER:
+                why = schema_parse_number(f->data, f->len, cs->type == COLUMN_INTEGER, &s->canon, NULL);
+                if (!why)
+                        check_bounds(s, cs, &s->canon, &why);
+                *ret_v = s->canon.data;
+                *ret_len = s->canon.len;
+                break;
+        case COLUMN_BOOLEAN:
+                why = schema_parse_boolean(f->data, f->len, &b);
+                *ret_v = b ? "true" : "false";
+                *ret_len = b ? 4 : 5;
+                break;
+        case COLUMN_DATE:
+                why = schema_check_date(f->data, f->len);
+                break;
+        case COLUMN_ENUM:
+                why = "not one of the enum values";
+                for (size_t k = 0; k < cs->n_enum_values; k++)
+                        if (strlen(cs->enum_values[k]) == f->len &&
+                            memcmp(cs->enum_values[k], f->data, f->len) == 0) {
+                                why = NULL;
+                                break;
+                        }
+                break;
+        default:
+                why = "unsupported column type";
+                break;
         }
-        r = item_end(item);
-        if (r == -ENOBUFS)
-                return reject(s, ret_reject, 0, "item too large");
-        if (r < 0)
-                return r;
-        if (item->size > ITEM_MAX_SIZE)
-                return reject(s, ret_reject, 0, "item is %zu bytes, over DynamoDB's 400 KB limit",
-                              item->size);
+        *ret_why = why;
+        return why ? 1 : 0;
+}
 
-        /* pk is always set here: the binding covers every column and nulls were rejected */
+/* The dedup key from the key fields (pk always set: the binding covers every column and
+ * null or empty keys were rejected). 0, 1 (ret_why), or < 0. */
+static int build_key(Schema *s, const CsvField *pk, const CsvField *sk, Buf *key, const char **ret_why) {
         buf_reset(key);
         for (int k = 0; k < 2; k++) {
                 const CsvField *f = k == 0 ? pk : sk;
-                int col = k == 0 ? s->pk : s->sk;
+                const ColumnSpec *cs;
                 ItemType t;
+                int r;
 
                 if (!f)
                         continue;
-                t = column_item_type(s->columns[col].spec->type);
+                cs = s->columns[k == 0 ? s->pk : s->sk].spec;
+                t = column_item_type(cs->type);
                 if (t == ITEM_N) {
                         Buf *kb = k == 0 ? &s->key_pk : &s->key_sk;
 
-                        if (schema_parse_number(f->data, f->len,
-                                                s->columns[col].spec->type == COLUMN_INTEGER,
-                                                &s->canon, kb))
-                                return reject(s, ret_reject, 0, "key is not a number");
+                        if (schema_parse_number(f->data, f->len, cs->type == COLUMN_INTEGER, &s->canon, kb)) {
+                                *ret_why = "key is not a number";
+                                return 1;
+                        }
                         r = key_append(key, t, kb->data, kb->len);
                 } else
                         r = key_append(key, t, f->data, f->len);
@@ -604,4 +559,81 @@ int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, B
                         return r;
         }
         return 0;
+}
+
+int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, Buf *key,
+               SchemaReject *ret_reject) {
+        const CsvField *pk = NULL, *sk = NULL;
+        const char *why = NULL;
+        size_t pos = 0;
+        int r;
+
+        if (n != s->n_map) {
+                pos = MIN(n, s->n_map) + 1;
+                why = reason(s, "expected %zu fields, found %zu", s->n_map, n);
+                goto reject;
+        }
+        r = item_begin(item);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                const CsvField *f = &fields[i];
+                const SchemaColumn *c = &s->columns[s->map[i]];
+                const char *v;
+                size_t vlen;
+
+                pos = i + 1;
+                if (is_null(s, f)) {
+                        if (c->is_key || c->spec->required) {
+                                why = c->is_key ? "key attribute is null" : "required value is null";
+                                goto reject;
+                        }
+                        continue;
+                }
+                r = check_value(s, c, f, &v, &vlen, &why);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        goto reject;
+                if (c->is_key) {
+                        if (f->len == 0) {
+                                why = "key attribute is empty";
+                                goto reject;
+                        }
+                        if (s->map[i] == (size_t) s->pk)
+                                pk = f;
+                        else
+                                sk = f;
+                }
+                r = item_add(item, &c->name, column_item_type(c->spec->type), v, vlen);
+                if (r == -ENOBUFS) {
+                        pos = 0;
+                        why = "item too large";
+                        goto reject;
+                }
+                if (r < 0)
+                        return r;
+        }
+        pos = 0;
+        r = item_end(item);
+        if (r == -ENOBUFS) {
+                why = "item too large";
+                goto reject;
+        }
+        if (r < 0)
+                return r;
+        if (item->size > ITEM_MAX_SIZE) {
+                why = reason(s, "item is %zu bytes, over DynamoDB's 400 KB limit", item->size);
+                goto reject;
+        }
+        r = build_key(s, pk, sk, key, &why);
+        if (r <= 0)
+                return r;
+reject:
+        *ret_reject = (SchemaReject) {
+                .column = (unsigned) pos,
+                .column_name = pos > 0 ? schema_column_name_at(s, (unsigned) pos) : NULL,
+                .reason = why,
+        };
+        return 1;
 }
