@@ -1,0 +1,367 @@
+/* The shared request path against a scripted HTTP server in a thread: what is sent (signed
+ * headers, Host with port, X-Amz-Target), how each answer is classified, how often and how
+ * fast it retries, clock-skew correction from Date, the CRC32 check, cancel. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <cmocka.h>
+
+#include "common/aws/client.h"
+
+#define MAX_SCRIPT 8
+
+typedef struct Answer {
+        int status;                     /* 0: close the connection without answering */
+        const char *headers;            /* extra header lines, each ending in \r\n */
+        const char *body;
+} Answer;
+
+typedef struct Server {
+        int fd;
+        unsigned port;
+        pthread_t thread;
+        Answer script[MAX_SCRIPT];
+        size_t n_script, served;
+        char requests[MAX_SCRIPT][4096];        /* request head of each exchange */
+} Server;
+
+static ssize_t read_head(int c, char *buf, size_t n) {
+        size_t len = 0;
+
+        while (len + 1 < n) {
+                ssize_t k = read(c, buf + len, 1);
+
+                if (k <= 0)
+                        return -1;
+                len++;
+                buf[len] = '\0';
+                if (len >= 4 && memcmp(buf + len - 4, "\r\n\r\n", 4) == 0)
+                        return (ssize_t) len;
+        }
+        return -1;
+}
+
+static void *serve(void *userdata) {
+        Server *s = userdata;
+
+        while (s->served < s->n_script) {
+                int c = accept(s->fd, NULL, NULL);
+
+                if (c < 0)
+                        return NULL;
+                /* keep-alive: answer requests on this connection until the script says close */
+                while (s->served < s->n_script) {
+                        char *head = s->requests[s->served], *cl, out[8192];
+                        const Answer *a = &s->script[s->served];
+                        size_t body_len = 0;
+                        char discard[4096];
+
+                        if (read_head(c, head, sizeof(s->requests[0])) < 0)
+                                break;
+                        cl = strcasestr(head, "\r\nContent-Length:");
+                        if (cl)
+                                body_len = strtoul(cl + 17, NULL, 10);
+                        while (body_len > 0) {
+                                ssize_t k = read(c, discard, MIN(body_len, sizeof(discard)));
+
+                                if (k <= 0)
+                                        break;
+                                body_len -= (size_t) k;
+                        }
+                        s->served++;
+                        if (a->status == 0)
+                                break;
+                        snprintf(out, sizeof(out), "HTTP/1.1 %d X\r\n%sContent-Length: %zu\r\n\r\n%s",
+                                 a->status, a->headers ? a->headers : "", strlen(a->body ? a->body : ""),
+                                 a->body ? a->body : "");
+                        if (write(c, out, strlen(out)) < 0)
+                                break;
+                }
+                close(c);
+        }
+        return NULL;
+}
+
+static void server_start(Server *s) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(a);
+
+        s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(s->fd >= 0);
+        assert_int_equal(bind(s->fd, (struct sockaddr *) &a, sizeof(a)), 0);
+        assert_int_equal(listen(s->fd, 8), 0);
+        assert_int_equal(getsockname(s->fd, (struct sockaddr *) &a, &len), 0);
+        s->port = ntohs(a.sin_port);
+        assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
+}
+
+static void server_stop(Server *s) {
+        shutdown(s->fd, SHUT_RDWR);
+        pthread_join(s->thread, NULL);
+        close(s->fd);
+}
+
+typedef struct Fixture {
+        Server server;
+        AwsContext *ctx;
+        AwsClient *client;
+        char endpoint[64];
+} Fixture;
+
+static char *const test_env[] = {
+        "AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "AWS_EC2_METADATA_DISABLED=true",
+        "AWS_CONFIG_FILE=/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
+        NULL,
+};
+
+static void fixture_start(Fixture *f, unsigned max_attempts) {
+        S3bError err = {};
+
+        server_start(&f->server);
+        snprintf(f->endpoint, sizeof(f->endpoint), "http://127.0.0.1:%u", f->server.port);
+        assert_int_equal(aws_context_new(&(AwsContextOptions) {
+                .region = "eu-west-1",
+                .endpoint_sqs = f->endpoint,
+                .endpoint_s3 = f->endpoint,
+                .endpoint_dynamodb = f->endpoint,
+                .endpoint_sns = f->endpoint,
+                .max_attempts = max_attempts,
+                .retry_base_ms = 20,
+                .retry_cap_ms = 40,
+                .request_timeout_ms = 2000,
+                .env = aws_env_strv(test_env),
+        }, &f->ctx, &err), 0);
+        assert_int_equal(aws_client_new(f->ctx, &f->client, &err), 0);
+}
+
+static void fixture_stop(Fixture *f) {
+        aws_client_free(f->client);
+        aws_context_unref(f->ctx);
+        server_stop(&f->server);
+}
+
+static int describe(Fixture *f, cJSON **ret, S3bError *err) {
+        static const char body[] = "{\"TableName\":\"t\"}";
+
+        return aws_client_json_call(f->client, &(AwsJsonCall) {
+                .service = AWS_SERVICE_DYNAMODB,
+                .target = "DynamoDB_20120810.DescribeTable",
+                .body = body,
+                .body_len = sizeof(body) - 1,
+        }, ret, err);
+}
+
+static void test_retries_then_success(void **state) {
+        /* the reset comes first: on a reused connection libcurl itself resends once */
+        Fixture f = { .server = { .n_script = 3, .script = {
+                { 0 },
+                { 503, NULL, "" },
+                { 200, "x-amzn-RequestId: RID\r\n", "{\"Table\":{}}" },
+        } } };
+        AwsClientStats st;
+        S3bError err = {};
+        cJSON *resp = NULL;
+        char host[64];
+
+        fixture_start(&f, 3);
+        assert_int_equal(describe(&f, &resp, &err), 0);
+        assert_non_null(cJSON_GetObjectItem(resp, "Table"));
+        cJSON_Delete(resp);
+        aws_client_get_stats(f.client, &st);
+        assert_int_equal(st.service[AWS_SERVICE_DYNAMODB].requests, 3);
+        assert_int_equal(st.service[AWS_SERVICE_DYNAMODB].retries, 2);
+        assert_int_equal(st.service[AWS_SERVICE_DYNAMODB].errors, 0);
+        assert_int_equal(st.n_codes, 2);                /* HTTP503 and a connection failure */
+        /* what went on the wire */
+        snprintf(host, sizeof(host), "\r\nHost: 127.0.0.1:%u\r\n", f.server.port);
+        for (size_t i = 0; i < 3; i++) {
+                const char *h = f.server.requests[i];
+
+                assert_true(strncmp(h, "POST / HTTP/1.1\r\n", 17) == 0);
+                assert_non_null(strstr(h, host));
+                assert_non_null(strcasestr(h, "\r\nX-Amz-Target: DynamoDB_20120810.DescribeTable\r\n"));
+                assert_non_null(strcasestr(h, "\r\nContent-Type: application/x-amz-json-1.0\r\n"));
+                assert_non_null(strstr(h, "Credential=AKIDEXAMPLE/"));
+                assert_non_null(strstr(h, "/eu-west-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="));
+                assert_null(strcasestr(h, "\r\nExpect:"));
+        }
+        fixture_stop(&f);
+}
+
+static void test_final_error_fields(void **state) {
+        Fixture f = { .server = { .n_script = 1, .script = {
+                { 400, "x-amzn-RequestId: REQ-7\r\n",
+                  "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"bad key\"}" },
+        } } };
+        S3bError err = {};
+        cJSON *resp = (cJSON *) 0x1;
+
+        fixture_start(&f, 3);
+        assert_int_equal(describe(&f, &resp, &err), -EINVAL);
+        assert_ptr_equal(resp, (cJSON *) 0x1);          /* untouched */
+        assert_int_equal(err.http_status, 400);
+        assert_string_equal(err.aws_code, "ValidationException");
+        assert_string_equal(err.request_id, "REQ-7");
+        assert_non_null(strstr(err.message, "bad key"));
+        fixture_stop(&f);
+}
+
+static void test_throttled_until_attempts_run_out(void **state) {
+        static const char *throttle = "{\"__type\":\"x#ThrottlingException\",\"message\":\"slow\"}";
+        Fixture f = { .server = { .n_script = 2, .script = {
+                { 400, NULL, NULL }, { 400, NULL, NULL },
+        } } };
+        struct timespec t0, t1;
+        AwsClientStats st;
+        S3bError err = {};
+        cJSON *resp = NULL;
+        long ms;
+
+        f.server.script[0].body = f.server.script[1].body = throttle;
+        fixture_start(&f, 2);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(describe(&f, &resp, &err), -EAGAIN);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        assert_true(ms < 1000);                         /* one backoff of at most 20 ms */
+        aws_client_get_stats(f.client, &st);
+        assert_int_equal(st.service[AWS_SERVICE_DYNAMODB].requests, 2);
+        assert_int_equal(st.service[AWS_SERVICE_DYNAMODB].throttled, 1);
+        assert_int_equal(st.service[AWS_SERVICE_DYNAMODB].errors, 1);
+        assert_string_equal(st.codes[0].code, "ThrottlingException");
+        assert_int_equal(st.codes[0].count, 2);
+        fixture_stop(&f);
+}
+
+static const char *amz_date(const char *head, char out[17]) {
+        const char *p = strcasestr(head, "\r\nX-Amz-Date: ");
+
+        assert_non_null(p);
+        memcpy(out, p + 14, 16);
+        out[16] = '\0';
+        return out;
+}
+
+static void test_clock_skew_from_date(void **state) {
+        char date_hdr[128], d1[17], d2[17];
+        time_t ahead = time(NULL) + 3 * 3600;
+        struct tm tm;
+        Fixture f = { .server = { .n_script = 2 } };
+        S3bError err = {};
+        cJSON *resp = NULL;
+        time_t t1, t2;
+
+        gmtime_r(&ahead, &tm);
+        strftime(date_hdr, sizeof(date_hdr), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        f.server.script[0] = (Answer) { 400, date_hdr,
+                "{\"__type\":\"com.amazon.coral.service#InvalidSignatureException\","
+                "\"message\":\"Signature expired: 20260101T000000Z is now earlier than 20260101T010000Z\"}" };
+        f.server.script[1] = (Answer) { 200, NULL, "{}" };
+        fixture_start(&f, 1);                           /* the skew retry is owed, not spent */
+        assert_int_equal(describe(&f, &resp, &err), 0);
+        cJSON_Delete(resp);
+        assert_true(llabs(aws_context_clock_offset(f.ctx) - 3 * 3600) <= 5);
+        /* the retry was signed with the server's time */
+        assert_int_equal(aws_parse_http_date(amz_date(f.server.requests[0], d1), &t1), 0);
+        assert_int_equal(aws_parse_http_date(amz_date(f.server.requests[1], d2), &t2), 0);
+        assert_true(llabs((long long) (t2 - t1) - 3 * 3600) <= 5);
+        fixture_stop(&f);
+}
+
+static void test_crc32_mismatch_retried(void **state) {
+        char good[64];
+        Fixture f = { .server = { .n_script = 2 } };
+        S3bError err = {};
+        cJSON *resp = NULL;
+
+        snprintf(good, sizeof(good), "x-amz-crc32: %lu\r\n", crc32(0L, (const Bytef *) "{\"a\":1}", 7));
+        f.server.script[0] = (Answer) { 200, "x-amz-crc32: 1\r\n", "{\"a\":2}" };
+        f.server.script[1] = (Answer) { 200, good, "{\"a\":1}" };
+        fixture_start(&f, 3);
+        assert_int_equal(describe(&f, &resp, &err), 0);
+        assert_int_equal(cJSON_GetObjectItem(resp, "a")->valueint, 1);
+        cJSON_Delete(resp);
+        fixture_stop(&f);
+}
+
+static void test_not_json(void **state) {
+        Fixture f = { .server = { .n_script = 1, .script = { { 200, NULL, "[1,2]" } } } };
+        S3bError err = {};
+        cJSON *resp = NULL;
+
+        fixture_start(&f, 3);
+        assert_int_equal(describe(&f, &resp, &err), -EBADMSG);
+        assert_int_equal(err.http_status, 200);
+        fixture_stop(&f);
+}
+
+static void test_backoff_and_cancellable_sleep(void **state) {
+        Fixture f = { .server = { .n_script = 0 } };
+        atomic_bool cancel;
+        struct timespec t0, t1;
+        S3bError err = {};
+
+        fixture_start(&f, 3);
+        for (int i = 0; i < 100; i++) {
+                assert_true(aws_client_backoff_ms(f.client, 1) <= 20);
+                assert_true(aws_client_backoff_ms(f.client, 9) <= 40);
+        }
+        atomic_init(&cancel, true);
+        assert_int_equal(aws_client_set_cancel(f.client, &cancel, &err), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(aws_client_sleep_ms(f.client, 20000), -ECANCELED);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_true(t1.tv_sec - t0.tv_sec < 2);
+        atomic_store(&cancel, false);
+        assert_int_equal(aws_client_sleep_ms(f.client, 10), 0);
+        fixture_stop(&f);
+}
+
+static void test_context_rejects_bad_setup(void **state) {
+        AwsContext *ctx = NULL;
+        S3bError err = {};
+
+        assert_int_equal(aws_context_new(&(AwsContextOptions) {
+                .region = "eu-west-1", .endpoint_s3 = "localhost:9000", .env = aws_env_strv(test_env),
+        }, &ctx, &err), -EINVAL);
+        assert_null(ctx);
+        assert_int_equal(aws_context_new(&(AwsContextOptions) {
+                .region = "EU_WEST", .env = aws_env_strv(test_env),
+        }, &ctx, &err), -EINVAL);
+        assert_int_equal(aws_context_new(&(AwsContextOptions) {
+                .region = "eu-west-1", .env = aws_env_strv(test_env),
+        }, &ctx, &err), 0);
+        assert_string_equal(aws_context_endpoint(ctx, AWS_SERVICE_SQS)->host, "sqs.eu-west-1.amazonaws.com");
+        assert_int_equal(aws_context_max_attempts_batch(ctx), 10);
+        assert_int_equal(aws_context_s3_multipart_copy_threshold(ctx), UINT64_C(5) << 30);
+        aws_context_unref(ctx);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_retries_then_success),
+                cmocka_unit_test(test_final_error_fields),
+                cmocka_unit_test(test_throttled_until_attempts_run_out),
+                cmocka_unit_test(test_clock_skew_from_date),
+                cmocka_unit_test(test_crc32_mismatch_retried),
+                cmocka_unit_test(test_not_json),
+                cmocka_unit_test(test_backoff_and_cancellable_sleep),
+                cmocka_unit_test(test_context_rejects_bad_setup),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
