@@ -437,10 +437,10 @@ static void classify_response(const AwsRequest *req, HttpResponse *resp, S3bErro
  * corrected by what AWS told us. */
 static int sign(AwsClient *c, const AwsRequest *req, const AwsEndpoint *ep, const char *host,
                 SigV4Result *ret, S3bError *e) {
+        AwsCredentials creds;   /* before credsp: its cleanup wipes creds at scope end */
         _cleanup_(aws_credentials_wipep) AwsCredentials *credsp = NULL;
         SigV4Header sh[MAX_SIGNED_HEADERS];
         Buf path = BUF_INIT(8192);
-        AwsCredentials creds;
         int r;
 
         if (req->n_headers > MAX_SIGNED_HEADERS)
@@ -634,8 +634,10 @@ int aws_client_json_call(AwsClient *c, const AwsJsonCall *call, cJSON **ret, S3b
                 { "Content-Type", "application/x-amz-json-1.0" },
                 { "X-Amz-Target", call->target },
         };
-        _cleanup_(http_response_donep) HttpResponse *respp = NULL;
+        /* resp first: the cleanup of respp runs after resp's own scope ends otherwise
+         * (clang ASan: stack-use-after-scope) */
         HttpResponse resp;
+        _cleanup_(http_response_donep) HttpResponse *respp = NULL;
         cJSON *root;
         int r;
 

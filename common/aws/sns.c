@@ -106,10 +106,10 @@ int sns_publish(AwsClient *c, const char *topic_arn, const char *subject, const 
         static const HttpHeader headers[] = {
                 { "Content-Type", "application/x-www-form-urlencoded; charset=utf-8" },
         };
+        HttpResponse resp;      /* before respp, whose cleanup uses it */
         _cleanup_(http_response_donep) HttpResponse *respp = NULL;
         _cleanup_(xml_freep) XmlNode *root = NULL;
         Buf form = BUF_INIT(SNS_FORM_MAX);
-        HttpResponse resp;
         const char *id;
         int r;
 
