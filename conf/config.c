@@ -183,6 +183,10 @@ static void load_notify_on(Loader *ld, const YNode *v, unsigned *ret) {
 
         if (!load_expect(ld, v, "notify.on", YNODE_SEQUENCE))
                 return;
+        if (v->n_items == 0) {
+                load_report(ld, v, "notify.on", "an empty list publishes nothing; remove the notify section instead");
+                return;
+        }
         for (size_t i = 0; i < v->n_items; i++) {
                 int k;
 

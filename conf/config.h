@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/error.h"
 #include "common/spec.h"
@@ -106,6 +107,11 @@ int config_load_from_string(const char *name, const char *data, size_t len, Conf
 Config *config_ref(Config *c);
 Config *config_unref(Config *c);        /* frees on the last reference; returns NULL */
 DEFINE_CLEANUP_FUNC(Config *, config_unref);
+
+/* Writes the effective configuration, every default filled in, as YAML that loads back to
+ * an equal Config (for `check-config --dump` and support). Holds no secrets: none are
+ * configured in the file. */
+void config_dump(const Config *c, FILE *f);
 
 /* First pipeline whose match accepts bucket/key, or NULL. */
 const PipelineSpec *config_find_pipeline(const Config *c, const char *bucket, const char *key);

@@ -22,13 +22,17 @@ static void help(FILE *out) {
                 "Options:\n"
                 "  -c, --config PATH   the file to check (default: the daemon's)\n"
                 "  -q, --quiet         print nothing when the file is valid\n"
+                "      --dump          print the effective configuration (defaults filled in)\n"
+                "                      as YAML on stdout when the file is valid\n"
                 "  -h, --help          show this help and exit\n");
 }
 
-static int parse_args(int argc, char **argv, const char **path, int *quiet) {
+static int parse_args(int argc, char **argv, const char **path, int *quiet, int *dump) {
+        enum { OPT_DUMP = 0x100 };
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "quiet", no_argument, NULL, 'q' },
+                { "dump", no_argument, NULL, OPT_DUMP },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -42,6 +46,9 @@ static int parse_args(int argc, char **argv, const char **path, int *quiet) {
                         break;
                 case 'q':
                         *quiet = 1;
+                        break;
+                case OPT_DUMP:
+                        *dump = 1;
                         break;
                 case 'h':
                         help(stdout);
@@ -66,9 +73,9 @@ int cmd_check_config(const GlobalOptions *g, int argc, char **argv) {
         _cleanup_(config_unrefp) Config *cfg = NULL;
         _cleanup_(config_diag_done) ConfigDiag diag = {};
         const char *path = g->config_path;
-        int quiet = 0, r;
+        int quiet = 0, dump = 0, r;
 
-        r = parse_args(argc, argv, &path, &quiet);
+        r = parse_args(argc, argv, &path, &quiet, &dump);
         if (r >= 0)
                 return r;
         r = config_load(path, &cfg, &diag);
@@ -83,7 +90,9 @@ int cmd_check_config(const GlobalOptions *g, int argc, char **argv) {
                         diag.n_lines, plural(diag.n_lines));
                 return 1;
         }
-        if (quiet)
+        if (dump)
+                config_dump(cfg, stdout);
+        if (quiet || dump)
                 return 0;
         if (diag.n_warnings > 0)
                 printf("%s: OK (%zu pipeline%s, %zu warning%s)\n", path, cfg->n_pipelines,

@@ -167,6 +167,8 @@ static const Case cases[] = {
           "t.yaml:1:15: queue.url: the queue is in region 'ap-south-1' but aws.region is 'eu-west-1'" },
         { "topic-region", HEAD "aws: { region: ap-south-1 }\nnotify: { topic_arn: \"arn:aws:sns:us-east-1:123456789012:t\" }\n" PIPE,
           "t.yaml:5:22: notify.topic_arn: the topic is in region 'us-east-1' but aws.region is 'ap-south-1'" },
+        { "notify-on-empty", HEAD "notify: { topic_arn: \"arn:aws:sns:ap-south-1:123456789012:t\", on: [] }\n" PIPE,
+          "t.yaml:4:67: notify.on: an empty list publishes nothing; remove the notify section instead" },
         /* pipelines */
         { "table-name", HEAD PIPE_TOP "    table2: x\n" "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
           "t.yaml:8:5: pipelines[0].table2: unknown key, did you mean 'table'?" },
@@ -335,6 +337,77 @@ static void test_example(void **state) {
         assert_null(config_find_pipeline_by_name(c, "nope"));
 }
 
+static const char all_options[] =
+        "aws:\n  region: us-gov-west-1\n  profile: loader\n"
+        "  endpoints: { sqs: \"http://127.0.0.1:4566\", s3: \"http://[::1]:9000/\", dynamodb: \"https://ddb.local\", sns: \"http://localhost:1\" }\n"
+        "  s3_force_path_style: true\n  max_attempts: 5\n  max_attempts_batch: 20\n"
+        "  connect_timeout_ms: 500\n  request_timeout_ms: 25000\n"
+        "queue: { url: \"http://127.0.0.1:4566/000000000000/events.fifo\", wait_seconds: 1, max_messages: 1, visibility_timeout: 43200, max_receive_count: 1 }\n"
+        "workers: 256\nshutdown_grace: 0\nlog_level: debug\nmetrics_file: /var/lib/s3batchd/metrics.prom\n"
+        "archive: { bucket: archival-bucket, prefix: \"done/\" }\n"
+        "errors: { bucket: archival-bucket, prefix: \"failed/\" }\n"
+        "notify: { topic_arn: \"arn:aws-us-gov:sns:us-gov-west-1:123456789012:t.fifo\", on: [failure] }\n"
+        "pipelines:\n"
+        "  - name: grades.v2\n    match: { bucket: archival-bucket, prefix: incoming/, suffix: .tsv.gz }\n"
+        "    table: grades\n"
+        "    csv: { delimiter: tab, header: absent, null_values: [NULL, ~, \"-\"], compression: gzip, max_row_bytes: 4096, max_field_bytes: 100 }\n"
+        "    columns:\n"
+        "      - { name: id, type: integer, required: true, min: 1, max: 1e9 }\n"
+        "      - { name: score, type: number, min: -1.5 }\n"
+        "      - { name: passed, type: boolean }\n"
+        "      - { name: day, type: date, required: true }\n"
+        "      - { name: grade, type: enum, values: [A, B, C] }\n"
+        "      - { name: note, max_length: 10, pattern: \"^[a-z ]*$\" }\n"
+        "    key: { partition: id, sort: day }\n"
+        "    max_rejected_rows: 18446744073709551615\n    write_mode: validate_first\n";
+
+static char *dump_to_string(const Config *c) {
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        assert_non_null(f);
+        config_dump(c, f);
+        assert_int_equal(fclose(f), 0);
+        return s;
+}
+
+/* The dump loads back to the same configuration: dumping that gives the same text. */
+static void round_trip(Config *c) {
+        _cleanup_free_ char *first = dump_to_string(c), *second = NULL;
+        Config *again;
+
+        again = load_ok(first);
+        free(again->path);
+        again->path = strdup(c->path);
+        assert_non_null(again->path);
+        second = dump_to_string(again);
+        if (strcmp(first, second) != 0)
+                print_message("first:\n%s\nsecond:\n%s\n", first, second);
+        assert_string_equal(first, second);
+        config_unref(again);
+}
+
+static void test_dump(void **state) {
+        _cleanup_(config_unrefp) Config *c = NULL;
+        _cleanup_free_ char *text = NULL;
+        ConfigDiag d = {};
+
+        assert_int_equal(config_load(TEST_SRCDIR "/fuzz/corpus/config/all-options.yaml", &c, &d), 0);
+        config_diag_done(&d);
+        round_trip(c);
+        text = dump_to_string(c);
+        assert_non_null(strstr(text, "\nworkers: 4\nshutdown_grace: 60\nlog_level: info\n"));
+        assert_non_null(strstr(text, "      null_values: [\"\", \"NULL\"]\n"));
+        assert_non_null(strstr(text, "        pattern: \"^A[0-9]{5}$\"\n"));
+        config_unref(TAKE_PTR(c));
+        c = load_ok(HEAD PIPE "    csv: { delimiter: tab, null_values: [\"a\\\"b\", \"\\\\\"] }\n");
+        round_trip(c);
+        config_unref(TAKE_PTR(c));
+        c = load_ok(all_options);
+        round_trip(c);
+}
+
 static void test_defaults(void **state) {
         _cleanup_(config_unrefp) Config *c = load_ok(HEAD PIPE);
         const PipelineSpec *p = &c->pipelines[0];
@@ -365,29 +438,7 @@ static void test_defaults(void **state) {
 }
 
 static void test_all_options(void **state) {
-        _cleanup_(config_unrefp) Config *c = load_ok(
-                "aws:\n  region: us-gov-west-1\n  profile: loader\n"
-                "  endpoints: { sqs: \"http://127.0.0.1:4566\", s3: \"http://[::1]:9000/\", dynamodb: \"https://ddb.local\", sns: \"http://localhost:1\" }\n"
-                "  s3_force_path_style: true\n  max_attempts: 5\n  max_attempts_batch: 20\n"
-                "  connect_timeout_ms: 500\n  request_timeout_ms: 25000\n"
-                "queue: { url: \"http://127.0.0.1:4566/000000000000/events.fifo\", wait_seconds: 1, max_messages: 1, visibility_timeout: 43200, max_receive_count: 1 }\n"
-                "workers: 256\nshutdown_grace: 0\nlog_level: debug\nmetrics_file: /var/lib/s3batchd/metrics.prom\n"
-                "archive: { bucket: archival-bucket, prefix: \"done/\" }\n"
-                "errors: { bucket: archival-bucket, prefix: \"failed/\" }\n"
-                "notify: { topic_arn: \"arn:aws-us-gov:sns:us-gov-west-1:123456789012:t.fifo\", on: [failure] }\n"
-                "pipelines:\n"
-                "  - name: grades.v2\n    match: { bucket: archival-bucket, prefix: incoming/, suffix: .tsv.gz }\n"
-                "    table: grades\n"
-                "    csv: { delimiter: tab, header: absent, null_values: [NULL, ~, \"-\"], compression: gzip, max_row_bytes: 4096, max_field_bytes: 100 }\n"
-                "    columns:\n"
-                "      - { name: id, type: integer, required: true, min: 1, max: 1e9 }\n"
-                "      - { name: score, type: number, min: -1.5 }\n"
-                "      - { name: passed, type: boolean }\n"
-                "      - { name: day, type: date, required: true }\n"
-                "      - { name: grade, type: enum, values: [A, B, C] }\n"
-                "      - { name: note, max_length: 10, pattern: \"^[a-z ]*$\" }\n"
-                "    key: { partition: id, sort: day }\n"
-                "    max_rejected_rows: 18446744073709551615\n    write_mode: validate_first\n");
+        _cleanup_(config_unrefp) Config *c = load_ok(all_options);
         const PipelineSpec *p = &c->pipelines[0];
 
         assert_string_equal(c->aws.region, "us-gov-west-1");
@@ -683,6 +734,7 @@ int main(void) {
         static const struct CMUnitTest fixed[] = {
                 cmocka_unit_test(test_example),
                 cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_dump),
                 cmocka_unit_test(test_all_options),
                 cmocka_unit_test(test_delimiters),
                 cmocka_unit_test(test_many_errors),

@@ -57,6 +57,16 @@ with tempfile.TemporaryDirectory() as d:
     check(re.fullmatch(re.escape(path) + r":\d+:\d+: warning: pipelines\[0\]\.columns\[0\]\.pattern: not anchored.*\n", err),
           f"warning: {err!r}")
 
+with tempfile.TemporaryDirectory() as d:
+    rc, out, err = run("check-config", "--dump", "--config", example)
+    check(rc == 0 and out.startswith("# effective configuration of") and "\nworkers: 4\n" in out,
+          f"--dump: {rc} {out[:200]!r}")
+    path = os.path.join(d, "dumped.yaml")
+    with open(path, "w") as f:
+        f.write(out)
+    rc, again, err = run("check-config", "--dump", "--config", path)
+    check(rc == 0 and again.split("\n", 1)[1] == out.split("\n", 1)[1], f"--dump round trip: {rc} {err!r}")
+
 rc, out, err = run("--check-config", "--config", "/nonexistent.yaml")
 check(rc == 1 and "/nonexistent.yaml: cannot read: No such file or directory" in err, f"missing: {rc} {err!r}")
 
