@@ -385,7 +385,8 @@ static int tap_write(void *userdata, const HttpResponse *resp, const void *data,
         return r;
 }
 
-#define MAX_SIGNED_HEADERS 16
+/* S3 CreateMultipartUpload repeats the source's metadata headers */
+#define MAX_SIGNED_HEADERS 64
 
 static int build_path(const AwsEndpoint *ep, const char *path, Buf *out) {
         int r = buf_append_str(out, ep->path);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/aws/awserror.h"
 #include "common/aws/s3.h"
@@ -21,6 +22,8 @@
 #define S3_MULTIPART_PARTS_MAX 10000u
 #define S3_PART_SIZE_MIN (UINT64_C(5) << 20)
 #define S3_PART_SIZE_MAX (UINT64_C(5) << 30)
+/* User metadata is at most 2 KB, so a few dozen headers at most; the client signs up to 64. */
+#define S3_CARRIED_HEADERS_MAX 48u
 
 /* Legacy us-east-1 buckets may have upper case and '_' and up to 255 characters; anything
  * else would change the meaning of the path. */
@@ -251,8 +254,48 @@ int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char 
         return r;
 }
 
-int s3_head_object(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo *ret_info,
-                   S3bError *err) {
+/* Headers CopyObject carries over by itself and a multipart upload must be given: user
+ * metadata and the system metadata a client can set (AWS "Working with object metadata"). */
+static bool is_carried_header(const char *name) {
+        static const char *const names[] = {
+                "Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language",
+                "Cache-Control", "Expires",
+        };
+
+        if (strncasecmp(name, "x-amz-meta-", 11) == 0)
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcasecmp(name, names[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* Copies the carried headers of resp into out as "name\0value\0" pairs. */
+static int keep_carried_headers(const HttpResponse *resp, Buf *out, size_t *ret_n) {
+        const char *p = resp->headers.data, *end = p ? p + resp->headers.len : NULL;
+        size_t n = 0;
+        int r;
+
+        while (p && p < end) {
+                const char *value = p + strlen(p) + 1;
+
+                if (value >= end)
+                        break;
+                if (is_carried_header(p)) {
+                        if (++n > S3_CARRIED_HEADERS_MAX)
+                                return -E2BIG;
+                        if ((r = buf_append(out, p, strlen(p) + 1)) < 0 ||
+                            (r = buf_append(out, value, strlen(value) + 1)) < 0)
+                                return r;
+                }
+                p = value + strlen(value) + 1;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+static int head(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo *ret_info,
+                Buf *ret_carried, size_t *ret_n_carried, S3bError *err) {
         HttpResponse resp;
         int r;
 
@@ -262,12 +305,19 @@ int s3_head_object(AwsClient *c, const char *bucket, const char *key, S3ObjectIn
         http_response_init(&resp);
         r = s3_send(c, bucket, key, &(AwsRequest) { .method = "HEAD", .body_max = S3_XML_MAX },
                     &resp, err);
+        if (r >= 0 && ret_carried && keep_carried_headers(&resp, ret_carried, ret_n_carried) < 0)
+                r = s3b_error_set(err, -E2BIG, "too many metadata headers to copy");
         if (r >= 0 && ret_info)
                 info_from_headers(&resp, ret_info);
         else if (r < 0)
                 s3b_error_prefix(err, "S3 HeadObject s3://%s/%s", bucket, key);
         http_response_done(&resp);
         return r;
+}
+
+int s3_head_object(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo *ret_info,
+                   S3bError *err) {
+        return head(c, bucket, key, ret_info, NULL, NULL, err);
 }
 
 int s3_put_object(AwsClient *c, const char *bucket, const char *key, const void *body, size_t n,
@@ -372,22 +422,27 @@ typedef struct MultipartCopy {
         char *upload_id;
         char (*part_etags)[80];         /* quoted as S3 returned them */
         size_t n_parts;
+        const Buf *carried;             /* "name\0value\0" headers of the source */
+        size_t n_carried;
 } MultipartCopy;
 
-static int mp_create(AwsClient *c, MultipartCopy *m, const S3ObjectInfo *src, S3bError *err) {
+static int mp_create(AwsClient *c, MultipartCopy *m, S3bError *err) {
         const SigV4Param q = { "uploads", NULL };
-        HttpHeader h[2];
+        HttpHeader h[S3_CARRIED_HEADERS_MAX];
+        const char *p = m->carried->data;
         size_t nh = 0;
         _cleanup_(xml_freep) XmlNode *root = NULL;
         HttpResponse resp;
         const char *id;
         int r;
 
-        /* CopyObject keeps these by itself; a new upload must be told */
-        h[nh++] = (HttpHeader) { "Content-Type", src->content_type[0] ? src->content_type :
-                                                 "application/octet-stream" };
-        if (src->content_encoding[0])
-                h[nh++] = (HttpHeader) { "Content-Encoding", src->content_encoding };
+        /* CopyObject keeps metadata by itself; a new upload must be told */
+        for (size_t i = 0; i < m->n_carried; i++) {
+                const char *value = p + strlen(p) + 1;
+
+                h[nh++] = (HttpHeader) { p, value };
+                p = value + strlen(value) + 1;
+        }
         http_response_init(&resp);
         r = s3_send(c, m->bucket, m->key, &(AwsRequest) {
                         .method = "POST", .query = &q, .n_query = 1,
@@ -510,9 +565,11 @@ static uint64_t part_size_for(uint64_t size, uint64_t wanted) {
 }
 
 static int copy_multipart(AwsClient *c, const char *src, const S3ObjectInfo *info,
-                          const char *dst_bucket, const char *dst_key, S3bError *err) {
+                          const Buf *carried, size_t n_carried, const char *dst_bucket,
+                          const char *dst_key, S3bError *err) {
         uint64_t part = part_size_for(info->size, aws_context_s3_copy_part_size(aws_client_context(c)));
-        MultipartCopy m = { .src = src, .bucket = dst_bucket, .key = dst_key };
+        MultipartCopy m = { .src = src, .bucket = dst_bucket, .key = dst_key,
+                            .carried = carried, .n_carried = n_carried };
         int r;
 
         snprintf(m.src_etag, sizeof(m.src_etag), "\"%s\"", info->etag);
@@ -520,7 +577,7 @@ static int copy_multipart(AwsClient *c, const char *src, const S3ObjectInfo *inf
         m.part_etags = calloc(m.n_parts, sizeof(*m.part_etags));
         if (!m.part_etags)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
-        r = mp_create(c, &m, info, err);
+        r = mp_create(c, &m, err);
         if (r < 0)
                 goto finish;
         for (size_t i = 0; i < m.n_parts && r >= 0; i++) {
@@ -540,7 +597,8 @@ finish:
 
 int s3_copy_object(AwsClient *c, const char *src_bucket, const char *src_key,
                    const char *dst_bucket, const char *dst_key, S3bError *err) {
-        Buf src = BUF_INIT(4 * S3_KEY_MAX + 300);
+        Buf src = BUF_INIT(4 * S3_KEY_MAX + 300), carried = BUF_INIT(16 * 1024);
+        size_t n_carried = 0;
         S3ObjectInfo info;
         int r;
 
@@ -554,11 +612,12 @@ int s3_copy_object(AwsClient *c, const char *src_bucket, const char *src_key,
                 s3b_error_set(err, r, "S3 CopyObject: source too long");
                 goto finish;
         }
-        r = s3_head_object(c, src_bucket, src_key, &info, err);
+        r = head(c, src_bucket, src_key, &info, &carried, &n_carried, err);
         if (r < 0)
                 goto finish;
         if (info.size > aws_context_s3_multipart_copy_threshold(aws_client_context(c)))
-                r = copy_multipart(c, buf_str(&src), &info, dst_bucket, dst_key, err);
+                r = copy_multipart(c, buf_str(&src), &info, &carried, n_carried, dst_bucket,
+                                   dst_key, err);
         else
                 r = copy_single(c, buf_str(&src), dst_bucket, dst_key, err);
         if (r < 0)
@@ -566,6 +625,7 @@ int s3_copy_object(AwsClient *c, const char *src_bucket, const char *src_key,
                                  src_key, dst_bucket, dst_key);
 finish:
         buf_done(&src);
+        buf_done(&carried);
         return r;
 }
 

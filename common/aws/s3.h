@@ -42,9 +42,10 @@ int s3_head_object(AwsClient *c, const char *bucket, const char *key, S3ObjectIn
                    S3bError *err);
 
 /* Server-side copy, metadata and content type kept. Heads the source first: up to the
- * context's threshold (5 GiB) one CopyObject; above, CreateMultipartUpload + UploadPartCopy
- * (each part pinned to the headed ETag with x-amz-copy-source-if-match) +
- * CompleteMultipartUpload, aborted on failure. A 200 whose body is <Error> is a failure.
+ * context's threshold (5 GiB) one CopyObject; above, CreateMultipartUpload (given the
+ * source's x-amz-meta-*, Content-Type/-Encoding/-Disposition/-Language, Cache-Control and
+ * Expires, which CopyObject would have kept) + UploadPartCopy (each part pinned to the headed
+ * ETag with x-amz-copy-source-if-match) + CompleteMultipartUpload, aborted on failure. A 200 whose body is <Error> is a failure.
  * Errors: -ENOENT (source missing), the shared path's others. */
 int s3_copy_object(AwsClient *c, const char *src_bucket, const char *src_key,
                    const char *dst_bucket, const char *dst_key, S3bError *err);

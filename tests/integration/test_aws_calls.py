@@ -131,7 +131,9 @@ class AwsCalls(unittest.TestCase):
                 self.w.s3.upload_file(self.file(data), self.w.inbound, key,
                                       Config=TransferConfig(multipart_threshold=8 * MiB,
                                                             multipart_chunksize=8 * MiB),
-                                      ExtraArgs={'ContentType': 'text/csv'})
+                                      ExtraArgs={'ContentType': 'text/csv',
+                                                 'Metadata': {'source': 'test', 'batch-id': '42'},
+                                                 'CacheControl': 'no-cache'})
                 return data
 
         def test_s3_put_head_get_delete(self):
@@ -215,6 +217,10 @@ class AwsCalls(unittest.TestCase):
                 h = self.w.s3.head_object(Bucket=self.w.archive, Key='copy/big.bin')
                 self.assertTrue(h['ETag'].strip('"').endswith('-3'), h['ETag'])
                 self.assertEqual(h['ContentType'], 'text/csv')
+                src = self.w.s3.head_object(Bucket=self.w.inbound, Key='copy/big.bin')
+                self.assertEqual(src['Metadata'], {'source': 'test', 'batch-id': '42'})
+                self.assertEqual(h['Metadata'], src['Metadata'])            # as CopyObject would
+                self.assertEqual(h.get('CacheControl'), src.get('CacheControl'))
                 # below the threshold: one CopyObject after the head
                 out = self.call('s3-copy', self.w.inbound, 'copy/big.bin', self.w.archive, 'copy/big2.bin')
                 self.assertEqual(requests(out, 's3'), 2)
