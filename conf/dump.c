@@ -1,0 +1,152 @@
+/* config_dump(): the effective configuration, defaults filled in, as YAML that loads back to
+ * the same Config — what `check-config --dump` shows an operator ("what is the daemon really
+ * using?"). Every string is written double-quoted with escapes, so no value can change the
+ * document's structure; numbers use %.17g so a double survives the round trip. */
+#include <stdio.h>
+
+#include "conf/config.h"
+
+static void put_str(FILE *f, const char *s) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p == '\t')
+                        fputs("\\t", f);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(f, "\\x%02x", *p);
+                else
+                        fputc(*p, f);
+        }
+        fputc('"', f);
+}
+
+static void put_kv(FILE *f, const char *indent, const char *key, const char *value) {
+        if (!value)
+                return;
+        fprintf(f, "%s%s: ", indent, key);
+        put_str(f, value);
+        fputc('\n', f);
+}
+
+static void dump_aws(FILE *f, const ConfigAws *a) {
+        fputs("aws:\n", f);
+        put_kv(f, "  ", "region", a->region);
+        put_kv(f, "  ", "profile", a->profile);
+        if (a->endpoint_sqs || a->endpoint_s3 || a->endpoint_dynamodb || a->endpoint_sns) {
+                fputs("  endpoints:\n", f);
+                put_kv(f, "    ", "sqs", a->endpoint_sqs);
+                put_kv(f, "    ", "s3", a->endpoint_s3);
+                put_kv(f, "    ", "dynamodb", a->endpoint_dynamodb);
+                put_kv(f, "    ", "sns", a->endpoint_sns);
+        }
+        fprintf(f, "  s3_force_path_style: %s\n", a->s3_force_path_style ? "true" : "false");
+        fprintf(f, "  max_attempts: %u\n  max_attempts_batch: %u\n", a->max_attempts,
+                a->max_attempts_batch);
+        fprintf(f, "  connect_timeout_ms: %u\n  request_timeout_ms: %u\n", a->connect_timeout_ms,
+                a->request_timeout_ms);
+}
+
+static void dump_top(FILE *f, const Config *c) {
+        static const char *const levels[] = {
+                [LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning",
+                [LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
+                [LOG_LEVEL_DEBUG] = "debug",
+        };
+        static const char *const events[] = { "success", "partial", "failure" };
+
+        fputs("queue:\n", f);
+        put_kv(f, "  ", "url", c->queue.url);
+        fprintf(f, "  wait_seconds: %u\n  max_messages: %u\n  visibility_timeout: %u\n"
+                "  max_receive_count: %u\n", c->queue.wait_seconds, c->queue.max_messages,
+                c->queue.visibility_timeout, c->queue.max_receive_count);
+        fprintf(f, "workers: %u\nshutdown_grace: %u\nlog_level: %s\n", c->workers,
+                c->shutdown_grace, levels[c->log_level]);
+        put_kv(f, "", "metrics_file", c->metrics_file);
+        fputs("archive:\n", f);
+        put_kv(f, "  ", "bucket", c->archive.bucket);
+        put_kv(f, "  ", "prefix", c->archive.prefix);
+        fputs("errors:\n", f);
+        put_kv(f, "  ", "bucket", c->errors.bucket);
+        put_kv(f, "  ", "prefix", c->errors.prefix);
+        if (!c->notify.topic_arn)
+                return;
+        fputs("notify:\n", f);
+        put_kv(f, "  ", "topic_arn", c->notify.topic_arn);
+        fputs("  on: [", f);
+        for (unsigned i = 0, n = 0; i < ELEMENTSOF(events); i++)
+                if (c->notify.on & (1u << i))
+                        fprintf(f, "%s%s", n++ ? ", " : "", events[i]);
+        fputs("]\n", f);
+}
+
+static void dump_csv(FILE *f, const CsvSpec *csv) {
+        static const char *const headers[] = { "required", "absent" };
+        static const char *const compressions[] = { "auto", "none", "gzip" };
+        char delim[2] = { csv->delimiter, '\0' };
+
+        fputs("    csv:\n", f);
+        put_kv(f, "      ", "delimiter", delim);
+        fprintf(f, "      header: %s\n      compression: %s\n      null_values: [",
+                headers[csv->header], compressions[csv->compression]);
+        for (size_t i = 0; i < csv->n_null_values; i++) {
+                fputs(i ? ", " : "", f);
+                put_str(f, csv->null_values[i]);
+        }
+        fprintf(f, "]\n      max_row_bytes: %zu\n      max_field_bytes: %zu\n",
+                csv->max_row_bytes, csv->max_field_bytes);
+}
+
+static void dump_column(FILE *f, const ColumnSpec *col) {
+        fputs("      - name: ", f);
+        put_str(f, col->name);
+        fprintf(f, "\n        type: %s\n        required: %s\n", column_type_to_string(col->type),
+                col->required ? "true" : "false");
+        put_kv(f, "        ", "pattern", col->pattern);
+        if (col->max_length)
+                fprintf(f, "        max_length: %zu\n", col->max_length);
+        if (col->has_min)
+                fprintf(f, "        min: %.17g\n", col->min);
+        if (col->has_max)
+                fprintf(f, "        max: %.17g\n", col->max);
+        if (col->type != COLUMN_ENUM)
+                return;
+        fputs("        values: [", f);
+        for (size_t i = 0; i < col->n_enum_values; i++) {
+                fputs(i ? ", " : "", f);
+                put_str(f, col->enum_values[i]);
+        }
+        fputs("]\n", f);
+}
+
+static void dump_pipeline(FILE *f, const PipelineSpec *p) {
+        static const char *const modes[] = { "stream", "validate_first" };
+
+        fputs("  - name: ", f);
+        put_str(f, p->name);
+        fputs("\n    match:\n", f);
+        put_kv(f, "      ", "bucket", p->match_bucket);
+        put_kv(f, "      ", "prefix", p->match_prefix);
+        put_kv(f, "      ", "suffix", p->match_suffix);
+        put_kv(f, "    ", "table", p->table);
+        dump_csv(f, &p->csv);
+        fputs("    columns:\n", f);
+        for (size_t i = 0; i < p->n_columns; i++)
+                dump_column(f, &p->columns[i]);
+        fputs("    key:\n", f);
+        put_kv(f, "      ", "partition", p->partition_key);
+        put_kv(f, "      ", "sort", p->sort_key);
+        fprintf(f, "    max_rejected_rows: %llu\n    write_mode: %s\n",
+                (unsigned long long) p->max_rejected_rows, modes[p->write_mode]);
+}
+
+void config_dump(const Config *c, FILE *f) {
+        fprintf(f, "# effective configuration of ");
+        put_str(f, c->path);
+        fputc('\n', f);
+        dump_aws(f, &c->aws);
+        dump_top(f, c);
+        fputs("pipelines:\n", f);
+        for (size_t i = 0; i < c->n_pipelines; i++)
+                dump_pipeline(f, &c->pipelines[i]);
+}
