@@ -635,15 +635,10 @@ int aws_client_json_call(AwsClient *c, const AwsJsonCall *call, cJSON **ret, S3b
                 { "Content-Type", "application/x-amz-json-1.0" },
                 { "X-Amz-Target", call->target },
         };
-        /* resp first: the cleanup of respp runs after resp's own scope ends otherwise
-         * (clang ASan: stack-use-after-scope) */
-        HttpResponse resp;
-        _cleanup_(http_response_donep) HttpResponse *respp = NULL;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         cJSON *root;
         int r;
 
-        http_response_init(&resp);
-        respp = &resp;
         r = aws_client_send(c, &(AwsRequest) {
                         .service = call->service,
                         .method = "POST",

@@ -134,8 +134,7 @@ int aws_credentials_from_container(const AwsEnv *env, HttpClient *http,
         const char *token_file = aws_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
         const char *base = o && o->container_base_url ? o->container_base_url
                                                        : AWS_CONTAINER_BASE_URL;
-        _cleanup_(http_response_donep) HttpResponse *respp = NULL;
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         HttpHeader auth = { "Authorization", NULL };
         char *url = NULL, *token = NULL;
         int r;
@@ -174,8 +173,6 @@ int aws_credentials_from_container(const AwsEnv *env, HttpClient *http,
         }
         auth.value = token;
 
-        http_response_init(&resp);
-        respp = &resp;
         r = aws_metadata_request(http, o, "GET", url, &auth, token ? 1 : 0, &resp, err);
         if (r < 0) {
                 s3b_error_prefix(err, "container credentials");
@@ -192,7 +189,7 @@ int aws_credentials_from_container(const AwsEnv *env, HttpClient *http,
         }
         r = aws_credentials_parse_json(resp.body.data, resp.body.len, "container", ret, err);
 finish:
-        if (respp && resp.body.data)
+        if (resp.body.data)
                 OPENSSL_cleanse(resp.body.data, resp.body.len);
         free_secret(token);
         free(url);

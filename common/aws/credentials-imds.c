@@ -76,10 +76,9 @@ AwsImds *aws_imds_free(AwsImds *m) {
 }
 
 static int fetch_token(AwsImds *m, HttpClient *http, S3bError *err) {
-        _cleanup_(http_response_donep) HttpResponse *respp = NULL;
         const HttpHeader ttl = { "X-aws-ec2-metadata-token-ttl-seconds", "21600" };
         _cleanup_free_ char *url = NULL;
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         const char *body;
         size_t n;
         int r;
@@ -87,8 +86,6 @@ static int fetch_token(AwsImds *m, HttpClient *http, S3bError *err) {
         m->token_deadline = 0;
         if (asprintf(&url, "%s/latest/api/token", m->endpoint) < 0)
                 return -ENOMEM;
-        http_response_init(&resp);
-        respp = &resp;
         r = aws_metadata_request(http, &m->o, "PUT", url, &ttl, 1, &resp, err);
         if (r < 0)
                 return s3b_error_prefix(err, "IMDS session token");
@@ -140,15 +137,12 @@ static int imds_get(AwsImds *m, HttpClient *http, const char *path, HttpResponse
 
 int aws_imds_credentials(AwsImds *m, HttpClient *http, int64_t now, AwsCredentials *ret,
                          S3bError *err) {
-        _cleanup_(http_response_donep) HttpResponse *respp = NULL;
         _cleanup_free_ char *path = NULL;
         char role[ROLE_NAME_MAX + 1];
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         size_t n;
         int r;
 
-        http_response_init(&resp);
-        respp = &resp;
         r = imds_get(m, http, ROLE_PATH, &resp, err);
         if (r < 0)
                 return r;
@@ -182,14 +176,11 @@ finish:
 
 int aws_imds_region(AwsImds *m, HttpClient *http, int64_t now, char ret[AWS_REGION_MAX + 1],
                     S3bError *err) {
-        _cleanup_(http_response_donep) HttpResponse *respp = NULL;
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         const cJSON *region;
         cJSON *doc;
         int r;
 
-        http_response_init(&resp);
-        respp = &resp;
         r = imds_get(m, http, "/latest/dynamic/instance-identity/document", &resp, err);
         if (r < 0)
                 return r;

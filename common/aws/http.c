@@ -38,11 +38,7 @@ struct HttpClient {
 };
 
 void http_response_init(HttpResponse *resp) {
-        *resp = (HttpResponse) {
-                .body = BUF_INIT(HTTP_BODY_MAX_DEFAULT),
-                .headers = BUF_INIT(HTTP_HEADERS_MAX),
-                .content_length = -1,
-        };
+        *resp = HTTP_RESPONSE_INIT;
 }
 
 void http_response_done(HttpResponse *resp) {

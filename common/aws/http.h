@@ -112,9 +112,18 @@ struct HttpResponse {
         Buf headers;
 };
 
+#define HTTP_RESPONSE_INIT                                                                         \
+        ((HttpResponse) {                                                                          \
+                .body = BUF_INIT(HTTP_BODY_MAX_DEFAULT),                                           \
+                .headers = BUF_INIT(HTTP_HEADERS_MAX),                                             \
+                .content_length = -1,                                                              \
+        })
+
+/* A response on the stack is declared `_cleanup_(http_response_done) HttpResponse resp =
+ * HTTP_RESPONSE_INIT;` — the cleanup runs on the variable itself, so there is no second
+ * pointer whose cleanup could run after resp's scope ended (clang ASan caught that). */
 void http_response_init(HttpResponse *resp);
 void http_response_done(HttpResponse *resp);
-DEFINE_CLEANUP_FUNC(HttpResponse *, http_response_done);
 
 /* Value of the first header named `name` (case-insensitive), trimmed; NULL when absent.
  * Valid until the next send or http_response_done. */

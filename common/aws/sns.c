@@ -106,8 +106,7 @@ int sns_publish(AwsClient *c, const char *topic_arn, const char *subject, const 
         static const HttpHeader headers[] = {
                 { "Content-Type", "application/x-www-form-urlencoded; charset=utf-8" },
         };
-        HttpResponse resp;      /* before respp, whose cleanup uses it */
-        _cleanup_(http_response_donep) HttpResponse *respp = NULL;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         _cleanup_(xml_freep) XmlNode *root = NULL;
         Buf form = BUF_INIT(SNS_FORM_MAX);
         const char *id;
@@ -116,8 +115,6 @@ int sns_publish(AwsClient *c, const char *topic_arn, const char *subject, const 
         r = check_args(topic_arn, subject, message, attrs, n_attrs, err);
         if (r < 0)
                 return r;
-        http_response_init(&resp);
-        respp = &resp;
         r = build_form(&form, topic_arn, subject, message, attrs, n_attrs);
         if (r < 0) {
                 s3b_error_set(err, r, "SNS Publish: cannot build the request");
