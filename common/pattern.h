@@ -23,7 +23,9 @@ int pattern_new(const char *regex, Pattern **ret, char *errbuf, size_t errlen);
 Pattern *pattern_free(Pattern *p);
 DEFINE_CLEANUP_FUNC(Pattern *, pattern_free);
 
-/* Searches s[0, n) (NUL bytes included) like regexec(): 1 when it matches, 0 when not. */
+/* Searches s[0, n) like regexec(): 1 when it matches, 0 when not, -ENOMEM. s need not be
+ * NUL-terminated but must not contain NUL bytes (a POSIX regex cannot see past one; the
+ * schema rejects such values before matching). */
 int pattern_match(const Pattern *p, const char *s, size_t n);
 
 /* Whether the fast matcher handles this pattern (for tests and benchmarks). */
