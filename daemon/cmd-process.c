@@ -30,7 +30,8 @@ int cmd_process(const GlobalOptions *g, int argc, char **argv) {
         _cleanup_(logger_freep) Logger *log = NULL;
         _cleanup_(config_unrefp) Config *config = NULL;
         _cleanup_(aws_context_unrefp) AwsContext *aws = NULL;
-        _cleanup_(aws_client_freep) AwsClient *client = NULL, *write_client = NULL;
+        JobClients clients = {};
+        JobEnv env = {};
         _cleanup_(job_freep) Job *job = NULL;
         _cleanup_free_ char *bucket = NULL, *key = NULL, *summary = NULL;
         const char *pipeline = NULL;
@@ -67,14 +68,16 @@ int cmd_process(const GlobalOptions *g, int argc, char **argv) {
                           pipeline ? pipeline : "", pipeline ? "" : bucket, pipeline ? "" : key);
                 return 1;
         }
-        r = job_clients_new(aws, NULL, &client, &write_client, &err);
-        if (r < 0)
-                return log_error_errno(log, r, "AWS client: %s", err.message), 1;
         job = job_new(config, spec, bucket, key, NULL);
         if (!job)
                 return log_error_errno(log, -ENOMEM, "Out of memory"), 1;
-
-        job_run(job, &(JobEnv) { .client = client, .write_client = write_client, .log = log });
+        r = job_clients_init(&clients, aws, NULL, &err);
+        if (r < 0)
+                return log_error_errno(log, r, "AWS client: %s", err.message), 1;
+        env.log = log;
+        job_clients_env(&clients, &env);
+        job_run(job, &env);
+        job_clients_done(&clients);
 
         summary = outcome_summary_json(job);
         if (summary)

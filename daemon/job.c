@@ -138,18 +138,18 @@ static int on_data(void *ud, const void *data, size_t n) {
         return r;
 }
 
-static int send_batch(void *ud, const char *const *items, size_t n, size_t **ret_unprocessed,
-                      size_t *ret_n_unprocessed, S3bError *err) {
+static int send_batch(void *ud, unsigned lane, const char *const *items, size_t n,
+                      size_t **ret_unprocessed, size_t *ret_n_unprocessed, S3bError *err) {
         Run *run = ud;
 
         /* dynamodb_batch_write() only reads the strings; its prototype lacks the const. */
-        return dynamodb_batch_write(run->env->write_client, run->job->spec->table, (char *const *) items, n,
-                                    ret_unprocessed, ret_n_unprocessed, err);
+        return dynamodb_batch_write(run->env->write_clients[lane], run->job->spec->table,
+                                    (char *const *) items, n, ret_unprocessed, ret_n_unprocessed, err);
 }
 
-static int send_backoff(void *ud, unsigned attempt) {
+static int send_backoff(void *ud, unsigned lane, unsigned attempt) {
         Run *run = ud;
-        AwsClient *c = run->env->write_client;
+        AwsClient *c = run->env->write_clients[lane];
 
         /* The client's shared full-jitter policy; its sleep ends early on shutdown. */
         return aws_client_sleep_ms(c, aws_client_backoff_ms(c, attempt));
@@ -189,7 +189,8 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                 return set_reason(j, READ_FILE_FAILED, "pipeline: ", &err);
         run.ingest = in;
         if (write) {
-                writer = writer_new(&writer_ops, &run, j->config->aws.max_attempts_batch);
+                writer = writer_new(&writer_ops, &run, j->config->aws.max_attempts_batch,
+                                    JOB_WRITE_WINDOW);
                 if (!writer)
                         return set_reason(j, READ_TRANSIENT, "out of memory", NULL);
                 run.writer = writer;
@@ -220,8 +221,13 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
         j->rows_rejected = report_count(report);
         j->bytes_read = run.bytes;
         if (writer) {
-                j->rows_written = writer_stats(writer)->written;
-                j->rows_superseded = writer_stats(writer)->superseded;
+                WriterStats ws;
+
+                writer_drain(writer);
+                ws = writer_stats(writer);
+
+                j->rows_written = ws.written;
+                j->rows_superseded = ws.superseded;
         }
         if (r >= 0)
                 return READ_OK;
@@ -380,37 +386,46 @@ void job_run(Job *j, const JobEnv *env) {
 /* ---- pool glue ---- */
 
 typedef struct Worker {
-        AwsClient *client;
-        AwsClient *write_client;
-        AwsMetricsSample sample, write_sample;
+        JobClients clients;
+        AwsMetricsSample sample, write_samples[JOB_WRITE_WINDOW];
         JobEnv env;
 } Worker;
+
+int job_clients_init(JobClients *jc, AwsContext *aws, const atomic_bool *cancel, S3bError *err) {
+        AwsClient **all[1 + JOB_WRITE_WINDOW];
+        int r = 0;
+
+        *jc = (JobClients) {};
+        all[0] = &jc->client;
+        for (size_t i = 0; i < JOB_WRITE_WINDOW; i++)
+                all[1 + i] = &jc->write_clients[i];
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(all); i++) {
+                r = aws_client_new(aws, all[i], err);
+                if (r >= 0 && cancel)
+                        r = aws_client_set_cancel(*all[i], cancel, err);
+        }
+        if (r < 0)
+                job_clients_done(jc);
+        return r;
+}
+
+void job_clients_done(JobClients *jc) {
+        jc->client = aws_client_free(jc->client);
+        for (size_t i = 0; i < JOB_WRITE_WINDOW; i++)
+                jc->write_clients[i] = aws_client_free(jc->write_clients[i]);
+}
+
+void job_clients_env(JobClients *jc, JobEnv *env) {
+        env->client = jc->client;
+        for (size_t i = 0; i < JOB_WRITE_WINDOW; i++)
+                env->write_clients[i] = jc->write_clients[i];
+}
 
 static void worker_done(void *ud, void *state) {
         Worker *w = state;
 
-        aws_client_free(w->client);
-        aws_client_free(w->write_client);
+        job_clients_done(&w->clients);
         free(w);
-}
-
-int job_clients_new(AwsContext *aws, const atomic_bool *cancel, AwsClient **ret_client,
-                    AwsClient **ret_write_client, S3bError *err) {
-        _cleanup_(aws_client_freep) AwsClient *c = NULL, *wc = NULL;
-        int r;
-
-        r = aws_client_new(aws, &c, err);
-        if (r >= 0)
-                r = aws_client_new(aws, &wc, err);
-        if (r >= 0 && cancel)
-                r = aws_client_set_cancel(c, cancel, err);
-        if (r >= 0 && cancel)
-                r = aws_client_set_cancel(wc, cancel, err);
-        if (r < 0)
-                return r;
-        *ret_client = TAKE_PTR(c);
-        *ret_write_client = TAKE_PTR(wc);
-        return 0;
 }
 
 static int worker_init(void *ud, unsigned index, void **ret_state) {
@@ -421,14 +436,14 @@ static int worker_init(void *ud, unsigned index, void **ret_state) {
 
         if (!w)
                 return -ENOMEM;
-        r = job_clients_new(sh->aws, sh->cancel, &w->client, &w->write_client, &err);
+        r = job_clients_init(&w->clients, sh->aws, sh->cancel, &err);
         if (r < 0) {
                 log_error_errno(sh->log, r, "worker %u: %s", index, err.message);
                 free(w);
                 return r;
         }
-        w->env = (JobEnv) { .client = w->client, .write_client = w->write_client, .log = sh->log,
-                            .metrics = sh->metrics, .cancel = sh->cancel };
+        w->env = (JobEnv) { .log = sh->log, .metrics = sh->metrics, .cancel = sh->cancel };
+        job_clients_env(&w->clients, &w->env);
         *ret_state = w;
         return 0;
 }
@@ -437,8 +452,9 @@ static void worker_run(void *ud, void *state, void *job) {
         Worker *w = state;
 
         job_run(job, &w->env);
-        aws_metrics_report(w->env.metrics, w->client, &w->sample);
-        aws_metrics_report(w->env.metrics, w->write_client, &w->write_sample);
+        aws_metrics_report(w->env.metrics, w->clients.client, &w->sample);
+        for (size_t i = 0; i < JOB_WRITE_WINDOW; i++)
+                aws_metrics_report(w->env.metrics, w->clients.write_clients[i], &w->write_samples[i]);
 }
 
 const PoolOps job_pool_ops = { worker_init, worker_done, worker_run };

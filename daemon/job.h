@@ -20,6 +20,12 @@
 #include "common/util.h"
 #include "conf/config.h"
 
+/* BatchWriteItem calls in flight per job (writer.h). One round trip per batch bounds a single
+ * file otherwise; measured in docs/DESIGN.md, "The job". */
+#ifndef JOB_WRITE_WINDOW        /* -DJOB_WRITE_WINDOW=1 builds the synchronous writer, to compare */
+#define JOB_WRITE_WINDOW 4
+#endif
+
 typedef struct AwsClient AwsClient;
 typedef struct Logger Logger;
 typedef struct Metrics Metrics;
@@ -78,9 +84,9 @@ DEFINE_CLEANUP_FUNC(Job *, job_free);
 /* What a worker thread lends a job while it runs. */
 typedef struct JobEnv {
         AwsClient *client;              /* the worker's own: S3 (the streamed GET), SNS */
-        /* A second client for the calls made while the GET streams (BatchWriteItem from inside
-         * its data callback): one HTTP handle cannot run two transfers at once. */
-        AwsClient *write_client;
+        /* One client per writer lane for the BatchWriteItem calls, which run while the GET
+         * streams (one HTTP handle cannot run two transfers at once) and in parallel. */
+        AwsClient *write_clients[JOB_WRITE_WINDOW];
         Logger *log;
         Metrics *metrics;               /* may be NULL */
         const atomic_bool *cancel;      /* shutdown grace over: abort transfers */
@@ -100,6 +106,12 @@ typedef struct JobPoolShared {
 } JobPoolShared;
 extern const struct PoolOps job_pool_ops;
 
-/* The two clients a JobEnv needs, both with the cancel flag (may be NULL). */
-int job_clients_new(AwsContext *aws, const atomic_bool *cancel, AwsClient **ret_client,
-                    AwsClient **ret_write_client, S3bError *err);
+/* The clients a JobEnv needs, all with the cancel flag (may be NULL): a JobClients owns them
+ * and job_clients_env() lends them. */
+typedef struct JobClients {
+        AwsClient *client;
+        AwsClient *write_clients[JOB_WRITE_WINDOW];
+} JobClients;
+int job_clients_init(JobClients *jc, AwsContext *aws, const atomic_bool *cancel, S3bError *err);
+void job_clients_done(JobClients *jc);
+void job_clients_env(JobClients *jc, JobEnv *env);

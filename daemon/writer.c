@@ -1,10 +1,11 @@
-/* Batcher for BatchWriteItem. See writer.h for the contract.
+/* Batcher for BatchWriteItem with a window of batches in flight. See writer.h.
  *
- * Why synchronous batches rather than a window of concurrent ones: a window needs its own
- * HTTP handles per job and must keep two batches naming the same key ordered, while the
- * daemon already runs `workers` jobs in parallel, each with its own connection. Measured on
- * dynalite the server, not the client, is the ceiling (docs/DESIGN.md, "Writer"). */
+ * The job thread fills the pending batch; a full batch is handed to a lane thread, which runs
+ * the whole BatchWriteItem + UnprocessedItems loop for it. The window exists because each call
+ * waits a round trip on the server (docs/DESIGN.md, "The job"): with one batch at a time a
+ * single large file is bound by latency, not by anyone's throughput. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,99 +16,116 @@ typedef struct Pending {
         char *item;
 } Pending;
 
+typedef struct Batch {
+        struct Batch *next;             /* in the queue, until a lane takes it */
+        struct Batch *inflight_next;    /* in the in-flight list, until it is done */
+        Pending items[WRITER_BATCH_MAX];
+        size_t n;
+        /* Once dispatched, the keys move here and stay put while the lane drops written items
+         * from items[]: the key-order check reads them from another thread. */
+        char *keys[WRITER_BATCH_MAX];
+        size_t n_keys;
+} Batch;
+
+typedef struct Lane {
+        struct Writer *w;
+        unsigned index;
+        pthread_t thread;
+} Lane;
+
 struct Writer {
         WriterOps ops;
         void *ud;
         unsigned max_attempts;
-        Pending batch[WRITER_BATCH_MAX];
-        size_t n;
-        WriterStats stats;
+        unsigned window;
+        Batch *pending;                 /* being filled by the caller */
+        uint64_t superseded;            /* caller's thread only */
+        Lane lanes[WRITER_WINDOW_MAX];
+        unsigned n_lanes;               /* threads started (0 when window is 1) */
+
+        struct {
+                pthread_mutex_t lock;
+                pthread_cond_t work;    /* a batch queued, or stopping */
+                pthread_cond_t done;    /* a batch finished */
+                Batch *queue;           /* FIFO: head */
+                Batch *queue_tail;
+                Batch *inflight;        /* queued or being sent, for the key-order rule */
+                unsigned n_inflight;
+                WriterStats stats;
+                int error;
+                S3bError err;
+                bool stopping;
+        } synced;
 };
 
-static void pending_clear(Writer *w) {
-        for (size_t i = 0; i < w->n; i++) {
-                free(w->batch[i].key);
-                free(w->batch[i].item);
-                w->batch[i] = (Pending) {};
+static void batch_free(Batch *b) {
+        if (!b)
+                return;
+        for (size_t i = 0; i < b->n; i++) {
+                free(b->items[i].key);
+                free(b->items[i].item);
         }
-        w->n = 0;
+        for (size_t i = 0; i < b->n_keys; i++)
+                free(b->keys[i]);
+        free(b);
 }
 
-Writer *writer_free(Writer *w) {
-        if (!w)
-                return NULL;
-        pending_clear(w);
-        free(w);
-        return NULL;
-}
-
-Writer *writer_new(const WriterOps *ops, void *ud, unsigned max_attempts) {
-        Writer *w = calloc(1, sizeof(*w));
-
-        if (!w)
-                return NULL;
-        w->ops = *ops;
-        w->ud = ud;
-        w->max_attempts = max_attempts ? max_attempts : 1;
-        return w;
-}
-
-/* Keeps only the entries listed in idx (ascending or not), in their original order. */
-static int keep_only(Writer *w, const size_t *idx, size_t n_idx) {
+/* Keeps only the entries listed in idx, in their original order. */
+static int keep_only(Batch *b, const size_t *idx, size_t n_idx) {
         bool keep[WRITER_BATCH_MAX] = {};
         size_t j = 0;
 
         for (size_t i = 0; i < n_idx; i++) {
-                if (idx[i] >= w->n)
+                if (idx[i] >= b->n)
                         return -EBADMSG;        /* the service named an item we did not send */
                 keep[idx[i]] = true;
         }
-        for (size_t i = 0; i < w->n; i++) {
+        for (size_t i = 0; i < b->n; i++) {
                 if (keep[i]) {
-                        w->batch[j++] = w->batch[i];
+                        b->items[j++] = b->items[i];
                         continue;
                 }
-                free(w->batch[i].key);
-                free(w->batch[i].item);
+                free(b->items[i].key);
+                free(b->items[i].item);
         }
-        for (size_t i = j; i < w->n; i++)
-                w->batch[i] = (Pending) {};
-        w->n = j;
+        for (size_t i = j; i < b->n; i++)
+                b->items[i] = (Pending) {};
+        b->n = j;
         return 0;
 }
 
-int writer_flush(Writer *w, S3bError *err) {
+/* The whole life of one batch on one lane: send, re-send what came back unprocessed. */
+static int send_batch(Writer *w, unsigned lane, Batch *b, WriterStats *st, S3bError *err) {
         unsigned attempt = 0;
         int r;
 
-        while (w->n > 0) {
+        while (b->n > 0) {
                 const char *items[WRITER_BATCH_MAX];
                 _cleanup_free_ size_t *unprocessed = NULL;
-                size_t n_unprocessed = 0, sent = w->n;
+                size_t n_unprocessed = 0, sent = b->n;
 
                 if (attempt > 0) {
                         if (attempt >= w->max_attempts) {
-                                char last[sizeof(err->message)] = "";
+                                char last[sizeof(((S3bError *) NULL)->message)];
 
-                                if (err)
-                                        memcpy(last, err->message, sizeof(last));
+                                memcpy(last, err->message, sizeof(last));
                                 return s3b_error_set(err, -EIO,
                                                      "%zu item(s) not written after %u attempts (last: %s)",
-                                                     w->n, attempt, last[0] ? last : "unknown");
+                                                     b->n, attempt, last[0] ? last : "unknown");
                         }
-                        w->stats.retries++;
+                        st->retries++;
                         if (w->ops.backoff) {
-                                r = w->ops.backoff(w->ud, attempt);
+                                r = w->ops.backoff(w->ud, lane, attempt);
                                 if (r < 0)
                                         return s3b_error_set(err, r, "write cancelled");
                         }
                 }
                 attempt++;
 
-                for (size_t i = 0; i < w->n; i++)
-                        items[i] = w->batch[i].item;
-                w->stats.batches++;
-                r = w->ops.send(w->ud, items, w->n, &unprocessed, &n_unprocessed, err);
+                for (size_t i = 0; i < b->n; i++)
+                        items[i] = b->items[i].item;
+                st->batches++;
+                r = w->ops.send(w->ud, lane, items, b->n, &unprocessed, &n_unprocessed, err);
                 if (r < 0) {
                         if (!w->ops.retryable || !w->ops.retryable(w->ud, r, err))
                                 return r;
@@ -115,40 +133,234 @@ int writer_flush(Writer *w, S3bError *err) {
                 }
                 if (n_unprocessed > sent)
                         return s3b_error_set(err, -EBADMSG, "more unprocessed items than sent");
-                w->stats.written += sent - n_unprocessed;
-                if (n_unprocessed == 0) {
-                        pending_clear(w);
+                st->written += sent - n_unprocessed;
+                if (n_unprocessed == 0)
                         break;
-                }
-                r = keep_only(w, unprocessed, n_unprocessed);
+                r = keep_only(b, unprocessed, n_unprocessed);
                 if (r < 0)
                         return s3b_error_set(err, r, "UnprocessedItems names an item not sent");
                 s3b_error_set(err, 0, "UnprocessedItems");
         }
-        if (err)
-                s3b_error_clear(err);
         return 0;
 }
 
-int writer_add(Writer *w, const char *key, const char *item_json, S3bError *err) {
-        char *k, *it;
+static void finish_locked(Writer *w, Batch *b, const WriterStats *st, int r, const S3bError *err) {
+        Batch **p;
 
-        for (size_t i = 0; i < w->n; i++) {
-                if (strcmp(w->batch[i].key, key) != 0)
+        w->synced.stats.written += st->written;
+        w->synced.stats.batches += st->batches;
+        w->synced.stats.retries += st->retries;
+        if (r < 0 && w->synced.error == 0) {
+                w->synced.error = r;
+                w->synced.err = *err;
+        }
+        for (p = &w->synced.inflight; *p; p = &(*p)->inflight_next)
+                if (*p == b) {
+                        *p = b->inflight_next;
+                        break;
+                }
+        w->synced.n_inflight--;
+        pthread_cond_broadcast(&w->synced.done);
+}
+
+static void *lane_main(void *arg) {
+        Lane *lane = arg;
+        Writer *w = lane->w;
+
+        pthread_mutex_lock(&w->synced.lock);
+        for (;;) {
+                WriterStats st = {};
+                S3bError err = {};
+                bool failed;
+                Batch *b;
+                int r = 0;
+
+                while (!w->synced.stopping && !w->synced.queue)
+                        pthread_cond_wait(&w->synced.work, &w->synced.lock);
+                if (!w->synced.queue)
+                        break;          /* stopping, nothing left */
+                b = w->synced.queue;
+                w->synced.queue = b->next;
+                if (!w->synced.queue)
+                        w->synced.queue_tail = NULL;
+                failed = w->synced.error < 0;
+                pthread_mutex_unlock(&w->synced.lock);
+
+                /* After a failure the job fails anyway: drop what is queued. */
+                if (!failed)
+                        r = send_batch(w, lane->index, b, &st, &err);
+
+                pthread_mutex_lock(&w->synced.lock);
+                finish_locked(w, b, &st, r, &err);
+                batch_free(b);
+        }
+        pthread_mutex_unlock(&w->synced.lock);
+        return NULL;
+}
+
+/* Whether b names a key of a batch still in flight (whose keys[] no lane touches). */
+static bool conflicts_locked(Writer *w, const Batch *b) {
+        for (const Batch *f = w->synced.inflight; f; f = f->inflight_next)
+                for (size_t i = 0; i < f->n_keys; i++)
+                        for (size_t j = 0; j < b->n; j++)
+                                if (strcmp(f->keys[i], b->items[j].key) == 0)
+                                        return true;
+        return false;
+}
+
+static int error_locked(Writer *w, S3bError *err) {
+        if (err)
+                *err = w->synced.err;
+        return w->synced.error;
+}
+
+/* Hands the pending batch to a lane (or sends it here when the window is 1). */
+static int dispatch(Writer *w, S3bError *err) {
+        Batch *b = TAKE_PTR(w->pending);
+        int r = 0;
+
+        if (!b || b->n == 0) {
+                batch_free(b);
+                return 0;
+        }
+
+        if (w->n_lanes == 0) {
+                WriterStats st = {};
+
+                pthread_mutex_lock(&w->synced.lock);
+                w->synced.n_inflight++;
+                pthread_mutex_unlock(&w->synced.lock);
+                r = send_batch(w, 0, b, &st, err);
+                pthread_mutex_lock(&w->synced.lock);
+                /* not linked in the in-flight list: finish_locked finds nothing to unlink */
+                finish_locked(w, b, &st, r, err);
+                pthread_mutex_unlock(&w->synced.lock);
+                batch_free(b);
+                return r;
+        }
+
+        pthread_mutex_lock(&w->synced.lock);
+        while (w->synced.error == 0 &&
+               (w->synced.n_inflight >= w->window || conflicts_locked(w, b)))
+                pthread_cond_wait(&w->synced.done, &w->synced.lock);
+        if (w->synced.error < 0) {
+                r = error_locked(w, err);
+                pthread_mutex_unlock(&w->synced.lock);
+                batch_free(b);
+                return r;
+        }
+        for (size_t i = 0; i < b->n; i++)
+                b->keys[i] = TAKE_PTR(b->items[i].key);
+        b->n_keys = b->n;
+        b->next = NULL;
+        if (w->synced.queue_tail)
+                w->synced.queue_tail->next = b;
+        else
+                w->synced.queue = b;
+        w->synced.queue_tail = b;
+        b->inflight_next = w->synced.inflight;
+        w->synced.inflight = b;
+        w->synced.n_inflight++;
+        pthread_cond_signal(&w->synced.work);
+        pthread_mutex_unlock(&w->synced.lock);
+        return 0;
+}
+
+Writer *writer_free(Writer *w) {
+        if (!w)
+                return NULL;
+        pthread_mutex_lock(&w->synced.lock);
+        w->synced.stopping = true;
+        pthread_cond_broadcast(&w->synced.work);
+        pthread_mutex_unlock(&w->synced.lock);
+        for (unsigned i = 0; i < w->n_lanes; i++)
+                pthread_join(w->lanes[i].thread, NULL);
+        batch_free(w->pending);
+        pthread_cond_destroy(&w->synced.work);
+        pthread_cond_destroy(&w->synced.done);
+        pthread_mutex_destroy(&w->synced.lock);
+        free(w);
+        return NULL;
+}
+
+Writer *writer_new(const WriterOps *ops, void *ud, unsigned max_attempts, unsigned window) {
+        Writer *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return NULL;
+        w->ops = *ops;
+        w->ud = ud;
+        w->max_attempts = max_attempts ? max_attempts : 1;
+        w->window = MIN(MAX(window, 1u), (unsigned) WRITER_WINDOW_MAX);
+        pthread_mutex_init(&w->synced.lock, NULL);
+        pthread_cond_init(&w->synced.work, NULL);
+        pthread_cond_init(&w->synced.done, NULL);
+        if (w->window == 1)
+                return w;
+        for (unsigned i = 0; i < w->window; i++) {
+                w->lanes[i] = (Lane) { .w = w, .index = i };
+                if (pthread_create(&w->lanes[i].thread, NULL, lane_main, &w->lanes[i]) != 0)
+                        return writer_free(w);
+                w->n_lanes++;
+        }
+        return w;
+}
+
+void writer_drain(Writer *w) {
+        pthread_mutex_lock(&w->synced.lock);
+        while (w->synced.n_inflight > 0)
+                pthread_cond_wait(&w->synced.done, &w->synced.lock);
+        pthread_mutex_unlock(&w->synced.lock);
+}
+
+int writer_flush(Writer *w, S3bError *err) {
+        int r;
+
+        r = dispatch(w, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&w->synced.lock);
+        while (w->synced.n_inflight > 0)
+                pthread_cond_wait(&w->synced.done, &w->synced.lock);
+        r = error_locked(w, err);
+        pthread_mutex_unlock(&w->synced.lock);
+        if (r == 0 && err)
+                s3b_error_clear(err);
+        return r;
+}
+
+int writer_add(Writer *w, const char *key, const char *item_json, S3bError *err) {
+        Batch *b = w->pending;
+        char *k, *it;
+        int r;
+
+        for (size_t i = 0; b && i < b->n; i++) {
+                if (strcmp(b->items[i].key, key) != 0)
                         continue;
                 it = strdup(item_json);
                 if (!it)
                         return s3b_error_set(err, -ENOMEM, "out of memory");
-                free(w->batch[i].item);
-                w->batch[i].item = it;
-                w->stats.superseded++;
+                free(b->items[i].item);
+                b->items[i].item = it;
+                w->superseded++;
                 return 0;
         }
 
-        if (w->n == WRITER_BATCH_MAX) {
-                int r = writer_flush(w, err);
+        if (b && b->n == WRITER_BATCH_MAX) {
+                r = dispatch(w, err);
                 if (r < 0)
                         return r;
+                b = NULL;
+        }
+        if (!b) {
+                pthread_mutex_lock(&w->synced.lock);
+                r = error_locked(w, err);
+                pthread_mutex_unlock(&w->synced.lock);
+                if (r < 0)
+                        return r;
+                b = w->pending = calloc(1, sizeof(Batch));
+                if (!b)
+                        return s3b_error_set(err, -ENOMEM, "out of memory");
         }
         k = strdup(key);
         it = strdup(item_json);
@@ -157,10 +369,17 @@ int writer_add(Writer *w, const char *key, const char *item_json, S3bError *err)
                 free(it);
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         }
-        w->batch[w->n++] = (Pending) { .key = k, .item = it };
+        b->items[b->n++] = (Pending) { .key = k, .item = it };
         return 0;
 }
 
-const WriterStats *writer_stats(const Writer *w) {
-        return &w->stats;
+WriterStats writer_stats(const Writer *w) {
+        WriterStats st;
+        Writer *mw = (Writer *) w;
+
+        pthread_mutex_lock(&mw->synced.lock);
+        st = w->synced.stats;
+        pthread_mutex_unlock(&mw->synced.lock);
+        st.superseded = w->superseded;
+        return st;
 }

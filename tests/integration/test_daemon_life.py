@@ -231,10 +231,11 @@ class DaemonLife(unittest.TestCase):
                                            queue={'visibility_timeout': 5},
                                            aws={'endpoints': {'dynamodb': proxy.url}})
                 w.start_daemon(cfg)
-                w.upload('slow/s.csv', rows(300, 'V1'))          # 12 batches × 1 s ≫ 5 s
-                w.wait_for_queue_empty(timeout=60)
+                # 48 batches × 1 s, 4 in flight: ≥ 12 s ≫ the 5 s visibility timeout
+                w.upload('slow/s.csv', rows(1200, 'V1'))
+                w.wait_for_queue_empty(timeout=90)
                 self.assertEqual(self.processed_keys(), ['slow/s.csv'])   # received once only
-                self.assertEqual(len(w.scan_table()), 300)
+                self.assertEqual(len(w.scan_table()), 1200)
                 sns = w.read_sns_messages(expect=2, timeout=3)
                 self.assertEqual(len(sns), 1)
                 self.assertGreater(sns[0]['Message']['duration_ms'], 10000)

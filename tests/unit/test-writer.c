@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "daemon/writer.h"
@@ -22,7 +24,7 @@ typedef struct Fake {
         unsigned backoffs;
 } Fake;
 
-static int fake_send(void *ud, const char *const *items, size_t n, size_t **ret_unp, size_t *ret_n,
+static int fake_send(void *ud, unsigned lane, const char *const *items, size_t n, size_t **ret_unp, size_t *ret_n,
                      S3bError *err) {
         Fake *f = ud;
         size_t n_unp = 0;
@@ -57,7 +59,7 @@ static bool fake_retryable(void *ud, int r, const S3bError *err) {
         return r == -EAGAIN;
 }
 
-static int fake_backoff(void *ud, unsigned attempt) {
+static int fake_backoff(void *ud, unsigned lane, unsigned attempt) {
         ((Fake *) ud)->backoffs++;
         return 0;
 }
@@ -82,7 +84,7 @@ static void add_n(Writer *w, size_t from, size_t n) {
 
 static void test_batches_of_25(void **state) {
         Fake f = {};
-        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5);
+        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5, 1);
         S3bError err = {};
 
         add_n(w, 0, 60);
@@ -92,7 +94,7 @@ static void test_batches_of_25(void **state) {
         assert_int_equal(f.sizes[0], 25);
         assert_int_equal(f.sizes[1], 25);
         assert_int_equal(f.sizes[2], 10);
-        assert_int_equal(writer_stats(w)->written, 60);
+        assert_int_equal(writer_stats(w).written, 60);
         assert_int_equal(f.n_seen, 60);
         assert_string_equal(f.seen[59], "{\"id\":{\"S\":\"59\"}}");
         /* flushing an empty writer sends nothing */
@@ -103,7 +105,7 @@ static void test_batches_of_25(void **state) {
 
 static void test_dedup_last_wins(void **state) {
         Fake f = {};
-        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5);
+        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5, 1);
         S3bError err = {};
 
         assert_int_equal(writer_add(w, "a", "A1", &err), 0);
@@ -114,14 +116,14 @@ static void test_dedup_last_wins(void **state) {
         assert_int_equal(f.n_seen, 2);
         assert_string_equal(f.seen[0], "A3");   /* keeps the first position, last value */
         assert_string_equal(f.seen[1], "B1");
-        assert_int_equal(writer_stats(w)->superseded, 2);
-        assert_int_equal(writer_stats(w)->written, 2);
+        assert_int_equal(writer_stats(w).superseded, 2);
+        assert_int_equal(writer_stats(w).written, 2);
         fake_done(&f);
 }
 
 static void test_dedup_full_batch_no_flush(void **state) {
         Fake f = {};
-        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5);
+        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5, 1);
         S3bError err = {};
 
         add_n(w, 0, 25);
@@ -137,7 +139,7 @@ static void test_dedup_full_batch_no_flush(void **state) {
 
 static void test_unprocessed_retried(void **state) {
         Fake f = { .unprocessed_calls = 2 };
-        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5);
+        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5, 1);
         S3bError err = {};
 
         add_n(w, 0, 10);
@@ -146,34 +148,34 @@ static void test_unprocessed_retried(void **state) {
         assert_int_equal(f.calls, 2);
         assert_int_equal(f.sizes[1], 3);
         assert_int_equal(f.backoffs, 1);
-        assert_int_equal(writer_stats(w)->written, 10);
-        assert_int_equal(writer_stats(w)->retries, 1);
+        assert_int_equal(writer_stats(w).written, 10);
+        assert_int_equal(writer_stats(w).retries, 1);
         assert_string_equal(f.seen[9], "{\"id\":{\"S\":\"9\"}}");
         fake_done(&f);
 }
 
 static void test_throttling_retried_then_gives_up(void **state) {
         Fake f = { .fail_calls = 2 };
-        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 3);
+        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 3, 1);
         S3bError err = {};
 
         add_n(w, 0, 5);
         assert_int_equal(writer_flush(w, &err), 0);
         assert_int_equal(f.calls, 3);
-        assert_int_equal(writer_stats(w)->written, 5);
+        assert_int_equal(writer_stats(w).written, 5);
 
         f.fail_calls = 100;
         add_n(w, 5, 5);
         assert_int_equal(writer_flush(w, &err), -EIO);
         assert_non_null(strstr(err.message, "after 3 attempts"));
         assert_non_null(strstr(err.message, "throttled"));
-        assert_int_equal(writer_stats(w)->written, 5);
+        assert_int_equal(writer_stats(w).written, 5);
         fake_done(&f);
 }
 
 static void test_fatal_not_retried(void **state) {
         Fake f = { .fail_fatal = true };
-        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 10);
+        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 10, 1);
         S3bError err = {};
 
         add_n(w, 0, 2);
@@ -181,6 +183,139 @@ static void test_fatal_not_retried(void **state) {
         assert_int_equal(f.calls, 1);
         assert_int_equal(f.backoffs, 0);
         fake_done(&f);
+}
+
+/* ---- window ---- */
+
+typedef struct Slow {
+        pthread_mutex_t lock;
+        int running, max_running;
+        unsigned lanes_seen;            /* bit per lane */
+        char *last_value[128];          /* per key index k0..k127: the value written last */
+        unsigned calls;
+        bool fail_third;
+} Slow;
+
+static int slow_send(void *ud, unsigned lane, const char *const *items, size_t n, size_t **ret_unp,
+                     size_t *ret_n, S3bError *err) {
+        Slow *s = ud;
+        unsigned call;
+
+        pthread_mutex_lock(&s->lock);
+        call = ++s->calls;
+        s->lanes_seen |= 1u << lane;
+        if (++s->running > s->max_running)
+                s->max_running = s->running;
+        pthread_mutex_unlock(&s->lock);
+
+        /* the batch holding "first" is slow, so a later batch would overtake it */
+        nanosleep(&(struct timespec) { 0, (strstr(items[0], "first") ? 60 : 5) * 1000000L }, NULL);
+
+        pthread_mutex_lock(&s->lock);
+        s->running--;
+        for (size_t i = 0; i < n; i++) {
+                unsigned k;
+                char v[64];
+
+                assert_int_equal(sscanf(items[i], "{\"k%u\":\"%63[^\"]\"}", &k, v), 2);
+                free(s->last_value[k % 128]);
+                s->last_value[k % 128] = strdup(v);
+        }
+        pthread_mutex_unlock(&s->lock);
+        *ret_unp = NULL;
+        *ret_n = 0;
+        if (s->fail_third && call == 3)
+                return s3b_error_set(err, -EINVAL, "ValidationException: third batch");
+        return 0;
+}
+
+static int slow_backoff(void *ud, unsigned lane, unsigned attempt) {
+        return 0;
+}
+
+static const WriterOps slow_ops = { .send = slow_send, .backoff = slow_backoff };
+
+static void add_kv(Writer *w, unsigned k, const char *v) {
+        char key[16], item[64];
+        S3bError err = {};
+
+        snprintf(key, sizeof(key), "k%u", k);
+        snprintf(item, sizeof(item), "{\"k%u\":\"%s\"}", k, v);
+        assert_int_equal(writer_add(w, key, item, &err), 0);
+}
+
+static void slow_done(Slow *s) {
+        for (size_t i = 0; i < 128; i++)
+                free(s->last_value[i]);
+        pthread_mutex_destroy(&s->lock);
+}
+
+static void test_window_parallel_and_bounded(void **state) {
+        Slow s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        _cleanup_(writer_freep) Writer *w = writer_new(&slow_ops, &s, 3, 4);
+        S3bError err = {};
+
+        /* 10 batches of distinct keys (k1..k40 reused across batches would serialise them) */
+        for (unsigned b = 0; b < 10; b++)
+                for (unsigned i = 0; i < 25; i++) {
+                        char key[16], item[64];
+
+                        snprintf(key, sizeof(key), "b%uk%u", b, i);
+                        snprintf(item, sizeof(item), "{\"k%u\":\"b%u\"}", 1 + i, b);
+                        assert_int_equal(writer_add(w, key, item, &err), 0);
+                }
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_int_equal(writer_stats(w).written, 250);
+        assert_int_equal(s.calls, 10);
+        assert_true(s.max_running > 1);
+        assert_true(s.max_running <= 4);
+        slow_done(&s);
+}
+
+static void test_window_keeps_key_order(void **state) {
+        Slow s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        _cleanup_(writer_freep) Writer *w = writer_new(&slow_ops, &s, 3, 4);
+        S3bError err = {};
+
+        /* batch 1 (k0 "first", slow) ; batch 2 (other keys) ; batch 3 names k0 again: it
+         * must wait for batch 1 or its value would be overwritten by the older one */
+        add_kv(w, 0, "first");
+        for (unsigned i = 1; i < 25; i++)
+                add_kv(w, i, "a");
+        for (unsigned i = 25; i < 50; i++)
+                add_kv(w, i, "b");
+        add_kv(w, 0, "second");
+        for (unsigned i = 50; i < 74; i++)
+                add_kv(w, i, "c");
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_string_equal(s.last_value[0], "second");
+        assert_string_equal(s.last_value[5], "a");
+        assert_string_equal(s.last_value[30], "b");
+        assert_string_equal(s.last_value[73], "c");
+        slow_done(&s);
+}
+
+static void test_window_first_error_wins(void **state) {
+        Slow s = { .lock = PTHREAD_MUTEX_INITIALIZER, .fail_third = true };
+        _cleanup_(writer_freep) Writer *w = writer_new(&slow_ops, &s, 3, 2);
+        S3bError err = {};
+        int r = 0;
+
+        for (unsigned b = 0; b < 20 && r == 0; b++)
+                for (unsigned i = 0; i < 25 && r == 0; i++) {
+                        char key[16], item[64];
+
+                        snprintf(key, sizeof(key), "b%uk%u", b, i);
+                        snprintf(item, sizeof(item), "{\"k%u\":\"x\"}", 1 + i);
+                        r = writer_add(w, key, item, &err);
+                }
+        if (r == 0)
+                r = writer_flush(w, &err);
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err.message, "third batch"));
+        /* later calls keep failing the same way */
+        assert_int_equal(writer_flush(w, &err), -EINVAL);
+        slow_done(&s);
 }
 
 int main(void) {
@@ -191,6 +326,9 @@ int main(void) {
                 cmocka_unit_test(test_unprocessed_retried),
                 cmocka_unit_test(test_throttling_retried_then_gives_up),
                 cmocka_unit_test(test_fatal_not_retried),
+                cmocka_unit_test(test_window_parallel_and_bounded),
+                cmocka_unit_test(test_window_keeps_key_order),
+                cmocka_unit_test(test_window_first_error_wins),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
