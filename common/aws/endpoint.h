@@ -51,9 +51,8 @@ int aws_endpoint_resolve(AwsService s, const char *region, const char *configure
                          const AwsEnv *env, AwsEndpoint *ret, S3bError *err);
 
 /* The region an AWS host names: "sqs.eu-west-1.amazonaws.com" and the legacy
- * "eu-west-1.queue.amazonaws.com" → "eu-west-1" (also under the cn and ISO suffixes).
- * -ENOENT for any other host (a custom endpoint, legacy "queue.amazonaws.com" = us-east-1
- * is reported as such). */
+ * "eu-west-1.queue.amazonaws.com" → "eu-west-1" (also under the cn and ISO suffixes); the
+ * legacy "queue.amazonaws.com" → "us-east-1". -ENOENT for any other host (custom endpoints). */
 int aws_endpoint_region_of_host(const char *host, const char *service, char *ret, size_t n);
 
 /* IPv4/IPv6 literal or "localhost": no "bucket.<host>" name can exist there. A name under
