@@ -312,8 +312,10 @@ static void handle_message(Loop *l, PollerMessage *m) {
                 l->messages->prev = msg;
         l->messages = msg;
         l->n_messages++;
+        /* Count them all first: a job that cannot be queued finishes at once, and the message
+         * must not be settled (and freed) before its last job was handed out. */
+        msg->n_running = (unsigned) n;
         for (int i = 0; i < n; i++) {
-                msg->n_running++;
                 if (l->metrics)
                         metrics_jobs_in_flight_add(l->metrics, 1);
                 r = pool_submit(l->pool, jobs[i]);
