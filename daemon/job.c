@@ -219,7 +219,7 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
 
         j->rows_total = st.rows_total;
         j->rows_rejected = report_count(report);
-        j->bytes_read = run.bytes;
+        j->bytes_read += run.bytes;     /* both reads in validate_first mode */
         if (writer) {
                 WriterStats ws;
 
