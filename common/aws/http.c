@@ -374,6 +374,9 @@ int http_client_begin(HttpClient *c, const HttpRequest *req, HttpResponse *resp,
                 return r;
 
         SETOPT(c, CURLOPT_URL, req->url);
+        /* S3 keys may hold "/./" and "/../": they name other objects and are signed as they
+         * are, so libcurl must not squash them */
+        SETOPT(c, CURLOPT_PATH_AS_IS, 1L);
         SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
         SETOPT(c, CURLOPT_NOSIGNAL, 1L);
         SETOPT(c, CURLOPT_ERRORBUFFER, c->errbuf);

@@ -88,10 +88,8 @@ class SigV4OnTheWire(unittest.TestCase):
                 hosts = {h for _, h, _ in self.proxies['s3v'].seen}
                 self.assertEqual({h.split('.')[0] for h in hosts}, {self.w.inbound, self.w.archive})
 
-        # libcurl squashes "/./" and "/../" unless CURLOPT_PATH_AS_IS (http.c, aws-core's): the
-        # key on the wire is then another object than the one signed. Remove the decorator when
-        # http.c sets it (this then reports an unexpected success).
-        @unittest.expectedFailure
+        # libcurl squashes "/./" and "/../" unless CURLOPT_PATH_AS_IS: the key on the wire
+        # would then be another object than the one signed.
         def test_s3_dot_segment_keys(self):
                 own = SigV4VerifyProxy(self.w.info['endpoints']['s3'], self.w.info['access_key_id'],
                                        self.w.info['secret_access_key'])
