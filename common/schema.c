@@ -475,7 +475,7 @@ static int check_value(Schema *s, const SchemaColumn *c, const CsvField *f, cons
                        size_t *ret_len, const char **ret_why) {
         const ColumnSpec *cs = c->spec;
         const char *why = NULL;
-        bool b;
+        bool b = false;
         int r;
 
         *ret_v = f->data;
@@ -508,8 +508,10 @@ static int check_value(Schema *s, const SchemaColumn *c, const CsvField *f, cons
                 break;
         case COLUMN_BOOLEAN:
                 why = schema_parse_boolean(f->data, f->len, &b);
-                *ret_v = b ? "true" : "false";
-                *ret_len = b ? 4 : 5;
+                if (!why) {
+                        *ret_v = b ? "true" : "false";
+                        *ret_len = b ? 4 : 5;
+                }
                 break;
         case COLUMN_DATE:
                 why = schema_check_date(f->data, f->len);
