@@ -48,13 +48,6 @@ def items_by_key(world):
         return {(i['student_id'], i['course']): i for i in world.scan_table()}
 
 
-def clear_table(world):
-        for it in world.scan_table():
-                world.dynamodb.delete_item(TableName=world.table,
-                                           Key={'student_id': {'S': it['student_id']},
-                                                'course': {'S': it['course']}})
-
-
 def drain_sns(world):
         while world.receive(world.capture_url, wait=0):
                 pass
