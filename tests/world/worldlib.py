@@ -252,7 +252,9 @@ class World:
                                 'wait_seconds': 1,
                                 'max_messages': 10,
                                 'visibility_timeout': 30,
-                                'max_receive_count': worldctl.MAX_RECEIVE_COUNT,
+                                # below the redrive policy's maxReceiveCount, so the daemon
+                                # gives up on a file itself before SQS dead-letters its message
+                                'max_receive_count': worldctl.MAX_RECEIVE_COUNT - 1,
                         },
                         'workers': 2,
                         'archive': {'bucket': self.archive, 'prefix': ''},
