@@ -236,7 +236,6 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Mes
                                               LOG_STR("BUCKET", rec->bucket),
                                               LOG_STR("OBJECT_KEY", rec->key)),
                                    "No pipeline matches s3://%s/%s, skipping it", rec->bucket, rec->key);
-                        l->counters.by_status[JOB_GONE] += 0;
                         if (l->metrics)
                                 metrics_file_done(l->metrics, NULL, METRICS_OUTCOME_SKIPPED, 0);
                         continue;
