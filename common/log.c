@@ -306,7 +306,9 @@ static int log_to_journal(Logger *l, int level, const char *message, const char 
                 kl = strlen(fields[i].key);
                 vl = strnlen(v, FIELD_VALUE_MAX);
                 if (fields[i].type != LOG_FIELD_STR) {
-                        snprintf(fieldbuf[k], sizeof(fieldbuf[k]), "%s=%s", fields[i].key, v);
+                        /* numbers and short keys: a cut is impossible in practice and harmless */
+                        if (snprintf(fieldbuf[k], sizeof(fieldbuf[k]), "%s=%s", fields[i].key, v) < 0)
+                                continue;
                         iov[n++] = (struct iovec) { fieldbuf[k], strlen(fieldbuf[k]) };
                 } else {
                         char *p = values + used;
