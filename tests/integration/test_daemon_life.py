@@ -189,19 +189,39 @@ class DaemonLife(unittest.TestCase):
                 self.assertEqual([e['Message']['status'] for e in sns], ['SUCCESS'])
                 self.assertEqual(sns[0]['Message']['rows_written'], 1000)
 
-        def test_sigterm_lets_running_file_finish_within_grace(self):
+        def test_sigint_lets_running_file_finish_a_second_signal_does_not(self):
                 w = self.w
+                bwi = lambda: proxy.stats()['by_target'].get('DynamoDB_20120810.BatchWriteItem', 0)  # noqa: E731
                 proxy = w.start_fault_proxy('dynamodb')
                 proxy.add('delay', {'target': 'DynamoDB_20120810.BatchWriteItem'}, delay_ms=100, times=-1)
                 cfg = w.make_daemon_config(shutdown_grace=60, aws={'endpoints': {'dynamodb': proxy.url}})
-                w.start_daemon(cfg)
-                w.upload('grace/g.csv', rows(300, 'G1'))        # 12 batches, ~1.5 s
-                wait_until(lambda: proxy.stats()['by_target'].get('DynamoDB_20120810.BatchWriteItem', 0) >= 2,
-                           20, 'writing started', w)
-                self.assertEqual(w.stop_daemon(timeout=30), 0)
-                self.assertEqual(len(w.scan_table()), 300)
+                proc = w.start_daemon(cfg)
+                w.upload('grace/g.csv', rows(1200, 'G1'))       # 48 batches, 4 at a time: ~1.2 s
+                wait_until(lambda: bwi() >= 2, 20, 'writing started', w)
+                proc.send_signal(signal.SIGINT)
+                self.assertEqual(proc.wait(30), 0)
+                self.assertEqual(len(w.scan_table()), 1200)
                 self.assertIn('grace/g.csv', w.list_keys(w.archive))
                 self.assertEqual(w.queue_depth(), (0, 0))
+                w.stop_daemon()
+
+                # a second SIGTERM does not wait for the grace period
+                proxy.clear()
+                proxy.add('delay', {'target': 'DynamoDB_20120810.BatchWriteItem'}, delay_ms=400, times=-1)
+                proc = w.start_daemon(cfg)
+                w.upload('grace/h.csv', rows(2000, 'G2'))       # 80 batches: ≥ 8 s
+                seen = bwi()
+                wait_until(lambda: bwi() >= seen + 4, 20, 'writing started', w)
+                proc.send_signal(signal.SIGTERM)
+                time.sleep(0.5)
+                t0 = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(30), 0)
+                self.assertLess(time.monotonic() - t0, 5)
+                self.assertIn('CANCELLED s3://inbound-file-drop/grace/h.csv', w.daemon_log())
+                self.assertIn('grace/h.csv', w.list_keys(w.inbound))
+                self.assertEqual(w.queue_depth(), (1, 0))
+                w.stop_daemon()
 
         def test_one_worker_is_strictly_sequential(self):
                 w = self.w
