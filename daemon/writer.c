@@ -6,6 +6,7 @@
  * single large file is bound by latency, not by anyone's throughput. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,8 +215,22 @@ static int error_locked(Writer *w, S3bError *err) {
         return w->synced.error;
 }
 
-/* Hands the pending batch to a lane (or sends it here when the window is 1). */
-static int dispatch(Writer *w, S3bError *err) {
+static int start_lanes(Writer *w) {
+        for (unsigned i = w->n_lanes; i < w->window; i++) {
+                int r;
+
+                w->lanes[i] = (Lane) { .w = w, .index = i };
+                r = -pthread_create(&w->lanes[i].thread, NULL, lane_main, &w->lanes[i]);
+                if (r < 0)
+                        return r;
+                w->n_lanes++;
+        }
+        return 0;
+}
+
+/* Hands the pending batch to a lane, or sends it here: when the window is 1, and for the last
+ * batch of a file that never needed a lane (most files fit in one batch: no threads). */
+static int dispatch(Writer *w, bool last, S3bError *err) {
         Batch *b = TAKE_PTR(w->pending);
         int r = 0;
 
@@ -224,6 +239,13 @@ static int dispatch(Writer *w, S3bError *err) {
                 return 0;
         }
 
+        if (w->n_lanes == 0 && !(w->window == 1 || last)) {
+                r = start_lanes(w);
+                if (r < 0 && w->n_lanes == 0) {
+                        batch_free(b);
+                        return s3b_error_set(err, r, "starting writer lanes: %s", strerror(-r));
+                }
+        }
         if (w->n_lanes == 0) {
                 WriterStats st = {};
 
@@ -295,14 +317,6 @@ Writer *writer_new(const WriterOps *ops, void *ud, unsigned max_attempts, unsign
         pthread_mutex_init(&w->synced.lock, NULL);
         pthread_cond_init(&w->synced.work, NULL);
         pthread_cond_init(&w->synced.done, NULL);
-        if (w->window == 1)
-                return w;
-        for (unsigned i = 0; i < w->window; i++) {
-                w->lanes[i] = (Lane) { .w = w, .index = i };
-                if (pthread_create(&w->lanes[i].thread, NULL, lane_main, &w->lanes[i]) != 0)
-                        return writer_free(w);
-                w->n_lanes++;
-        }
         return w;
 }
 
@@ -316,7 +330,7 @@ void writer_drain(Writer *w) {
 int writer_flush(Writer *w, S3bError *err) {
         int r;
 
-        r = dispatch(w, err);
+        r = dispatch(w, true, err);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&w->synced.lock);
@@ -347,7 +361,7 @@ int writer_add(Writer *w, const char *key, const char *item_json, S3bError *err)
         }
 
         if (b && b->n == WRITER_BATCH_MAX) {
-                r = dispatch(w, err);
+                r = dispatch(w, false, err);
                 if (r < 0)
                         return r;
                 b = NULL;

@@ -48,8 +48,9 @@ typedef struct WriterStats {
 
 typedef struct Writer Writer;
 
-/* window: batches in flight at once, 1..WRITER_WINDOW_MAX (clamped). NULL on ENOMEM or when
- * a lane thread cannot start. */
+/* window: batches in flight at once, 1..WRITER_WINDOW_MAX (clamped). Lane threads start with
+ * the first batch that has a successor; a file of one batch is sent on the caller's thread
+ * (lane 0). NULL on ENOMEM. */
 Writer *writer_new(const WriterOps *ops, void *ud, unsigned max_attempts, unsigned window);
 /* Waits for batches in flight (without sending what is pending: call writer_flush() first). */
 Writer *writer_free(Writer *w);

@@ -194,6 +194,8 @@ typedef struct Slow {
         char *last_value[128];          /* per key index k0..k127: the value written last */
         unsigned calls;
         bool fail_third;
+        bool other_thread;              /* a send ran on a thread other than the test's */
+        pthread_t test_thread;
 } Slow;
 
 static int slow_send(void *ud, unsigned lane, const char *const *items, size_t n, size_t **ret_unp,
@@ -204,6 +206,8 @@ static int slow_send(void *ud, unsigned lane, const char *const *items, size_t n
         pthread_mutex_lock(&s->lock);
         call = ++s->calls;
         s->lanes_seen |= 1u << lane;
+        if (!pthread_equal(pthread_self(), s->test_thread))
+                s->other_thread = true;
         if (++s->running > s->max_running)
                 s->max_running = s->running;
         pthread_mutex_unlock(&s->lock);
@@ -318,6 +322,26 @@ static void test_window_first_error_wins(void **state) {
         slow_done(&s);
 }
 
+static void test_window_small_file_needs_no_thread(void **state) {
+        Slow s = { .lock = PTHREAD_MUTEX_INITIALIZER, .test_thread = pthread_self() };
+        _cleanup_(writer_freep) Writer *w = writer_new(&slow_ops, &s, 3, 4);
+        S3bError err = {};
+
+        for (unsigned i = 0; i < 20; i++)
+                add_kv(w, i, "x");
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_int_equal(s.calls, 1);
+        assert_int_equal(s.lanes_seen, 1u);
+        assert_false(s.other_thread);
+        /* a second full batch does go through the lanes */
+        for (unsigned i = 20; i < 80; i++)
+                add_kv(w, i, "y");
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_true(s.other_thread);
+        assert_int_equal(writer_stats(w).written, 80);
+        slow_done(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_batches_of_25),
@@ -329,6 +353,7 @@ int main(void) {
                 cmocka_unit_test(test_window_parallel_and_bounded),
                 cmocka_unit_test(test_window_keeps_key_order),
                 cmocka_unit_test(test_window_first_error_wins),
+                cmocka_unit_test(test_window_small_file_needs_no_thread),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
