@@ -419,8 +419,9 @@ static int parser_error(Builder *b, const yaml_parser_t *p) {
 }
 
 static int run_parser(Builder *b) {
-        _cleanup_(yaml_parser_deletep) yaml_parser_t *pp = NULL;
+        /* p before pp: cleanups run in reverse order, so pp's runs while p is still alive */
         yaml_parser_t p;
+        _cleanup_(yaml_parser_deletep) yaml_parser_t *pp = NULL;
 
         if (!yaml_parser_initialize(&p))
                 return -ENOMEM;
