@@ -75,10 +75,9 @@ int aws_credentials_fill(AwsCredentials *c, const char *akid, const char *secret
 }
 
 int aws_credentials_from_env(const AwsEnv *env, AwsCredentials *ret, S3bError *err) {
-        _cleanup_(aws_credentials_wipep) AwsCredentials *wipe = NULL;
         const char *akid = aws_env_get(env, "AWS_ACCESS_KEY_ID");
         const char *secret = aws_env_get(env, "AWS_SECRET_ACCESS_KEY");
-        AwsCredentials c = {};
+        _cleanup_(aws_credentials_wipe) AwsCredentials c = {};
         int r;
 
         if (!akid && !secret)
@@ -88,7 +87,6 @@ int aws_credentials_from_env(const AwsEnv *env, AwsCredentials *ret, S3bError *e
                                      "environment: %s is set but %s is not",
                                      akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
                                      akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-        wipe = &c;
         r = aws_credentials_fill(&c, akid, secret, aws_env_get(env, "AWS_SESSION_TOKEN"), 0,
                                  "environment", err);
         if (r < 0)

@@ -237,8 +237,9 @@ finish:
 
 int aws_credentials_from_profile(const AwsEnv *env, const char *profile, AwsCredentials *ret,
                                  S3bError *err) {
-        _cleanup_(profile_wipep) Profile *wipe = NULL;
+        /* p before wipe: cleanups run in reverse order, so wipe's runs while p is alive */
         Profile p = {};
+        _cleanup_(profile_wipep) Profile *wipe = NULL;
         AwsCredentials c = {};
         bool explicit;
         const char *name = profile_name(env, profile, &explicit);
@@ -276,8 +277,9 @@ int aws_credentials_from_profile(const AwsEnv *env, const char *profile, AwsCred
 
 int aws_profile_region(const AwsEnv *env, const char *profile, char ret[AWS_REGION_MAX + 1],
                        S3bError *err) {
-        _cleanup_(profile_wipep) Profile *wipe = NULL;
+        /* p before wipe: cleanups run in reverse order, so wipe's runs while p is alive */
         Profile p = {};
+        _cleanup_(profile_wipep) Profile *wipe = NULL;
         bool explicit;
         const char *name = profile_name(env, profile, &explicit);
         int r;

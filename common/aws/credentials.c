@@ -250,15 +250,13 @@ static void record_locked(AwsCredentialsChain *c, int r, const AwsCredentials *f
 }
 
 int aws_credentials_chain_get(AwsCredentialsChain *c, AwsCredentials *ret, S3bError *err) {
-        _cleanup_(aws_credentials_wipep) AwsCredentials *wipe = NULL;
-        AwsCredentials fresh = {};
+        _cleanup_(aws_credentials_wipe) AwsCredentials fresh = {};
         S3bError e = {};
         uint64_t waited_for = 0;
         bool waited = false;
         int64_t now;
         int r;
 
-        wipe = &fresh;
         pthread_mutex_lock(&c->mutex);
         for (;;) {
                 now = chain_now(c);
