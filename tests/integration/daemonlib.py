@@ -16,6 +16,20 @@ REFERENCE_CSV = ('student_id,first_name,last_name,course\n'
                  'A00004,Edsger,Dijkstra,CS103\n')
 
 
+class SharedDaemonTestCase(unittest.TestCase):
+        """A test class whose tests share one world and one running daemon (set up by the
+        subclass's setUpClass as cls.w); at the end the daemon must exit cleanly."""
+
+        @classmethod
+        def tearDownClass(cls):
+                status = cls.w.stop_daemon()
+                log = cls.w.daemon_log()
+                cls.w.__exit__(None, None, None)
+                # a clean exit, also under the sanitizers (leaks make the status non-zero)
+                if status != 0 or 'runtime error' in log:
+                        raise AssertionError(f's3batchd exited with {status}:\n{log[-4000:]}')
+
+
 def s3_event(bucket, keys, event='ObjectCreated:Put', form_encode=True):
         """An S3 notification body as real S3 sends it, one record per key."""
         import urllib.parse

@@ -10,12 +10,12 @@ import subprocess
 import unittest
 import uuid
 
-from daemonlib import REFERENCE_CSV, World, drain_sns, items_by_key, run_main, s3_event, wait_until
+from daemonlib import REFERENCE_CSV, SharedDaemonTestCase, World, drain_sns, items_by_key, run_main, s3_event, wait_until
 
 MANUAL = 'manual-drop'          # not notified by the world's bridge: tests send the events
 
 
-class DaemonFlow(unittest.TestCase):
+class DaemonFlow(SharedDaemonTestCase):
         @classmethod
         def setUpClass(cls):
                 cls.w = w = World().__enter__()
@@ -37,15 +37,6 @@ class DaemonFlow(unittest.TestCase):
                 except BaseException:
                         w.__exit__(None, None, None)
                         raise
-
-        @classmethod
-        def tearDownClass(cls):
-                status = cls.w.stop_daemon()
-                log = cls.w.daemon_log()
-                cls.w.__exit__(None, None, None)
-                # a clean exit, also under the sanitizers (leaks make the status non-zero)
-                if status != 0 or 'runtime error' in log:
-                        raise AssertionError(f's3batchd exited with {status}:\n{log[-4000:]}')
 
         def setUp(self):
                 drain_sns(self.w)

@@ -7,7 +7,7 @@ import random
 import time
 import unittest
 
-from daemonlib import World, run_main
+from daemonlib import SharedDaemonTestCase, World, run_main
 
 HEADER = 'student_id,first_name,last_name,course\n'
 BWI = 'DynamoDB_20120810.BatchWriteItem'
@@ -29,7 +29,7 @@ def count(w):
                 kw['ExclusiveStartKey'] = page['LastEvaluatedKey']
 
 
-class DynamoFaults(unittest.TestCase):
+class DynamoFaults(SharedDaemonTestCase):
         @classmethod
         def setUpClass(cls):
                 cls.w = w = World().__enter__()
@@ -43,15 +43,6 @@ class DynamoFaults(unittest.TestCase):
                 except BaseException:
                         w.__exit__(None, None, None)
                         raise
-
-        @classmethod
-        def tearDownClass(cls):
-                status = cls.w.stop_daemon()
-                log = cls.w.daemon_log()
-                cls.w.__exit__(None, None, None)
-                # a clean exit, also under the sanitizers (leaks make the status non-zero)
-                if status != 0 or 'runtime error' in log:
-                        raise AssertionError(f's3batchd exited with {status}:\n{log[-4000:]}')
 
         def setUp(self):
                 self.proxy.clear()
