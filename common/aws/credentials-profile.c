@@ -29,7 +29,6 @@ typedef struct Profile {
 static void profile_wipe(Profile *p) {
         OPENSSL_cleanse(p, sizeof(*p));
 }
-DEFINE_CLEANUP_FUNC(Profile *, profile_wipe);
 
 static char *strip(char *s) {
         char *e;
@@ -237,15 +236,12 @@ finish:
 
 int aws_credentials_from_profile(const AwsEnv *env, const char *profile, AwsCredentials *ret,
                                  S3bError *err) {
-        /* p before wipe: cleanups run in reverse order, so wipe's runs while p is alive */
-        Profile p = {};
-        _cleanup_(profile_wipep) Profile *wipe = NULL;
-        AwsCredentials c = {};
+        _cleanup_(profile_wipe) Profile p = {};
+        _cleanup_(aws_credentials_wipe) AwsCredentials c = {};
         bool explicit;
         const char *name = profile_name(env, profile, &explicit);
         int r;
 
-        wipe = &p;
         r = profile_load(env, name, &p, err);
         if (r < 0)
                 return r;
@@ -265,7 +261,6 @@ int aws_credentials_from_profile(const AwsEnv *env, const char *profile, AwsCred
                 if (r < 0)
                         return r;
                 *ret = c;
-                OPENSSL_cleanse(&c, sizeof(c));
                 return 0;
         }
         if (p.unsupported)
@@ -277,14 +272,11 @@ int aws_credentials_from_profile(const AwsEnv *env, const char *profile, AwsCred
 
 int aws_profile_region(const AwsEnv *env, const char *profile, char ret[AWS_REGION_MAX + 1],
                        S3bError *err) {
-        /* p before wipe: cleanups run in reverse order, so wipe's runs while p is alive */
-        Profile p = {};
-        _cleanup_(profile_wipep) Profile *wipe = NULL;
+        _cleanup_(profile_wipe) Profile p = {};
         bool explicit;
         const char *name = profile_name(env, profile, &explicit);
         int r;
 
-        wipe = &p;
         r = profile_load(env, name, &p, err);
         if (r < 0)
                 return r;

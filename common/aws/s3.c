@@ -225,7 +225,7 @@ int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char 
                   S3DataFn fn, void *userdata, S3ObjectInfo *ret_info, S3bError *err) {
         HttpHeader range = { "Range", range_or_null };
         GetSink sink = { .fn = fn, .userdata = userdata };
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
         r = check_names("GetObject", bucket, key, err);
@@ -234,7 +234,6 @@ int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char 
         if (!fn)
                 return s3b_error_set(err, -EINVAL, "S3 GetObject: no data callback");
         sink_parse_range(&sink, range_or_null);
-        http_response_init(&resp);
         r = s3_send(c, bucket, key, &(AwsRequest) {
                         .method = "GET",
                         .headers = range_or_null ? &range : NULL,
@@ -250,7 +249,6 @@ int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char 
                 info_from_headers(&resp, ret_info);
         else if (r < 0)
                 s3b_error_prefix(err, "S3 GetObject s3://%s/%s", bucket, key);
-        http_response_done(&resp);
         return r;
 }
 
@@ -296,13 +294,12 @@ static int keep_carried_headers(const HttpResponse *resp, Buf *out, size_t *ret_
 
 static int head(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo *ret_info,
                 Buf *ret_carried, size_t *ret_n_carried, S3bError *err) {
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
         r = check_names("HeadObject", bucket, key, err);
         if (r < 0)
                 return r;
-        http_response_init(&resp);
         r = s3_send(c, bucket, key, &(AwsRequest) { .method = "HEAD", .body_max = S3_XML_MAX },
                     &resp, err);
         if (r >= 0 && ret_carried && keep_carried_headers(&resp, ret_carried, ret_n_carried) < 0)
@@ -311,7 +308,6 @@ static int head(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo 
                 info_from_headers(&resp, ret_info);
         else if (r < 0)
                 s3b_error_prefix(err, "S3 HeadObject s3://%s/%s", bucket, key);
-        http_response_done(&resp);
         return r;
 }
 
@@ -323,13 +319,12 @@ int s3_head_object(AwsClient *c, const char *bucket, const char *key, S3ObjectIn
 int s3_put_object(AwsClient *c, const char *bucket, const char *key, const void *body, size_t n,
                   const char *content_type, S3bError *err) {
         HttpHeader ct = { "Content-Type", content_type ? content_type : "application/octet-stream" };
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
         r = check_names("PutObject", bucket, key, err);
         if (r < 0)
                 return r;
-        http_response_init(&resp);
         r = s3_send(c, bucket, key, &(AwsRequest) {
                         .method = "PUT",
                         .headers = &ct,
@@ -341,23 +336,20 @@ int s3_put_object(AwsClient *c, const char *bucket, const char *key, const void 
                 }, &resp, err);
         if (r < 0)
                 s3b_error_prefix(err, "S3 PutObject s3://%s/%s", bucket, key);
-        http_response_done(&resp);
         return r;
 }
 
 int s3_delete_object(AwsClient *c, const char *bucket, const char *key, S3bError *err) {
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
         r = check_names("DeleteObject", bucket, key, err);
         if (r < 0)
                 return r;
-        http_response_init(&resp);
         r = s3_send(c, bucket, key, &(AwsRequest) { .method = "DELETE", .body_max = S3_XML_MAX },
                     &resp, err);
         if (r < 0)
                 s3b_error_prefix(err, "S3 DeleteObject s3://%s/%s", bucket, key);
-        http_response_done(&resp);
         return r;
 }
 
@@ -395,10 +387,9 @@ static int copy_single(AwsClient *c, const char *src, const char *dst_bucket,
                        const char *dst_key, S3bError *err) {
         HttpHeader h = { "x-amz-copy-source", src };
         _cleanup_(xml_freep) XmlNode *root = NULL;
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
-        http_response_init(&resp);
         r = s3_send(c, dst_bucket, dst_key, &(AwsRequest) {
                         .method = "PUT",
                         .headers = &h,
@@ -410,7 +401,6 @@ static int copy_single(AwsClient *c, const char *src, const char *dst_bucket,
                 }, &resp, err);
         if (r >= 0)
                 r = parse_result(&resp, "CopyObjectResult", &root, err);
-        http_response_done(&resp);
         return r;
 }
 
@@ -432,7 +422,7 @@ static int mp_create(AwsClient *c, MultipartCopy *m, S3bError *err) {
         const char *p = m->carried->data;
         size_t nh = 0;
         _cleanup_(xml_freep) XmlNode *root = NULL;
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         const char *id;
         int r;
 
@@ -443,7 +433,6 @@ static int mp_create(AwsClient *c, MultipartCopy *m, S3bError *err) {
                 h[nh++] = (HttpHeader) { p, value };
                 p = value + strlen(value) + 1;
         }
-        http_response_init(&resp);
         r = s3_send(c, m->bucket, m->key, &(AwsRequest) {
                         .method = "POST", .query = &q, .n_query = 1,
                         .headers = h, .n_headers = nh, .body_max = S3_XML_MAX,
@@ -457,7 +446,6 @@ static int mp_create(AwsClient *c, MultipartCopy *m, S3bError *err) {
                 else if (!(m->upload_id = strdup(id)))
                         r = s3b_error_set(err, -ENOMEM, "out of memory");
         }
-        http_response_done(&resp);
         return r;
 }
 
@@ -471,12 +459,11 @@ static int mp_copy_part(AwsClient *c, MultipartCopy *m, size_t i, uint64_t first
                 { "x-amz-copy-source-if-match", m->src_etag },
         };
         _cleanup_(xml_freep) XmlNode *root = NULL;
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
         snprintf(part, sizeof(part), "%zu", i + 1);
         snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, first, last);
-        http_response_init(&resp);
         r = s3_send(c, m->bucket, m->key, &(AwsRequest) {
                         .method = "PUT", .query = q, .n_query = ELEMENTSOF(q),
                         .headers = h, .n_headers = ELEMENTSOF(h), .body_max = S3_XML_MAX,
@@ -492,7 +479,6 @@ static int mp_copy_part(AwsClient *c, MultipartCopy *m, size_t i, uint64_t first
                 else
                         snprintf(m->part_etags[i], sizeof(m->part_etags[0]), "%s", etag);
         }
-        http_response_done(&resp);
         return r;
 }
 
@@ -515,7 +501,7 @@ static int mp_complete(AwsClient *c, MultipartCopy *m, S3bError *err) {
         const HttpHeader h = { "Content-Type", "application/xml" };
         Buf body = BUF_INIT(S3_MULTIPART_PARTS_MAX * 160 + 256);
         _cleanup_(xml_freep) XmlNode *root = NULL;
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
         r = buf_append_str(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
@@ -532,7 +518,6 @@ static int mp_complete(AwsClient *c, MultipartCopy *m, S3bError *err) {
                 buf_done(&body);
                 return s3b_error_set(err, r, "CompleteMultipartUpload body");
         }
-        http_response_init(&resp);
         r = s3_send(c, m->bucket, m->key, &(AwsRequest) {
                         .method = "POST", .query = &q, .n_query = 1, .headers = &h, .n_headers = 1,
                         .body = body.data, .body_len = body.len, .body_max = S3_XML_MAX,
@@ -540,7 +525,6 @@ static int mp_complete(AwsClient *c, MultipartCopy *m, S3bError *err) {
                 }, &resp, err);
         if (r >= 0)
                 r = parse_result(&resp, "CompleteMultipartUploadResult", &root, err);
-        http_response_done(&resp);
         buf_done(&body);
         return r;
 }
@@ -548,13 +532,11 @@ static int mp_complete(AwsClient *c, MultipartCopy *m, S3bError *err) {
 /* Best effort: an upload left behind only costs storage until a lifecycle rule removes it. */
 static void mp_abort(AwsClient *c, MultipartCopy *m) {
         const SigV4Param q = { "uploadId", m->upload_id };
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
 
-        http_response_init(&resp);
         (void) s3_send(c, m->bucket, m->key, &(AwsRequest) {
                         .method = "DELETE", .query = &q, .n_query = 1, .body_max = S3_XML_MAX,
                 }, &resp, NULL);
-        http_response_done(&resp);
 }
 
 static uint64_t part_size_for(uint64_t size, uint64_t wanted) {
@@ -708,7 +690,7 @@ int s3_list_objects_v2(AwsClient *c, const char *bucket, const char *prefix,
         char mk[16];
         _cleanup_(xml_freep) XmlNode *root = NULL;
         S3ObjectList l = {};
-        HttpResponse resp;
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
         r = check_names("ListObjectsV2", bucket, NULL, err);
@@ -726,7 +708,6 @@ int s3_list_objects_v2(AwsClient *c, const char *bucket, const char *prefix,
                 snprintf(mk, sizeof(mk), "%u", max_keys);
                 q[nq++] = (SigV4Param) { "max-keys", mk };
         }
-        http_response_init(&resp);
         r = s3_send(c, bucket, NULL, &(AwsRequest) {
                         .method = "GET", .query = q, .n_query = nq, .body_max = S3_LIST_BODY_MAX,
                 }, &resp, err);
@@ -746,6 +727,5 @@ int s3_list_objects_v2(AwsClient *c, const char *bucket, const char *prefix,
                 s3b_error_prefix(err, "S3 ListObjectsV2 s3://%s/%s", bucket, prefix ? prefix : "");
         } else
                 *ret = l;
-        http_response_done(&resp);
         return r;
 }
