@@ -9,6 +9,8 @@
 #include <zlib.h>
 #include <cmocka.h>
 
+#include "gzip-helper.h"
+
 #include "common/buf.h"
 #include "common/ingest.h"
 
@@ -44,22 +46,6 @@ static char *read_file(const char *rel, size_t *ret_len) {
         *ret_len = fread(data, 1, 1 << 20, f);
         fclose(f);
         return data;
-}
-
-static void gzip_append(Buf *b, const void *data, size_t n) {
-        z_stream zs = {};
-        size_t bound;
-
-        assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-        bound = deflateBound(&zs, (uLong) n) + 32;
-        assert_int_equal(buf_reserve(b, bound), 0);
-        zs.next_in = (unsigned char *) data;
-        zs.avail_in = (uInt) n;
-        zs.next_out = (unsigned char *) b->data + b->len;
-        zs.avail_out = (uInt) bound;
-        assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
-        b->len += bound - zs.avail_out;
-        deflateEnd(&zs);
 }
 
 /* Items as "LINE KEY JSON", rejects as "LINE!COL(NAME) REASON [RAW]", header as "H[RAW]". */
@@ -168,8 +154,8 @@ static void test_gzip(void **state) {
         char *data = read_file("tests/data/good/students.csv", &n);
 
         reference_spec(&spec);
-        gzip_append(&gz, data, 60);
-        gzip_append(&gz, data + 60, n - 60);    /* two members, split mid-row */
+        gzip_append(&gz, data, 60, 6);
+        gzip_append(&gz, data + 60, n - 60, 6);    /* two members, split mid-row */
         /* by suffix, by magic, and forced */
         assert_int_equal(run(&spec, "in/students.csv.gz", gz.data, gz.len, &o, &st, &err), 0);
         assert_string_equal(buf_str(&o.text), STUDENTS_OUT);
@@ -262,7 +248,7 @@ static void test_every_split_point(void **state) {
         Buf gz = BUF_INIT(1 << 20);
 
         reference_spec(&spec);
-        gzip_append(&gz, messy, sizeof(messy) - 1);
+        gzip_append(&gz, messy, sizeof(messy) - 1, 6);
         for (int g = 0; g < 2; g++) {
                 const char *d = g ? gz.data : messy;
                 size_t n = g ? gz.len : sizeof(messy) - 1;
