@@ -96,7 +96,8 @@ static Config *config_new(const char *name) {
                 .workers = 4,
                 .shutdown_grace = 60,
                 .log_level = LOG_LEVEL_INFO,
-                .notify = { .on = NOTIFY_ON_SUCCESS | NOTIFY_ON_PARTIAL | NOTIFY_ON_FAILURE },
+                .notify = { .on = NOTIFY_ON_SUCCESS | NOTIFY_ON_PARTIAL | NOTIFY_ON_FAILURE |
+                            NOTIFY_ON_SUPERSEDED },
         };
         return c->path ? c : config_free(c);
 }
@@ -177,7 +178,7 @@ static void load_location(Loader *ld, const YNode *root, const char *name, Confi
 }
 
 static void load_notify_on(Loader *ld, const YNode *v, unsigned *ret) {
-        static const char *const names[] = { "success", "partial", "failure", NULL };
+        static const char *const names[] = { "success", "partial", "failure", "superseded", NULL };
         char p[LOAD_PATH_MAX];
         unsigned mask = 0;
 

@@ -29,6 +29,7 @@ enum {
         NOTIFY_ON_SUCCESS = 1 << 0,
         NOTIFY_ON_PARTIAL = 1 << 1,
         NOTIFY_ON_FAILURE = 1 << 2,
+        NOTIFY_ON_SUPERSEDED = 1 << 3,  /* a newer upload replaced the file before it was done */
 };
 
 typedef struct ConfigAws {

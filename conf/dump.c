@@ -53,7 +53,7 @@ static void dump_top(FILE *f, const Config *c) {
                 [LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
                 [LOG_LEVEL_DEBUG] = "debug",
         };
-        static const char *const events[] = { "success", "partial", "failure" };
+        static const char *const events[] = { "success", "partial", "failure", "superseded" };
 
         fputs("queue:\n", f);
         put_kv(f, "  ", "url", c->queue.url);

@@ -4,6 +4,7 @@
  * callbacks put valid items into the Writer (25 per BatchWriteItem) and rejected rows into the
  * Report. Memory per job is one chunk, one row, one batch and the report (capped).
  * In validate_first mode a first read only counts; the second read writes. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,9 +16,11 @@
 #include "common/aws/dynamodb.h"
 #include "common/aws/retry.h"
 #include "common/aws/s3.h"
+#include "common/aws/sigv4.h"
 #include "common/ingest.h"
 #include "common/log.h"
 #include "daemon/awsmetrics.h"
+#include "daemon/errclass.h"
 #include "daemon/job.h"
 #include "daemon/metrics.h"
 #include "daemon/outcome.h"
@@ -35,12 +38,29 @@ static const char *const status_names[_JOB_STATUS_MAX] = {
         [JOB_FAILURE] = "FAILURE",
         [JOB_DONE_BEFORE] = "DONE_BEFORE",
         [JOB_GONE] = "GONE",
+        [JOB_SUPERSEDED] = "SUPERSEDED",
         [JOB_RETRY] = "RETRY",
+        [JOB_CONFIG_ERROR] = "CONFIG_ERROR",
         [JOB_CANCELLED] = "CANCELLED",
 };
 
 const char *job_status_to_string(JobStatus s) {
         return s < _JOB_STATUS_MAX ? status_names[s] : "UNKNOWN";
+}
+
+/* 16 bytes of SHA-256 over the object's identity, in hex: the same for every delivery of
+ * one event, different for a re-upload (another sequencer, and usually another ETag). */
+static void make_event_id(Job *j) {
+        const char *parts[] = { j->bucket, j->key, j->etag, j->version_id, j->sequencer };
+        Buf b = BUF_INIT(4 * 1024 + 512);
+        char hex[65];
+
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++)
+                if (buf_append(&b, parts[i], strlen(parts[i]) + 1) < 0)
+                        break;  /* cannot happen within the bound; the id stays stable */
+        sigv4_sha256_hex(b.data, b.len, hex);
+        buf_done(&b);
+        snprintf(j->event_id, sizeof(j->event_id), "%.32s", hex);
 }
 
 Job *job_new(Config *config, const PipelineSpec *spec, const char *bucket, const char *key,
@@ -52,11 +72,46 @@ Job *job_new(Config *config, const PipelineSpec *spec, const char *bucket, const
         j->bucket = strdup(bucket);
         j->key = strdup(key);
         j->etag = strdup(etag ? etag : "");
-        if (!j->bucket || !j->key || !j->etag)
+        j->version_id = strdup("");
+        j->sequencer = strdup("");
+        if (!j->bucket || !j->key || !j->etag || !j->version_id || !j->sequencer)
                 return job_free(j);
         j->config = config_ref(config);
         j->spec = spec;
+        make_event_id(j);
         return j;
+}
+
+static int replace_str(char **dst, const char *s) {
+        char *c = strdup(s ? s : "");
+
+        if (!c)
+                return -ENOMEM;
+        free(*dst);
+        *dst = c;
+        return 0;
+}
+
+int job_set_event(Job *j, const char *version_id, const char *sequencer) {
+        if (replace_str(&j->version_id, version_id) < 0 || replace_str(&j->sequencer, sequencer) < 0)
+                return -ENOMEM;
+        make_event_id(j);
+        return 0;
+}
+
+int job_sequencer_cmp(const char *a, const char *b) {
+        size_t na = strlen(a), nb = strlen(b), n = MAX(na, nb);
+
+        if (na == 0 || nb == 0)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                int ca = toupper((unsigned char) (i < na ? a[i] : '0'));
+                int cb = toupper((unsigned char) (i < nb ? b[i] : '0'));
+
+                if (ca != cb)
+                        return ca < cb ? -1 : 1;
+        }
+        return 0;
 }
 
 Job *job_free(Job *j) {
@@ -66,6 +121,8 @@ Job *job_free(Job *j) {
         free(j->bucket);
         free(j->key);
         free(j->etag);
+        free(j->version_id);
+        free(j->sequencer);
         free(j->location);
         free(j->report_location);
         free(j);
@@ -161,49 +218,48 @@ static const WriterOps writer_ops = { .send = send_batch, .backoff = send_backof
 
 typedef enum ReadResult {
         READ_OK,
-        READ_FILE_FAILED,       /* the file is bad: FAILURE */
-        READ_WRITE_FAILED,      /* DynamoDB refused for good: FAILURE */
-        READ_GONE,              /* no such key */
-        READ_TRANSIENT,         /* RETRY */
+        READ_FILE_FAILED,       /* the file is bad (j->reason says why): FAILURE */
+        READ_AWS_FAILED,        /* S3 or DynamoDB failed: the caller classifies the error */
         READ_CANCELLED,
 } ReadResult;
 
-static ReadResult set_reason(Job *j, ReadResult res, const char *prefix, const S3bError *e) {
-        snprintf(j->reason, sizeof(j->reason), "%s%.400s", prefix, e ? e->message : "");
-        return res;
-}
-
-/* Streams the object once through ingest (and the writer, when writing). */
-static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool write) {
+/* Streams the object once through ingest (and the writer, when writing), pinned to the job's
+ * version. READ_AWS_FAILED fills *ret_err. */
+static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool write,
+                            S3bError *ret_err) {
         _cleanup_(writer_freep) Writer *writer = NULL;
         _cleanup_(ingest_freep) Ingest *in = NULL;
         IngestCallbacks cb = { .on_item = on_item, .on_reject = on_reject };
         IngestStats st = {};
-        S3ObjectInfo info = {};
+        S3ObjectInfo info;
+        const S3Version v = { .etag = j->etag, .version_id = j->version_id };
         S3bError err = {};
         Run run = { .job = j, .env = env, .report = report };
         int r;
 
         r = ingest_new(j->spec, j->key, &cb, &run, &in, &err);
-        if (r < 0)
-                return set_reason(j, READ_FILE_FAILED, "pipeline: ", &err);
+        if (r < 0) {
+                snprintf(j->reason, sizeof(j->reason), "pipeline: %.400s", err.message);
+                return READ_FILE_FAILED;
+        }
         run.ingest = in;
         if (write) {
                 writer = writer_new(&writer_ops, &run, j->config->aws.max_attempts_batch,
                                     JOB_WRITE_WINDOW);
-                if (!writer)
-                        return set_reason(j, READ_TRANSIENT, "out of memory", NULL);
+                if (!writer) {
+                        s3b_error_set(ret_err, -ENOMEM, "out of memory");
+                        return READ_AWS_FAILED;
+                }
                 run.writer = writer;
         }
 
-        r = s3_get_object(env->client, j->bucket, j->key, NULL, on_data, &run, &info, &err);
+        r = s3_get_object(env->client, j->bucket, j->key, &v, NULL, on_data, &run, &info, &err);
         if (r >= 0 && !j->etag[0] && info.etag[0]) {
-                /* `process`/`backfill` have no event to take it from. */
-                char *e = strdup(info.etag);
-                if (e) {
-                        free(j->etag);
-                        j->etag = e;
-                }
+                /* `process`/`backfill` have no event: pin the rest of the job to what was read. */
+                if (replace_str(&j->etag, info.etag) < 0 || replace_str(&j->version_id, info.version_id) < 0)
+                        r = s3b_error_set(&err, -ENOMEM, "out of memory");
+                else
+                        make_event_id(j);
         }
         if (r >= 0) {
                 r = ingest_finish(in, &st, &run.ingest_err);
@@ -223,9 +279,9 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
         if (writer) {
                 WriterStats ws;
 
+                /* rows_written must be what reached the table, also after an abort */
                 writer_drain(writer);
                 ws = writer_stats(writer);
-
                 j->rows_written = ws.written;
                 j->rows_superseded = ws.superseded;
         }
@@ -233,7 +289,7 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                 return READ_OK;
 
         if (r == -ECANCELED || cancelled(env))
-                return set_reason(j, READ_CANCELLED, "cancelled by shutdown", NULL);
+                return READ_CANCELLED;
         if (run.too_many_rejects) {
                 snprintf(j->reason, sizeof(j->reason),
                          "too many rejected rows: more than max_rejected_rows (%" PRIu64 ")",
@@ -241,22 +297,208 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                 return READ_FILE_FAILED;
         }
         if (run.write_failed) {
-                /* No response at all (DynamoDB unreachable): the file is fine, try again later. */
-                if (run.write_err.http_status == 0 && run.write_err.code != -EIO)
-                        return set_reason(j, READ_TRANSIENT, "writing to DynamoDB: ", &run.write_err);
-                return set_reason(j, READ_WRITE_FAILED, "writing to DynamoDB: ", &run.write_err);
+                *ret_err = run.write_err;
+                s3b_error_prefix(ret_err, "writing to DynamoDB table %s: ", j->spec->table);
+                return READ_AWS_FAILED;
         }
-        if (run.ingest_failed)
-                return set_reason(j, READ_FILE_FAILED, "", &run.ingest_err);
-        if (r == -ENOENT)
-                return set_reason(j, READ_GONE, "", &err);
-        /* Network trouble, 5xx after the client's retries, but also 403: none of it is the
-         * file's fault, so it stays in place and the message comes back (until
-         * max_receive_count sends it to the error bucket). */
-        return set_reason(j, READ_TRANSIENT, "reading the object: ", &err);
+        if (run.ingest_failed) {
+                snprintf(j->reason, sizeof(j->reason), "%.500s", run.ingest_err.message);
+                return READ_FILE_FAILED;
+        }
+        *ret_err = err;
+        return READ_AWS_FAILED;
+}
+
+/* The pipeline's reads: one streaming read that writes, or with validate_first a read that
+ * only checks and, if the file passes, a second one that writes (both of the same version). */
+static ReadResult read_rows(Job *j, const JobEnv *env, Report *report, S3bError *err) {
+        ReadResult res;
+
+        if (j->spec->write_mode == WRITE_MODE_VALIDATE_FIRST) {
+                res = read_once(j, env, report, false, err);
+                if (res != READ_OK)
+                        return res;
+                report_reset(report);
+        }
+        return read_once(j, env, report, true, err);
 }
 
 /* ---- the whole job ---- */
+
+static void set_status(Job *j, JobStatus s, const char *what, const S3bError *e) {
+        j->status = s;
+        snprintf(j->reason, sizeof(j->reason), "%s%s%.400s", what, e ? ": " : "", e ? e->message : "");
+}
+
+/* A transient failure, unless shutdown made it (then the message is simply released). */
+static void set_retry(Job *j, const JobEnv *env, const char *what, const S3bError *e) {
+        set_status(j, cancelled(env) ? JOB_CANCELLED : JOB_RETRY, what, e);
+}
+
+static void handle_gone(Job *j, const JobEnv *env);
+static void superseded(Job *j, const JobEnv *env, const char *why);
+
+/* Ends the job for an AWS failure at `step`, by its class (errclass.h). `movable`: the file
+ * may still be moved (a read or write failed), so a FINAL failure fails the file; after that
+ * a FINAL failure of the move itself can only be a configuration problem. */
+static void on_aws_failure(Job *j, const JobEnv *env, const char *step, const S3bError *e,
+                           bool movable, Report *report);
+
+static void finish_moved(Job *j, const JobEnv *env, Report *report) {
+        OutcomeStep step = OUTCOME_STEP_COPY;
+        S3bError err = {};
+        int r;
+
+        /* The summary (error.json, SNS) carries the duration up to the move. */
+        j->duration_ms = now_ms() - j->start_ms;
+        r = outcome_settle(j, env, report, &step, &err);
+        if (r >= 0)
+                return;
+        static const char *const steps[] = {
+                [OUTCOME_STEP_COPY] = "copying the file",
+                [OUTCOME_STEP_REPORT] = "writing the report",
+                [OUTCOME_STEP_NOTIFY] = "publishing the summary",
+                [OUTCOME_STEP_DELETE] = "deleting the inbound object",
+        };
+        char what[96];
+
+        snprintf(what, sizeof(what), "%s (%s)", steps[step], job_status_to_string(j->status));
+        on_aws_failure(j, env, what, &err, false, NULL);
+}
+
+static void on_aws_failure(Job *j, const JobEnv *env, const char *step, const S3bError *e,
+                           bool movable, Report *report) {
+        switch (errclass_of(e)) {
+        case ERRCLASS_SUPERSEDED:
+                return superseded(j, env, step);
+        case ERRCLASS_GONE:
+                return handle_gone(j, env);
+        case ERRCLASS_CONFIG:
+                return set_status(j, JOB_CONFIG_ERROR, step, e);
+        case ERRCLASS_FINAL:
+                if (!movable)
+                        return set_status(j, JOB_CONFIG_ERROR, step, e);
+                set_status(j, JOB_FAILURE, step, e);
+                return finish_moved(j, env, report);
+        case ERRCLASS_TRANSIENT:
+        default:
+                return set_retry(j, env, step, e);
+        }
+}
+
+/* Publishes a SUPERSEDED/… summary that no move carries (nothing is moved for them). */
+static void notify_only(Job *j, const JobEnv *env) {
+        S3bError err = {};
+        int r;
+
+        j->duration_ms = now_ms() - j->start_ms;
+        r = outcome_notify(j, env, &err);
+        if (r >= 0)
+                return;
+        if (errclass_of(&err) == ERRCLASS_TRANSIENT)
+                set_retry(j, env, "publishing the summary", &err);
+        else
+                set_status(j, JOB_CONFIG_ERROR, "publishing the summary", &err);
+}
+
+/* How often a superseded job chases a key that keeps changing before it lets a redelivery
+ * try again. */
+#define REPAIR_ROUNDS_MAX 3
+
+/* The newest version of the key, to write its rows again: in inbound, or already moved to
+ * the archive by its own job. Returns 1 with *ret filled (strings in buf), 0 when there is
+ * none to write, < 0 on failure. */
+static int newest_version(Job *j, const JobEnv *env, Job **ret, S3bError *err) {
+        const ConfigLocation *a = &j->config->archive;
+        _cleanup_free_ char *akey = NULL;
+        S3ObjectInfo info;
+        const char *src_etag;
+        int r;
+
+        r = s3_head_object(env->client, j->bucket, j->key, NULL, &info, err);
+        if (r >= 0) {
+                if (strcmp(info.etag, j->etag) == 0 && strcmp(info.version_id, j->version_id) == 0)
+                        return 0;       /* our own version is current again: nothing newer */
+                *ret = job_new(j->config, j->spec, j->bucket, j->key, info.etag);
+                return *ret && job_set_event(*ret, info.version_id, NULL) >= 0 ? 1 : -ENOMEM;
+        }
+        if (r != -ENOENT)
+                return r;
+        if (asprintf(&akey, "%s%s", a->prefix ? a->prefix : "", j->key) < 0)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        r = s3_head_object(env->client, a->bucket, akey, NULL, &info, err);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        src_etag = s3_object_info_meta(&info, OUTCOME_META_ETAG);
+        if (!src_etag || strcmp(src_etag, j->etag) == 0)
+                return 0;       /* not known to be newer, or our own copy */
+        *ret = job_new(j->config, j->spec, a->bucket, akey, info.etag);
+        return *ret ? 1 : -ENOMEM;
+}
+
+/* This job wrote rows (now, or in an attempt that a crash cut short) of a version that a
+ * newer upload replaced. A job is not atomic: the newer version's job may have written the
+ * same keys before ours finished, leaving rows of the older version in the table. Writing
+ * the newest version's rows once more, after ours, restores "the latest upload wins". */
+static void repair(Job *j, const JobEnv *env) {
+        for (unsigned round = 0; round < REPAIR_ROUNDS_MAX; round++) {
+                _cleanup_(job_freep) Job *n = NULL;
+                _cleanup_(report_freep) Report *scratch = report_new(64 * 1024);
+                S3bError err = {};
+                int r;
+
+                if (!scratch)
+                        return set_retry(j, env, "repairing rows: out of memory", NULL);
+                r = newest_version(j, env, &n, &err);
+                if (r == 0)
+                        return;
+                if (r < 0)
+                        return set_retry(j, env, "looking for the newer version", &err);
+                n->start_ms = now_ms();
+                switch (read_rows(n, env, scratch, &err)) {
+                case READ_OK:
+                case READ_FILE_FAILED:  /* its own job fails it; rows written are its rows */
+                        j->rows_repaired += n->rows_written;
+                        /* Current still? Otherwise one more round for the newest. */
+                        if (strcmp(n->bucket, j->bucket) != 0)
+                                return;
+                        if (s3_head_object(env->client, j->bucket, j->key,
+                                           &(S3Version) { .etag = n->etag }, NULL, &err) != -ESTALE)
+                                return;
+                        break;
+                case READ_CANCELLED:
+                        return set_status(j, JOB_CANCELLED, "cancelled by shutdown", NULL);
+                case READ_AWS_FAILED:
+                        if (errclass_of(&err) == ERRCLASS_SUPERSEDED || errclass_of(&err) == ERRCLASS_GONE)
+                                break;  /* replaced again meanwhile: the next round takes it */
+                        return set_retry(j, env, "writing the newer version's rows", &err);
+                }
+        }
+        set_retry(j, env, "the key kept changing while its newest rows were written", NULL);
+}
+
+/* A newer upload replaced the object. Nothing of it is touched here: its own event loads,
+ * archives and deletes it. */
+static void superseded(Job *j, const JobEnv *env, const char *why) {
+        char what[200];
+
+        snprintf(what, sizeof(what), "a newer upload replaced the object (this was ETag %.40s) while %.100s",
+                 j->etag[0] ? j->etag : "?", why);
+        set_status(j, JOB_SUPERSEDED, what, NULL);
+        /* receive_count > 1: an earlier attempt may have written rows and been cut short. */
+        if (j->rows_written > 0 || j->receive_count > 1) {
+                repair(j, env);
+                if (j->status != JOB_SUPERSEDED)
+                        return;
+                if (j->rows_repaired)
+                        snprintf(j->reason + strlen(j->reason), sizeof(j->reason) - strlen(j->reason),
+                                 "; wrote %" PRIu64 " row(s) of the newer version again after this "
+                                 "one's", j->rows_repaired);
+        }
+        notify_only(j, env);
+}
 
 static void handle_gone(Job *j, const JobEnv *env) {
         S3bError err = {};
@@ -264,95 +506,63 @@ static void handle_gone(Job *j, const JobEnv *env) {
 
         r = outcome_find_done(j, env, &err);
         if (r < 0) {
-                j->status = JOB_RETRY;
-                snprintf(j->reason, sizeof(j->reason), "looking for an earlier outcome: %.400s", err.message);
-        } else if (r > 0) {
-                j->status = JOB_DONE_BEFORE;
-                snprintf(j->reason, sizeof(j->reason), "already processed, now at %s", j->location);
-        } else {
-                j->status = JOB_GONE;
-                snprintf(j->reason, sizeof(j->reason), "the object no longer exists in inbound, "
-                         "archive or error bucket");
+                if (errclass_of(&err) == ERRCLASS_TRANSIENT)
+                        return set_retry(j, env, "looking for an earlier outcome", &err);
+                return set_status(j, JOB_CONFIG_ERROR, "looking for an earlier outcome", &err);
         }
-}
-
-static void finish_moved(Job *j, const JobEnv *env, Report *report) {
-        S3bError err = {};
-        int r;
-
-        /* The summary (error.json, SNS) carries the duration up to the move. */
-        j->duration_ms = now_ms() - j->start_ms;
-
-        r = outcome_settle(j, env, report, &err);
-        if (r == -ENOENT && !cancelled(env))
-                /* The inbound object vanished under us: another consumer may have finished it. */
-                return handle_gone(j, env);
-        if (r < 0) {
-                JobStatus was = j->status;
-
-                j->status = cancelled(env) ? JOB_CANCELLED : JOB_RETRY;
-                snprintf(j->reason, sizeof(j->reason), "moving the %s file: %.400s",
-                         job_status_to_string(was), err.message);
+        switch (r) {
+        case OUTCOME_FOUND_THIS:
+                /* Its summary went out before the inbound delete, so nothing is said again. */
+                set_status(j, JOB_DONE_BEFORE, "already processed, now at ", NULL);
+                snprintf(j->reason + strlen(j->reason), sizeof(j->reason) - strlen(j->reason),
+                         "%.400s", j->location);
                 return;
+        case OUTCOME_FOUND_NEWER:
+                /* An older event arrived after a newer one was done. */
+                return superseded(j, env, "its event was on its way");
+        default:
+                set_status(j, JOB_GONE, "the object no longer exists in inbound, and no copy of "
+                           "this version is in the archive or error bucket", NULL);
         }
-        r = outcome_notify(j, env, &err);
-        if (r < 0)
-                /* The data is safe and moved; a retry would find the file done and stay
-                 * silent anyway, so the missing notification is logged, not retried. */
-                log_error_errno_f(env->log, r,
-                                  LOG_FIELDS(LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key)),
-                                  "Publishing the summary of s3://%s/%s failed: %s", j->bucket,
-                                  j->key, err.message);
 }
 
-/* The message came back more often than max_receive_count allows: whatever keeps failing
- * (a 403, a table that refuses), the file goes to the error bucket instead of looping. */
-static void give_up(Job *j, const JobEnv *env) {
+/* A failure of this attempt after the message came back more often than max_receive_count
+ * allows: the file goes to the error bucket instead of looping. Only a failure does this —
+ * deliveries alone (releases at shutdown, redeliveries) never move a file. */
+static void maybe_give_up(Job *j, const JobEnv *env) {
+        char last[sizeof(j->reason)];
+
+        if (j->status != JOB_RETRY || j->receive_count == 0 ||
+            j->receive_count <= j->config->queue.max_receive_count || cancelled(env))
+                return;
+        memcpy(last, j->reason, sizeof(last));
         j->status = JOB_FAILURE;
-        snprintf(j->reason, sizeof(j->reason), "gave up after %u attempts", j->receive_count - 1);
+        snprintf(j->reason, sizeof(j->reason), "gave up after %u attempts: %.400s",
+                 j->receive_count, last);
         finish_moved(j, env, NULL);
 }
 
 static void process(Job *j, const JobEnv *env) {
         _cleanup_(report_freep) Report *report = report_new(REPORT_MAX_BYTES);
-        ReadResult res;
+        S3bError err = {};
 
-        if (!report) {
-                j->status = JOB_RETRY;
-                snprintf(j->reason, sizeof(j->reason), "out of memory");
-                return;
-        }
-
-        if (j->spec->write_mode == WRITE_MODE_VALIDATE_FIRST) {
-                res = read_once(j, env, report, false);
-                if (res == READ_OK) {
-                        report_reset(report);
-                        res = read_once(j, env, report, true);
-                }
-        } else
-                res = read_once(j, env, report, true);
-
-        switch (res) {
+        if (!report)
+                return set_retry(j, env, "out of memory", NULL);
+        switch (read_rows(j, env, report, &err)) {
         case READ_OK:
                 j->status = j->rows_rejected > 0 ? JOB_PARTIAL : JOB_SUCCESS;
                 j->reason[0] = '\0';
                 if (j->rows_rejected > 0)
                         snprintf(j->reason, sizeof(j->reason), "%" PRIu64 " row(s) rejected", j->rows_rejected);
-                break;
+                return finish_moved(j, env, report);
         case READ_FILE_FAILED:
-        case READ_WRITE_FAILED:
                 j->status = JOB_FAILURE;
-                break;
-        case READ_GONE:
-                return handle_gone(j, env);
-        case READ_TRANSIENT:
-                j->status = JOB_RETRY;
-                return;
+                return finish_moved(j, env, report);
+        case READ_AWS_FAILED:
+                return on_aws_failure(j, env, "loading the file", &err, true, report);
         case READ_CANCELLED:
-                j->status = JOB_CANCELLED;
-                return;
+                return set_status(j, JOB_CANCELLED, "cancelled by shutdown", NULL);
         }
-        finish_moved(j, env, report);
 }
 
 void job_run(Job *j, const JobEnv *env) {
@@ -360,13 +570,12 @@ void job_run(Job *j, const JobEnv *env) {
         log_debug_f(env->log, LOG_FIELDS(LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key),
                                          LOG_STR("PIPELINE", j->spec->name)),
                     "Processing s3://%s/%s", j->bucket, j->key);
-        if (cancelled(env)) {
-                j->status = JOB_CANCELLED;
-                snprintf(j->reason, sizeof(j->reason), "cancelled by shutdown");
-        } else if (j->receive_count > 0 && j->receive_count > j->config->queue.max_receive_count)
-                give_up(j, env);
-        else
+        if (cancelled(env))
+                set_status(j, JOB_CANCELLED, "cancelled by shutdown", NULL);
+        else {
                 process(j, env);
+                maybe_give_up(j, env);
+        }
         j->duration_ms = now_ms() - j->start_ms;
 
         if (env->metrics) {

@@ -1,11 +1,17 @@
-/* Job: one S3 object taken from inbound to a final outcome.
+/* Job: one version of one S3 object taken from inbound to a final outcome.
  *
  * The order of the steps is what makes at-least-once delivery safe (docs/DESIGN.md,
  * "Invariants"): rows written → file copied to archive or error bucket (+ report or
- * error.json) → inbound object deleted → SNS summary. Every step is idempotent, so a crash
- * between two of them leads to a redelivery that redoes the work with the same keys. A
- * redelivered event whose inbound object is already gone but present in the archive or error
- * bucket is recognised as done (JOB_DONE_BEFORE) and nothing is written or notified again.
+ * error.json) → SNS summary → inbound object deleted. Every step is idempotent, so a crash
+ * between two of them leads to a redelivery that redoes the work with the same keys; the
+ * delete comes last, so a file gone from inbound had its summary published.
+ *
+ * Version safety: the job carries the ETag (and versionId, sequencer) of the event, and every
+ * S3 call is pinned to it (If-Match, x-amz-copy-source-if-match, a conditional delete). When a
+ * newer upload replaced the object the job ends SUPERSEDED without touching the newer one;
+ * if its own rows may have landed after the newer version's, it writes the newer version's
+ * rows again. A redelivered event whose inbound object is gone but whose archive or error
+ * copy was made from this ETag is recognised as done (JOB_DONE_BEFORE).
  *
  * A Job is created by the main loop (or `process`/`backfill`), run whole by one worker with
  * job_run(), and handed back; job_run() fills the result part. The job holds a reference on
@@ -35,9 +41,11 @@ typedef enum JobStatus {
         JOB_SUCCESS,            /* all rows written, file archived */
         JOB_PARTIAL,            /* valid rows written, file archived, report in error bucket */
         JOB_FAILURE,            /* file moved to the error bucket with <key>.error.json */
-        JOB_DONE_BEFORE,        /* inbound gone, found in archive/error: an earlier run finished */
+        JOB_DONE_BEFORE,        /* inbound gone, a copy of this ETag in archive/error: done earlier */
         JOB_GONE,               /* inbound gone and not found anywhere: nothing to do */
-        JOB_RETRY,              /* transient trouble (network, 5xx, credentials): redeliver */
+        JOB_SUPERSEDED,         /* a newer upload replaced the object: its own event loads it */
+        JOB_RETRY,              /* transient trouble (throttling, 5xx, network): redeliver later */
+        JOB_CONFIG_ERROR,       /* a resource is missing or not ours: file and message stay */
         JOB_CANCELLED,          /* stopped by shutdown before finishing: redeliver */
         _JOB_STATUS_MAX,
 } JobStatus;
@@ -45,7 +53,7 @@ typedef enum JobStatus {
 /* Whether the SQS record is finished (its message may be deleted once all records are). */
 static inline bool job_status_is_final(JobStatus s) {
         return s == JOB_SUCCESS || s == JOB_PARTIAL || s == JOB_FAILURE || s == JOB_DONE_BEFORE ||
-               s == JOB_GONE;
+               s == JOB_GONE || s == JOB_SUPERSEDED;
 }
 
 const char *job_status_to_string(JobStatus s);   /* "SUCCESS", "PARTIAL", "FAILURE", ... */
@@ -57,6 +65,9 @@ typedef struct Job {
         char *bucket;
         char *key;
         char *etag;                     /* from the event, "" when unknown */
+        char *version_id;               /* from the event, "" in unversioned buckets */
+        char *sequencer;                /* from the event, "" when unknown */
+        char event_id[33];              /* stable id of (bucket, key, ETag, version, sequencer) */
         unsigned receive_count;         /* ApproximateReceiveCount, 0 when not from SQS */
         void *owner;                    /* the caller's (e.g. the SQS message); never touched */
         uint64_t start_ms;              /* CLOCK_MONOTONIC when job_run began */
@@ -67,6 +78,7 @@ typedef struct Job {
         uint64_t rows_written;
         uint64_t rows_rejected;
         uint64_t rows_superseded;
+        uint64_t rows_repaired;         /* rows of a newer version written again (SUPERSEDED) */
         uint64_t bytes_read;
         uint64_t duration_ms;
         char *location;                 /* s3://… where the file went (archive or error), or NULL */
@@ -78,6 +90,13 @@ typedef struct Job {
 /* Copies bucket/key/etag and takes a config reference. spec must belong to config. */
 Job *job_new(Config *config, const PipelineSpec *spec, const char *bucket, const char *key,
              const char *etag);
+/* The rest of the event's identity of the object (either may be NULL): -ENOMEM or 0. */
+int job_set_event(Job *j, const char *version_id, const char *sequencer);
+
+/* S3 sequencers order the events of one key: the greater is later, after right-padding the
+ * shorter with zeros (S3 User Guide, "Event message structure"). < 0, 0, > 0 like strcmp;
+ * 0 also when either is empty (no order known). */
+int job_sequencer_cmp(const char *a, const char *b);
 Job *job_free(Job *j);
 DEFINE_CLEANUP_FUNC(Job *, job_free);
 

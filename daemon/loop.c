@@ -155,8 +155,9 @@ static void message_settle(Loop *l, Message *msg) {
 /* ---- results ---- */
 
 static void log_job(Loop *l, const Job *j, const Message *msg) {
-        int level = j->status == JOB_FAILURE ? LOG_ERR :
-                    j->status == JOB_RETRY || j->status == JOB_PARTIAL ? LOG_WARNING : LOG_INFO;
+        int level = j->status == JOB_FAILURE || j->status == JOB_CONFIG_ERROR ? LOG_ERR :
+                    j->status == JOB_RETRY || j->status == JOB_PARTIAL ? LOG_WARNING :
+                    j->status == JOB_SUPERSEDED ? LOG_NOTICE : LOG_INFO;
 
         log_full_f(l->log, level, 0,
                    LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg ? msg->msg->message_id : NULL),
@@ -241,6 +242,8 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Mes
                         continue;
                 }
                 jobs[n] = job_new(l->config, spec, rec->bucket, rec->key, rec->etag);
+                if (jobs[n] && job_set_event(jobs[n], rec->version_id, rec->sequencer) < 0)
+                        jobs[n] = job_free(jobs[n]);
                 if (!jobs[n]) {
                         for (int k = 0; k < n; k++)
                                 job_free(jobs[k]);

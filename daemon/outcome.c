@@ -44,84 +44,158 @@ static int put_text(const JobEnv *env, const char *bucket, const char *key, cons
         return r;
 }
 
-int outcome_settle(Job *j, const JobEnv *env, Report *report, S3bError *err) {
+/* A copy of the inbound object that records which version it was made from. If the source's
+ * own metadata leaves no room for ours within S3's 2 KB, the copy is made without it and a
+ * redelivery falls back to comparing the copy's ETag (equal for single-part copies). */
+static int copy_pinned(Job *j, const JobEnv *env, const char *dst_bucket, const char *dst_key,
+                       S3bError *err) {
+        const S3Version v = { .etag = j->etag, .version_id = j->version_id };
+        HttpHeader meta[2];
+        S3CopyOptions o = { .source = &v, .meta = meta };
+        int r;
+
+        if (j->etag[0])
+                meta[o.n_meta++] = (HttpHeader) { OUTCOME_META_ETAG, j->etag };
+        if (j->sequencer[0])
+                meta[o.n_meta++] = (HttpHeader) { OUTCOME_META_SEQUENCER, j->sequencer };
+        r = s3_copy_object(env->client, j->bucket, j->key, &o, dst_bucket, dst_key, err);
+        if (r == -E2BIG && o.n_meta > 0 && !err->aws_code[0]) {
+                o.n_meta = 0;
+                r = s3_copy_object(env->client, j->bucket, j->key, &o, dst_bucket, dst_key, err);
+        }
+        if (r < 0)
+                s3b_error_prefix(err, "CopyObject to s3://%s/%s: ", dst_bucket, dst_key);
+        return r;
+}
+
+static int fail_at(OutcomeStep step, OutcomeStep *ret_step, int r) {
+        *ret_step = step;
+        return r;
+}
+
+int outcome_settle(Job *j, const JobEnv *env, Report *report, OutcomeStep *ret_step, S3bError *err) {
         const Config *c = j->config;
         bool ok = j->status == JOB_SUCCESS || j->status == JOB_PARTIAL;
         const ConfigLocation *dst = ok ? &c->archive : &c->errors;
         _cleanup_free_ char *dst_key = join(dst->prefix ? dst->prefix : "", j->key, NULL);
         _cleanup_free_ char *err_base = join(c->errors.prefix ? c->errors.prefix : "", j->key, NULL);
         _cleanup_free_ char *report_key = NULL, *json_key = NULL, *json = NULL;
+        const S3Version v = { .etag = j->etag, .version_id = j->version_id };
         const char *report_data = NULL;
         size_t report_len = 0;
         int r;
 
         if (!dst_key || !err_base)
-                return s3b_error_set(err, -ENOMEM, "out of memory");
+                return fail_at(OUTCOME_STEP_COPY, ret_step, s3b_error_set(err, -ENOMEM, "out of memory"));
+
+        /* The copy first: pinned to this version, it is the proof that no newer upload
+         * replaced the file while its rows were written, so nothing below can put this
+         * version's reports beside a newer version's copy. */
+        r = copy_pinned(j, env, dst->bucket, dst_key, err);
+        if (r < 0)
+                return fail_at(OUTCOME_STEP_COPY, ret_step, r);
+        if (set_location(&j->location, dst->bucket, dst_key) < 0)
+                return fail_at(OUTCOME_STEP_COPY, ret_step, s3b_error_set(err, -ENOMEM, "out of memory"));
+
         if (report && report_count(report) > 0)
                 report_data = report_finish(report, &report_len);
-
-        /* Reports first: if the copy then fails, a retry rewrites them identically. */
         if (report_data) {
                 report_key = join(err_base, ".rejected.csv", NULL);
                 if (!report_key)
-                        return s3b_error_set(err, -ENOMEM, "out of memory");
+                        return fail_at(OUTCOME_STEP_REPORT, ret_step, s3b_error_set(err, -ENOMEM, "out of memory"));
                 r = put_text(env, c->errors.bucket, report_key, report_data, report_len,
                              "text/csv; charset=utf-8", err);
                 if (r < 0)
-                        return r;
+                        return fail_at(OUTCOME_STEP_REPORT, ret_step, r);
                 if (set_location(&j->report_location, c->errors.bucket, report_key) < 0)
-                        return s3b_error_set(err, -ENOMEM, "out of memory");
+                        return fail_at(OUTCOME_STEP_REPORT, ret_step, s3b_error_set(err, -ENOMEM, "out of memory"));
         }
-
-        r = s3_copy_object(env->client, j->bucket, j->key, dst->bucket, dst_key, err);
-        if (r < 0)
-                return s3b_error_prefix(err, "CopyObject to s3://%s/%s: ", dst->bucket, dst_key);
-        if (set_location(&j->location, dst->bucket, dst_key) < 0)
-                return s3b_error_set(err, -ENOMEM, "out of memory");
-
         if (!ok) {
                 json_key = join(err_base, ".error.json", NULL);
                 json = outcome_summary_json(j);
                 if (!json_key || !json)
-                        return s3b_error_set(err, -ENOMEM, "out of memory");
+                        return fail_at(OUTCOME_STEP_REPORT, ret_step, s3b_error_set(err, -ENOMEM, "out of memory"));
                 r = put_text(env, c->errors.bucket, json_key, json, strlen(json), "application/json", err);
                 if (r < 0)
-                        return r;
+                        return fail_at(OUTCOME_STEP_REPORT, ret_step, r);
                 if (!report_data && set_location(&j->report_location, c->errors.bucket, json_key) < 0)
-                        return s3b_error_set(err, -ENOMEM, "out of memory");
+                        return fail_at(OUTCOME_STEP_REPORT, ret_step, s3b_error_set(err, -ENOMEM, "out of memory"));
         }
 
-        r = s3_delete_object(env->client, j->bucket, j->key, err);
-        if (r < 0 && r != -ENOENT)
-                return s3b_error_prefix(err, "DeleteObject s3://%s/%s: ", j->bucket, j->key);
+        /* Before the delete: a file gone from inbound always had its summary published. */
+        r = outcome_notify(j, env, err);
+        if (r < 0)
+                return fail_at(OUTCOME_STEP_NOTIFY, ret_step, r);
+
+        /* Conditional: a newer upload since the copy stays for its own event (412), and one
+         * already taken away by someone else (404) needs nothing more. */
+        r = s3_delete_object(env->client, j->bucket, j->key, &v, err);
+        if (r < 0 && r != -ENOENT && r != -ESTALE)
+                return fail_at(OUTCOME_STEP_DELETE, ret_step,
+                               s3b_error_prefix(err, "DeleteObject s3://%s/%s: ", j->bucket, j->key));
         return 0;
 }
 
-/* 1 when bucket/key exists; fills *location. */
+/* Whose copy is loc/key: OUTCOME_FOUND_* (location set unless NONE), or a negative errno. */
 static int find_in(Job *j, const JobEnv *env, const ConfigLocation *loc, S3bError *err) {
         _cleanup_free_ char *key = join(loc->prefix ? loc->prefix : "", j->key, NULL);
-        S3ObjectInfo info = {};
+        S3ObjectInfo info;
+        const char *etag, *seq;
         int r;
 
         if (!key)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
-        r = s3_head_object(env->client, loc->bucket, key, &info, err);
+        r = s3_head_object(env->client, loc->bucket, key, NULL, &info, err);
         if (r == -ENOENT)
-                return 0;
+                return OUTCOME_FOUND_NONE;
         if (r < 0)
                 return s3b_error_prefix(err, "HeadObject s3://%s/%s: ", loc->bucket, key);
         if (set_location(&j->location, loc->bucket, key) < 0)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
-        return 1;
+        etag = s3_object_info_meta(&info, OUTCOME_META_ETAG);
+        seq = s3_object_info_meta(&info, OUTCOME_META_SEQUENCER);
+        /* Without our metadata (an older s3batchd, or no room for it): a single-part copy has
+         * its source's ETag. Without any ETag to compare (`process` of a gone key), a copy is
+         * all there is to go by. */
+        if (!j->etag[0] || strcmp(etag ? etag : info.etag, j->etag) == 0)
+                return OUTCOME_FOUND_THIS;
+        if (seq && job_sequencer_cmp(seq, j->sequencer) > 0)
+                return OUTCOME_FOUND_NEWER;
+        return OUTCOME_FOUND_OTHER;
+}
+
+/* No copy anywhere: as a HEAD has no body, a missing bucket looked like a missing key. */
+static int check_buckets(const Config *c, const JobEnv *env, S3bError *err) {
+        const char *buckets[] = { c->archive.bucket, c->errors.bucket };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(buckets); i++) {
+                r = s3_head_bucket(env->client, buckets[i], err);
+                if (r == -ENOENT) {
+                        /* what the class table knows a missing bucket by */
+                        snprintf(err->aws_code, sizeof(err->aws_code), "NoSuchBucket");
+                        return s3b_error_set(err, r, "bucket %s does not exist", buckets[i]);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return OUTCOME_FOUND_NONE;
 }
 
 int outcome_find_done(Job *j, const JobEnv *env, S3bError *err) {
+        const ConfigLocation *where[] = { &j->config->archive, &j->config->errors };
+        bool other = false;
         int r;
 
-        r = find_in(j, env, &j->config->archive, err);
-        if (r != 0)
-                return r;
-        return find_in(j, env, &j->config->errors, err);
+        for (size_t i = 0; i < ELEMENTSOF(where); i++) {
+                r = find_in(j, env, where[i], err);
+                if (r < 0 || r == OUTCOME_FOUND_THIS || r == OUTCOME_FOUND_NEWER)
+                        return r;
+                other = other || r == OUTCOME_FOUND_OTHER;
+        }
+        if (other)
+                return OUTCOME_FOUND_OTHER;
+        return check_buckets(j->config, env, err);
 }
 
 static unsigned notify_bit(JobStatus s) {
@@ -132,6 +206,8 @@ static unsigned notify_bit(JobStatus s) {
                 return NOTIFY_ON_PARTIAL;
         case JOB_FAILURE:
                 return NOTIFY_ON_FAILURE;
+        case JOB_SUPERSEDED:
+                return NOTIFY_ON_SUPERSEDED;
         default:
                 return 0;
         }
@@ -145,6 +221,7 @@ int outcome_notify(Job *j, const JobEnv *env, S3bError *err) {
         SnsAttribute attrs[] = {
                 { .name = "status", .value = status },
                 { .name = "pipeline", .value = j->spec->name },
+                { .name = "event_id", .value = j->event_id },
         };
         int r;
 
@@ -164,6 +241,8 @@ int outcome_notify(Job *j, const JobEnv *env, S3bError *err) {
 char *outcome_summary_json(const Job *j) {
         _cleanup_(cjson_freep) cJSON *o = cJSON_CreateObject();
         bool ok = j->status == JOB_SUCCESS || j->status == JOB_PARTIAL;
+        const char *where = ok ? "archive_location" :
+                            j->status == JOB_FAILURE ? "error_location" : "location";
         cJSON *added = NULL;
 
         if (!o)
@@ -173,12 +252,20 @@ char *outcome_summary_json(const Job *j) {
         added = added ? cJSON_AddStringToObject(o, "bucket", j->bucket) : NULL;
         added = added ? cJSON_AddStringToObject(o, "key", j->key) : NULL;
         added = added ? cJSON_AddStringToObject(o, "etag", j->etag) : NULL;
+        if (added && j->version_id[0])
+                added = cJSON_AddStringToObject(o, "version_id", j->version_id);
+        if (added && j->sequencer[0])
+                added = cJSON_AddStringToObject(o, "sequencer", j->sequencer);
+        /* Summaries are published at least once: subscribers de-duplicate by this. */
+        added = added ? cJSON_AddStringToObject(o, "event_id", j->event_id) : NULL;
         added = added ? cJSON_AddNumberToObject(o, "rows_total", (double) j->rows_total) : NULL;
         added = added ? cJSON_AddNumberToObject(o, "rows_written", (double) j->rows_written) : NULL;
         added = added ? cJSON_AddNumberToObject(o, "rows_rejected", (double) j->rows_rejected) : NULL;
         added = added ? cJSON_AddNumberToObject(o, "rows_superseded", (double) j->rows_superseded) : NULL;
+        if (added && j->rows_repaired)
+                added = cJSON_AddNumberToObject(o, "rows_repaired", (double) j->rows_repaired);
         if (added && j->location)
-                added = cJSON_AddStringToObject(o, ok ? "archive_location" : "error_location", j->location);
+                added = cJSON_AddStringToObject(o, where, j->location);
         if (added && j->report_location)
                 added = cJSON_AddStringToObject(o, "report_location", j->report_location);
         added = added ? cJSON_AddNumberToObject(o, "duration_ms", (double) j->duration_ms) : NULL;

@@ -79,6 +79,13 @@ int aws_error_errno(long status, const char *code) {
                 return -ENOENT;
         if (status == 429 || aws_error_code_is_throttling(code))
                 return -EAGAIN;
+        /* S3 conditional requests: the object is not the version the request names (S3 User
+         * Guide, "Add preconditions to S3 operations with conditional requests"). */
+        if (status == 412 || strcmp(code, "PreconditionFailed") == 0)
+                return -ESTALE;
+        /* A concurrent PUT/DELETE raced a conditional request: S3 says to retry it. */
+        if (strcmp(code, "ConditionalRequestConflict") == 0)
+                return -EBUSY;
         if (strcmp(code, "RequestTimeout") == 0 || strcmp(code, "RequestTimeoutException") == 0)
                 return -ETIMEDOUT;
         if (strcmp(code, "EntityTooLarge") == 0 || status == 413)

@@ -11,6 +11,8 @@
  *   -EACCES     403 and credential/signature rejections
  *   -EAGAIN     throttling (429, ThrottlingException, SlowDown, …)
  *   -ETIMEDOUT  RequestTimeout
+ *   -ESTALE     412 PreconditionFailed (an S3 conditional request: another object version)
+ *   -EBUSY      409 ConditionalRequestConflict (a concurrent write raced a conditional one)
  *   -ERANGE     416 InvalidRange
  *   -E2BIG      413 / EntityTooLarge
  *   -EIO        5xx

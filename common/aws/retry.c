@@ -14,6 +14,9 @@ static const char *const transient_codes[] = {
         "RequestTimeoutException",
         "IDPCommunicationError",
         "InternalError",
+        /* S3: "a concurrent … request … succeeded before the conditional request": retry
+         * (S3 User Guide, "How to perform conditional deletes" / conditional writes). */
+        "ConditionalRequestConflict",
         "InternalFailure",
         "InternalServerError",
         "ServiceUnavailable",

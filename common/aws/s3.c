@@ -115,18 +115,81 @@ static const char *str_or_empty(const char *s) {
         return s ? s : "";
 }
 
-static void info_from_headers(const HttpResponse *resp, S3ObjectInfo *info) {
-        S3ObjectInfo i = {};
+/* The x-amz-meta-* headers of resp as "name\0value\0" pairs, names in lower case without
+ * the prefix. What does not fit (S3 caps user metadata at 2 KB, so nothing from S3) is
+ * dropped whole, never cut. */
+static void meta_from_headers(const HttpResponse *resp, S3ObjectInfo *i) {
+        const char *p = resp->headers.data, *end = p ? p + resp->headers.len : NULL;
 
-        if (!content_range_total(http_response_header(resp, "Content-Range"), &i.size) &&
-            !parse_u64(http_response_header(resp, "Content-Length"), &i.size))
-                i.size = resp->content_length > 0 ? (uint64_t) resp->content_length : 0;
-        unquote_etag(http_response_header(resp, "ETag"), i.etag, sizeof(i.etag));
-        snprintf(i.content_type, sizeof(i.content_type), "%s",
+        while (p && p < end) {
+                const char *value = p + strlen(p) + 1;
+                size_t nl, vl;
+
+                if (value >= end)
+                        break;
+                if (strncasecmp(p, "x-amz-meta-", 11) == 0) {
+                        nl = strlen(p + 11);
+                        vl = strlen(value);
+                        if (i->meta_len + nl + vl + 2 <= sizeof(i->meta)) {
+                                for (size_t k = 0; k < nl; k++)
+                                        i->meta[i->meta_len + k] = (char) tolower((unsigned char) p[11 + k]);
+                                i->meta[i->meta_len + nl] = '\0';
+                                memcpy(i->meta + i->meta_len + nl + 1, value, vl + 1);
+                                i->meta_len += nl + vl + 2;
+                        }
+                }
+                p = value + strlen(value) + 1;
+        }
+}
+
+const char *s3_object_info_meta(const S3ObjectInfo *info, const char *name) {
+        const char *p = info->meta, *end = info->meta + info->meta_len;
+
+        while (p < end) {
+                const char *value = p + strlen(p) + 1;
+
+                if (strcasecmp(p, name) == 0)
+                        return value;
+                p = value + strlen(value) + 1;
+        }
+        return NULL;
+}
+
+/* Fills the caller's info in place: it is a few KiB, and only written on success. */
+static void info_from_headers(const HttpResponse *resp, S3ObjectInfo *i) {
+        *i = (S3ObjectInfo) {};
+        if (!content_range_total(http_response_header(resp, "Content-Range"), &i->size) &&
+            !parse_u64(http_response_header(resp, "Content-Length"), &i->size))
+                i->size = resp->content_length > 0 ? (uint64_t) resp->content_length : 0;
+        unquote_etag(http_response_header(resp, "ETag"), i->etag, sizeof(i->etag));
+        snprintf(i->version_id, sizeof(i->version_id), "%s",
+                 str_or_empty(http_response_header(resp, "x-amz-version-id")));
+        snprintf(i->content_type, sizeof(i->content_type), "%s",
                  str_or_empty(http_response_header(resp, "Content-Type")));
-        snprintf(i.content_encoding, sizeof(i.content_encoding), "%s",
+        snprintf(i->content_encoding, sizeof(i->content_encoding), "%s",
                  str_or_empty(http_response_header(resp, "Content-Encoding")));
-        *info = i;
+        meta_from_headers(resp, i);
+}
+
+static bool has(const char *s) {
+        return s && *s;
+}
+
+/* If-Match / ?versionId= of a version (v may be NULL). The ETag is quoted into buf, as
+ * HTTP's entity-tag syntax wants it. Returns the number of headers / params added. */
+static size_t version_header(const S3Version *v, char *buf, size_t n, HttpHeader *ret) {
+        if (!v || !has(v->etag))
+                return 0;
+        snprintf(buf, n, "\"%s\"", v->etag);
+        *ret = (HttpHeader) { "If-Match", buf };
+        return 1;
+}
+
+static size_t version_query(const S3Version *v, SigV4Param *ret) {
+        if (!v || !has(v->version_id))
+                return 0;
+        *ret = (SigV4Param) { "versionId", v->version_id };
+        return 1;
 }
 
 /* The state of one GetObject over all its attempts. A stream cut after bytes reached the
@@ -221,10 +284,13 @@ static int get_resume(void *userdata, AwsResume *ret) {
         return 0;
 }
 
-int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char *range_or_null,
-                  S3DataFn fn, void *userdata, S3ObjectInfo *ret_info, S3bError *err) {
-        HttpHeader range = { "Range", range_or_null };
+int s3_get_object(AwsClient *c, const char *bucket, const char *key, const S3Version *v,
+                  const char *range_or_null, S3DataFn fn, void *userdata, S3ObjectInfo *ret_info,
+                  S3bError *err) {
         GetSink sink = { .fn = fn, .userdata = userdata };
+        HttpHeader h[2];
+        SigV4Param q[1];
+        size_t nh = 0, nq;
         _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
@@ -234,10 +300,17 @@ int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char 
         if (!fn)
                 return s3b_error_set(err, -EINVAL, "S3 GetObject: no data callback");
         sink_parse_range(&sink, range_or_null);
+        if (range_or_null)
+                h[nh++] = (HttpHeader) { "Range", range_or_null };
+        /* The pinned ETag is also what a resumed stream asks for (get_resume). */
+        nh += version_header(v, sink.etag, sizeof(sink.etag), &h[nh]);
+        nq = version_query(v, q);
         r = s3_send(c, bucket, key, &(AwsRequest) {
                         .method = "GET",
-                        .headers = range_or_null ? &range : NULL,
-                        .n_headers = range_or_null ? 1 : 0,
+                        .headers = h,
+                        .n_headers = nh,
+                        .query = q,
+                        .n_query = nq,
                         .write = get_write,
                         .write_userdata = &sink,
                         .resume = get_resume,
@@ -292,16 +365,24 @@ static int keep_carried_headers(const HttpResponse *resp, Buf *out, size_t *ret_
         return 0;
 }
 
-static int head(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo *ret_info,
-                Buf *ret_carried, size_t *ret_n_carried, S3bError *err) {
+static int head(AwsClient *c, const char *bucket, const char *key, const S3Version *v,
+                S3ObjectInfo *ret_info, Buf *ret_carried, size_t *ret_n_carried, S3bError *err) {
+        char etag[84];
+        HttpHeader h[1];
+        SigV4Param q[1];
+        size_t nh, nq;
         _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
         r = check_names("HeadObject", bucket, key, err);
         if (r < 0)
                 return r;
-        r = s3_send(c, bucket, key, &(AwsRequest) { .method = "HEAD", .body_max = S3_XML_MAX },
-                    &resp, err);
+        nh = version_header(v, etag, sizeof(etag), h);
+        nq = version_query(v, q);
+        r = s3_send(c, bucket, key, &(AwsRequest) {
+                        .method = "HEAD", .headers = h, .n_headers = nh, .query = q, .n_query = nq,
+                        .body_max = S3_XML_MAX,
+                }, &resp, err);
         if (r >= 0 && ret_carried && keep_carried_headers(&resp, ret_carried, ret_n_carried) < 0)
                 r = s3b_error_set(err, -E2BIG, "too many metadata headers to copy");
         if (r >= 0 && ret_info)
@@ -311,9 +392,23 @@ static int head(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo 
         return r;
 }
 
-int s3_head_object(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo *ret_info,
-                   S3bError *err) {
-        return head(c, bucket, key, ret_info, NULL, NULL, err);
+int s3_head_object(AwsClient *c, const char *bucket, const char *key, const S3Version *v,
+                   S3ObjectInfo *ret_info, S3bError *err) {
+        return head(c, bucket, key, v, ret_info, NULL, NULL, err);
+}
+
+int s3_head_bucket(AwsClient *c, const char *bucket, S3bError *err) {
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
+        int r;
+
+        r = check_names("HeadBucket", bucket, NULL, err);
+        if (r < 0)
+                return r;
+        r = s3_send(c, bucket, NULL, &(AwsRequest) { .method = "HEAD", .body_max = S3_XML_MAX },
+                    &resp, err);
+        if (r < 0)
+                s3b_error_prefix(err, "S3 HeadBucket %s", bucket);
+        return r;
 }
 
 int s3_put_object(AwsClient *c, const char *bucket, const char *key, const void *body, size_t n,
@@ -339,15 +434,24 @@ int s3_put_object(AwsClient *c, const char *bucket, const char *key, const void 
         return r;
 }
 
-int s3_delete_object(AwsClient *c, const char *bucket, const char *key, S3bError *err) {
+int s3_delete_object(AwsClient *c, const char *bucket, const char *key, const S3Version *v,
+                     S3bError *err) {
+        char etag[84];
+        HttpHeader h[1];
+        SigV4Param q[1];
+        size_t nh, nq;
         _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
         r = check_names("DeleteObject", bucket, key, err);
         if (r < 0)
                 return r;
-        r = s3_send(c, bucket, key, &(AwsRequest) { .method = "DELETE", .body_max = S3_XML_MAX },
-                    &resp, err);
+        nh = version_header(v, etag, sizeof(etag), h);
+        nq = version_query(v, q);
+        r = s3_send(c, bucket, key, &(AwsRequest) {
+                        .method = "DELETE", .headers = h, .n_headers = nh, .query = q,
+                        .n_query = nq, .body_max = S3_XML_MAX,
+                }, &resp, err);
         if (r < 0)
                 s3b_error_prefix(err, "S3 DeleteObject s3://%s/%s", bucket, key);
         return r;
@@ -355,13 +459,79 @@ int s3_delete_object(AwsClient *c, const char *bucket, const char *key, S3bError
 
 /* ---- copy ---- */
 
-/* x-amz-copy-source: "bucket/key" with the key URL-encoded ('/' kept), as the SDKs send it. */
-static int copy_source(const char *bucket, const char *key, Buf *out) {
+/* Room for the source's carried headers plus the caller's own metadata. */
+#define S3_COPY_META_MAX 8u
+
+/* Everything a copy needs about its source and the metadata of the new object, decided once
+ * from the HEAD: the copy is pinned to the headed ETag, so it is of the version headed. */
+typedef struct CopyPlan {
+        Buf src;                        /* x-amz-copy-source: bucket/key[?versionId=] */
+        char src_etag[84];              /* quoted, for x-amz-copy-source-if-match */
+        S3ObjectInfo info;
+        Buf carried;                    /* "name\0value\0" headers of the source */
+        Buf names;                      /* "x-amz-meta-NAME\0" of the caller's metadata */
+        HttpHeader meta[S3_CARRIED_HEADERS_MAX + S3_COPY_META_MAX];
+        size_t n_meta;
+        bool replace;                   /* x-amz-metadata-directive: REPLACE */
+} CopyPlan;
+
+static void copy_plan_done(CopyPlan *p) {
+        buf_done(&p->src);
+        buf_done(&p->carried);
+        buf_done(&p->names);
+}
+
+/* x-amz-copy-source: "bucket/key" with the key URL-encoded ('/' kept), as the SDKs send it,
+ * and "?versionId=" when a version is named (S3 API Reference, CopyObject). */
+static int copy_source(const char *bucket, const char *key, const S3Version *v, Buf *out) {
         int r = buf_printf(out, "%s/", bucket);
 
-        if (r < 0)
-                return r;
-        return sigv4_uri_encode(out, key, strlen(key), true);
+        if (r >= 0)
+                r = sigv4_uri_encode(out, key, strlen(key), true);
+        if (r >= 0 && v && has(v->version_id)) {
+                r = buf_append_str(out, "?versionId=");
+                if (r >= 0)
+                        r = sigv4_uri_encode(out, v->version_id, strlen(v->version_id), false);
+        }
+        return r;
+}
+
+/* The new object's headers: the source's carried ones, then the caller's metadata. S3 caps
+ * user metadata at 2 KB of names (without the prefix) and values ("Working with object
+ * metadata"); past it the copy would fail with MetadataTooLarge, so it fails here first. */
+static int plan_meta(CopyPlan *p, const S3CopyOptions *o, size_t n_carried, S3bError *err) {
+        const char *c = p->carried.data;
+        size_t user_bytes = 0, offsets[S3_COPY_META_MAX];
+        int r;
+
+        for (size_t i = 0; i < n_carried; i++) {
+                const char *value = c + strlen(c) + 1;
+
+                if (strncasecmp(c, "x-amz-meta-", 11) == 0)
+                        user_bytes += strlen(c + 11) + strlen(value);
+                p->meta[p->n_meta++] = (HttpHeader) { c, value };
+                c = value + strlen(value) + 1;
+        }
+        if (!o || o->n_meta == 0)
+                return 0;
+        if (o->n_meta > S3_COPY_META_MAX)
+                return s3b_error_set(err, -E2BIG, "S3 CopyObject: too much metadata");
+        for (size_t i = 0; i < o->n_meta; i++) {
+                offsets[i] = p->names.len;
+                user_bytes += strlen(o->meta[i].name) + strlen(o->meta[i].value);
+                r = buf_printf(&p->names, "x-amz-meta-%s", o->meta[i].name);
+                if (r >= 0)
+                        r = buf_append_char(&p->names, '\0');
+                if (r < 0)
+                        return s3b_error_set(err, r, "S3 CopyObject: metadata name too long");
+        }
+        if (user_bytes > S3_USER_META_MAX)
+                return s3b_error_set(err, -E2BIG, "S3 CopyObject: the source's metadata leaves "
+                                     "no room for %zu more entries within S3's 2 KB", o->n_meta);
+        for (size_t i = 0; i < o->n_meta; i++)
+                p->meta[p->n_meta++] = (HttpHeader) { p->names.data + offsets[i], o->meta[i].value };
+        p->replace = true;
+        return 0;
 }
 
 /* Parses a 2xx XML body whose root must be `root`. */
@@ -383,17 +553,26 @@ static int parse_result(const HttpResponse *resp, const char *root_name, XmlNode
         return 0;
 }
 
-static int copy_single(AwsClient *c, const char *src, const char *dst_bucket,
+static int copy_single(AwsClient *c, const CopyPlan *p, const char *dst_bucket,
                        const char *dst_key, S3bError *err) {
-        HttpHeader h = { "x-amz-copy-source", src };
+        HttpHeader h[3 + ELEMENTSOF(p->meta)];
+        size_t nh = 0;
         _cleanup_(xml_freep) XmlNode *root = NULL;
         _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         int r;
 
+        h[nh++] = (HttpHeader) { "x-amz-copy-source", buf_str(&p->src) };
+        h[nh++] = (HttpHeader) { "x-amz-copy-source-if-match", p->src_etag };
+        if (p->replace) {
+                /* REPLACE drops what COPY would keep, so the source's headers go along. */
+                h[nh++] = (HttpHeader) { "x-amz-metadata-directive", "REPLACE" };
+                for (size_t i = 0; i < p->n_meta; i++)
+                        h[nh++] = p->meta[i];
+        }
         r = s3_send(c, dst_bucket, dst_key, &(AwsRequest) {
                         .method = "PUT",
-                        .headers = &h,
-                        .n_headers = 1,
+                        .headers = h,
+                        .n_headers = nh,
                         .body_max = S3_XML_MAX,
                         /* a copy takes as long as S3 needs; it keeps the connection alive */
                         .timeout_ms = AWS_TIMEOUT_NONE,
@@ -406,36 +585,25 @@ static int copy_single(AwsClient *c, const char *src, const char *dst_bucket,
 
 /* State of one multipart copy. */
 typedef struct MultipartCopy {
-        const char *src;                /* x-amz-copy-source */
-        char src_etag[84];              /* quoted, for x-amz-copy-source-if-match */
+        const CopyPlan *plan;
         const char *bucket, *key;
         char *upload_id;
         char (*part_etags)[80];         /* quoted as S3 returned them */
         size_t n_parts;
-        const Buf *carried;             /* "name\0value\0" headers of the source */
-        size_t n_carried;
 } MultipartCopy;
 
 static int mp_create(AwsClient *c, MultipartCopy *m, S3bError *err) {
         const SigV4Param q = { "uploads", NULL };
-        HttpHeader h[S3_CARRIED_HEADERS_MAX];
-        const char *p = m->carried->data;
-        size_t nh = 0;
         _cleanup_(xml_freep) XmlNode *root = NULL;
         _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
         const char *id;
         int r;
 
         /* CopyObject keeps metadata by itself; a new upload must be told */
-        for (size_t i = 0; i < m->n_carried; i++) {
-                const char *value = p + strlen(p) + 1;
-
-                h[nh++] = (HttpHeader) { p, value };
-                p = value + strlen(value) + 1;
-        }
         r = s3_send(c, m->bucket, m->key, &(AwsRequest) {
                         .method = "POST", .query = &q, .n_query = 1,
-                        .headers = h, .n_headers = nh, .body_max = S3_XML_MAX,
+                        .headers = m->plan->meta, .n_headers = m->plan->n_meta,
+                        .body_max = S3_XML_MAX,
                 }, &resp, err);
         if (r >= 0)
                 r = parse_result(&resp, "InitiateMultipartUploadResult", &root, err);
@@ -454,9 +622,9 @@ static int mp_copy_part(AwsClient *c, MultipartCopy *m, size_t i, uint64_t first
         char part[24], range[64];
         const SigV4Param q[] = { { "partNumber", part }, { "uploadId", m->upload_id } };
         const HttpHeader h[] = {
-                { "x-amz-copy-source", m->src },
+                { "x-amz-copy-source", buf_str(&m->plan->src) },
                 { "x-amz-copy-source-range", range },
-                { "x-amz-copy-source-if-match", m->src_etag },
+                { "x-amz-copy-source-if-match", m->plan->src_etag },
         };
         _cleanup_(xml_freep) XmlNode *root = NULL;
         _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
@@ -546,42 +714,42 @@ static uint64_t part_size_for(uint64_t size, uint64_t wanted) {
         return MIN(MAX(p, S3_PART_SIZE_MIN), S3_PART_SIZE_MAX);
 }
 
-static int copy_multipart(AwsClient *c, const char *src, const S3ObjectInfo *info,
-                          const Buf *carried, size_t n_carried, const char *dst_bucket,
+static int copy_multipart(AwsClient *c, const CopyPlan *p, const char *dst_bucket,
                           const char *dst_key, S3bError *err) {
-        uint64_t part = part_size_for(info->size, aws_context_s3_copy_part_size(aws_client_context(c)));
-        MultipartCopy m = { .src = src, .bucket = dst_bucket, .key = dst_key,
-                            .carried = carried, .n_carried = n_carried };
+        uint64_t size = p->info.size;
+        uint64_t part = part_size_for(size, aws_context_s3_copy_part_size(aws_client_context(c)));
+        MultipartCopy m = { .plan = p, .bucket = dst_bucket, .key = dst_key };
         int r;
 
-        snprintf(m.src_etag, sizeof(m.src_etag), "\"%s\"", info->etag);
-        m.n_parts = (size_t) ((info->size + part - 1) / part);
+        m.n_parts = (size_t) ((size + part - 1) / part);
         m.part_etags = calloc(m.n_parts, sizeof(*m.part_etags));
         if (!m.part_etags)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         r = mp_create(c, &m, err);
-        if (r < 0)
-                goto finish;
-        for (size_t i = 0; i < m.n_parts && r >= 0; i++) {
+        for (size_t i = 0; r >= 0 && i < m.n_parts; i++) {
                 uint64_t first = (uint64_t) i * part;
 
-                r = mp_copy_part(c, &m, i, first, MIN(first + part, info->size) - 1, err);
+                r = mp_copy_part(c, &m, i, first, MIN(first + part, size) - 1, err);
         }
         if (r >= 0)
                 r = mp_complete(c, &m, err);
-        if (r < 0)
+        if (r < 0 && m.upload_id)
                 mp_abort(c, &m);
-finish:
         free(m.upload_id);
         free(m.part_etags);
         return r;
 }
 
 int s3_copy_object(AwsClient *c, const char *src_bucket, const char *src_key,
-                   const char *dst_bucket, const char *dst_key, S3bError *err) {
-        Buf src = BUF_INIT(4 * S3_KEY_MAX + 300), carried = BUF_INIT(16 * 1024);
+                   const S3CopyOptions *o, const char *dst_bucket, const char *dst_key,
+                   S3bError *err) {
+        _cleanup_(copy_plan_done) CopyPlan p = {
+                .src = BUF_INIT(4 * S3_KEY_MAX + 1024),
+                .carried = BUF_INIT(16 * 1024),
+                .names = BUF_INIT(1024),
+        };
+        const S3Version *v = o ? o->source : NULL;
         size_t n_carried = 0;
-        S3ObjectInfo info;
         int r;
 
         r = check_names("CopyObject", src_bucket, src_key, err);
@@ -589,25 +757,24 @@ int s3_copy_object(AwsClient *c, const char *src_bucket, const char *src_key,
                 r = check_names("CopyObject", dst_bucket, dst_key, err);
         if (r < 0)
                 return r;
-        r = copy_source(src_bucket, src_key, &src);
-        if (r < 0) {
-                s3b_error_set(err, r, "S3 CopyObject: source too long");
-                goto finish;
-        }
-        r = head(c, src_bucket, src_key, &info, &carried, &n_carried, err);
+        r = copy_source(src_bucket, src_key, v, &p.src);
         if (r < 0)
-                goto finish;
-        if (info.size > aws_context_s3_multipart_copy_threshold(aws_client_context(c)))
-                r = copy_multipart(c, buf_str(&src), &info, &carried, n_carried, dst_bucket,
-                                   dst_key, err);
+                return s3b_error_set(err, r, "S3 CopyObject: source too long");
+        r = head(c, src_bucket, src_key, v, &p.info, &p.carried, &n_carried, err);
+        if (r >= 0)
+                r = plan_meta(&p, o, n_carried, err);
+        if (r < 0)
+                return r;
+        /* Every request of the copy names the version headed, so a newer upload between the
+         * HEAD and the last part fails the copy (412) instead of mixing versions. */
+        snprintf(p.src_etag, sizeof(p.src_etag), "\"%s\"", p.info.etag);
+        if (p.info.size > aws_context_s3_multipart_copy_threshold(aws_client_context(c)))
+                r = copy_multipart(c, &p, dst_bucket, dst_key, err);
         else
-                r = copy_single(c, buf_str(&src), dst_bucket, dst_key, err);
+                r = copy_single(c, &p, dst_bucket, dst_key, err);
         if (r < 0)
                 s3b_error_prefix(err, "S3 CopyObject s3://%s/%s to s3://%s/%s", src_bucket,
                                  src_key, dst_bucket, dst_key);
-finish:
-        buf_done(&src);
-        buf_done(&carried);
         return r;
 }
 

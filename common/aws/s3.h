@@ -19,44 +19,95 @@
  * returns that value. */
 typedef int (*S3DataFn)(void *userdata, const void *data, size_t n);
 
+/* S3 user metadata is at most 2 KB: the sum of the bytes of every x-amz-meta- name (without
+ * the prefix) and value (S3 User Guide, "Working with object metadata"). */
+#define S3_USER_META_MAX 2048u
+
 typedef struct S3ObjectInfo {
         uint64_t size;                  /* whole object, also for a ranged GET (Content-Range) */
         char etag[80];                  /* unquoted */
+        char version_id[256];           /* x-amz-version-id; "" in unversioned buckets */
         char content_type[128];         /* "" when absent */
         char content_encoding[64];      /* "" when absent */
+        /* x-amz-meta-* of HEAD and GET: "name\0value\0" pairs, names in lower case without
+         * the prefix; look them up with s3_object_info_meta(). */
+        char meta[S3_USER_META_MAX + 256];
+        size_t meta_len;
 } S3ObjectInfo;
 
-/* GetObject, streamed to fn. range_or_null: an HTTP Range value ("bytes=0-1023"). ret_info
- * may be NULL; filled on success. A transfer cut after bytes reached fn is resumed (within
+/* The value of user metadata `name` (lower case, without "x-amz-meta-"), or NULL. */
+const char *s3_object_info_meta(const S3ObjectInfo *info, const char *name);
+
+/* The one version of an object a call must act on. Both fields optional (NULL or ""):
+ *   etag        sent as If-Match (GET, HEAD, conditional DeleteObject) or
+ *               x-amz-copy-source-if-match (CopyObject, UploadPartCopy): when the object
+ *               now has another ETag — a newer upload replaced it — S3 answers 412
+ *               PreconditionFailed and the call returns -ESTALE, touching nothing;
+ *   version_id  ?versionId= (GET, HEAD, DELETE of exactly that version) or
+ *               x-amz-copy-source: …?versionId= in versioned buckets.
+ * (S3 API Reference: GetObject, HeadObject, CopyObject, UploadPartCopy, DeleteObject
+ * "If-Match"; conditional deletes are supported on general purpose buckets.) */
+typedef struct S3Version {
+        const char *etag;               /* unquoted, as S3 events spell it */
+        const char *version_id;
+} S3Version;
+
+/* GetObject of version v (may be NULL: the current one), streamed to fn. range_or_null: an
+ * HTTP Range value ("bytes=0-1023"). ret_info may be NULL; filled on success. A transfer cut after bytes reached fn is resumed (within
  * the attempt limit) from the next byte with Range and If-Match of the first ETag, so fn sees
  * every byte exactly once and all of one object version; a suffix range ("bytes=-N") is not
- * resumed. Errors: -ENOENT (no such key/bucket), -EACCES, -ERANGE (unsatisfiable range),
- * -EINVAL (412: the object was replaced while being read), -EPROTO (a resumed answer that is
- * not the asked range), fn's code, the shared path's others. */
-int s3_get_object(AwsClient *c, const char *bucket, const char *key, const char *range_or_null,
-                  S3DataFn fn, void *userdata, S3ObjectInfo *ret_info, S3bError *err);
+ * resumed. Errors: -ENOENT (no such key/bucket: err->aws_code tells which), -EACCES, -ERANGE
+ * (unsatisfiable range), -ESTALE (412: not, or no longer, the version v names), -EPROTO (a
+ * resumed answer that is not the asked range), fn's code, the shared path's others. */
+int s3_get_object(AwsClient *c, const char *bucket, const char *key, const S3Version *v,
+                  const char *range_or_null, S3DataFn fn, void *userdata, S3ObjectInfo *ret_info,
+                  S3bError *err);
 
-/* HeadObject. -ENOENT when the object does not exist (S3 answers 403 instead — -EACCES —
- * when the caller may not s3:ListBucket). */
-int s3_head_object(AwsClient *c, const char *bucket, const char *key, S3ObjectInfo *ret_info,
-                   S3bError *err);
+/* HeadObject of version v (may be NULL). -ENOENT when the object does not exist (S3 answers
+ * 403 instead — -EACCES — when the caller may not s3:ListBucket; a HEAD has no body, so a
+ * missing bucket is a 404 too: ask s3_head_bucket() to tell them apart), -ESTALE (412). */
+int s3_head_object(AwsClient *c, const char *bucket, const char *key, const S3Version *v,
+                   S3ObjectInfo *ret_info, S3bError *err);
 
-/* Server-side copy, metadata and content type kept. Heads the source first: up to the
- * context's threshold (5 GiB) one CopyObject; above, CreateMultipartUpload (given the
- * source's x-amz-meta-*, Content-Type/-Encoding/-Disposition/-Language, Cache-Control and
- * Expires, which CopyObject would have kept) + UploadPartCopy (each part pinned to the headed
- * ETag with x-amz-copy-source-if-match) + CompleteMultipartUpload, aborted on failure. A 200 whose body is <Error> is a failure.
- * Errors: -ENOENT (source missing), the shared path's others. */
+/* HeadBucket: 0 when the bucket exists and we may use it; -ENOENT (404: no such bucket),
+ * -EACCES (403: it exists but is not ours to use, or our policy lacks s3:ListBucket). */
+int s3_head_bucket(AwsClient *c, const char *bucket, S3bError *err);
+
+typedef struct S3CopyOptions {
+        const S3Version *source;        /* the source version the copy must be of; NULL: current */
+        /* User metadata to set on the copy besides the source's own ("name", "value" without
+         * the x-amz-meta- prefix), e.g. where the copy came from. */
+        const HttpHeader *meta;
+        size_t n_meta;
+} S3CopyOptions;
+
+/* Server-side copy, metadata and content type kept. Heads the source first (pinned to
+ * o->source): up to the context's threshold (5 GiB) one CopyObject; above,
+ * CreateMultipartUpload + UploadPartCopy (each part pinned to the headed ETag with
+ * x-amz-copy-source-if-match) + CompleteMultipartUpload, aborted on failure. With o->meta the
+ * copy is made with x-amz-metadata-directive REPLACE and given the source's x-amz-meta-*,
+ * Content-Type/-Encoding/-Disposition/-Language, Cache-Control and Expires (which COPY would
+ * have kept) plus o->meta; the multipart path always passes them on. A 200 whose body is
+ * <Error> is a failure. o may be NULL. Errors: -ENOENT (source missing, or a bucket:
+ * err->aws_code), -ESTALE (the source is not the version o->source names), -E2BIG (the
+ * metadata would pass S3's 2 KB), the shared path's others. */
 int s3_copy_object(AwsClient *c, const char *src_bucket, const char *src_key,
-                   const char *dst_bucket, const char *dst_key, S3bError *err);
+                   const S3CopyOptions *o, const char *dst_bucket, const char *dst_key,
+                   S3bError *err);
 
 /* PutObject of an in-memory body (reports, small files), its SHA-256 signed.
  * content_type NULL: "application/octet-stream". */
 int s3_put_object(AwsClient *c, const char *bucket, const char *key, const void *body, size_t n,
                   const char *content_type, S3bError *err);
 
-/* DeleteObject. Deleting a missing key succeeds (S3 answers 204 either way). */
-int s3_delete_object(AwsClient *c, const char *bucket, const char *key, S3bError *err);
+/* DeleteObject, of version v when given (may be NULL). Unconditional: deleting a missing key
+ * succeeds (S3 answers 204 either way). With v->etag it is a conditional delete (If-Match):
+ * -ESTALE (412) when the key now holds another version, which stays untouched; -ENOENT when
+ * the key is gone (S3 answers 404 NoSuchKey to a conditional delete of a missing key). With
+ * v->version_id exactly that version is removed for good (no delete marker), so a newer
+ * current version is never hidden. */
+int s3_delete_object(AwsClient *c, const char *bucket, const char *key, const S3Version *v,
+                     S3bError *err);
 
 typedef struct S3ListEntry {
         char *key;

@@ -101,12 +101,42 @@ static int check_args(const char *topic_arn, const char *subject, const char *me
         return 0;
 }
 
-int sns_publish(AwsClient *c, const char *topic_arn, const char *subject, const char *message,
-                const SnsAttribute *attrs, size_t n_attrs, char **ret_message_id, S3bError *err) {
+/* POSTs a query-protocol form and parses the XML answer, whose root must be `response`. */
+static int sns_call(AwsClient *c, const Buf *form, const char *action, const char *response,
+                    XmlNode **ret, S3bError *err) {
         static const HttpHeader headers[] = {
                 { "Content-Type", "application/x-www-form-urlencoded; charset=utf-8" },
         };
         _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
+        XmlNode *root = NULL;
+        int r;
+
+        r = aws_client_send(c, &(AwsRequest) {
+                        .service = AWS_SERVICE_SNS,
+                        .method = "POST",
+                        .path = "/",
+                        .headers = headers,
+                        .n_headers = ELEMENTSOF(headers),
+                        .body = form->data,
+                        .body_len = form->len,
+                        .body_max = SNS_RESPONSE_MAX,
+                }, &resp, err);
+        if (r < 0)
+                return s3b_error_prefix(err, "SNS %s", action);
+        r = xml_parse(resp.body.data ? resp.body.data : "", resp.body.len, 100, &root, err);
+        if (r < 0)
+                return s3b_error_prefix(err, "SNS %s response", action);
+        if (strcmp(root->name, response) != 0) {
+                xml_free(root);
+                return s3b_error_set(err, -EBADMSG, "SNS %s: unexpected response <%s>", action,
+                                     root->name);
+        }
+        *ret = root;
+        return 0;
+}
+
+int sns_publish(AwsClient *c, const char *topic_arn, const char *subject, const char *message,
+                const SnsAttribute *attrs, size_t n_attrs, char **ret_message_id, S3bError *err) {
         _cleanup_(xml_freep) XmlNode *root = NULL;
         Buf form = BUF_INIT(SNS_FORM_MAX);
         const char *id;
@@ -116,37 +146,34 @@ int sns_publish(AwsClient *c, const char *topic_arn, const char *subject, const 
         if (r < 0)
                 return r;
         r = build_form(&form, topic_arn, subject, message, attrs, n_attrs);
-        if (r < 0) {
+        if (r < 0)
                 s3b_error_set(err, r, "SNS Publish: cannot build the request");
-                goto finish;
-        }
-        r = aws_client_send(c, &(AwsRequest) {
-                        .service = AWS_SERVICE_SNS,
-                        .method = "POST",
-                        .path = "/",
-                        .headers = headers,
-                        .n_headers = ELEMENTSOF(headers),
-                        .body = form.data,
-                        .body_len = form.len,
-                        .body_max = SNS_RESPONSE_MAX,
-                }, &resp, err);
-        if (r < 0) {
-                s3b_error_prefix(err, "SNS Publish");
-                goto finish;
-        }
-        r = xml_parse(resp.body.data ? resp.body.data : "", resp.body.len, 100, &root, err);
-        if (r < 0) {
-                s3b_error_prefix(err, "SNS Publish response");
-                goto finish;
-        }
+        else
+                r = sns_call(c, &form, "Publish", "PublishResponse", &root, err);
+        buf_done(&form);
+        if (r < 0)
+                return r;
         id = xml_text(xml_path(root, "PublishResult/MessageId"));
-        if (strcmp(root->name, "PublishResponse") != 0 || !*id) {
-                r = s3b_error_set(err, -EBADMSG, "SNS Publish: response without a MessageId");
-                goto finish;
-        }
+        if (!*id)
+                return s3b_error_set(err, -EBADMSG, "SNS Publish: response without a MessageId");
         if (ret_message_id && !(*ret_message_id = strdup(id)))
-                r = s3b_error_set(err, -ENOMEM, "out of memory");
-finish:
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
+int sns_check_topic(AwsClient *c, const char *topic_arn, S3bError *err) {
+        _cleanup_(xml_freep) XmlNode *root = NULL;
+        Buf form = BUF_INIT(4096);
+        int r;
+
+        if (!topic_arn || strncmp(topic_arn, "arn:", 4) != 0)
+                return s3b_error_set(err, -EINVAL, "SNS GetTopicAttributes: topic must be an ARN");
+        if ((r = form_add(&form, "Action", "GetTopicAttributes")) < 0 ||
+            (r = form_add(&form, "Version", "2010-03-31")) < 0 ||
+            (r = form_add(&form, "TopicArn", topic_arn)) < 0)
+                s3b_error_set(err, r, "SNS GetTopicAttributes: cannot build the request");
+        else
+                r = sns_call(c, &form, "GetTopicAttributes", "GetTopicAttributesResponse", &root, err);
         buf_done(&form);
         return r;
 }

@@ -1,4 +1,5 @@
-/* Amazon SNS Publish over the query protocol (form-encoded POST, XML response). */
+/* Amazon SNS over the query protocol (form-encoded POST, XML response): Publish, and
+ * GetTopicAttributes as an existence check. */
 #pragma once
 
 #include <stdbool.h>
@@ -31,3 +32,7 @@ bool sns_attribute_name_is_valid(const char *name);
  * (topic not found), -EACCES, the shared path's others. */
 int sns_publish(AwsClient *c, const char *topic_arn, const char *subject, const char *message,
                 const SnsAttribute *attrs, size_t n_attrs, char **ret_message_id, S3bError *err);
+
+/* GetTopicAttributes, to learn that the topic exists and is ours to use (startup and reload
+ * checks). 0, or -ENOENT (NotFound), -EACCES (AuthorizationError), the shared path's others. */
+int sns_check_topic(AwsClient *c, const char *topic_arn, S3bError *err);

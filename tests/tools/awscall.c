@@ -168,7 +168,23 @@ static cJSON *info_json(const S3ObjectInfo *i) {
         cJSON_AddStringToObject(o, "etag", i->etag);
         cJSON_AddStringToObject(o, "content_type", i->content_type);
         cJSON_AddStringToObject(o, "content_encoding", i->content_encoding);
+        cJSON_AddStringToObject(o, "version_id", i->version_id);
+        cJSON *meta = cJSON_AddObjectToObject(o, "meta");
+        for (const char *p = i->meta; p < i->meta + i->meta_len;) {
+                const char *v = p + strlen(p) + 1;
+
+                cJSON_AddStringToObject(meta, p, v);
+                p = v + strlen(v) + 1;
+        }
         return o;
+}
+
+/* An optional trailing ETag argument pins a call to that object version ("-": none). */
+static const S3Version *arg_version(const Call *c, int i, S3Version *v) {
+        if (c->argc <= i || strcmp(c->argv[i], "-") == 0)
+                return NULL;
+        *v = (S3Version) { .etag = c->argv[i] };
+        return v;
 }
 
 typedef struct GetState {
@@ -203,12 +219,15 @@ static int cmd_s3_get(Call *c) {
         const char *range;
         int r;
 
-        need_args(c, 2, "s3-get BUCKET KEY [RANGE|-] [ABORT_AFTER_BYTES]");
+        S3Version v;
+
+        need_args(c, 2, "s3-get BUCKET KEY [RANGE|-] [ABORT_AFTER_BYTES|-] [ETAG]");
         range = c->argc >= 3 && strcmp(c->argv[2], "-") != 0 ? c->argv[2] : NULL;
-        if (c->argc >= 4)
+        if (c->argc >= 4 && strcmp(c->argv[3], "-") != 0)
                 g.abort_after = (long) arg_ulong(c->argv[3], "abort-after");
         EVP_DigestInit_ex(g.md, EVP_sha256(), NULL);
-        r = s3_get_object(c->client, c->argv[0], c->argv[1], range, on_data, &g, &info, &c->err);
+        r = s3_get_object(c->client, c->argv[0], c->argv[1], arg_version(c, 4, &v), range, on_data,
+                          &g, &info, &c->err);
         EVP_DigestFinal_ex(g.md, digest, NULL);
         EVP_MD_CTX_free(g.md);
         if (r < 0)
@@ -229,8 +248,10 @@ static int cmd_s3_head(Call *c) {
         S3ObjectInfo info;
         int r;
 
-        need_args(c, 2, "s3-head BUCKET KEY");
-        r = s3_head_object(c->client, c->argv[0], c->argv[1], &info, &c->err);
+        S3Version v;
+
+        need_args(c, 2, "s3-head BUCKET KEY [ETAG]");
+        r = s3_head_object(c->client, c->argv[0], c->argv[1], arg_version(c, 2, &v), &info, &c->err);
         if (r < 0)
                 return r;
         c->result = info_json(&info);
@@ -263,14 +284,40 @@ static int cmd_s3_put(Call *c) {
         return r;
 }
 
+/* META arguments are NAME=VALUE user metadata to add to the copy. */
 static int cmd_s3_copy(Call *c) {
-        need_args(c, 4, "s3-copy SRC_BUCKET SRC_KEY DST_BUCKET DST_KEY");
-        return s3_copy_object(c->client, c->argv[0], c->argv[1], c->argv[2], c->argv[3], &c->err);
+        HttpHeader meta[8];
+        char buf[8][512];
+        S3Version v;
+        S3CopyOptions o = {};
+
+        need_args(c, 4, "s3-copy SRC_BUCKET SRC_KEY DST_BUCKET DST_KEY [ETAG|- [NAME=VALUE...]]");
+        o.source = arg_version(c, 4, &v);
+        for (int i = 5; i < c->argc && o.n_meta < ELEMENTSOF(meta); i++) {
+                char *eq;
+
+                snprintf(buf[o.n_meta], sizeof(buf[0]), "%s", c->argv[i]);
+                eq = strchr(buf[o.n_meta], '=');
+                if (!eq)
+                        return s3b_error_set(&c->err, -EINVAL, "metadata must be NAME=VALUE");
+                *eq = '\0';
+                meta[o.n_meta] = (HttpHeader) { buf[o.n_meta], eq + 1 };
+                o.n_meta++;
+        }
+        o.meta = meta;
+        return s3_copy_object(c->client, c->argv[0], c->argv[1], &o, c->argv[2], c->argv[3], &c->err);
 }
 
 static int cmd_s3_delete(Call *c) {
-        need_args(c, 2, "s3-delete BUCKET KEY");
-        return s3_delete_object(c->client, c->argv[0], c->argv[1], &c->err);
+        S3Version v;
+
+        need_args(c, 2, "s3-delete BUCKET KEY [ETAG]");
+        return s3_delete_object(c->client, c->argv[0], c->argv[1], arg_version(c, 2, &v), &c->err);
+}
+
+static int cmd_s3_head_bucket(Call *c) {
+        need_args(c, 1, "s3-head-bucket BUCKET");
+        return s3_head_bucket(c->client, c->argv[0], &c->err);
 }
 
 /* All pages; MAX_KEYS sets the page size. */
@@ -429,6 +476,7 @@ static const struct {
         { "s3-put", cmd_s3_put },
         { "s3-copy", cmd_s3_copy },
         { "s3-delete", cmd_s3_delete },
+        { "s3-head-bucket", cmd_s3_head_bucket },
         { "s3-list", cmd_s3_list },
         { "ddb-batch-write", cmd_ddb_batch_write },
         { "ddb-describe", cmd_ddb_describe },

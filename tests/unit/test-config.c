@@ -160,7 +160,7 @@ static const Case cases[] = {
         { "sns-arn-service", HEAD "notify: { topic_arn: \"arn:aws:sqs:ap-south-1:123456789012:t\" }\n" PIPE,
           "t.yaml:4:22: notify.topic_arn: invalid value 'arn:aws:sqs:ap-south-1:123456789012:t': must start with arn:aws:sns:, arn:aws-cn:sns: or arn:aws-us-gov:sns:" },
         { "notify-on", HEAD "notify: { topic_arn: \"arn:aws:sns:ap-south-1:123456789012:t\", on: [success, failed] }\n" PIPE,
-          "t.yaml:4:77: notify.on[1]: unknown value 'failed' (expected one of: success, partial, failure)" },
+          "t.yaml:4:77: notify.on[1]: unknown value 'failed' (expected one of: success, partial, failure, superseded)" },
         { "notify-on-twice", HEAD "notify: { topic_arn: \"arn:aws:sns:ap-south-1:123456789012:t\", on: [failure, failure] }\n" PIPE,
           "t.yaml:4:77: notify.on[1]: 'failure' is listed twice" },
         { "queue-region", HEAD "aws: { region: eu-west-1 }\n" PIPE,
@@ -307,7 +307,8 @@ static void test_example(void **state) {
         assert_string_equal(c->archive.prefix, "");
         assert_string_equal(c->errors.bucket, "error-bucket");
         assert_string_equal(c->notify.topic_arn, "arn:aws:sns:ap-south-1:123456789012:batch_processing_notification");
-        assert_int_equal(c->notify.on, NOTIFY_ON_SUCCESS | NOTIFY_ON_PARTIAL | NOTIFY_ON_FAILURE);
+        assert_int_equal(c->notify.on, NOTIFY_ON_SUCCESS | NOTIFY_ON_PARTIAL | NOTIFY_ON_FAILURE |
+                                       NOTIFY_ON_SUPERSEDED);
         assert_int_equal(c->n_pipelines, 1);
         p = &c->pipelines[0];
         assert_string_equal(p->name, "students");

@@ -13,7 +13,9 @@ static PipelineSpec spec = { .name = (char *) "students" };
 
 static Job job(const char *key, JobStatus st) {
         return (Job) { .spec = &spec, .bucket = (char *) "inbound", .key = (char *) key,
-                       .etag = (char *) "abc", .status = st };
+                       .etag = (char *) "abc", .version_id = (char *) "",
+                       .sequencer = (char *) "0055", .event_id = "00112233445566778899aabbccddeeff",
+                       .status = st };
 }
 
 static bool printable_ascii(const char *s) {
@@ -67,6 +69,9 @@ static void test_summary(void **state) {
         assert_string_equal(cJSON_GetObjectItem(o, "pipeline")->valuestring, "students");
         assert_string_equal(cJSON_GetObjectItem(o, "key")->valuestring, "a/b.csv");
         assert_string_equal(cJSON_GetObjectItem(o, "etag")->valuestring, "abc");
+        assert_string_equal(cJSON_GetObjectItem(o, "sequencer")->valuestring, "0055");
+        assert_null(cJSON_GetObjectItem(o, "version_id"));     /* unversioned: left out */
+        assert_string_equal(cJSON_GetObjectItem(o, "event_id")->valuestring, "00112233445566778899aabbccddeeff");
         assert_int_equal(cJSON_GetObjectItem(o, "rows_written")->valueint, 3);
         assert_int_equal(cJSON_GetObjectItem(o, "rows_superseded")->valueint, 1);
         assert_string_equal(cJSON_GetObjectItem(o, "archive_location")->valuestring, "s3://arch/a/b.csv");
@@ -81,6 +86,16 @@ static void test_summary(void **state) {
         o = cJSON_Parse(s);
         assert_string_equal(cJSON_GetObjectItem(o, "error_location")->valuestring, "s3://arch/a/b.csv");
         assert_null(cJSON_GetObjectItem(o, "archive_location"));
+        cJSON_Delete(o);
+        free(s);
+
+        /* a superseded job names where the newer version is, as neither archive nor error */
+        j.status = JOB_SUPERSEDED;
+        s = outcome_summary_json(&j);
+        o = cJSON_Parse(s);
+        assert_string_equal(cJSON_GetObjectItem(o, "status")->valuestring, "SUPERSEDED");
+        assert_string_equal(cJSON_GetObjectItem(o, "location")->valuestring, "s3://arch/a/b.csv");
+        assert_null(cJSON_GetObjectItem(o, "error_location"));
         cJSON_Delete(o);
         free(s);
 }
