@@ -33,7 +33,8 @@ int cmd_run(const GlobalOptions *g, int argc, char **argv) {
                 return 1;
         if (startup_aws(log, config, &aws) < 0)
                 return 1;
-        if (startup_check_queue(log, config, aws) < 0 || startup_check_tables(log, config, aws) < 0)
+        if (startup_check_queue(log, config, aws) < 0 || startup_check_tables(log, config, aws) < 0 ||
+            startup_check_resources(log, config, aws) < 0)
                 return 1;
 
         /* Before any thread exists, so every thread inherits the mask and the signals reach

@@ -469,9 +469,11 @@ static void reload(Loop *l) {
         config_diag_done(&diag);
         /* A new or changed pipeline must find its table as at startup, or the old config stays. */
         r = startup_check_tables(l->log, c, l->aws);
+        if (r >= 0)
+                r = startup_check_resources(l->log, c, l->aws);
         if (r < 0) {
-                log_error(l->log, "Reloading %s failed (table check), keeping the running configuration",
-                          l->config->path);
+                log_error(l->log, "Reloading %s failed (a table, bucket or topic check), keeping the "
+                          "running configuration", l->config->path);
                 sdnotify_ready(NULL);
                 return;
         }

@@ -5,6 +5,8 @@
 
 #include "common/aws/client.h"
 #include "common/aws/dynamodb.h"
+#include "common/aws/s3.h"
+#include "common/aws/sns.h"
 #include "common/aws/sqs.h"
 #include "common/log.h"
 #include "daemon/startup.h"
@@ -85,6 +87,67 @@ int startup_check_tables(Logger *log, const Config *c, AwsContext *aws) {
                 r = check_table(log, client, &c->pipelines[i]);
                 if (r < 0 && ret == 0)
                         ret = r;
+        }
+        return ret;
+}
+
+/* Adds b to the set (n of max) unless it is there already or NULL. */
+static void add_bucket(const char **set, size_t *n, size_t max, const char *b) {
+        if (!b || *n >= max)
+                return;
+        for (size_t i = 0; i < *n; i++)
+                if (strcmp(set[i], b) == 0)
+                        return;
+        set[(*n)++] = b;
+}
+
+static int check_bucket(Logger *log, AwsClient *client, const char *bucket, const char *role) {
+        S3bError err = {};
+        int r;
+
+        r = s3_head_bucket(client, bucket, &err);
+        if (r == -ENOENT)
+                return log_error_errno(log, r, "Bucket %s (%s) does not exist", bucket, role);
+        if (r == -EACCES)
+                return log_error_errno(log, r, "Bucket %s (%s) is not ours to use: access denied "
+                                       "(the policy needs s3:ListBucket on it): %s", bucket, role,
+                                       err.message);
+        if (r < 0)
+                return log_error_errno(log, r, "Bucket %s (%s): %s", bucket, role, err.message);
+        return 0;
+}
+
+int startup_check_resources(Logger *log, const Config *c, AwsContext *aws) {
+        _cleanup_(aws_client_freep) AwsClient *client = NULL;
+        const char *inbound[64];
+        size_t n_inbound = 0;
+        S3bError err = {};
+        int r, ret = 0;
+
+        r = aws_client_new(aws, &client, &err);
+        if (r < 0)
+                return log_error_errno(log, r, "AWS client: %s", err.message);
+        for (size_t i = 0; i < c->n_pipelines; i++)
+                add_bucket(inbound, &n_inbound, ELEMENTSOF(inbound), c->pipelines[i].match_bucket);
+        for (size_t i = 0; i < n_inbound; i++) {
+                r = check_bucket(log, client, inbound[i], "inbound");
+                ret = ret < 0 ? ret : r;
+        }
+        r = check_bucket(log, client, c->archive.bucket, "archive.bucket");
+        ret = ret < 0 ? ret : r;
+        if (strcmp(c->errors.bucket, c->archive.bucket) != 0) {
+                r = check_bucket(log, client, c->errors.bucket, "errors.bucket");
+                ret = ret < 0 ? ret : r;
+        }
+        if (c->notify.topic_arn) {
+                r = sns_check_topic(client, c->notify.topic_arn, &err);
+                if (r == -ENOENT)
+                        r = log_error_errno(log, r, "Topic %s (notify.topic_arn) does not exist",
+                                            c->notify.topic_arn);
+                else if (r < 0)
+                        r = log_error_errno(log, r, "Topic %s (notify.topic_arn): %s",
+                                            c->notify.topic_arn, err.message);
+                ret = ret < 0 ? ret : r;
         }
         return ret;
 }

@@ -21,6 +21,11 @@ int startup_check_tables(Logger *log, const Config *c, AwsContext *aws);
  * it has no redrive policy (poison messages would come back forever) or when its
  * maxReceiveCount is not above queue.max_receive_count (the daemon's own give-up, which moves
  * the file to the error bucket, would never be reached). */
+/* HeadBucket on every bucket a pipeline touches (inbound buckets named by a match, archive,
+ * errors) and GetTopicAttributes on notify.topic_arn: each missing or forbidden one is logged
+ * by name. 0, or the first negative errno; every resource is checked either way. */
+int startup_check_resources(Logger *log, const Config *c, AwsContext *aws);
+
 int startup_check_queue(Logger *log, const Config *c, AwsContext *aws);
 
 /* "s3://bucket/key-or-prefix" → bucket, rest (both malloc'd). -EINVAL when not such a URL. */

@@ -30,8 +30,10 @@ class SharedDaemonTestCase(unittest.TestCase):
                         raise AssertionError(f's3batchd exited with {status}:\n{log[-4000:]}')
 
 
-def s3_event(bucket, keys, event='ObjectCreated:Put', form_encode=True):
-        """An S3 notification body as real S3 sends it, one record per key."""
+def s3_event(bucket, keys, event='ObjectCreated:Put', form_encode=True, etags=None,
+             sequencer='00000661647A4CBBE9'):
+        """An S3 notification body as real S3 sends it, one record per key. The daemon pins
+        its work to the record's eTag: give the objects' real ones (s3_event_for)."""
         import urllib.parse
         recs = []
         for k in keys:
@@ -40,9 +42,21 @@ def s3_event(bucket, keys, event='ObjectCreated:Put', form_encode=True):
                              'eventTime': '2026-11-29T06:33:56.737Z', 'eventName': event,
                              's3': {'s3SchemaVersion': '1.0', 'configurationId': 'manual',
                                     'bucket': {'name': bucket, 'arn': 'arn:aws:s3:::' + bucket},
-                                    'object': {'key': ek, 'size': 1, 'eTag': '0' * 32,
-                                               'sequencer': '00000661647A4CBBE9'}}})
+                                    'object': {'key': ek, 'size': 1,
+                                               'eTag': (etags or {}).get(k, '0' * 32),
+                                               'sequencer': sequencer}}})
         return json.dumps({'Records': recs})
+
+
+def s3_event_for(world, bucket, keys, **kw):
+        """s3_event with each existing object's real ETag, as S3 would send it."""
+        etags = {}
+        for k in keys:
+                try:
+                        etags[k] = world.s3.head_object(Bucket=bucket, Key=k)['ETag'].strip('"')
+                except Exception:       # a key that does not exist keeps a made-up ETag
+                        pass
+        return s3_event(bucket, keys, etags=etags, **kw)
 
 
 def wait_until(pred, timeout=30, what='condition', world=None):

@@ -10,7 +10,8 @@ import subprocess
 import unittest
 import uuid
 
-from daemonlib import REFERENCE_CSV, SharedDaemonTestCase, World, drain_sns, items_by_key, run_main, s3_event, wait_until
+from daemonlib import (REFERENCE_CSV, SharedDaemonTestCase, World, drain_sns, items_by_key, run_main,
+                       s3_event, s3_event_for, wait_until)
 
 MANUAL = 'manual-drop'          # not notified by the world's bridge: tests send the events
 
@@ -115,7 +116,7 @@ class DaemonFlow(SharedDaemonTestCase):
                           for i in range(3)}
                 for k, b in bodies.items():
                         self.w.upload(k, b, bucket=MANUAL)
-                self.send(s3_event(MANUAL, list(bodies)))
+                self.send(s3_event_for(self.w, MANUAL, list(bodies)))
                 self.settle()
                 items = items_by_key(self.w)
                 for i in range(3):
@@ -130,7 +131,7 @@ class DaemonFlow(SharedDaemonTestCase):
                 self.w.upload(key, body, bucket=MANUAL)
                 envelope = {'Type': 'Notification', 'MessageId': str(uuid.uuid4()),
                             'TopicArn': 'arn:aws:sns:us-east-1:000000000000:s3-fanout',
-                            'Subject': 'Amazon S3 Notification', 'Message': s3_event(MANUAL, [key]),
+                            'Subject': 'Amazon S3 Notification', 'Message': s3_event_for(self.w, MANUAL, [key]),
                             'Timestamp': '2026-11-29T06:33:56.737Z', 'SignatureVersion': '1',
                             'Signature': 'x', 'SigningCertURL': 'https://example.invalid/c.pem',
                             'UnsubscribeURL': 'https://example.invalid/u'}
@@ -142,12 +143,12 @@ class DaemonFlow(SharedDaemonTestCase):
         def test_eventbridge_body(self):
                 key = 'eb/ö file.csv'
                 body = 'student_id,first_name,last_name,course\nA00032,Event,Bridge,E1\n'
-                self.w.upload(key, body, bucket=MANUAL)
+                put = self.w.upload(key, body, bucket=MANUAL)
                 event = {'version': '0', 'id': str(uuid.uuid4()), 'detail-type': 'Object Created',
                          'source': 'aws.s3', 'account': '000000000000', 'time': '2026-11-29T06:33:56Z',
                          'region': 'us-east-1', 'resources': [f'arn:aws:s3:::{MANUAL}'],
                          'detail': {'version': '0', 'bucket': {'name': MANUAL},
-                                    'object': {'key': key, 'size': len(body), 'etag': '0' * 32,
+                                    'object': {'key': key, 'size': len(body), 'etag': put['ETag'].strip('"'),
                                                'sequencer': '00000661647A4CBBE9'},
                                     'request-id': 'R', 'requester': '000000000000',
                                     'reason': 'PutObject'}}
@@ -166,7 +167,7 @@ class DaemonFlow(SharedDaemonTestCase):
 
         def test_object_removed_event_is_ignored(self):
                 self.w.upload('removed/r.csv', REFERENCE_CSV, bucket=MANUAL)
-                self.send(s3_event(MANUAL, ['removed/r.csv'], event='ObjectRemoved:Delete'))
+                self.send(s3_event_for(self.w, MANUAL, ['removed/r.csv'], event='ObjectRemoved:Delete'))
                 self.settle()
                 self.assertIn('removed/r.csv', self.w.list_keys(MANUAL))
                 self.assertIn('Ignoring ObjectRemoved:Delete event', self.w.daemon_log())
@@ -181,7 +182,7 @@ class DaemonFlow(SharedDaemonTestCase):
 
         def test_non_matching_key_is_deleted_and_left_alone(self):
                 self.w.upload('notes/readme.txt', 'hello', bucket=MANUAL)
-                self.send(s3_event(MANUAL, ['notes/readme.txt']))
+                self.send(s3_event_for(self.w, MANUAL, ['notes/readme.txt']))
                 self.settle()
                 self.assertIn('notes/readme.txt', self.w.list_keys(MANUAL))
                 self.assertIn('No pipeline matches', self.w.daemon_log())
@@ -230,7 +231,7 @@ class DaemonFlow(SharedDaemonTestCase):
                 good = ''.join(f'A{i:05d},S,M,SM1\n' for i in range(200, 260))
                 body = 'student_id,first_name,last_name,course\n' + good + 'BAD1,x,y,SM1\n' * 3
                 self.w.upload('stream/s.csv', body, bucket=MANUAL)
-                self.send(s3_event(MANUAL, ['stream/s.csv']))
+                self.send(s3_event_for(self.w, MANUAL, ['stream/s.csv']))
                 self.settle()
                 m = self.sns(1)[0]['Message']
                 self.assertEqual((m['status'], m['rows_written']), ('FAILURE', 50))
@@ -240,7 +241,7 @@ class DaemonFlow(SharedDaemonTestCase):
                 good = ''.join(f'A{i:05d},V,F,VF1\n' for i in range(300, 360))
                 bad = 'student_id,first_name,last_name,course\n' + good + 'BAD2,x,y,VF1\n'
                 self.w.upload('strict/bad.csv', bad, bucket=MANUAL)
-                self.send(s3_event(MANUAL, ['strict/bad.csv']))
+                self.send(s3_event_for(self.w, MANUAL, ['strict/bad.csv']))
                 self.settle()
                 m = self.sns(1)[0]['Message']
                 self.assertEqual((m['status'], m['pipeline'], m['rows_written']), ('FAILURE', 'strict', 0))
@@ -248,7 +249,7 @@ class DaemonFlow(SharedDaemonTestCase):
                 self.assertIn('strict/bad.csv', self.w.list_keys(self.w.errors))
                 # the same rows in a clean file are all written, in the second read
                 self.w.upload('strict/good.csv', 'student_id,first_name,last_name,course\n' + good, bucket=MANUAL)
-                self.send(s3_event(MANUAL, ['strict/good.csv']))
+                self.send(s3_event_for(self.w, MANUAL, ['strict/good.csv']))
                 self.settle()
                 m = self.sns(1)[0]['Message']
                 self.assertEqual((m['status'], m['rows_total'], m['rows_written']), ('SUCCESS', 60, 60))
@@ -302,13 +303,13 @@ class DaemonFlow(SharedDaemonTestCase):
         def test_redelivered_finished_event_is_recognised(self):
                 key = 'again/r.csv'
                 body = 'student_id,first_name,last_name,course\nA00071,Once,Only,R1\n'
-                self.w.upload(key, body)
+                put = self.w.upload(key, body)
                 self.settle()
                 self.assertEqual(len(self.sns(1)), 1)
                 # the same event once more, as SQS would redeliver it
                 self.w.dynamodb.delete_item(TableName=self.w.table,
                                             Key={'student_id': {'S': 'A00071'}, 'course': {'S': 'R1'}})
-                self.send(s3_event(self.w.inbound, [key]))
+                self.send(s3_event(self.w.inbound, [key], etags={key: put['ETag'].strip('"')}))
                 self.settle()
                 self.assertNotIn(('A00071', 'R1'), items_by_key(self.w))   # not rewritten
                 self.sns(0)                                                 # not notified again
