@@ -273,7 +273,11 @@ static void handle_message(Loop *l, PollerMessage *m) {
                 return message_forget(l, m);
         }
 
-        r = s3_event_parse(m->body, m->body_len, &batch, &err);
+        if (m->invalid)
+                /* bad MD5, malformed entry or oversized body: not ours to delete (poller.h) */
+                r = s3b_error_set(&err, -EBADMSG, "%s", m->invalid);
+        else
+                r = s3_event_parse(m->body, m->body_len, &batch, &err);
         if (r == -ENOMEM)
                 /* Not the message's fault: it reappears after its visibility timeout. */
                 return message_forget(l, m);

@@ -48,6 +48,7 @@ PollerMessage *poller_message_free(PollerMessage *m) {
         free(m->message_id);
         free(m->receipt_handle);
         free(m->body);
+        free(m->invalid);
         free(m);
         return NULL;
 }
@@ -98,6 +99,8 @@ static PollerMessage *message_from_sqs(const SqsMessage *s) {
         m->receipt_handle = strdup(s->receipt_handle ? s->receipt_handle : "");
         m->body = strdup(s->body ? s->body : "");
         if (!m->message_id || !m->receipt_handle || !m->body)
+                return poller_message_free(m);
+        if (s->invalid && !(m->invalid = strdup(s->invalid)))
                 return poller_message_free(m);
         m->body_len = strlen(m->body);
         m->receive_count = s->receive_count;
@@ -154,14 +157,18 @@ static void *poller_main(void *arg) {
                 if (r >= 0)
                         sqs_messages_free(msgs, n);
 
+                if (r > 0)
+                        s3b_error_set(&err, -EBADMSG, "SQS ReceiveMessage: %d malformed entr%s without a "
+                                      "ReceiptHandle skipped", r, r == 1 ? "y" : "ies");
+
                 pthread_mutex_lock(&p->synced.lock);
                 p->synced.free_slots += want - queued;
-                if (r < 0 && !p->synced.stopping) {
+                if (r != 0 && !p->synced.stopping) {
                         p->synced.error = err;
                         p->synced.has_error = true;
                 }
                 pthread_mutex_unlock(&p->synced.lock);
-                if (queued > 0 || (r < 0 && r != -ECANCELED))
+                if (queued > 0 || r > 0 || (r < 0 && r != -ECANCELED))
                         wake_owner(p);
 
                 if (r < 0 && r != -ECANCELED) {

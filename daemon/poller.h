@@ -26,6 +26,10 @@ typedef struct PollerMessage {
         char *body;
         size_t body_len;
         unsigned receive_count;         /* ApproximateReceiveCount, 0 when absent */
+        /* NULL, or why SQS handed over an unusable message (bad MD5, malformed entry, body
+         * over the cap: see SqsMessage); body is then "". Such a message is not deleted: it
+         * is left to the queue's redrive policy. */
+        char *invalid;
 } PollerMessage;
 
 PollerMessage *poller_message_free(PollerMessage *m);
@@ -57,7 +61,8 @@ int poller_fd(Poller *p);                       /* readable when messages or err
 void poller_ack_fd(Poller *p);
 PollerMessage *poller_pop(Poller *p);           /* a received message (caller owns it) or NULL */
 /* The last receive error since the previous call, for the main loop to log; returns false
- * when there was none. */
+ * when there was none. Entries of a successful receive that had no receipt handle (skipped:
+ * nothing can be done with them) are reported here too, with -EBADMSG. */
 bool poller_pop_error(Poller *p, S3bError *ret);
 void poller_release(Poller *p, unsigned n);     /* n messages are finished: n slots free */
 unsigned poller_n_free(Poller *p);

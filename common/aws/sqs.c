@@ -1,5 +1,6 @@
 /* SQS: request bodies built with cJSON (all small), responses read defensively — a missing
- * or mistyped field is -EBADMSG, never a NULL dereference. */
+ * or mistyped field is -EBADMSG (in ReceiveMessage: that message alone is marked invalid),
+ * never a NULL dereference. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -10,9 +11,16 @@
 #include "common/aws/awserror.h"
 #include "common/aws/sqs.h"
 
-/* 10 messages of up to 256 KiB each; JSON escaping of quotes/backslashes in S3 event bodies
- * and the per-message envelope fit comfortably in twice that. */
-#define SQS_RECEIVE_BODY_MAX (6u * 1024 * 1024)
+/* A queue may be configured for messages of up to 1 MiB (Amazon SQS Developer Guide, "Amazon
+ * SQS message quotas"; CreateQueue MaximumMessageSize 1,024..1,048,576 bytes). In the JSON
+ * answer a body grows at most threefold (a character escaped as \uXXXX, or a surrogate pair
+ * for four UTF-8 bytes), plus the entry's envelope (ids, a receipt handle of up to 1 KiB,
+ * MD5s, attributes). The response bound scales with the messages asked for, so that a receive
+ * of messages SQS accepted never fails as a whole for their size — the daemon asks for one
+ * per free worker. */
+#define SQS_MESSAGE_SIZE_LIMIT (1024u * 1024)
+#define SQS_RECEIVE_ENTRY_MAX (3u * SQS_MESSAGE_SIZE_LIMIT + 64u * 1024)
+#define SQS_RECEIVE_ENVELOPE_MAX (64u * 1024)
 #define SQS_BODY_MAX (1024u * 1024)
 
 /* Where to send, and for which region to sign. */
@@ -83,14 +91,19 @@ static int sqs_call_no_result(AwsClient *c, const char *queue_url, const char *a
         return sqs_call(c, queue_url, action, body, 0, 0, &resp, err);
 }
 
+static void sqs_messages_free_one(SqsMessage *m) {
+        free(m->message_id);
+        free(m->receipt_handle);
+        free(m->body);
+        free(m->invalid);
+        *m = (SqsMessage) {};
+}
+
 void sqs_messages_free(SqsMessage *m, size_t n) {
         if (!m)
                 return;
-        for (size_t i = 0; i < n; i++) {
-                free(m[i].message_id);
-                free(m[i].receipt_handle);
-                free(m[i].body);
-        }
+        for (size_t i = 0; i < n; i++)
+                sqs_messages_free_one(&m[i]);
         free(m);
 }
 
@@ -100,60 +113,99 @@ static const char *json_string(const cJSON *o, const char *name) {
         return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static unsigned parse_count(const char *s) {
+/* ApproximateReceiveCount: a decimal count ≥ 1. Returns -EINVAL for anything else. */
+static int parse_count(const char *s, unsigned *ret) {
         char *end;
         unsigned long v;
 
-        if (!s)
-                return 0;
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
         errno = 0;
         v = strtoul(s, &end, 10);
         if (errno || end == s || *end || v > UINT32_MAX)
-                return 0;
-        return (unsigned) v;
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
 }
 
 /* SQS sends MD5OfBody with every message and the SDKs check it: a body that does not match
- * is not handed on (the message comes back after its visibility timeout). */
-static bool body_md5_matches(const char *body, const char *md5_hex) {
+ * is not handed on as a body (the message comes back after its visibility timeout). */
+static bool body_md5_matches(const char *body, size_t len, const char *md5_hex) {
         unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int len = 0;
+        unsigned int md_len = 0;
         char hex[2 * EVP_MAX_MD_SIZE + 1];
 
-        if (!md5_hex)
-                return true;            /* not every SQS-compatible server sends it */
-        if (EVP_Digest(body, strlen(body), md, &len, EVP_md5(), NULL) != 1 || len != 16)
+        if (EVP_Digest(body, len, md, &md_len, EVP_md5(), NULL) != 1 || md_len != 16)
                 return false;
-        for (unsigned i = 0; i < len; i++)
+        for (unsigned i = 0; i < md_len; i++)
                 snprintf(hex + 2 * i, 3, "%02x", md[i]);
         return strcasecmp(hex, md5_hex) == 0;
 }
 
-static int message_from_json(const cJSON *j, SqsMessage *m) {
-        const char *id = json_string(j, "MessageId"), *rh = json_string(j, "ReceiptHandle"),
-                   *body = json_string(j, "Body");
+/* Why the entry j (which has a receipt handle) cannot be handed on as a message, or NULL;
+ * sets *ret_count when the entry reports a usable ApproximateReceiveCount. */
+static const char *entry_problem(const cJSON *j, char *buf, size_t size, unsigned *ret_count) {
+        const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(j, "Attributes"), *count, *md5;
+        const char *id = json_string(j, "MessageId"), *body = json_string(j, "Body");
+        size_t len;
 
-        if (!id || !rh || !body)
-                return -EBADMSG;
-        if (!body_md5_matches(body, json_string(j, "MD5OfBody")))
-                return -EILSEQ;
-        m->message_id = strdup(id);
+        count = attrs ? cJSON_GetObjectItemCaseSensitive(attrs, "ApproximateReceiveCount") : NULL;
+        if (attrs && !cJSON_IsObject(attrs))
+                return "malformed Attributes (not an object)";
+        if (count && parse_count(cJSON_GetStringValue(count), ret_count) < 0)
+                return "malformed ApproximateReceiveCount (not a decimal count)";
+        if (!id || !*id)
+                return "no MessageId string";
+        if (!body)
+                return "no Body string";
+        len = strlen(body);
+        if (len > SQS_MESSAGE_BODY_MAX) {
+                snprintf(buf, size, "a body of %zu bytes, over the cap of %u bytes", len,
+                         SQS_MESSAGE_BODY_MAX);
+                return buf;
+        }
+        md5 = cJSON_GetObjectItemCaseSensitive(j, "MD5OfBody");
+        if (md5 && !cJSON_IsString(md5))
+                return "malformed MD5OfBody (not a string)";
+        /* not every SQS-compatible server sends MD5OfBody; when it comes it must hold */
+        if (md5 && !body_md5_matches(body, len, md5->valuestring))
+                return "the body does not match its MD5OfBody (corrupted in transit?)";
+        return NULL;
+}
+
+/* One entry of Messages into m. Returns 0 (m may be marked invalid), -ENOENT for an entry
+ * without a receipt handle (nothing can be done with it: skipped), -ENOMEM. */
+static int message_from_json(const cJSON *j, SqsMessage *m) {
+        const char *rh = json_string(j, "ReceiptHandle"), *id = json_string(j, "MessageId"),
+                   *problem;
+        char buf[160];
+
+        if (!cJSON_IsObject(j) || !rh || !*rh)
+                return -ENOENT;
         m->receipt_handle = strdup(rh);
-        m->body = strdup(body);
-        if (!m->message_id || !m->receipt_handle || !m->body)
+        m->message_id = strdup(id ? id : "");
+        if (!m->receipt_handle || !m->message_id)
                 return -ENOMEM;
-        m->receive_count = parse_count(json_string(cJSON_GetObjectItemCaseSensitive(j, "Attributes"),
-                                                   "ApproximateReceiveCount"));
+        problem = entry_problem(j, buf, sizeof(buf), &m->receive_count);
+        if (problem)
+                m->invalid = strdup(problem);
+        else
+                m->body = strdup(json_string(j, "Body"));
+        if (!m->invalid && !m->body)
+                return -ENOMEM;
         return 0;
 }
 
+/* Messages of a ReceiveMessage response. Returns the number of entries skipped (≥ 0). */
 static int messages_from_json(const cJSON *resp, SqsMessage **ret, size_t *ret_n, S3bError *err) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(resp, "Messages"), *j;
         SqsMessage *m;
         size_t n = 0;
-        int r;
+        int r, skipped = 0;
 
-        if (!list || cJSON_IsNull(list) || cJSON_GetArraySize(list) == 0) {
+        if (!cJSON_IsObject(resp))
+                return s3b_error_set(err, -EBADMSG, "SQS ReceiveMessage: response is not a JSON object");
+        if (!list || cJSON_IsNull(list) || (cJSON_IsArray(list) && cJSON_GetArraySize(list) == 0)) {
                 *ret = NULL;
                 *ret_n = 0;
                 return 0;
@@ -164,18 +216,25 @@ static int messages_from_json(const cJSON *resp, SqsMessage **ret, size_t *ret_n
         if (!m)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         cJSON_ArrayForEach(j, list) {
-                r = message_from_json(j, &m[n++]);
+                r = message_from_json(j, &m[n]);
+                if (r == -ENOENT) {
+                        sqs_messages_free_one(&m[n]);
+                        skipped++;
+                        continue;
+                }
+                n++;
                 if (r < 0) {
                         sqs_messages_free(m, n);
-                        return s3b_error_set(err, r == -EILSEQ ? -EBADMSG : r, "SQS ReceiveMessage: %s",
-                                             r == -ENOMEM ? "out of memory" :
-                                             r == -EILSEQ ? "a message body does not match its MD5OfBody" :
-                                             "malformed message");
+                        return s3b_error_set(err, r, "out of memory");
                 }
+        }
+        if (n == 0) {
+                free(m);
+                m = NULL;
         }
         *ret = m;
         *ret_n = n;
-        return 0;
+        return skipped;
 }
 
 int sqs_receive_message(AwsClient *c, const char *queue_url, unsigned max, unsigned wait_seconds,
@@ -202,8 +261,8 @@ int sqs_receive_message(AwsClient *c, const char *queue_url, unsigned max, unsig
         /* the long poll is silence by design: the request timeout starts after the wait */
         timeout = (long) wait_seconds * 1000 +
                   (long) aws_context_request_timeout_ms(aws_client_context(c));
-        r = sqs_call(c, queue_url, "ReceiveMessage", body, SQS_RECEIVE_BODY_MAX, timeout, &resp,
-                     err);
+        r = sqs_call(c, queue_url, "ReceiveMessage", body,
+                     max * SQS_RECEIVE_ENTRY_MAX + SQS_RECEIVE_ENVELOPE_MAX, timeout, &resp, err);
         if (r < 0)
                 return r;
         return messages_from_json(resp, ret_msgs, ret_n, err);

@@ -16,21 +16,39 @@
 #define SQS_VISIBILITY_TIMEOUT_MAX 43200u
 #define SQS_BATCH_MAX 10u
 
-/* One received message; strings owned by the array (sqs_messages_free). */
+/* Cap on a body handed on: 256 KiB, the default maximum message size of an SQS queue (Amazon
+ * SQS Developer Guide, "Amazon SQS message quotas"). A queue may be configured for up to 1 MiB,
+ * but no S3 event notification comes near 256 KiB: a longer body is withheld and its message
+ * marked invalid (see SqsMessage), so hostile sizes cost no memory past the receive. */
+#define SQS_MESSAGE_BODY_MAX (256u * 1024)
+
+/* One received message; strings owned by the array (sqs_messages_free).
+ *
+ * invalid != NULL: the entry came with a receipt handle but cannot be used — its body fails
+ * its MD5OfBody (maybe corrupted in transit), is over SQS_MESSAGE_BODY_MAX, or the entry is
+ * malformed (no MessageId or Body string, Attributes not an object, ApproximateReceiveCount
+ * not a decimal count, MD5OfBody not a string). invalid says why; body is NULL and
+ * message_id may be "". The caller should leave such a message alone (not delete it): it
+ * becomes visible again after its visibility timeout, and the queue's redrive policy moves it
+ * to the dead-letter queue after maxReceiveCount receives. */
 typedef struct SqsMessage {
         char *message_id;
-        char *receipt_handle;
-        char *body;
+        char *receipt_handle;           /* never NULL or "" */
+        char *body;                     /* NULL when invalid */
         unsigned receive_count;         /* ApproximateReceiveCount; 0 if not reported */
+        char *invalid;                  /* NULL, or why the message is unusable */
 } SqsMessage;
 
 /* ReceiveMessage: max 1..10, wait_seconds 0..20 (long poll), visibility_timeout 1..43200 or
  * 0 for the queue's default (the parameter is left out). Also asks for ApproximateReceiveCount.
- * An empty poll returns 0 with *ret_msgs NULL and *ret_n 0. The response
- * body is bounded at 10 × 256 KiB plus JSON overhead. Each body is checked against its
- * MD5OfBody. Errors: -EINVAL (arguments), -ENOENT (queue does not exist), -EBADMSG (a
- * malformed message or a body that fails its MD5: all received messages return after their
- * visibility timeout), -ECANCELED, the shared path's others. */
+ * An empty poll returns 0 with *ret_msgs NULL and *ret_n 0. One bad message affects only
+ * itself: every well-formed message is returned, an unusable one comes back marked invalid
+ * (see SqsMessage), and an entry without a usable ReceiptHandle — which nobody can delete,
+ * release or dead-letter by hand — is skipped. Returns the number of skipped entries (≥ 0).
+ * The response body is bounded at max × 3 MiB plus 64 KiB: enough for max messages of SQS's
+ * largest size (1 MiB), however escaped. Errors: -EINVAL (arguments), -ENOENT (queue does not exist),
+ * -EBADMSG (the response is not JSON, or not an object with a Messages array of at most 10
+ * entries), -ECANCELED, the shared path's others. */
 int sqs_receive_message(AwsClient *c, const char *queue_url, unsigned max, unsigned wait_seconds,
                         unsigned visibility_timeout, SqsMessage **ret_msgs, size_t *ret_n,
                         S3bError *err);

@@ -312,15 +312,25 @@ class AwsFaults(unittest.TestCase):
                 self.proxy['sns'].add('status', {}, status=200, body='<PublishResponse/>')
                 out = self.call('sns-publish', self.w.topic_arn, 's', 'm', expect_ok=False)
                 self.assertEqual(out['error']['errno'], 'EBADMSG')
+                # Not the shape of a ReceiveMessage answer: the call fails.
+                for bad in ('{"Messages": [', [1], {'Messages': {'MessageId': 'x'}},
+                            {'Messages': [{'ReceiptHandle': f'r{i}'} for i in range(11)]}):
+                        self.proxy['sqs'].add('status', {}, status=200, body=bad if isinstance(bad, str) else json.dumps(bad))
+                        out = self.call('sqs-receive', self.w.queue_url, '1', '0', '30', expect_ok=False)
+                        self.assertEqual(out['error']['errno'], 'EBADMSG', bad)
+                # One bad entry affects only itself: without a receipt handle it is skipped,
+                # with one it comes back marked invalid, body withheld.
                 self.proxy['sqs'].add('status', {}, status=200, body={'Messages': [{'MessageId': 'x'}]})
-                out = self.call('sqs-receive', self.w.queue_url, '1', '0', '30', expect_ok=False)
-                self.assertEqual(out['error']['errno'], 'EBADMSG')
+                out = self.call('sqs-receive', self.w.queue_url, '1', '0', '30')
+                self.assertEqual((out['result'], out['skipped']), ([], 1))
                 msg = {'MessageId': 'm', 'ReceiptHandle': 'r', 'Body': 'corrupted',
                        'MD5OfBody': hashlib.md5(b'original').hexdigest()}
                 self.proxy['sqs'].add('status', {}, status=200, body={'Messages': [msg]})
-                out = self.call('sqs-receive', self.w.queue_url, '1', '0', '30', expect_ok=False)
-                self.assertEqual(out['error']['errno'], 'EBADMSG')
-                self.assertIn('MD5OfBody', out['error']['message'])
+                out = self.call('sqs-receive', self.w.queue_url, '1', '0', '30')
+                self.assertEqual(len(out['result']), 1)
+                self.assertIsNone(out['result'][0]['body'])
+                self.assertEqual(out['result'][0]['receipt_handle'], 'r')
+                self.assertIn('MD5OfBody', out['result'][0]['invalid'])
                 msg['MD5OfBody'] = hashlib.md5(b'corrupted').hexdigest().upper()
                 self.proxy['sqs'].add('status', {}, status=200, body={'Messages': [msg]})
                 out = self.call('sqs-receive', self.w.queue_url, '1', '0', '30')
@@ -330,6 +340,45 @@ class AwsFaults(unittest.TestCase):
                                      '</CopyObjectResult>')
                 out = self.call('s3-copy', self.w.inbound, 'faults/small.csv', self.w.archive, 'dtd', expect_ok=False)
                 self.assertEqual(out['error']['errno'], 'EBADMSG')
+
+        def test_sqs_one_bad_message_affects_only_itself(self):
+                """A receive holding good messages and one damaged entry (fault proxy
+                receive-corrupt, one kind per round) returns every good message whole and the
+                bad one marked invalid with its receipt handle and a reason; an entry without a
+                receipt handle is skipped and counted. Nothing is deleted or made visible."""
+                cases = [('md5', 'MD5OfBody'), ('no-body', 'no Body'), ('no-message-id', 'no MessageId'),
+                         ('count', 'ApproximateReceiveCount'), ('attributes', 'Attributes'),
+                         ('huge', 'over the cap'), ('no-receipt-handle', None)]
+                for corrupt, reason in cases:
+                        with self.subTest(corrupt=corrupt):
+                                q = self.w.sqs.create_queue(QueueName='bad-' + uuid.uuid4().hex[:8])['QueueUrl']
+                                bodies = {f'{corrupt} good {i} "\\ é' for i in range(4)}
+                                for b in bodies:
+                                        self.w.sqs.send_message(QueueUrl=q, MessageBody=b)
+                                fid = self.proxy['sqs'].add('receive-corrupt', index=2, corrupt=corrupt)
+                                got, skipped, deadline = [], 0, time.monotonic() + 10
+                                while len(got) + skipped < 4 and time.monotonic() < deadline:
+                                        out = self.call('sqs-receive', q, '10', '1', '30')
+                                        got += out['result']
+                                        skipped += out.get('skipped', 0)
+                                fired = [f for f in self.proxy['sqs'].stats()['faults'] if f['id'] == fid]
+                                self.assertEqual(fired[0]['fired'], 1)
+                                good = [m for m in got if 'invalid' not in m]
+                                bad = [m for m in got if 'invalid' in m]
+                                if reason is None:
+                                        self.assertEqual((len(good), bad, skipped), (3, [], 1))
+                                else:
+                                        self.assertEqual((len(good), len(bad), skipped), (3, 1, 0))
+                                        self.assertIn(reason, bad[0]['invalid'])
+                                        self.assertIsNone(bad[0]['body'])
+                                        self.assertTrue(bad[0]['receipt_handle'])
+                                self.assertTrue({m['body'] for m in good} < bodies)
+                                self.assertTrue(all(m['receive_count'] == 1 for m in good))
+                                for m in got:
+                                        self.w.sqs.delete_message(QueueUrl=q, ReceiptHandle=m['receipt_handle'])
+                                # the skipped one stays in flight: it comes back after its
+                                # visibility timeout
+                                self.assertEqual(self.w.queue_depth(q), (0, 1 if reason is None else 0))
 
         def test_dynamodb_crc32_checked(self):
                 """dynalite sends x-amz-crc32 like DynamoDB (so every call above was checked); a

@@ -264,6 +264,188 @@ class S3Events(unittest.TestCase):
                                         self.assertIn('127.0.0.1:', line.split()[3])
 
 
+class ConditionalRequests(unittest.TestCase):
+        """The bridge honours S3's conditional requests that fauxqs 1.9.2 ignores: copy-source
+        conditions on CopyObject and UploadPartCopy, If-Match on DeleteObject, If-Match and
+        If-None-Match: * on PutObject; a refused request changes nothing and sends no event."""
+
+        @classmethod
+        def setUpClass(cls):
+                cls.world = World().__enter__()
+
+        @classmethod
+        def tearDownClass(cls):
+                cls.world.__exit__(None, None, None)
+
+        def setUp(self):
+                self.w = self.world
+                self.s3 = self.w.s3
+                self.assertEqual(self.w.queue_depth(), (0, 0), 'queue must start empty')
+
+        def headers_on(self, operation, headers):
+                """HEADERS added to every OPERATION request until the test ends, before signing
+                (Debian's botocore 1.29 has no IfMatch / IfNoneMatch parameters)."""
+                def add(request, **_):
+                        for k, v in headers.items():
+                                request.headers[k] = v
+                event = f'before-sign.s3.{operation}'
+                self.s3.meta.events.register(event, add)
+                self.addCleanup(self.s3.meta.events.unregister, event, add)
+
+        def assert_precondition_failed(self, cm, condition):
+                err = cm.exception.response
+                self.assertEqual(err['ResponseMetadata']['HTTPStatusCode'], 412)
+                self.assertEqual(err['Error']['Code'], 'PreconditionFailed')
+                self.assertEqual(err['Error']['Message'],
+                                 'At least one of the pre-conditions you specified did not hold')
+                self.assertEqual(err['Error']['Condition'], condition)
+                self.assertRegex(err['ResponseMetadata']['RequestId'], r'^[0-9A-F]{16}$')
+                self.assertEqual(err['ResponseMetadata']['HTTPHeaders']['content-type'], 'application/xml')
+
+        def put_source(self, key, body):
+                return self.w.upload(key, body, bucket=self.w.archive)['ETag']
+
+        def test_copy_source_if_match(self):
+                key = 'cond dir/src+é.txt'
+                etag = self.put_source(key, b'a,b\n1,2\n')
+                src = {'Bucket': self.w.archive, 'Key': key}
+                for wrong in ('"0123456789abcdef0123456789abcdef"', 'nope'):
+                        with self.assertRaises(ClientError) as cm:
+                                self.s3.copy_object(Bucket=self.w.inbound, Key='copied.csv', CopySource=src,
+                                                    CopySourceIfMatch=wrong)
+                        self.assert_precondition_failed(cm, 'x-amz-copy-source-If-Match')
+                # A versioned source is checked the same way.
+                with self.assertRaises(ClientError) as cm:
+                        self.s3.copy_object(Bucket=self.w.inbound, Key='copied.csv',
+                                            CopySource=dict(src, VersionId='3HL4kqtJlcpXroDTDmJ'),
+                                            CopySourceIfMatch='"other"')
+                self.assert_precondition_failed(cm, 'x-amz-copy-source-If-Match')
+                self.assertNotIn('copied.csv', self.w.list_keys(self.w.inbound))
+                self.assertEqual(self.w.receive(wait=0), [], 'a refused copy sends no event')
+                # Quoted, bare, '*' and a list holding it all match.
+                for good in (etag, etag.strip('"'), '*', f'"x", {etag}'):
+                        self.s3.copy_object(Bucket=self.w.inbound, Key='copied.csv', CopySource=src,
+                                            CopySourceIfMatch=good)
+                        rec = only_record(self.w.receive())
+                        self.assertEqual(rec['eventName'], 'ObjectCreated:Copy')
+                self.assertEqual(self.w.read_object(self.w.inbound, 'copied.csv'), b'a,b\n1,2\n')
+                # A missing source is the upstream's NoSuchKey, whatever the condition.
+                with self.assertRaises(ClientError) as cm:
+                        self.s3.copy_object(Bucket=self.w.archive, Key='x.txt', CopySourceIfMatch=etag,
+                                            CopySource={'Bucket': self.w.archive, 'Key': 'gone.txt'})
+                self.assertEqual(cm.exception.response['Error']['Code'], 'NoSuchKey')
+
+        def test_copy_source_if_none_match_and_dates(self):
+                etag = self.put_source('dated.txt', b'x')
+                src = {'Bucket': self.w.archive, 'Key': 'dated.txt'}
+                past = datetime(2001, 1, 1)
+                future = datetime(2099, 1, 1)
+                refused = [
+                        ({'CopySourceIfNoneMatch': etag}, 'x-amz-copy-source-If-None-Match'),
+                        ({'CopySourceIfNoneMatch': '*'}, 'x-amz-copy-source-If-None-Match'),
+                        ({'CopySourceIfUnmodifiedSince': past}, 'x-amz-copy-source-If-Unmodified-Since'),
+                        ({'CopySourceIfModifiedSince': future}, 'x-amz-copy-source-If-Modified-Since'),
+                        # If-None-Match false decides even with If-Modified-Since true.
+                        ({'CopySourceIfNoneMatch': etag, 'CopySourceIfModifiedSince': past},
+                         'x-amz-copy-source-If-None-Match'),
+                ]
+                for params, condition in refused:
+                        with self.subTest(params=params):
+                                with self.assertRaises(ClientError) as cm:
+                                        self.s3.copy_object(Bucket=self.w.archive, Key='dated-copy.txt',
+                                                            CopySource=src, **params)
+                                self.assert_precondition_failed(cm, condition)
+                self.assertNotIn('dated-copy.txt', self.w.list_keys(self.w.archive))
+                allowed = [{'CopySourceIfNoneMatch': '"other"'}, {'CopySourceIfModifiedSince': past},
+                           {'CopySourceIfUnmodifiedSince': future},
+                           # If-Match true decides even with If-Unmodified-Since false (S3 API
+                           # Reference, CopyObject).
+                           {'CopySourceIfMatch': etag, 'CopySourceIfUnmodifiedSince': past}]
+                for params in allowed:
+                        with self.subTest(params=params):
+                                self.s3.delete_object(Bucket=self.w.archive, Key='dated-copy.txt')
+                                self.s3.copy_object(Bucket=self.w.archive, Key='dated-copy.txt',
+                                                    CopySource=src, **params)
+                                self.assertEqual(self.w.read_object(self.w.archive, 'dated-copy.txt'), b'x')
+
+        def test_upload_part_copy(self):
+                body = bytes(range(256)) * 40
+                etag = self.put_source('part src.bin', body)
+                s3, b = self.s3, self.w.archive
+                up = s3.create_multipart_upload(Bucket=b, Key='assembled.bin')['UploadId']
+                src = {'Bucket': b, 'Key': 'part src.bin'}
+                with self.assertRaises(ClientError) as cm:
+                        s3.upload_part_copy(Bucket=b, Key='assembled.bin', UploadId=up, PartNumber=1,
+                                            CopySource=src, CopySourceIfMatch='"stale"')
+                self.assert_precondition_failed(cm, 'x-amz-copy-source-If-Match')
+                with self.assertRaises(ClientError) as cm:
+                        s3.upload_part_copy(Bucket=b, Key='assembled.bin', UploadId=up, PartNumber=1,
+                                            CopySource=src, CopySourceIfNoneMatch=etag)
+                self.assert_precondition_failed(cm, 'x-amz-copy-source-If-None-Match')
+                part = s3.upload_part_copy(Bucket=b, Key='assembled.bin', UploadId=up, PartNumber=1,
+                                           CopySource=src, CopySourceIfMatch=etag,
+                                           CopySourceRange='bytes=100-1099')['CopyPartResult']
+                self.assertEqual(part['ETag'].strip('"'), hashlib.md5(body[100:1100]).hexdigest())
+                s3.complete_multipart_upload(Bucket=b, Key='assembled.bin', UploadId=up,
+                                             MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': part['ETag']}]})
+                self.assertEqual(self.w.read_object(b, 'assembled.bin'), body[100:1100])
+
+        def test_conditional_delete(self):
+                b = self.w.archive
+                etag = self.put_source('del.txt', b'keep me')
+                self.headers_on('DeleteObject', {'If-Match': '"0123456789abcdef0123456789abcdef"'})
+                with self.assertRaises(ClientError) as cm:
+                        self.s3.delete_object(Bucket=b, Key='del.txt')
+                self.assert_precondition_failed(cm, 'If-Match')
+                self.assertEqual(self.w.read_object(b, 'del.txt'), b'keep me')
+                # A conditional delete of a key that is not there: 404 NoSuchKey, where an
+                # unconditional one answers 204.
+                self.headers_on('DeleteObject', {'If-Match': '*'})
+                with self.assertRaises(ClientError) as cm:
+                        self.s3.delete_object(Bucket=b, Key='never there.txt')
+                self.assertEqual(cm.exception.response['ResponseMetadata']['HTTPStatusCode'], 404)
+                self.assertEqual(cm.exception.response['Error']['Code'], 'NoSuchKey')
+                self.assertEqual(cm.exception.response['Error']['Key'], 'never there.txt')
+                self.headers_on('DeleteObject', {'If-Match': etag})
+                out = self.s3.delete_object(Bucket=b, Key='del.txt')
+                self.assertEqual(out['ResponseMetadata']['HTTPStatusCode'], 204)
+                self.assertNotIn('del.txt', self.w.list_keys(b))
+
+        def test_conditional_put(self):
+                b = self.w.inbound
+                self.w.upload('put.csv', b'a\n')
+                only_record(self.w.receive())
+                self.headers_on('PutObject', {'If-None-Match': '*'})
+                with self.assertRaises(ClientError) as cm:
+                        self.w.upload('put.csv', b'b\n')
+                self.assert_precondition_failed(cm, 'If-None-Match')
+                self.assertEqual(self.w.read_object(b, 'put.csv'), b'a\n')
+                self.assertEqual(self.w.receive(wait=0), [], 'a refused put sends no event')
+                self.w.upload('new.csv', b'n\n')
+                self.assertEqual(only_record(self.w.receive())['s3']['object']['key'], 'new.csv')
+
+        def test_conditional_overwrite(self):
+                b = self.w.inbound
+                first = self.w.upload('over.csv', b'1\n')['ETag']
+                only_record(self.w.receive())
+                self.headers_on('PutObject', {'If-Match': '"0123456789abcdef0123456789abcdef"'})
+                with self.assertRaises(ClientError) as cm:
+                        self.w.upload('over.csv', b'2\n')
+                self.assert_precondition_failed(cm, 'If-Match')
+                self.assertEqual(self.w.read_object(b, 'over.csv'), b'1\n')
+                self.assertEqual(self.w.receive(wait=0), [])
+                self.headers_on('PutObject', {'If-Match': first})
+                with self.assertRaises(ClientError) as cm:
+                        self.w.upload('not-yet.csv', b'x\n')
+                self.assertEqual(cm.exception.response['ResponseMetadata']['HTTPStatusCode'], 404)
+                self.assertEqual(cm.exception.response['Error']['Code'], 'NoSuchKey')
+                self.assertNotIn('not-yet.csv', self.w.list_keys(b))
+                self.w.upload('over.csv', b'2\n')
+                self.assertEqual(self.w.read_object(b, 'over.csv'), b'2\n')
+                self.assertEqual(only_record(self.w.receive())['s3']['object']['eTag'],
+                                 hashlib.md5(b'2\n').hexdigest())
+
+
 class Lifecycle(unittest.TestCase):
         def test_two_worlds_at_once_and_nothing_left(self):
                 with World() as a, World() as b:

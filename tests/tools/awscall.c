@@ -4,7 +4,8 @@
  *
  *   awscall [OPTIONS] COMMAND ARGS...
  *
- * Output: {"ok":true,"result":…,"stats":…,"clock_offset":S} and exit 0, or
+ * Output: {"ok":true,"result":…,"stats":…,"clock_offset":S} and exit 0 (sqs-receive adds
+ *         "skipped":N when entries without a receipt handle were skipped), or
  *         {"ok":false,"error":{"code":-N,"errno":"ENOENT","http_status":…,"aws_code":…,
  *          "request_id":…,"message":…},"stats":…} and exit 1; usage errors exit 2.
  * Credentials and region come from the environment (AWS_ACCESS_KEY_ID, AWS_REGION, …). */
@@ -30,6 +31,7 @@ typedef struct Call {
         int argc;
         char **argv;
         cJSON *result;
+        int skipped;                    /* sqs-receive: entries without a receipt handle */
         S3bError err;
 } Call;
 
@@ -66,14 +68,20 @@ static int cmd_sqs_receive(Call *c) {
                                 (unsigned) arg_ulong(c->argv[3], "visibility"), &m, &n, &c->err);
         if (r < 0)
                 return r;
+        c->skipped = r;
         c->result = cJSON_CreateArray();
         for (size_t i = 0; i < n; i++) {
                 cJSON *o = cJSON_CreateObject();
 
                 cJSON_AddStringToObject(o, "message_id", m[i].message_id);
                 cJSON_AddStringToObject(o, "receipt_handle", m[i].receipt_handle);
-                cJSON_AddStringToObject(o, "body", m[i].body);
+                if (m[i].body)
+                        cJSON_AddStringToObject(o, "body", m[i].body);
+                else
+                        cJSON_AddNullToObject(o, "body");
                 cJSON_AddNumberToObject(o, "receive_count", m[i].receive_count);
+                if (m[i].invalid)
+                        cJSON_AddStringToObject(o, "invalid", m[i].invalid);
                 cJSON_AddItemToArray(c->result, o);
         }
         sqs_messages_free(m, n);
@@ -616,8 +624,11 @@ int main(int argc, char **argv) {
                 r = commands[i].run(&call);
         }
         cJSON_AddBoolToObject(out, "ok", r >= 0);
-        if (r >= 0)
+        if (r >= 0) {
                 cJSON_AddItemToObject(out, "result", call.result ? call.result : cJSON_CreateNull());
+                if (call.skipped)
+                        cJSON_AddNumberToObject(out, "skipped", call.skipped);
+        }
         else {
                 cJSON_Delete(call.result);
                 cJSON_AddItemToObject(out, "error", error_json(&call.err));

@@ -23,10 +23,20 @@
 //              "unprocessed"    BatchWriteItem: forward only `keep` write requests (default
 //                               half, at least one) and return the rest in UnprocessedItems
 //              "copy-200-error" answer a CopyObject with 200 and an <Error> body
+//              "receive-corrupt" SQS ReceiveMessage: forward, then damage message `index`
+//                               (default 0; or a list, with a list `corrupt` to match) of the
+//                               answer as `corrupt` says: "md5" (flip
+//                               MD5OfBody), "no-body", "no-message-id", "no-receipt-handle",
+//                               "count" (ApproximateReceiveCount "NaN"), "attributes"
+//                               (Attributes a string), "huge" (a body of `size` bytes,
+//                               default 1 MiB + 1, over any SQS maximum, with a matching MD5),
+//                               "body" (the string `body`, matching MD5). An answer with
+//                               fewer messages passes unchanged and does not use up the fault
 //     preset:  with "status": dynamodb-throughput, dynamodb-throttling, dynamodb-internal,
 //              s3-slowdown, s3-internal, s3-503, sqs-throttling, sns-throttling,
 //              sns-throttling-exception, sns-throttled
-//     status, body (string or JSON object), headers, delay_ms, bytes, keep
+//     status, body (string or JSON object), headers, delay_ms, bytes, keep, index, corrupt,
+//     size
 //   DELETE /faults   remove every fault
 //   GET    /stats    {"total", "by_target", "faults": [{id, fired, remaining, ...}]}
 //   GET    /requests the last 1000 requests seen: [{method, url, target, status, fault}]
@@ -170,6 +180,7 @@ function matches(fault, req, body, tgt) {
         // These two only make sense for one operation each.
         if (fault.action === 'copy-200-error' && !req.headers['x-amz-copy-source']) return false;
         if (fault.action === 'unprocessed' && tgt !== 'DynamoDB_20120810.BatchWriteItem') return false;
+        if (fault.action === 'receive-corrupt' && tgt !== 'AmazonSQS.ReceiveMessage') return false;
         if (m.target && m.target !== tgt) return false;
         if (m.method && m.method.toUpperCase() !== req.method) return false;
         if (m.path && !new RegExp(m.path).test(req.url)) return false;
@@ -290,6 +301,61 @@ function unprocessed(req, res, body, fault, rec) {
         }, headers);
 }
 
+const CORRUPTIONS = {
+        md5: (m) => {
+                const md5 = String(m.MD5OfBody || crypto.createHash('md5').update(m.Body || '').digest('hex'));
+                m.MD5OfBody = (md5[0] === '0' ? '1' : '0') + md5.slice(1);
+        },
+        'no-body': (m) => { delete m.Body; },
+        'no-message-id': (m) => { delete m.MessageId; },
+        'no-receipt-handle': (m) => { delete m.ReceiptHandle; },
+        count: (m) => { m.Attributes = { ...(m.Attributes || {}), ApproximateReceiveCount: 'NaN' }; },
+        attributes: (m) => { m.Attributes = 'ApproximateReceiveCount=1'; },
+        huge: (m, f) => {
+                m.Body = 'x'.repeat(f.size || 1024 * 1024 + 1);
+                m.MD5OfBody = crypto.createHash('md5').update(m.Body).digest('hex');
+        },
+        body: (m, f) => {
+                m.Body = typeof f.body === 'string' ? f.body : JSON.stringify(f.body);
+                m.MD5OfBody = crypto.createHash('md5').update(m.Body, 'utf8').digest('hex');
+        },
+};
+
+// One message of a ReceiveMessage answer damaged (see the header); the others untouched.
+function receiveCorrupt(req, res, body, fault, rec) {
+        forward(req, body, async (upRes) => {
+                const upBody = await readBody(upRes);
+                rec.status = upRes.statusCode;
+                let out = null;
+                try {
+                        out = upRes.statusCode === 200 ? JSON.parse(upBody.toString('utf8')) : null;
+                } catch (e) {
+                        out = null;
+                }
+                const indexes = [].concat(fault.index || 0);
+                const kinds = [].concat(fault.corrupt || 'md5');
+                const msgs = out && Array.isArray(out.Messages) ? out.Messages : [];
+                if (Math.max(...indexes) >= msgs.length) {
+                        // Nothing to damage this time: the fault waits for a receive that has it.
+                        fault.fired--;
+                        if (fault.remaining >= 0) fault.remaining++;
+                        res.writeHead(upRes.statusCode, upRes.statusMessage, upRes.rawHeaders);
+                        return res.end(upBody);
+                }
+                indexes.forEach((i, k) => CORRUPTIONS[kinds[k] || kinds[0]](msgs[i], fault));
+                log(`receive-corrupt: messages ${indexes} of ${msgs.length} (${kinds})`);
+                answer(res, {
+                        status: 200,
+                        headers: { 'Content-Type': 'application/x-amz-json-1.0',
+                                'x-amzn-RequestId': upRes.headers['x-amzn-requestid'] || crypto.randomUUID() },
+                        body: JSON.stringify(out),
+                });
+        }, (e) => {
+                log(`upstream error: ${e.message}`);
+                res.destroy();
+        });
+}
+
 async function act(req, res, body, fault, rec) {
         switch (fault.action) {
         case 'status':
@@ -323,6 +389,8 @@ async function act(req, res, body, fault, rec) {
                 }, () => req.socket.destroy());
         case 'unprocessed':
                 return unprocessed(req, res, body, fault, rec);
+        case 'receive-corrupt':
+                return receiveCorrupt(req, res, body, fault, rec);
         case 'copy-200-error': {
                 // AWS: a CopyObject can fail after the 200 went out; the error is in the body.
                 const made = s3Error(200, 'InternalError', 'We encountered an internal error. Please try again.')();
@@ -361,7 +429,8 @@ function json(res, status, value) {
         answer(res, { status, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(value) });
 }
 
-const ACTIONS = ['status', 'delay', 'reset', 'drop-response', 'truncate', 'unprocessed', 'copy-200-error'];
+const ACTIONS = ['status', 'delay', 'reset', 'drop-response', 'truncate', 'unprocessed', 'copy-200-error',
+        'receive-corrupt'];
 
 const control = http.createServer(async (req, res) => {
         const body = await readBody(req);
@@ -373,6 +442,9 @@ const control = http.createServer(async (req, res) => {
                         if (f.preset && !PRESETS[f.preset]) return json(res, 400, { error: `unknown preset ${f.preset}` });
                         if (f.action === 'status' && !f.preset && !f.status)
                                 return json(res, 400, { error: 'status needs status or preset' });
+                        if (f.action === 'receive-corrupt' && f.corrupt !== undefined &&
+                            ![].concat(f.corrupt).every((k) => Object.hasOwn(CORRUPTIONS, k)))
+                                return json(res, 400, { error: `unknown corruption ${f.corrupt}` });
                         const fault = { ...f, id: nextId++, fired: 0, skipped: 0,
                                 remaining: f.times === undefined ? 1 : f.times };
                         faults.push(fault);

@@ -8,6 +8,8 @@
 //     filters); setting one sends s3:TestEvent to each destination queue.
 //   - after a 2xx PutObject, CopyObject or CompleteMultipartUpload into a configured bucket it
 //     sends the standard S3 event record to the queue with SQS SendMessage (JSON 1.0).
+//   - the S3 conditional requests fauxqs ignores, and UploadPartCopy, which it lacks (see
+//     "S3 conditional requests" below).
 // The event is enqueued before the client gets its response, so a test that saw its PUT
 // succeed can read the event at once (real S3 is asynchronous; nothing may rely on it being
 // slower).
@@ -99,10 +101,15 @@ function xmlText(xml, name) {
 }
 
 function s3Error(res, status, code, message, extra = '') {
+        const requestId = hexId(8);
+        const hostId = crypto.randomBytes(48).toString('base64');
         const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
                 `<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message>${extra}` +
-                `<RequestId>${hexId(8)}</RequestId><HostId>${hexId(16)}</HostId></Error>`;
-        res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
+                `<RequestId>${requestId}</RequestId><HostId>${hostId}</HostId></Error>`;
+        res.writeHead(status, {
+                'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body),
+                'x-amz-request-id': requestId, 'x-amz-id-2': hostId,
+        });
         res.end(body);
 }
 
@@ -395,6 +402,225 @@ async function emitCreated(req, target, eventName, upRes) {
         }
 }
 
+// --- S3 conditional requests -------------------------------------------------------------
+// fauxqs 1.9.2 honours If-Match on GetObject only: it ignores x-amz-copy-source-if-* on
+// CopyObject, has no UploadPartCopy at all (it stores the empty request body as the part),
+// and ignores If-Match / If-None-Match on DeleteObject, PutObject and
+// CompleteMultipartUpload. The bridge checks those conditions itself against the object's
+// current state (a HEAD upstream) and answers a failed one as S3 does, without forwarding —
+// so a refused write creates nothing and sends no event. Check-then-forward is not atomic:
+// a write landing between the HEAD and the forwarded request is not seen. That is enough for
+// tests, which do not race their own conditional requests; real S3 evaluates the condition
+// atomically (and answers 409 ConditionalRequestConflict to a concurrent loser).
+// fauxqs has no bucket versioning (no PutBucketVersioning, no versionId on PUT), so only the
+// current object exists: a copy source's ?versionId= is passed to the HEAD and ignored there.
+
+const PRECONDITION_FAILED = 'At least one of the pre-conditions you specified did not hold';
+
+// An ETag header value as a list of bare tags: quotes and the weak prefix stripped, a comma
+// list split (RFC 7232, section 3.1); '*' stays '*'.
+function etagList(value) {
+        return String(value).split(',').map((t) => t.trim().replace(/^W\//, '').replace(/"/g, ''))
+                .filter((t) => t !== '');
+}
+
+function etagMatches(headerValue, etag) {
+        const bare = String(etag || '').replace(/"/g, '');
+        return etagList(headerValue).some((t) => t === '*' || t === bare);
+}
+
+// The key as a path: each segment percent-encoded (fauxqs decodes the path).
+function keyPath(bucket, key) {
+        return `/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+// x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded, optionally "?versionId=v"
+// (S3 API Reference, CopyObject, "x-amz-copy-source"). Null when it is not of that form.
+function parseCopySource(value) {
+        const [encoded, query] = String(value).split('?', 2);
+        let decoded;
+        try {
+                decoded = decodeURIComponent(encoded).replace(/^\//, '');
+        } catch (e) {
+                return null;
+        }
+        const slash = decoded.indexOf('/');
+        if (slash <= 0 || slash === decoded.length - 1) return null;
+        const bucket = decoded.slice(0, slash);
+        const key = decoded.slice(slash + 1);
+        const versionId = query ? new URLSearchParams(query).get('versionId') : null;
+        const path = keyPath(bucket, key) + (versionId ? `?versionId=${encodeURIComponent(versionId)}` : '');
+        return { bucket, key, versionId, path };
+}
+
+// The object's current ETag and Last-Modified, or null when HEAD finds nothing.
+async function currentObject(path) {
+        const res = await request(upstream, { method: 'HEAD', path, headers: dummyAuth('s3') });
+        if (res.status === 404) return null;
+        if (res.status !== 200) throw new Error(`HEAD ${path} -> ${res.status}`);
+        return { etag: res.headers.etag || '', lastModified: new Date(res.headers['last-modified']) };
+}
+
+function httpDate(value) {
+        const d = new Date(value);
+        return Number.isNaN(d.getTime()) ? null : d;
+}
+
+// Which x-amz-copy-source-if-* condition fails for SOURCE, or null. S3 API Reference,
+// CopyObject / UploadPartCopy: if-match true and if-unmodified-since false -> the copy goes
+// ahead; if-none-match false and if-modified-since true -> 412. So an ETag condition, when
+// present, decides alone; the date condition only counts without it.
+function copySourceConditionFailure(h, source) {
+        const im = h['x-amz-copy-source-if-match'];
+        const inm = h['x-amz-copy-source-if-none-match'];
+        const ims = httpDate(h['x-amz-copy-source-if-modified-since']);
+        const ius = httpDate(h['x-amz-copy-source-if-unmodified-since']);
+        if (im !== undefined) {
+                if (!etagMatches(im, source.etag)) return 'x-amz-copy-source-If-Match';
+        } else if (ius && source.lastModified > ius) {
+                return 'x-amz-copy-source-If-Unmodified-Since';
+        }
+        if (inm !== undefined) {
+                if (etagMatches(inm, source.etag)) return 'x-amz-copy-source-If-None-Match';
+        } else if (ims && source.lastModified <= ims) {
+                return 'x-amz-copy-source-If-Modified-Since';
+        }
+        return null;
+}
+
+function hasCopySourceCondition(h) {
+        return ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']
+                .some((c) => h[`x-amz-copy-source-${c}`] !== undefined);
+}
+
+// The object operation a request is, as far as conditions go; null for anything else.
+function objectOperation(req, target) {
+        if (!target.bucket || !target.key) return null;
+        const q = target.query;
+        const sub = [...q.keys()].some((k) => SUBRESOURCES.has(k));
+        const copy = req.headers['x-amz-copy-source'] !== undefined;
+        if (req.method === 'PUT' && !sub) return copy ? 'CopyObject' : 'PutObject';
+        if (req.method === 'PUT' && q.has('partNumber') && q.has('uploadId') && copy) return 'UploadPartCopy';
+        if (req.method === 'POST' && q.has('uploadId')) return 'CompleteMultipartUpload';
+        if (req.method === 'DELETE' && !sub && !q.has('versionId')) return 'DeleteObject';
+        return null;
+}
+
+function preconditionFailed(req, res, condition) {
+        req.resume();   // the body is not wanted; drain it so the connection stays usable
+        log(`${req.method} ${req.url}: precondition ${condition} failed`);
+        s3Error(res, 412, 'PreconditionFailed', PRECONDITION_FAILED,
+                `<Condition>${xmlEscape(condition)}</Condition>`);
+}
+
+function noSuchKey(req, res, key) {
+        req.resume();
+        s3Error(res, 404, 'NoSuchKey', 'The specified key does not exist.', `<Key>${xmlEscape(key)}</Key>`);
+}
+
+// Conditions on the object the request writes or deletes (If-Match / If-None-Match).
+// Answers and returns true when one fails.
+//   PutObject, CopyObject, CompleteMultipartUpload: If-None-Match: * fails with 412 when the
+//     key exists; If-Match fails with 412 on another ETag (S3 API Reference, PutObject
+//     "If-Match" / "If-None-Match"), and with 404 NoSuchKey when there is no such key (S3 User
+//     Guide, "How to prevent object overwrites with conditional writes": a conditional write
+//     whose object is gone "fails with 404 Not Found").
+//   DeleteObject (conditional delete, general purpose buckets): If-Match with another ETag ->
+//     412; no current object -> 404 NoSuchKey, where an unconditional delete answers 204
+//     (S3 User Guide, "How to perform conditional deletes": the condition is evaluated against
+//     the current object, and a key that no longer exists gives 404 Not Found).
+// If-None-Match with an ETag instead of '*' is left to the upstream (S3 takes only '*').
+async function destinationConditionFailed(req, res, target, op) {
+        const im = req.headers['if-match'];
+        const inm = op === 'DeleteObject' ? undefined : req.headers['if-none-match'];
+        if (im === undefined && (inm === undefined || inm.trim() !== '*')) return false;
+        const current = await currentObject(`/${target.bucket}/${target.rawKey}`);
+        if (!current && !(await bucketExists(target.bucket))) return false;   // NoSuchBucket upstream
+        if (inm !== undefined && inm.trim() === '*' && current) {
+                preconditionFailed(req, res, 'If-None-Match');
+                return true;
+        }
+        if (im !== undefined) {
+                if (!current) {
+                        noSuchKey(req, res, target.key);
+                        return true;
+                }
+                if (!etagMatches(im, current.etag)) {
+                        preconditionFailed(req, res, 'If-Match');
+                        return true;
+                }
+        }
+        return false;
+}
+
+// UploadPartCopy done here, as S3 documents it: read the source (x-amz-copy-source-range or
+// all of it), upload that as part N, answer <CopyPartResult>. Parts are held in memory: test
+// sizes only.
+async function uploadPartCopy(req, res, target, source) {
+        req.resume();
+        const headers = dummyAuth('s3');
+        const range = req.headers['x-amz-copy-source-range'];
+        if (range !== undefined) {
+                if (!/^bytes=\d+-\d+$/.test(range))
+                        return s3Error(res, 400, 'InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy');
+                headers.Range = range;
+        }
+        const got = await request(upstream, { method: 'GET', path: source.path, headers });
+        if (got.status === 416)
+                return s3Error(res, 400, 'InvalidArgument', `Range specified is not valid for source object`);
+        if (got.status !== 200 && got.status !== 206) {
+                res.writeHead(got.status, { 'Content-Type': got.headers['content-type'] || 'application/xml',
+                        'Content-Length': got.body.length });
+                return res.end(got.body);
+        }
+        const q = target.query;
+        const partPath = `/${target.bucket}/${target.rawKey}?partNumber=${encodeURIComponent(q.get('partNumber'))}` +
+                `&uploadId=${encodeURIComponent(q.get('uploadId'))}`;
+        const put = await request(upstream, {
+                method: 'PUT', path: partPath,
+                headers: { ...dummyAuth('s3'), 'Content-Type': 'application/octet-stream',
+                        'Content-Length': got.body.length },
+        }, got.body);
+        if (put.status !== 200) {
+                res.writeHead(put.status, { 'Content-Type': put.headers['content-type'] || 'application/xml',
+                        'Content-Length': put.body.length });
+                return res.end(put.body);
+        }
+        const lastModified = new Date(got.headers['last-modified'] || Date.now()).toISOString();
+        const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
+                `<CopyPartResult xmlns="${S3_NS}"><LastModified>${lastModified}</LastModified>` +
+                `<ETag>${xmlEscape(put.headers.etag || '')}</ETag></CopyPartResult>`;
+        res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body),
+                'x-amz-request-id': hexId(8) });
+        res.end(body);
+}
+
+// Applies the conditions of an object request; returns true when it has been answered here.
+async function handledHere(req, res, target) {
+        const op = objectOperation(req, target);
+        if (!op) return false;
+        if (op === 'CopyObject' || op === 'UploadPartCopy') {
+                const source = parseCopySource(req.headers['x-amz-copy-source']);
+                if (!source) return false;   // the upstream answers a malformed source
+                if (hasCopySourceCondition(req.headers) || op === 'UploadPartCopy') {
+                        const current = await currentObject(source.path);
+                        // A missing source: forwarded, the upstream answers NoSuchKey.
+                        if (current) {
+                                const failed = copySourceConditionFailure(req.headers, current);
+                                if (failed) {
+                                        preconditionFailed(req, res, failed);
+                                        return true;
+                                }
+                        }
+                }
+                if (op === 'UploadPartCopy') {
+                        await uploadPartCopy(req, res, target, source);
+                        return true;
+                }
+        }
+        return destinationConditionFailed(req, res, target, op);
+}
+
 function forward(req, res, target, eventName) {
         const up = http.request({
                 host: upstream.hostname,
@@ -434,6 +660,7 @@ const server = http.createServer(async (req, res) => {
                         if (req.method === 'PUT') return await putNotification(req, res, target);
                         if (req.method === 'GET') return await getNotification(res, target);
                 }
+                if (await handledHere(req, res, target)) return;
                 forward(req, res, target, createdEventName(req, target));
         } catch (e) {
                 log(`internal error: ${e.stack}`);
