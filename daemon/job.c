@@ -23,6 +23,7 @@
 #include "daemon/outcome.h"
 #include "daemon/pool.h"
 #include "daemon/report.h"
+#include "daemon/tablecache.h"
 #include "daemon/writer.h"
 
 /* Rejected rows are reported in full up to this; beyond, counted only (report.h). */
@@ -182,9 +183,17 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
         S3ObjectInfo info = {};
         S3bError err = {};
         Run run = { .job = j, .env = env, .report = report };
+        const TableShape *table = NULL;
         int r;
 
-        r = ingest_new(j->spec, j->key, &cb, &run, &in, &err);
+        if (env->tables) {
+                /* DescribeTable failing is no fault of the file: try again later */
+                r = tablecache_get(env->tables, env->client, j->spec->table, now_ms(), &table, &err);
+                if (r < 0)
+                        return set_reason(j, r == -ECANCELED || cancelled(env) ? READ_CANCELLED : READ_TRANSIENT,
+                                          "", &err);
+        }
+        r = ingest_new(j->spec, table, j->key, &cb, &run, &in, &err);
         if (r < 0)
                 return set_reason(j, READ_FILE_FAILED, "pipeline: ", &err);
         run.ingest = in;
@@ -387,6 +396,7 @@ void job_run(Job *j, const JobEnv *env) {
 
 typedef struct Worker {
         JobClients clients;
+        TableCache *tables;
         AwsMetricsSample sample, write_samples[JOB_WRITE_WINDOW];
         JobEnv env;
 } Worker;
@@ -425,6 +435,7 @@ static void worker_done(void *ud, void *state) {
         Worker *w = state;
 
         job_clients_done(&w->clients);
+        tablecache_free(w->tables);
         free(w);
 }
 
@@ -442,7 +453,14 @@ static int worker_init(void *ud, unsigned index, void **ret_state) {
                 free(w);
                 return r;
         }
-        w->env = (JobEnv) { .log = sh->log, .metrics = sh->metrics, .cancel = sh->cancel };
+        w->tables = tablecache_new(TABLECACHE_TTL_MS);
+        if (!w->tables) {
+                job_clients_done(&w->clients);
+                free(w);
+                return -ENOMEM;
+        }
+        w->env = (JobEnv) { .log = sh->log, .metrics = sh->metrics, .cancel = sh->cancel,
+                            .tables = w->tables };
         job_clients_env(&w->clients, &w->env);
         *ret_state = w;
         return 0;

@@ -93,7 +93,7 @@ static int run_split(const PipelineSpec *spec, const char *key, const void *data
         size_t at = 0;
         int r = 0;
 
-        assert_int_equal(ingest_new(spec, key, &callbacks, o, &in, err), 0);
+        assert_int_equal(ingest_new(spec, NULL, key, &callbacks, o, &in, err), 0);
         for (size_t i = 0; i <= n_cuts && r >= 0; i++) {
                 size_t end = i < n_cuts ? cuts[i] : n;
 
@@ -272,7 +272,7 @@ static void test_header_mismatch(void **state) {
         S3bError err = {};
 
         reference_spec(&spec);
-        assert_int_equal(ingest_new(&spec, "x.csv", &callbacks, &o, &in, &err), 0);
+        assert_int_equal(ingest_new(&spec, NULL, "x.csv", &callbacks, &o, &in, &err), 0);
         assert_int_equal(ingest_feed(in, bad, sizeof(bad) - 1, &err), -EBADMSG);
         assert_string_equal(err.message,
                             "line 1: header does not match the columns of pipeline 'students': "
@@ -332,7 +332,7 @@ static void test_abort_and_limits(void **state) {
 
         /* stats so far are available after a failure */
         o.abort_at_line = 0;
-        assert_int_equal(ingest_new(&spec, "s.csv", &callbacks, &o, &in, &err), 0);
+        assert_int_equal(ingest_new(&spec, NULL, "s.csv", &callbacks, &o, &in, &err), 0);
         assert_int_equal(ingest_feed(in, data, 70, &err), 0);
         ingest_get_stats(in, &st);
         assert_int_equal(st.bytes_in, 70);
@@ -365,12 +365,12 @@ static void test_bad_spec(void **state) {
 
         reference_spec(&spec);
         spec.csv.delimiter = '"';
-        assert_int_equal(ingest_new(&spec, "x", &callbacks, NULL, &in, &err), -EINVAL);
+        assert_int_equal(ingest_new(&spec, NULL, "x", &callbacks, NULL, &in, &err), -EINVAL);
         assert_non_null(strstr(err.message, "delimiter"));
         spec.csv.delimiter = ',';
         free(spec.columns[0].pattern);
         spec.columns[0].pattern = strdup("(");
-        assert_int_equal(ingest_new(&spec, "x", &callbacks, NULL, &in, &err), -EINVAL);
+        assert_int_equal(ingest_new(&spec, NULL, "x", &callbacks, NULL, &in, &err), -EINVAL);
         assert_null(in);
         pipeline_spec_done(&spec);
 }

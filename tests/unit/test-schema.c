@@ -97,7 +97,7 @@ static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(*f));
 
         make_spec(&f->spec);
-        assert_int_equal(schema_new(&f->spec, &f->schema, NULL), 0);
+        assert_int_equal(schema_new(&f->spec, NULL, &f->schema, NULL), 0);
         item_builder_init(&f->item, 1 << 20);
         buf_init(&f->key, 1 << 20);
         *state = f;
@@ -144,8 +144,8 @@ static void test_good_row(void **state) {
                             "\"active\":{\"BOOL\":true},\"enrolled\":{\"S\":\"2024-02-29\"},"
                             "\"level\":{\"S\":\"UG\"}}");
         assert_string_equal(f->key.data, "S6:A00001S5:CS101");
-        /* names 10+10+9+6+7+3+6+8+5 = 64, values 6+3+8+5 + 2 + 2 + 1 + 10 + 2 */
-        assert_int_equal(f->item.size, 64 + 6 + 3 + 8 + 5 + 2 + 2 + 1 + 10 + 2);
+        /* names 10+10+9+6+7+3+6+8+5 = 64, values 6+3+8+5 + 2 + 3 (|_3|.|5_|) + 1 + 10 + 2 */
+        assert_int_equal(f->item.size, 64 + 6 + 3 + 8 + 5 + 2 + 3 + 1 + 10 + 2);
 }
 
 static void test_nulls(void **state) {
@@ -417,7 +417,7 @@ static void test_numeric_keys(void **state) {
         add_column(&p, "at", COLUMN_NUMBER, true);
         p.partition_key = strdup("id");
         p.sort_key = strdup("at");
-        assert_int_equal(schema_new(&p, &s, NULL), 0);
+        assert_int_equal(schema_new(&p, NULL, &s, NULL), 0);
         item_builder_init(&item, 4096);
 
         split(&row, "7|1.5");
@@ -454,7 +454,7 @@ static void test_item_too_large(void **state) {
         add_column(&p, "k", COLUMN_STRING, true);
         add_column(&p, "blob", COLUMN_STRING, false);
         p.partition_key = strdup("k");
-        assert_int_equal(schema_new(&p, &s, NULL), 0);
+        assert_int_equal(schema_new(&p, NULL, &s, NULL), 0);
         item_builder_init(&item, 8 * 1024 * 1024);
         memset(v, 'x', 500 * 1024);
         f[0] = (CsvField) { .data = "k1", .len = 2 };
@@ -487,7 +487,7 @@ static void test_empty_key(void **state) {
         add_column(&p, "k", COLUMN_STRING, true);
         add_column(&p, "v", COLUMN_STRING, false);
         p.partition_key = strdup("k");
-        assert_int_equal(schema_new(&p, &s, NULL), 0);
+        assert_int_equal(schema_new(&p, NULL, &s, NULL), 0);
         item_builder_init(&item, 4096);
         split(&row, "|x");
         assert_int_equal(schema_row(s, row.f, row.n, &item, &key, &rj), 1);
@@ -510,21 +510,21 @@ static void test_bad_specs(void **state) {
         make_spec(&p);
         free(p.columns[0].pattern);
         p.columns[0].pattern = strdup("A[0-9");
-        assert_int_equal(schema_new(&p, &s, &err), -EINVAL);
+        assert_int_equal(schema_new(&p, NULL, &s, &err), -EINVAL);
         assert_non_null(strstr(err.message, "column 'student_id': pattern"));
         pipeline_spec_done(&p);
 
         make_spec(&p);
         free(p.sort_key);
         p.sort_key = strdup("active");
-        assert_int_equal(schema_new(&p, &s, &err), -EINVAL);
+        assert_int_equal(schema_new(&p, NULL, &s, &err), -EINVAL);
         assert_non_null(strstr(err.message, "boolean"));
         pipeline_spec_done(&p);
 
         make_spec(&p);
         free(p.partition_key);
         p.partition_key = strdup("nope");
-        assert_int_equal(schema_new(&p, &s, &err), -EINVAL);
+        assert_int_equal(schema_new(&p, NULL, &s, &err), -EINVAL);
         assert_non_null(strstr(err.message, "'nope' is not a column"));
         pipeline_spec_done(&p);
         assert_null(s);
