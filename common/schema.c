@@ -281,14 +281,15 @@ static int mark_index_attr(Schema *s, const TableIndex *ix, const TableKeyAttr *
         if (i < 0)
                 return 0;       /* never written: the index is sparse for it */
         c = &s->columns[i];
-        if (!c->index) {
-                if (asprintf(&c->index, "%s %s", table_index_kind(ix), ix->name) < 0) {
-                        c->index = NULL;
-                        return -ENOMEM;
-                }
-                c->index_max = max;
-        } else
-                c->index_max = MIN(c->index_max, max);
+        /* named after the index with the strictest limit, which the message quotes */
+        if (c->index && c->index_max <= max)
+                return 0;
+        free(c->index);
+        if (asprintf(&c->index, "%s %s", table_index_kind(ix), ix->name) < 0) {
+                c->index = NULL;
+                return -ENOMEM;
+        }
+        c->index_max = max;
         return 0;
 }
 
