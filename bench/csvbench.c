@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
         }
 
         t0 = now();
-        r = ingest_new(p, argv[3], &cb, &sink, &in, &err);
+        r = ingest_new(p, NULL, argv[3], &cb, &sink, &in, &err);
         while (r >= 0) {
                 ssize_t n = read(fd, chunk, chunk_size);
 

@@ -132,8 +132,8 @@ static int to_csv(void *userdata, const void *data, size_t n) {
         return csv_parser_feed(in->csv, data, n);
 }
 
-int ingest_new(const PipelineSpec *spec, const char *object_key, const IngestCallbacks *cb,
-               void *userdata, Ingest **ret, S3bError *err) {
+int ingest_new(const PipelineSpec *spec, const TableShape *table, const char *object_key,
+               const IngestCallbacks *cb, void *userdata, Ingest **ret, S3bError *err) {
         _cleanup_(ingest_freep) Ingest *in = NULL;
         size_t max_row = spec->csv.max_row_bytes ? spec->csv.max_row_bytes : 400 * 1024;
         size_t names = 0;
@@ -151,7 +151,7 @@ int ingest_new(const PipelineSpec *spec, const char *object_key, const IngestCal
         in->spec = spec;
         in->cb = *cb;
         in->userdata = userdata;
-        r = schema_new(spec, &in->schema, err);
+        r = schema_new(spec, table, &in->schema, err);
         if (r < 0)
                 return r;
         r = csv_parser_new(&opts, on_row, in, &in->csv);

@@ -8,7 +8,8 @@
  *
  * Two kinds of failure:
  *   - a row error (bad UTF-8, unbalanced or stray quote, wrong field count, type violation,
- *     null key, item over 400 KB, row over max_row_bytes) goes to on_reject and parsing goes
+ *     null key, item over 400 KB, row over max_row_bytes, a key or index key value DynamoDB
+ *     refuses: too long, empty) goes to on_reject and parsing goes
  *     on with the next row;
  *   - a file error (header does not match the columns, corrupt gzip, a callback abort) makes
  *     ingest_feed()/ingest_finish() return < 0 with a message naming the line; the Ingest
@@ -30,6 +31,7 @@
 
 #include "common/error.h"
 #include "common/spec.h"
+#include "common/tableshape.h"
 #include "common/util.h"
 
 typedef struct Ingest Ingest;
@@ -74,10 +76,12 @@ typedef struct IngestStats {
         bool gzip;              /* the input was decompressed */
 } IngestStats;
 
-/* object_key is only used for the .gz auto-detection and may be NULL. cb is copied.
- * -EINVAL when the spec cannot be compiled (bad regex, unknown key column, ...). */
-int ingest_new(const PipelineSpec *spec, const char *object_key, const IngestCallbacks *cb,
-               void *userdata, Ingest **ret, S3bError *err);
+/* table (may be NULL) is the target table's shape, for DynamoDB's key and index key rules
+ * (schema_new()); read during the call only. object_key is only used for the .gz
+ * auto-detection and may be NULL. cb is copied. -EINVAL when the spec cannot be compiled
+ * (bad regex, unknown key column, ...) or does not fit the table. */
+int ingest_new(const PipelineSpec *spec, const TableShape *table, const char *object_key,
+               const IngestCallbacks *cb, void *userdata, Ingest **ret, S3bError *err);
 
 /* Feeds n bytes of the object. 0, or < 0 for a file-level failure (-EBADMSG for a header
  * mismatch or corrupt gzip, the callback's code for an abort, -ENOMEM) with err filled. */

@@ -5,7 +5,8 @@
  * builder keeps its buffer between items. Alongside the JSON it adds up the item's size the
  * way DynamoDB counts it against the 400 KB limit ("Item sizes and formats" in the DynamoDB
  * developer guide): UTF-8 bytes of each attribute name plus its value, a number taking one
- * byte per two significant digits plus one, a boolean one byte.
+ * byte per two significant digits (as aligned pairs, item_number_size()) plus one, plus one
+ * when negative, a boolean one byte.
  *
  * Values must be valid UTF-8 (the CSV parser guarantees it); bytes ≥ 0x80 are passed through,
  * quotes, backslashes and control characters are escaped. */
@@ -58,5 +59,6 @@ int json_escape_append(Buf *b, const char *s, size_t n);
 /* Worst-case JSON size of one escaped byte: \u00XX. */
 #define JSON_ESCAPE_MAX 6
 
-/* DynamoDB's size of a number given as text: significant digits / 2 + 1. */
+/* DynamoDB's size of a number given as text ([-]digits[.digits][E[-]digits]): one byte per
+ * base-100 digit pair its significant digits occupy, plus one, plus one when negative. */
 size_t item_number_size(const char *v, size_t n);

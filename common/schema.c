@@ -13,6 +13,7 @@
 
 #include "common/pattern.h"
 #include "common/schema.h"
+#include "common/tableshape.h"
 
 /* DynamoDB number limits ("Supported data types and naming rules" in the developer guide):
  * positive range 1E-130 to 9.9999999999999999999999999999999999999E+125. */
@@ -25,6 +26,12 @@ typedef struct SchemaColumn {
         ItemName name;
         Pattern *pattern;       /* or NULL */
         bool is_key;
+        /* DynamoDB's key rules on an S value (tableshape.h), checked only when key_rules */
+        bool key_rules;
+        unsigned key_max;       /* table key: 2048 (partition) or 1024 (sort); 0 = not one */
+        const char *key_what;   /* "partition key", "sort key" */
+        char *index;            /* "GSI by_name" when an index key attribute, else NULL */
+        unsigned index_max;     /* 2048, or 1024 when some index has it as its sort key */
 } SchemaColumn;
 
 struct Schema {
@@ -238,6 +245,7 @@ Schema *schema_free(Schema *s) {
         for (size_t i = 0; i < s->n_columns; i++) {
                 item_name_done(&s->columns[i].name);
                 pattern_free(s->columns[i].pattern);
+                free(s->columns[i].index);
         }
         free(s->columns);
         free(s->map);
@@ -265,7 +273,56 @@ static int find_key(const PipelineSpec *spec, const char *name, const char *what
         return 0;
 }
 
-int schema_new(const PipelineSpec *spec, Schema **ret, S3bError *err) {
+/* Marks the column that writes index key attribute `a` (if any) with the index's rules. */
+static int mark_index_attr(Schema *s, const TableIndex *ix, const TableKeyAttr *a, unsigned max) {
+        int i = a->name[0] ? pipeline_spec_column_index(s->spec, a->name) : -1;
+        SchemaColumn *c;
+
+        if (i < 0)
+                return 0;       /* never written: the index is sparse for it */
+        c = &s->columns[i];
+        /* named after the index with the strictest limit, which the message quotes */
+        if (c->index && c->index_max <= max)
+                return 0;
+        free(c->index);
+        if (asprintf(&c->index, "%s %s", table_index_kind(ix), ix->name) < 0) {
+                c->index = NULL;
+                return -ENOMEM;
+        }
+        c->index_max = max;
+        return 0;
+}
+
+/* The per-column key rules: computed once here so a row pays one flag test per field. */
+static int setup_key_rules(Schema *s, const TableShape *table) {
+        int r;
+
+        s->columns[s->pk].key_max = DYNAMO_PARTITION_KEY_MAX;
+        s->columns[s->pk].key_what = "partition key";
+        if (s->sk >= 0) {
+                s->columns[s->sk].key_max = DYNAMO_SORT_KEY_MAX;
+                s->columns[s->sk].key_what = "sort key";
+        }
+        for (size_t i = 0; table && i < table->n_indexes; i++) {
+                const TableIndex *ix = &table->indexes[i];
+
+                r = mark_index_attr(s, ix, &ix->hash, DYNAMO_PARTITION_KEY_MAX);
+                if (r >= 0)
+                        r = mark_index_attr(s, ix, &ix->range, DYNAMO_SORT_KEY_MAX);
+                if (r < 0)
+                        return r;
+        }
+        /* a number key is at most 38 digits, far below both limits, and never empty: only
+         * string values need the checks (type mismatches were refused as a whole already) */
+        for (size_t i = 0; i < s->n_columns; i++) {
+                SchemaColumn *c = &s->columns[i];
+
+                c->key_rules = (c->key_max || c->index) && column_item_type(c->spec->type) == ITEM_S;
+        }
+        return 0;
+}
+
+int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, S3bError *err) {
         _cleanup_(schema_freep) Schema *s = NULL;
         size_t field_max = spec->csv.max_field_bytes ? spec->csv.max_field_bytes
                                                      : spec->csv.max_row_bytes;
@@ -324,6 +381,14 @@ int schema_new(const PipelineSpec *spec, Schema **ret, S3bError *err) {
                         return r;
                 s->columns[s->sk].is_key = true;
         }
+        if (table) {
+                r = table_shape_check_spec(table, spec, err);
+                if (r < 0)
+                        return r;
+        }
+        r = setup_key_rules(s, table);
+        if (r < 0)
+                return r;
         /* small now, grown to the longest value seen: the row path soon stops allocating */
         buf_init(&s->canon, field_max + 32);
         buf_init(&s->key_pk, field_max + 32);
@@ -563,6 +628,22 @@ static int build_key(Schema *s, const CsvField *pk, const CsvField *sk, Buf *key
         return 0;
 }
 
+/* DynamoDB's length and emptiness rules for a key or index key S value (tableshape.h):
+ * a row that breaks them would fail its whole BatchWriteItem with a ValidationException. */
+static const char *key_rules(Schema *s, const SchemaColumn *c, size_t n) {
+        if (c->key_max && n > c->key_max)
+                return reason(s, "%s %s is %zu bytes; DynamoDB allows %u", c->key_what,
+                              c->spec->name, n, c->key_max);
+        if (!c->index)
+                return NULL;
+        if (n == 0)
+                return reason(s, "%s key %s is empty", c->index, c->spec->name);
+        if (n > c->index_max)
+                return reason(s, "%s key %s is %zu bytes; DynamoDB allows %u", c->index,
+                              c->spec->name, n, c->index_max);
+        return NULL;
+}
+
 int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, Buf *key,
                SchemaReject *ret_reject) {
         const CsvField *pk = NULL, *sk = NULL;
@@ -607,6 +688,8 @@ int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, B
                         else
                                 sk = f;
                 }
+                if (c->key_rules && (why = key_rules(s, c, vlen)))
+                        goto reject;
                 r = item_add(item, &c->name, column_item_type(c->spec->type), v, vlen);
                 if (r == -ENOBUFS) {
                         pos = 0;

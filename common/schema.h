@@ -19,7 +19,13 @@
  *   - date: YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm), a real calendar day
  *     (leap years included) → S as written;
  *   - enum: one of enum_values exactly → S;
- *   - key columns must be non-empty; the item must fit DynamoDB's 400 KB.
+ *   - key columns must be non-empty; the item must fit DynamoDB's 400 KB, counted as
+ *     DynamoDB counts it (item.h);
+ *   - DynamoDB's key rules (tableshape.h): a string partition key value is at most 2048
+ *     bytes, a sort key value at most 1024 (UTF-8 bytes); with a TableShape, an index key
+ *     attribute that has a value must be non-empty and within the same limits (2048 as an
+ *     index's partition key, 1024 as its sort key). A null optional index key attribute is
+ *     left out of the item, which DynamoDB allows (sparse index).
  * A Schema keeps scratch buffers and the header binding: one per file, one thread at a time. */
 #pragma once
 
@@ -31,6 +37,7 @@
 #include "common/error.h"
 #include "common/item.h"
 #include "common/spec.h"
+#include "common/tableshape.h"
 #include "common/util.h"
 
 typedef struct Schema Schema;
@@ -41,9 +48,13 @@ typedef struct SchemaReject {
         const char *reason;     /* valid until the next schema call */
 } SchemaReject;
 
-/* spec is borrowed and must outlive the Schema. -EINVAL (with a message) when a regex does
- * not compile, a key names no column or a key column is boolean. */
-int schema_new(const PipelineSpec *spec, Schema **ret, S3bError *err);
+/* spec is borrowed and must outlive the Schema. table (may be NULL) is the target table's
+ * shape from DescribeTable: read here only, not kept. Without it only the pipeline's own key
+ * is checked (as `validate` does offline). -EINVAL (with a message) when a regex does not
+ * compile, a key names no column or a key column is boolean, or when the pipeline does not
+ * fit the table (table_shape_check_spec(): key names, a column whose type is not the key's or
+ * index key's). */
+int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, S3bError *err);
 Schema *schema_free(Schema *s);
 DEFINE_CLEANUP_FUNC(Schema *, schema_free);
 

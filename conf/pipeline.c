@@ -413,7 +413,7 @@ static void check_compiles(Loader *ld, const YNode *pl, const char *path, const 
         int r;
 
         s3b_error_clear(&err);
-        r = schema_new(p, &s, &err);
+        r = schema_new(p, NULL, &s, &err);
         if (r == -ENOMEM)
                 ld->oom = true;
         else if (r < 0)

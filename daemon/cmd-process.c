@@ -14,6 +14,7 @@
 #include "daemon/job.h"
 #include "daemon/outcome.h"
 #include "daemon/startup.h"
+#include "daemon/tablecache.h"
 
 static void help(void) {
         printf("Usage: s3batchd [-c CONFIG] process [--pipeline NAME] s3://BUCKET/KEY\n\n"
@@ -33,6 +34,7 @@ int cmd_process(const GlobalOptions *g, int argc, char **argv) {
         JobClients clients = {};
         JobEnv env = {};
         _cleanup_(job_freep) Job *job = NULL;
+        _cleanup_(tablecache_freep) TableCache *tables = NULL;
         _cleanup_free_ char *bucket = NULL, *key = NULL, *summary = NULL;
         const char *pipeline = NULL;
         const PipelineSpec *spec;
@@ -74,7 +76,13 @@ int cmd_process(const GlobalOptions *g, int argc, char **argv) {
         r = job_clients_init(&clients, aws, NULL, &err);
         if (r < 0)
                 return log_error_errno(log, r, "AWS client: %s", err.message), 1;
+        tables = tablecache_new(TABLECACHE_TTL_MS);
+        if (!tables) {
+                job_clients_done(&clients);
+                return log_error_errno(log, -ENOMEM, "Out of memory"), 1;
+        }
         env.log = log;
+        env.tables = tables;
         job_clients_env(&clients, &env);
         job_run(job, &env);
         job_clients_done(&clients);

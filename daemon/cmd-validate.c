@@ -220,7 +220,7 @@ static int run_file(const PipelineSpec *p, const char *file, Validate *v, Ingest
         chunk = malloc(READ_CHUNK);
         if (!chunk)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
-        r = ingest_new(p, strcmp(file, "-") ? file : NULL, &cb, v, &in, err);
+        r = ingest_new(p, NULL, strcmp(file, "-") ? file : NULL, &cb, v, &in, err);
         if (r < 0)
                 return r;
         for (;;) {

@@ -26,6 +26,7 @@
 #include "daemon/outcome.h"
 #include "daemon/pool.h"
 #include "daemon/report.h"
+#include "daemon/tablecache.h"
 #include "daemon/writer.h"
 
 /* Rejected rows are reported in full up to this; beyond, counted only (report.h). */
@@ -235,9 +236,23 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
         const S3Version v = { .etag = j->etag, .version_id = j->version_id };
         S3bError err = {};
         Run run = { .job = j, .env = env, .report = report };
+        const TableShape *table = NULL;
         int r;
 
-        r = ingest_new(j->spec, j->key, &cb, &run, &in, &err);
+        if (env->tables) {
+                /* The table's key and index shape, for the row rules; asked per file because
+                 * an index can be added at any time. Its failure is classified like any other
+                 * (a missing table is a configuration error, throttling transient). */
+                r = tablecache_get(env->tables, env->client, j->spec->table, now_ms(), &table, &err);
+                if (r == -ECANCELED || (r < 0 && cancelled(env)))
+                        return READ_CANCELLED;
+                if (r < 0) {
+                        *ret_err = err;
+                        s3b_error_prefix(ret_err, "DescribeTable %s: ", j->spec->table);
+                        return READ_AWS_FAILED;
+                }
+        }
+        r = ingest_new(j->spec, table, j->key, &cb, &run, &in, &err);
         if (r < 0) {
                 snprintf(j->reason, sizeof(j->reason), "pipeline: %.400s", err.message);
                 return READ_FILE_FAILED;
@@ -596,6 +611,7 @@ void job_run(Job *j, const JobEnv *env) {
 
 typedef struct Worker {
         JobClients clients;
+        TableCache *tables;
         AwsMetricsSample sample, write_samples[JOB_WRITE_WINDOW];
         JobEnv env;
 } Worker;
@@ -634,6 +650,7 @@ static void worker_done(void *ud, void *state) {
         Worker *w = state;
 
         job_clients_done(&w->clients);
+        tablecache_free(w->tables);
         free(w);
 }
 
@@ -651,7 +668,14 @@ static int worker_init(void *ud, unsigned index, void **ret_state) {
                 free(w);
                 return r;
         }
-        w->env = (JobEnv) { .log = sh->log, .metrics = sh->metrics, .cancel = sh->cancel };
+        w->tables = tablecache_new(TABLECACHE_TTL_MS);
+        if (!w->tables) {
+                job_clients_done(&w->clients);
+                free(w);
+                return -ENOMEM;
+        }
+        w->env = (JobEnv) { .log = sh->log, .metrics = sh->metrics, .cancel = sh->cancel,
+                            .tables = w->tables };
         job_clients_env(&w->clients, &w->env);
         *ret_state = w;
         return 0;

@@ -35,6 +35,7 @@
 typedef struct AwsClient AwsClient;
 typedef struct Logger Logger;
 typedef struct Metrics Metrics;
+typedef struct TableCache TableCache;
 
 typedef enum JobStatus {
         JOB_PENDING,
@@ -109,6 +110,10 @@ typedef struct JobEnv {
         Logger *log;
         Metrics *metrics;               /* may be NULL */
         const atomic_bool *cancel;      /* shutdown grace over: abort transfers */
+        /* The worker's DescribeTable answers (tablecache.h), asked with `client` before the
+         * read: the table's key and index rules become row rules. NULL = none (only the
+         * pipeline's own key is checked). */
+        TableCache *tables;
 } JobEnv;
 
 /* Runs every step; never fails as a call — the outcome is in job->status. */

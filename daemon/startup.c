@@ -56,21 +56,26 @@ int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
         return 0;
 }
 
+/* The pipeline must fit its table: key names and the S/N types of the key and of every
+ * secondary index key attribute it writes (table_shape_check_spec()). A type mismatch would
+ * make DynamoDB refuse every row with a value for that attribute, so it is a configuration
+ * error found here, not thousands of rejected rows later. Empty or oversized values are
+ * decided row by row (schema.c). */
 static int check_table(Logger *log, AwsClient *client, const PipelineSpec *p) {
-        DynamoKeySchema info = {};
+        _cleanup_free_ TableShape *shape = calloc(1, sizeof(*shape));
         S3bError err = {};
-        const char *want_sort = p->sort_key ? p->sort_key : "";
         int r;
 
-        r = dynamodb_describe_table(client, p->table, &info, &err);
+        if (!shape)
+                return log_error_errno(log, -ENOMEM, "Out of memory");
+        r = dynamodb_describe_table(client, p->table, shape, &err);
         if (r < 0)
                 return log_error_errno(log, r, "Pipeline %s: DescribeTable %s: %s", p->name, p->table,
                                        err.message);
-        if (strcmp(info.partition_key, p->partition_key) != 0 || strcmp(info.sort_key, want_sort) != 0) {
-                log_error(log, "Pipeline %s: table %s has key (%s%s%s) but the pipeline says (%s%s%s)",
-                          p->name, p->table, info.partition_key, info.sort_key[0] ? ", " : "",
-                          info.sort_key, p->partition_key, want_sort[0] ? ", " : "", want_sort);
-                return -EINVAL;
+        r = table_shape_check_spec(shape, p, &err);
+        if (r < 0) {
+                log_error(log, "%s", err.message);
+                return r;
         }
         return 0;
 }

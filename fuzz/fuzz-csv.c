@@ -136,7 +136,7 @@ static int run(const PipelineSpec *spec, const uint8_t *data, size_t size, size_
         IngestStats st;
         int r;
 
-        if (ingest_new(spec, "fuzz.csv", &cb, out, &in, NULL) < 0)
+        if (ingest_new(spec, NULL, "fuzz.csv", &cb, out, &in, NULL) < 0)
                 abort();
         r = ingest_feed(in, data, cut, NULL);
         if (r >= 0)

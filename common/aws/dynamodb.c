@@ -148,41 +148,115 @@ static char attribute_type(const cJSON *defs, const char *name) {
         return 0;
 }
 
-static int key_schema_from_json(const cJSON *t, DynamoKeySchema *ks) {
-        const cJSON *defs = cJSON_GetObjectItemCaseSensitive(t, "AttributeDefinitions"), *k,
-                    *status = cJSON_GetObjectItemCaseSensitive(t, "TableStatus");
+/* A KeySchema array (table or index) into hash/range, typed from AttributeDefinitions. */
+static int key_schema_from_json(const cJSON *key_schema, const cJSON *defs, TableKeyAttr *hash,
+                                TableKeyAttr *range) {
+        const cJSON *k;
 
-        cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(t, "KeySchema")) {
+        if (!cJSON_IsArray(key_schema) || cJSON_GetArraySize(key_schema) > 2)
+                return -EBADMSG;
+        cJSON_ArrayForEach(k, key_schema) {
                 const cJSON *name = cJSON_GetObjectItemCaseSensitive(k, "AttributeName"),
                             *type = cJSON_GetObjectItemCaseSensitive(k, "KeyType");
-                bool hash;
+                TableKeyAttr *a;
 
-                if (!cJSON_IsString(name) || !cJSON_IsString(type) ||
-                    strlen(name->valuestring) >= sizeof(ks->partition_key))
+                if (!cJSON_IsString(name) || !cJSON_IsString(type) || !name->valuestring[0] ||
+                    strlen(name->valuestring) > TABLE_NAME_MAX)
                         return -EBADMSG;
-                hash = strcmp(type->valuestring, "HASH") == 0;
-                if (!hash && strcmp(type->valuestring, "RANGE") != 0)
+                if (strcmp(type->valuestring, "HASH") == 0)
+                        a = hash;
+                else if (strcmp(type->valuestring, "RANGE") == 0)
+                        a = range;
+                else
                         return -EBADMSG;
-                snprintf(hash ? ks->partition_key : ks->sort_key, sizeof(ks->partition_key), "%s",
-                         name->valuestring);
-                *(hash ? &ks->partition_type : &ks->sort_type) = attribute_type(defs, name->valuestring);
+                if (a->name[0])
+                        return -EBADMSG;        /* two HASH or two RANGE */
+                snprintf(a->name, sizeof(a->name), "%s", name->valuestring);
+                a->type = attribute_type(defs, name->valuestring);
+                if (!a->type)
+                        return -EBADMSG;
         }
-        if (!ks->partition_key[0] || !ks->partition_type || (ks->sort_key[0] && !ks->sort_type))
-                return -EBADMSG;
-        if (cJSON_IsString(status))
-                snprintf(ks->table_status, sizeof(ks->table_status), "%s", status->valuestring);
+        return hash->name[0] ? 0 : -EBADMSG;
+}
+
+static int indexes_from_json(const cJSON *list, const cJSON *defs, bool local, TableShape *ts,
+                             S3bError *err) {
+        const cJSON *ix;
+
+        if (list && !cJSON_IsArray(list))
+                return s3b_error_set(err, -EBADMSG, "malformed %s",
+                                     local ? "LocalSecondaryIndexes" : "GlobalSecondaryIndexes");
+        cJSON_ArrayForEach(ix, list) {
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(ix, "IndexName");
+                TableIndex *t;
+
+                if (ts->n_indexes >= TABLE_SHAPE_MAX_INDEXES)
+                        return s3b_error_set(err, -E2BIG, "more than %u secondary indexes",
+                                             TABLE_SHAPE_MAX_INDEXES);
+                t = &ts->indexes[ts->n_indexes];
+                *t = (TableIndex) { .local = local };
+                if (!cJSON_IsString(name) || !name->valuestring[0] ||
+                    strlen(name->valuestring) > TABLE_NAME_MAX ||
+                    key_schema_from_json(cJSON_GetObjectItemCaseSensitive(ix, "KeySchema"), defs,
+                                         &t->hash, &t->range) < 0)
+                        return s3b_error_set(err, -EBADMSG, "malformed %s index",
+                                             local ? "local secondary" : "global secondary");
+                snprintf(t->name, sizeof(t->name), "%s", name->valuestring);
+                ts->n_indexes++;
+        }
         return 0;
 }
 
-int dynamodb_describe_table(AwsClient *c, const char *table, DynamoKeySchema *ret, S3bError *err) {
+static int table_shape_from_json(const cJSON *t, TableShape *ts, S3bError *err) {
+        const cJSON *defs = cJSON_GetObjectItemCaseSensitive(t, "AttributeDefinitions"),
+                    *status = cJSON_GetObjectItemCaseSensitive(t, "TableStatus");
+        int r;
+
+        if (key_schema_from_json(cJSON_GetObjectItemCaseSensitive(t, "KeySchema"), defs,
+                                 &ts->hash, &ts->range) < 0)
+                return s3b_error_set(err, -EBADMSG, "malformed key schema");
+        r = indexes_from_json(cJSON_GetObjectItemCaseSensitive(t, "GlobalSecondaryIndexes"), defs,
+                              false, ts, err);
+        if (r >= 0)
+                r = indexes_from_json(cJSON_GetObjectItemCaseSensitive(t, "LocalSecondaryIndexes"),
+                                      defs, true, ts, err);
+        if (r < 0)
+                return r;
+        if (cJSON_IsString(status))
+                snprintf(ts->status, sizeof(ts->status), "%s", status->valuestring);
+        return 0;
+}
+
+int dynamodb_table_shape_parse(const char *json, size_t len, TableShape *ret, S3bError *err) {
+        _cleanup_(aws_json_freep) cJSON *resp = cJSON_ParseWithLength(json, len);
+        TableShape *ts;
+        int r;
+
+        if (!resp)
+                return s3b_error_set(err, -EBADMSG, "DescribeTable: not JSON");
+        /* ~25 KB: on the heap, and *ret untouched on failure */
+        ts = calloc(1, sizeof(*ts));
+        if (!ts)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        r = table_shape_from_json(cJSON_GetObjectItemCaseSensitive(resp, "Table"), ts, err);
+        if (r >= 0)
+                *ret = *ts;
+        free(ts);
+        return r;
+}
+
+int dynamodb_describe_table(AwsClient *c, const char *table, TableShape *ret, S3bError *err) {
         _cleanup_(aws_json_freep) cJSON *resp = NULL;
         _cleanup_free_ char *body = NULL;
-        DynamoKeySchema ks = {};
+        _cleanup_free_ TableShape *ts = NULL;
         int r;
 
         if (!table_name_ok(table))
                 return s3b_error_set(err, -EINVAL, "DynamoDB DescribeTable: invalid table name");
         if (asprintf(&body, "{\"TableName\":\"%s\"}", table) < 0)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        ts = calloc(1, sizeof(*ts));
+        if (!ts)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         r = aws_client_json_call(c, &(AwsJsonCall) {
                         .service = AWS_SERVICE_DYNAMODB,
@@ -192,8 +266,9 @@ int dynamodb_describe_table(AwsClient *c, const char *table, DynamoKeySchema *re
                 }, &resp, err);
         if (r < 0)
                 return s3b_error_prefix(err, "DynamoDB DescribeTable %s", table);
-        if (key_schema_from_json(cJSON_GetObjectItemCaseSensitive(resp, "Table"), &ks) < 0)
-                return s3b_error_set(err, -EBADMSG, "DynamoDB DescribeTable %s: malformed key schema", table);
-        *ret = ks;
+        r = table_shape_from_json(cJSON_GetObjectItemCaseSensitive(resp, "Table"), ts, err);
+        if (r < 0)
+                return s3b_error_prefix(err, "DynamoDB DescribeTable %s", table);
+        *ret = *ts;
         return 0;
 }

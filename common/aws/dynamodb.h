@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "common/aws/client.h"
+#include "common/tableshape.h"
 
 /* BatchWriteItem limits (DynamoDB API Reference, "BatchWriteItem"). */
 #define DYNAMODB_BATCH_MAX 25u
@@ -29,13 +30,11 @@
 int dynamodb_batch_write(AwsClient *c, const char *table, char *const *items_json, size_t n,
                          size_t **ret_unprocessed_idx, size_t *ret_n_unprocessed, S3bError *err);
 
-typedef struct DynamoKeySchema {
-        char partition_key[256];        /* attribute names are 1..255 bytes */
-        char partition_type;            /* 'S', 'N' or 'B' */
-        char sort_key[256];             /* "" when the table has no sort key */
-        char sort_type;                 /* 'S', 'N', 'B', or 0 */
-        char table_status[32];          /* "ACTIVE", "CREATING", … */
-} DynamoKeySchema;
+/* DescribeTable: the table's key attributes and their types, and the key attributes of its
+ * global and local secondary indexes (at most TABLE_SHAPE_MAX_INDEXES, else -E2BIG), into
+ * *ret. -ENOENT when the table does not exist, -EBADMSG when the answer is malformed (a key
+ * attribute without an AttributeDefinitions type, a name over 255 bytes, …). */
+int dynamodb_describe_table(AwsClient *c, const char *table, TableShape *ret, S3bError *err);
 
-/* DescribeTable: the table's key attributes and types. -ENOENT when it does not exist. */
-int dynamodb_describe_table(AwsClient *c, const char *table, DynamoKeySchema *ret, S3bError *err);
+/* The parsing half of dynamodb_describe_table(), on a DescribeTable response body. */
+int dynamodb_table_shape_parse(const char *json, size_t len, TableShape *ret, S3bError *err);

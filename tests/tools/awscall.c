@@ -399,22 +399,24 @@ static int cmd_ddb_batch_write(Call *c) {
 }
 
 static int cmd_ddb_describe(Call *c) {
-        DynamoKeySchema ks;
+        _cleanup_free_ TableShape *ts = calloc(1, sizeof(*ts));
         char t[2] = "";
         int r;
 
         need_args(c, 1, "ddb-describe TABLE");
-        r = dynamodb_describe_table(c->client, c->argv[0], &ks, &c->err);
+        if (!ts)
+                return -ENOMEM;
+        r = dynamodb_describe_table(c->client, c->argv[0], ts, &c->err);
         if (r < 0)
                 return r;
         c->result = cJSON_CreateObject();
-        cJSON_AddStringToObject(c->result, "partition_key", ks.partition_key);
-        t[0] = ks.partition_type;
+        cJSON_AddStringToObject(c->result, "partition_key", ts->hash.name);
+        t[0] = ts->hash.type;
         cJSON_AddStringToObject(c->result, "partition_type", t);
-        cJSON_AddStringToObject(c->result, "sort_key", ks.sort_key);
-        t[0] = ks.sort_type;
+        cJSON_AddStringToObject(c->result, "sort_key", ts->range.name);
+        t[0] = ts->range.type;
         cJSON_AddStringToObject(c->result, "sort_type", t);
-        cJSON_AddStringToObject(c->result, "table_status", ks.table_status);
+        cJSON_AddStringToObject(c->result, "table_status", ts->status);
         return 0;
 }
 

@@ -93,7 +93,7 @@ static int run_split(const PipelineSpec *spec, const char *key, const void *data
         size_t at = 0;
         int r = 0;
 
-        assert_int_equal(ingest_new(spec, key, &callbacks, o, &in, err), 0);
+        assert_int_equal(ingest_new(spec, NULL, key, &callbacks, o, &in, err), 0);
         for (size_t i = 0; i <= n_cuts && r >= 0; i++) {
                 size_t end = i < n_cuts ? cuts[i] : n;
 
@@ -272,7 +272,7 @@ static void test_header_mismatch(void **state) {
         S3bError err = {};
 
         reference_spec(&spec);
-        assert_int_equal(ingest_new(&spec, "x.csv", &callbacks, &o, &in, &err), 0);
+        assert_int_equal(ingest_new(&spec, NULL, "x.csv", &callbacks, &o, &in, &err), 0);
         assert_int_equal(ingest_feed(in, bad, sizeof(bad) - 1, &err), -EBADMSG);
         assert_string_equal(err.message,
                             "line 1: header does not match the columns of pipeline 'students': "
@@ -332,7 +332,7 @@ static void test_abort_and_limits(void **state) {
 
         /* stats so far are available after a failure */
         o.abort_at_line = 0;
-        assert_int_equal(ingest_new(&spec, "s.csv", &callbacks, &o, &in, &err), 0);
+        assert_int_equal(ingest_new(&spec, NULL, "s.csv", &callbacks, &o, &in, &err), 0);
         assert_int_equal(ingest_feed(in, data, 70, &err), 0);
         ingest_get_stats(in, &st);
         assert_int_equal(st.bytes_in, 70);
@@ -365,13 +365,68 @@ static void test_bad_spec(void **state) {
 
         reference_spec(&spec);
         spec.csv.delimiter = '"';
-        assert_int_equal(ingest_new(&spec, "x", &callbacks, NULL, &in, &err), -EINVAL);
+        assert_int_equal(ingest_new(&spec, NULL, "x", &callbacks, NULL, &in, &err), -EINVAL);
         assert_non_null(strstr(err.message, "delimiter"));
         spec.csv.delimiter = ',';
         free(spec.columns[0].pattern);
         spec.columns[0].pattern = strdup("(");
-        assert_int_equal(ingest_new(&spec, "x", &callbacks, NULL, &in, &err), -EINVAL);
+        assert_int_equal(ingest_new(&spec, NULL, "x", &callbacks, NULL, &in, &err), -EINVAL);
         assert_null(in);
+        pipeline_spec_done(&spec);
+}
+
+/* DynamoDB's key rules are row rules: a 1100-byte sort key or an empty GSI key attribute
+ * rejects its row, with the line and a reason, and the rows around it go on as items. */
+static void test_dynamodb_key_rules(void **state) {
+        static const TableShape table = {
+                .hash = { "student_id", 'S' }, .range = { "course", 'S' },
+                .indexes = { { .name = "by_name", .hash = { "last_name", 'S' } } },
+                .n_indexes = 1,
+        };
+        PipelineSpec spec;
+        Out o = { .text = BUF_INIT(1 << 20) };
+        Buf csv = BUF_INIT(1 << 20);
+        IngestStats st = {};
+        S3bError err = {};
+        Ingest *in = NULL;
+
+        reference_spec(&spec);
+        /* "" is a value (not null) here, as with null_values: [NULL] */
+        free(spec.csv.null_values[0]);
+        spec.csv.null_values[0] = strdup("NULL");
+        spec.columns[2].required = false;
+        buf_append_str(&csv, "student_id,first_name,last_name,course\nA00001,Ada,Lovelace,CS101\nA00002,Alan,Turing,");
+        for (int i = 0; i < 1100; i++)
+                buf_append_char(&csv, 'x');
+        buf_append_str(&csv, "\nA00003,Grace,,CS101\nA00004,Edsger,NULL,CS101\n");
+
+        assert_int_equal(ingest_new(&spec, &table, "k.csv", &callbacks, &o, &in, &err), 0);
+        assert_int_equal(ingest_feed(in, csv.data, csv.len, &err), 0);
+        assert_int_equal(ingest_finish(in, &st, &err), 0);
+        ingest_free(in);
+        assert_int_equal(st.rows_total, 4);
+        assert_int_equal(st.rows_valid, 2);
+        assert_int_equal(st.rows_rejected, 2);
+        assert_non_null(strstr(buf_str(&o.text), "\n3!4(course) sort key course is 1100 bytes; DynamoDB allows 1024 [A00002,Alan,Turing,xxx"));
+        assert_non_null(strstr(buf_str(&o.text), "\n4!3(last_name) GSI by_name key last_name is empty [A00003,Grace,,CS101]\n"));
+        assert_non_null(strstr(buf_str(&o.text), "\n5 S6:A00004S5:CS101 {\"student_id\":{\"S\":\"A00004\"},\"first_name\":{\"S\":\"Edsger\"},\"course\":{\"S\":\"CS101\"}}\n"));
+
+        /* without the table's shape the GSI rule is unknown, the key length rule is not */
+        buf_reset(&o.text);
+        assert_int_equal(run(&spec, "k.csv", csv.data, csv.len, &o, &st, &err), 0);
+        assert_int_equal(st.rows_rejected, 1);
+        assert_non_null(strstr(buf_str(&o.text), "\n4 S6:A00003S5:CS101 {\"student_id\":{\"S\":\"A00003\"},\"first_name\":{\"S\":\"Grace\"},\"last_name\":{\"S\":\"\"}"));
+
+        /* a pipeline that does not fit the table cannot start */
+        {
+                TableShape wrong = table;
+
+                wrong.indexes[0].hash.type = 'N';
+                assert_int_equal(ingest_new(&spec, &wrong, "k.csv", &callbacks, &o, &in, &err), -EINVAL);
+                assert_non_null(strstr(err.message, "GSI by_name key last_name as N (number)"));
+        }
+        buf_done(&csv);
+        buf_done(&o.text);
         pipeline_spec_done(&spec);
 }
 
@@ -384,6 +439,7 @@ int main(void) {
                 cmocka_unit_test(test_header_mismatch),
                 cmocka_unit_test(test_header_absent_and_delimiter),
                 cmocka_unit_test(test_abort_and_limits),
+                cmocka_unit_test(test_dynamodb_key_rules),
                 cmocka_unit_test(test_bad_spec),
         };
 

@@ -72,8 +72,8 @@ static void test_item(void **state) {
         assert_string_equal(b.json.data,
                             "{\"student_id\":{\"S\":\"A0\\\"001\"},\"n\":{\"N\":\"-12.5\"},"
                             "\"ok\":{\"BOOL\":true},\"we\\\"ird\":{\"BOOL\":false}}");
-        /* 10+6, 1+(3 digits: 2+1), 2+1, 6+1 */
-        assert_int_equal(b.size, 16 + 4 + 3 + 7);
+        /* 10+6, 1+(|_1|2.5|: 2 pairs + 1 + 1 negative), 2+1, 6+1 */
+        assert_int_equal(b.size, 16 + 5 + 3 + 7);
         j = cJSON_Parse(b.json.data);
         assert_non_null(j);
         a = cJSON_GetObjectItemCaseSensitive(j, "student_id");
@@ -98,9 +98,19 @@ static void test_number_size(void **state) {
         assert_int_equal(item_number_size("7", 1), 2);
         assert_int_equal(item_number_size("12", 2), 2);
         assert_int_equal(item_number_size("123", 3), 3);
-        assert_int_equal(item_number_size("-0012300", 8), 3);   /* 123: zeros trimmed */
-        assert_int_equal(item_number_size("1.5E3", 5), 2);      /* the exponent is free */
+        assert_int_equal(item_number_size("-0012300", 8), 4);   /* |_1|23|00 + 1 + negative */
+        assert_int_equal(item_number_size("0012300", 7), 3);    /* zeros trimmed */
+        assert_int_equal(item_number_size("1.5E3", 5), 2);      /* |15|00: the exponent is free */
         assert_int_equal(item_number_size("12345678901234567890123456789012345678", 38), 20);
+        /* the pairs are aligned on the decimal point: the same digits can take a byte more
+         * (the guide's "approximately"); dynalite counts the same as DynamoDB */
+        assert_int_equal(item_number_size("12.34", 5), 3);      /* |12|.|34| */
+        assert_int_equal(item_number_size("1.234", 5), 4);      /* |_1|.|23|4_| */
+        assert_int_equal(item_number_size("123.4E1", 7), 3);    /* = 1234: |12|34| */
+        assert_int_equal(item_number_size("1234E-1", 7), 4);    /* = 123.4: |_1|23|.|4_| */
+        assert_int_equal(item_number_size("0.01", 4), 2);
+        assert_int_equal(item_number_size("-1", 2), 3);
+        assert_int_equal(item_number_size("-1234567890123456789012345678901234567.8", 40), 22);
 }
 
 static void test_bounded(void **state) {

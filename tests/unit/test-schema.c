@@ -97,7 +97,7 @@ static int setup(void **state) {
         Fixture *f = calloc(1, sizeof(*f));
 
         make_spec(&f->spec);
-        assert_int_equal(schema_new(&f->spec, &f->schema, NULL), 0);
+        assert_int_equal(schema_new(&f->spec, NULL, &f->schema, NULL), 0);
         item_builder_init(&f->item, 1 << 20);
         buf_init(&f->key, 1 << 20);
         *state = f;
@@ -144,8 +144,8 @@ static void test_good_row(void **state) {
                             "\"active\":{\"BOOL\":true},\"enrolled\":{\"S\":\"2024-02-29\"},"
                             "\"level\":{\"S\":\"UG\"}}");
         assert_string_equal(f->key.data, "S6:A00001S5:CS101");
-        /* names 10+10+9+6+7+3+6+8+5 = 64, values 6+3+8+5 + 2 + 2 + 1 + 10 + 2 */
-        assert_int_equal(f->item.size, 64 + 6 + 3 + 8 + 5 + 2 + 2 + 1 + 10 + 2);
+        /* names 10+10+9+6+7+3+6+8+5 = 64, values 6+3+8+5 + 2 + 3 (|_3|.|5_|) + 1 + 10 + 2 */
+        assert_int_equal(f->item.size, 64 + 6 + 3 + 8 + 5 + 2 + 3 + 1 + 10 + 2);
 }
 
 static void test_nulls(void **state) {
@@ -417,7 +417,7 @@ static void test_numeric_keys(void **state) {
         add_column(&p, "at", COLUMN_NUMBER, true);
         p.partition_key = strdup("id");
         p.sort_key = strdup("at");
-        assert_int_equal(schema_new(&p, &s, NULL), 0);
+        assert_int_equal(schema_new(&p, NULL, &s, NULL), 0);
         item_builder_init(&item, 4096);
 
         split(&row, "7|1.5");
@@ -454,7 +454,7 @@ static void test_item_too_large(void **state) {
         add_column(&p, "k", COLUMN_STRING, true);
         add_column(&p, "blob", COLUMN_STRING, false);
         p.partition_key = strdup("k");
-        assert_int_equal(schema_new(&p, &s, NULL), 0);
+        assert_int_equal(schema_new(&p, NULL, &s, NULL), 0);
         item_builder_init(&item, 8 * 1024 * 1024);
         memset(v, 'x', 500 * 1024);
         f[0] = (CsvField) { .data = "k1", .len = 2 };
@@ -487,7 +487,7 @@ static void test_empty_key(void **state) {
         add_column(&p, "k", COLUMN_STRING, true);
         add_column(&p, "v", COLUMN_STRING, false);
         p.partition_key = strdup("k");
-        assert_int_equal(schema_new(&p, &s, NULL), 0);
+        assert_int_equal(schema_new(&p, NULL, &s, NULL), 0);
         item_builder_init(&item, 4096);
         split(&row, "|x");
         assert_int_equal(schema_row(s, row.f, row.n, &item, &key, &rj), 1);
@@ -510,24 +510,267 @@ static void test_bad_specs(void **state) {
         make_spec(&p);
         free(p.columns[0].pattern);
         p.columns[0].pattern = strdup("A[0-9");
-        assert_int_equal(schema_new(&p, &s, &err), -EINVAL);
+        assert_int_equal(schema_new(&p, NULL, &s, &err), -EINVAL);
         assert_non_null(strstr(err.message, "column 'student_id': pattern"));
         pipeline_spec_done(&p);
 
         make_spec(&p);
         free(p.sort_key);
         p.sort_key = strdup("active");
-        assert_int_equal(schema_new(&p, &s, &err), -EINVAL);
+        assert_int_equal(schema_new(&p, NULL, &s, &err), -EINVAL);
         assert_non_null(strstr(err.message, "boolean"));
         pipeline_spec_done(&p);
 
         make_spec(&p);
         free(p.partition_key);
         p.partition_key = strdup("nope");
-        assert_int_equal(schema_new(&p, &s, &err), -EINVAL);
+        assert_int_equal(schema_new(&p, NULL, &s, &err), -EINVAL);
         assert_non_null(strstr(err.message, "'nope' is not a column"));
         pipeline_spec_done(&p);
         assert_null(s);
+}
+
+/* ---- DynamoDB's key rules (tableshape.h) ---- */
+
+typedef struct Rig {
+        PipelineSpec p;
+        Schema *s;
+        ItemBuilder item;
+        Buf key;
+        SchemaReject rj;
+} Rig;
+
+static void rig_init(Rig *r, const char *name) {
+        static const char *const nulls[] = { "NULL", NULL };   /* "" is a value here */
+
+        *r = (Rig) { .p = { .name = strdup(name) }, .key = BUF_INIT(1 << 20) };
+        csv_spec_init(&r->p.csv);
+        set_strv(&r->p.csv.null_values, &r->p.csv.n_null_values, nulls);
+        item_builder_init(&r->item, 8 << 20);
+}
+
+static void rig_done(Rig *r) {
+        schema_free(r->s);
+        item_builder_done(&r->item);
+        buf_done(&r->key);
+        pipeline_spec_done(&r->p);
+}
+
+/* Row from fields given as strings (NULL ends); 0 or 1 */
+static int rig_row(Rig *r, const char *const *values) {
+        CsvField f[16];
+        size_t n = 0;
+        int ret;
+
+        for (; values[n]; n++)
+                f[n] = (CsvField) { .data = values[n], .len = strlen(values[n]) };
+        ret = schema_row(r->s, f, n, &r->item, &r->key, &r->rj);
+        assert_true(ret == 0 || ret == 1);
+        return ret;
+}
+
+static char *repeat(const char *unit, size_t times, const char *tail) {
+        size_t ul = strlen(unit), tl = strlen(tail);
+        char *v = malloc(ul * times + tl + 1), *p = v;
+
+        assert_non_null(v);
+        for (size_t i = 0; i < times; i++, p += ul)
+                memcpy(p, unit, ul);
+        memcpy(p, tail, tl + 1);
+        return v;
+}
+
+static void test_key_lengths(void **state) {
+        Rig r;
+        char *pk2048 = repeat("a", 2048, ""), *pk2049 = repeat("a", 2049, "");
+        /* UTF-8 counts in bytes: 512 × "é" (2 bytes each) is 1024 bytes, 512 characters */
+        char *sk1024 = repeat("\xc3\xa9", 512, ""), *sk1025 = repeat("\xc3\xa9", 512, "a");
+        char *sk1100 = repeat("x", 1100, "");
+
+        rig_init(&r, "lengths");
+        add_column(&r.p, "student_id", COLUMN_STRING, true);
+        add_column(&r.p, "course", COLUMN_STRING, true);
+        r.p.partition_key = strdup("student_id");
+        r.p.sort_key = strdup("course");
+        /* no table shape: the pipeline's own key, as `validate` checks offline */
+        assert_int_equal(schema_new(&r.p, NULL, &r.s, NULL), 0);
+
+        assert_int_equal(rig_row(&r, (const char *[]) { pk2048, "c", NULL }), 0);
+        assert_int_equal(rig_row(&r, (const char *[]) { pk2049, "c", NULL }), 1);
+        assert_int_equal(r.rj.column, 1);
+        assert_string_equal(r.rj.reason, "partition key student_id is 2049 bytes; DynamoDB allows 2048");
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", sk1024, NULL }), 0);
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", sk1025, NULL }), 1);
+        assert_int_equal(r.rj.column, 2);
+        assert_string_equal(r.rj.reason, "sort key course is 1025 bytes; DynamoDB allows 1024");
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", sk1100, NULL }), 1);
+        assert_string_equal(r.rj.reason, "sort key course is 1100 bytes; DynamoDB allows 1024");
+        /* the sort key limit is not the partition key's */
+        assert_int_equal(rig_row(&r, (const char *[]) { sk1100, "c", NULL }), 0);
+
+        rig_done(&r);
+        free(pk2048);
+        free(pk2049);
+        free(sk1024);
+        free(sk1025);
+        free(sk1100);
+}
+
+static void test_number_key_rules(void **state) {
+        TableShape t = { .hash = { "id", 'N' }, .range = { "at", 'N' } };
+        Rig r;
+
+        rig_init(&r, "numbers");
+        add_column(&r.p, "id", COLUMN_INTEGER, true);
+        add_column(&r.p, "at", COLUMN_NUMBER, true);
+        r.p.partition_key = strdup("id");
+        r.p.sort_key = strdup("at");
+        assert_int_equal(schema_new(&r.p, &t, &r.s, NULL), 0);
+        /* 38 digits is the most a number has: always far below the key limits */
+        assert_int_equal(rig_row(&r, (const char *[]) { "12345678901234567890123456789012345678",
+                                                        "-1.2345678901234567890123456789012345678E-100", NULL }), 0);
+        /* a value that cannot be an N key */
+        assert_int_equal(rig_row(&r, (const char *[]) { "A12", "1", NULL }), 1);
+        assert_int_equal(r.rj.column, 1);
+        assert_string_equal(r.rj.reason, "not an integer");
+        assert_int_equal(rig_row(&r, (const char *[]) { "1", "", NULL }), 1);
+        assert_int_equal(r.rj.column, 2);
+        rig_done(&r);
+}
+
+/* id (S) + course (S) key; nick, last (S) and score (N) optional */
+static void index_spec(Rig *r) {
+        rig_init(r, "indexes");
+        add_column(&r->p, "id", COLUMN_STRING, true);
+        add_column(&r->p, "course", COLUMN_STRING, true);
+        add_column(&r->p, "nick", COLUMN_STRING, false);
+        add_column(&r->p, "score", COLUMN_INTEGER, false);
+        add_column(&r->p, "last", COLUMN_STRING, false);
+        r->p.partition_key = strdup("id");
+        r->p.sort_key = strdup("course");
+}
+
+static const TableShape index_table = {
+        .hash = { "id", 'S' }, .range = { "course", 'S' },
+        .indexes = {
+                { .name = "by_nick", .hash = { "nick", 'S' } },
+                { .name = "by_score", .local = true, .hash = { "id", 'S' }, .range = { "score", 'N' } },
+                { .name = "by_last", .hash = { "last", 'S' }, .range = { "nick", 'S' } },
+                { .name = "by_other", .hash = { "not_a_column", 'B' } },
+        },
+        .n_indexes = 4,
+};
+
+static void test_index_rules(void **state) {
+        char *nick1024 = repeat("n", 1024, ""), *nick1025 = repeat("n", 1025, "");
+        char *last2049 = repeat("\xe2\x82\xac", 683, "");      /* "€" × 683 = 2049 bytes */
+        Rig r;
+
+        index_spec(&r);
+        assert_int_equal(schema_new(&r.p, &index_table, &r.s, NULL), 0);
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", "C", "bob", "5", "L", NULL }), 0);
+        /* an empty index key attribute: DynamoDB's ValidationException, so a row error */
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", "C", "", "5", "L", NULL }), 1);
+        assert_int_equal(r.rj.column, 3);
+        assert_string_equal(r.rj.column_name, "nick");
+        /* nick keys two indexes; the message names the one with the strictest limit */
+        assert_string_equal(r.rj.reason, "GSI by_last key nick is empty");
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", "C", "bob", "5", "", NULL }), 1);
+        assert_string_equal(r.rj.reason, "GSI by_last key last is empty");
+        /* null: the attribute is left out, the item is just not in the index */
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", "C", "NULL", "NULL", "NULL", NULL }), 0);
+        assert_string_equal(r.item.json.data, "{\"id\":{\"S\":\"A1\"},\"course\":{\"S\":\"C\"}}");
+        /* nick is by_last's sort key too: 1024 bytes at most */
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", "C", nick1024, "1", "L", NULL }), 0);
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", "C", nick1025, "1", "L", NULL }), 1);
+        assert_string_equal(r.rj.reason, "GSI by_last key nick is 1025 bytes; DynamoDB allows 1024");
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", "C", "bob", "1", last2049, NULL }), 1);
+        assert_string_equal(r.rj.reason, "GSI by_last key last is 2049 bytes; DynamoDB allows 2048");
+        /* the LSI's N key fed by an integer column: only the number rules */
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", "C", "bob", "x", "L", NULL }), 1);
+        assert_string_equal(r.rj.reason, "not an integer");
+        rig_done(&r);
+
+        /* without the shape (offline), the index rules are unknown: the row passes */
+        index_spec(&r);
+        assert_int_equal(schema_new(&r.p, NULL, &r.s, NULL), 0);
+        assert_int_equal(rig_row(&r, (const char *[]) { "A1", "C", "", "5", "L", NULL }), 0);
+        rig_done(&r);
+        free(nick1024);
+        free(nick1025);
+        free(last2049);
+}
+
+/* A type that can never match is the pipeline's fault, not a row's: schema_new refuses it
+ * (and the daemon refuses to start with it, startup.c). */
+static void test_index_type_mismatch(void **state) {
+        static const struct {
+                const char *attr;
+                char type;
+                const char *message;
+        } cases[] = {
+                { "score", 'S', "declares GSI by_x key score as S (string), but column score is integer and writes N (number)" },
+                { "nick", 'N', "declares GSI by_x key nick as N (number), but column nick is string and writes S (string)" },
+                { "nick", 'B', "as B (binary)" },
+                { "flag", 'S', "column flag is boolean and writes BOOL (boolean)" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                TableShape t = index_table;
+                S3bError err = {};
+                Rig r;
+
+                index_spec(&r);
+                add_column(&r.p, "flag", COLUMN_BOOLEAN, false);
+                r.p.table = strdup("T");
+                t.indexes[0] = (TableIndex) { .name = "by_x" };
+                snprintf(t.indexes[0].hash.name, sizeof(t.indexes[0].hash.name), "%s", cases[i].attr);
+                t.indexes[0].hash.type = cases[i].type;
+                assert_int_equal(schema_new(&r.p, &t, &r.s, &err), -EINVAL);
+                if (!strstr(err.message, cases[i].message))
+                        fail_msg("'%s' lacks '%s'", err.message, cases[i].message);
+                rig_done(&r);
+        }
+}
+
+static void test_table_key_mismatch(void **state) {
+        TableShape t = index_table;
+        S3bError err = {};
+        Rig r;
+
+        index_spec(&r);
+        r.p.table = strdup("T");
+        t.hash.type = 'N';
+        assert_int_equal(schema_new(&r.p, &t, &r.s, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "table T declares partition key id as N (number), but column id is string"));
+        t = index_table;
+        snprintf(t.range.name, sizeof(t.range.name), "other");
+        assert_int_equal(schema_new(&r.p, &t, &r.s, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "table T has key (id, other) but the pipeline says (id, course)"));
+        rig_done(&r);
+}
+
+/* Numbers count as DynamoDB stores them (item.c): an item the guide's rough count would
+ * put at 409 599 bytes is really 409 601, over the limit. */
+static void test_item_size_with_numbers(void **state) {
+        Rig r;
+        char *blob = repeat("x", 409588, "");
+
+        rig_init(&r, "size");
+        r.p.csv.max_row_bytes = r.p.csv.max_field_bytes = 1024 * 1024;
+        add_column(&r.p, "k", COLUMN_STRING, true);
+        add_column(&r.p, "blob", COLUMN_STRING, false);
+        add_column(&r.p, "n", COLUMN_NUMBER, false);
+        r.p.partition_key = strdup("k");
+        assert_int_equal(schema_new(&r.p, NULL, &r.s, NULL), 0);
+        /* names 1 + 4 + 1, values 2 + 409588 + (-1.234: |_1|.|23|4_| 3 pairs + 1 + 1 negative) */
+        assert_int_equal(rig_row(&r, (const char *[]) { "k1", blob, "-1.234", NULL }), 1);
+        assert_non_null(strstr(r.rj.reason, "item is 409601 bytes, over DynamoDB's 400 KB limit"));
+        blob[409587] = '\0';
+        assert_int_equal(rig_row(&r, (const char *[]) { "k1", blob, "-1.234", NULL }), 0);
+        assert_int_equal(r.item.size, 409600);
+        rig_done(&r);
+        free(blob);
 }
 
 int main(void) {
@@ -549,6 +792,12 @@ int main(void) {
                 cmocka_unit_test(test_item_too_large),
                 cmocka_unit_test(test_empty_key),
                 cmocka_unit_test(test_bad_specs),
+                cmocka_unit_test(test_key_lengths),
+                cmocka_unit_test(test_number_key_rules),
+                cmocka_unit_test(test_index_rules),
+                cmocka_unit_test(test_index_type_mismatch),
+                cmocka_unit_test(test_table_key_mismatch),
+                cmocka_unit_test(test_item_size_with_numbers),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
