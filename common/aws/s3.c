@@ -765,8 +765,13 @@ int s3_copy_object(AwsClient *c, const char *src_bucket, const char *src_key,
                 r = plan_meta(&p, o, n_carried, err);
         if (r < 0)
                 return r;
-        /* Every request of the copy names the version headed, so a newer upload between the
-         * HEAD and the last part fails the copy (412) instead of mixing versions. */
+        /* The HEAD was pinned already; a server that ignored its If-Match still must not
+         * make us copy another version. */
+        if (v && has(v->etag) && strcmp(p.info.etag, v->etag) != 0)
+                return s3b_error_set(err, -ESTALE, "S3 CopyObject s3://%s/%s: the source is no "
+                                     "longer ETag %s", src_bucket, src_key, v->etag);
+        /* Every request of the copy names that version, so a newer upload between the HEAD
+         * and the last part fails the copy (412) instead of mixing versions. */
         snprintf(p.src_etag, sizeof(p.src_etag), "\"%s\"", p.info.etag);
         if (p.info.size > aws_context_s3_multipart_copy_threshold(aws_client_context(c)))
                 r = copy_multipart(c, &p, dst_bucket, dst_key, err);

@@ -71,7 +71,7 @@ class Versions(unittest.TestCase):
                 self.assertNotIn(key, w.list_keys(w.inbound))
                 by_etag = {m['etag']: m for m in self.summaries(2)}
                 self.assertEqual(by_etag[etag(p2)]['status'], 'SUCCESS')
-                self.assertEqual(by_etag[etag(p1)]['status'], 'SUPERSEDED')
+                self.assertEqual(by_etag[etag(p1)]['status'], 'SUPERSEDED', w.daemon_log())
                 self.assertNotEqual(by_etag[etag(p1)]['event_id'], by_etag[etag(p2)]['event_id'])
 
         def test_older_event_after_the_newer_one_is_done(self):
@@ -150,6 +150,7 @@ class Versions(unittest.TestCase):
                 w.s3.create_bucket(Bucket='err-runtime')
                 w.start_daemon(w.make_daemon_config(errors={'bucket': 'err-runtime'},
                                                     queue={'visibility_timeout': 4}))
+                wait_until(lambda: 'Ready' in w.daemon_log(), timeout=30, what='startup', world=w)
                 w.s3.delete_bucket(Bucket='err-runtime')
                 w.upload('bad.csv', 'this,is,not,the,header\n1,2,3,4,5\n')
                 wait_until(lambda: 'CONFIG_ERROR s3://inbound-file-drop/bad.csv' in w.daemon_log(),
