@@ -25,6 +25,14 @@ def vm_kib(pid, field):
         raise KeyError(field)
 
 
+def sanitizer_build():
+        """The daemon under test is built with ASan/UBSan (whose shadow memory and quarantine
+        make RSS meaningless)."""
+        with open(os.environ.get('S3BATCHD_BIN', 's3batchd'), 'rb') as f:
+                binary = f.read()
+        return b'__asan_init' in binary or b'__ubsan_handle' in binary
+
+
 def csv_for(tag, n=2):
         rows = ''.join(f'A{tag}{i},First{i},Last{i},H{tag}\n' for i in range(n))
         return 'student_id,first_name,last_name,course\n' + rows
@@ -181,8 +189,11 @@ class HostileQueue(unittest.TestCase):
                 rss = vm_kib(proc.pid, 'VmRSS')
                 print(f'\nhostile bodies: VmRSS start {rss_start} KiB, end {rss} KiB, peak (VmHWM) {hwm} KiB',
                       file=__import__('sys').stderr)
-                self.assertLess(hwm, 64 * 1024, f'peak RSS {hwm} KiB')
-                self.assertLess(rss, rss_start + 32 * 1024, f'RSS {rss_start} -> {rss} KiB')
+                if not sanitizer_build():
+                        # measured: 13 MiB at the start, 26 MiB peak (about 7 MiB of answer and
+                        # its parse tree for the first receive)
+                        self.assertLess(hwm, 64 * 1024, f'peak RSS {hwm} KiB')
+                        self.assertLess(rss, rss_start + 32 * 1024, f'RSS {rss_start} -> {rss} KiB')
                 self.assertEqual(self.w.stop_daemon(), 0)
 
 
