@@ -54,6 +54,18 @@ int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
         return 0;
 }
 
+int startup_tool(const char *config_path, Logger **ret_log, Config **ret_config, AwsContext **ret_aws) {
+        int r;
+
+        r = startup_logger(ret_log);
+        if (r < 0)
+                return r;
+        r = startup_config(*ret_log, config_path, ret_config);
+        if (r < 0)
+                return r;
+        return startup_aws(*ret_log, *ret_config, ret_aws);
+}
+
 static int check_table(Logger *log, AwsClient *client, const PipelineSpec *p) {
         DynamoKeySchema info = {};
         S3bError err = {};
