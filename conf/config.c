@@ -68,10 +68,23 @@ void config_diag_done(ConfigDiag *d) {
 }
 
 const PipelineSpec *config_find_pipeline(const Config *c, const char *bucket, const char *key) {
+        const PipelineSpec *gzip = NULL;
+
+        /* An exact match anywhere wins over a gzip one ("x.csv.gz" for a ".csv" pipeline): a
+         * configuration that routes ".csv.gz" to a pipeline of its own keeps doing so, wherever
+         * that pipeline is listed; among matches of one kind, the first listed wins. */
         for (size_t i = 0; i < c->n_pipelines; i++)
-                if (pipeline_spec_matches(&c->pipelines[i], bucket, key))
+                switch (pipeline_spec_match(&c->pipelines[i], bucket, key)) {
+                case PIPELINE_MATCH_EXACT:
                         return &c->pipelines[i];
-        return NULL;
+                case PIPELINE_MATCH_GZIP:
+                        if (!gzip)
+                                gzip = &c->pipelines[i];
+                        break;
+                default:
+                        break;
+                }
+        return gzip;
 }
 
 const PipelineSpec *config_find_pipeline_by_name(const Config *c, const char *name) {

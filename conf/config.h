@@ -113,6 +113,7 @@ DEFINE_CLEANUP_FUNC(Config *, config_unref);
  * configured in the file. */
 void config_dump(const Config *c, FILE *f);
 
-/* First pipeline whose match accepts bucket/key, or NULL. */
+/* First pipeline whose match accepts bucket/key as written, else the first that takes it as a
+ * gzipped file of its suffix ("x.csv.gz" for ".csv", see pipeline_spec_match), else NULL. */
 const PipelineSpec *config_find_pipeline(const Config *c, const char *bucket, const char *key);
 const PipelineSpec *config_find_pipeline_by_name(const Config *c, const char *name);

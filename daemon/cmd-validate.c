@@ -128,22 +128,37 @@ static int on_reject(void *userdata, const IngestReject *rj) {
         return 0;
 }
 
-/* The pipeline named, or the first whose prefix/suffix accepts the path or its base name
- * (there is no bucket locally, so a pipeline's bucket filter is not applied). */
-static const PipelineSpec *pick_pipeline(const Config *cfg, const char *name, const char *file) {
+/* The pipeline named, or the one the daemon would pick (config_find_pipeline: the first exact
+ * match, else the first that takes the file as a gzipped one of its suffix) for the path or
+ * its base name. There is no bucket locally, so a pipeline's bucket filter is not applied. */
+static PipelineMatch match_file(const PipelineSpec *p, const char *file) {
+        const char *bucket = p->match_bucket ? p->match_bucket : "";
         const char *base = strrchr(file, '/');
+        PipelineMatch m = pipeline_spec_match(p, bucket, file);
+
+        if (m != PIPELINE_MATCH_EXACT && base) {
+                PipelineMatch b = pipeline_spec_match(p, bucket, base + 1);
+
+                if (b != PIPELINE_MATCH_NONE)
+                        m = b;
+        }
+        return m;
+}
+
+static const PipelineSpec *pick_pipeline(const Config *cfg, const char *name, const char *file) {
+        const PipelineSpec *gzip = NULL;
 
         if (name)
                 return config_find_pipeline_by_name(cfg, name);
         for (size_t i = 0; i < cfg->n_pipelines; i++) {
-                const PipelineSpec *p = &cfg->pipelines[i];
-                const char *bucket = p->match_bucket ? p->match_bucket : "";
+                PipelineMatch m = match_file(&cfg->pipelines[i], file);
 
-                if (pipeline_spec_matches(p, bucket, file) ||
-                    (base && pipeline_spec_matches(p, bucket, base + 1)))
-                        return p;
+                if (m == PIPELINE_MATCH_EXACT)
+                        return &cfg->pipelines[i];
+                if (m == PIPELINE_MATCH_GZIP && !gzip)
+                        gzip = &cfg->pipelines[i];
         }
-        return NULL;
+        return gzip;
 }
 
 static int run_file(const PipelineSpec *p, const char *file, Validate *v, IngestStats *st,
