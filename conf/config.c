@@ -31,6 +31,7 @@ static Config *config_free(Config *c) {
         free(c->aws.endpoint_s3);
         free(c->aws.endpoint_dynamodb);
         free(c->aws.endpoint_sns);
+        free(c->aws.ca_bundle);
         free(c->queue.url);
         free(c->metrics_file);
         location_done(&c->archive);
@@ -129,9 +130,42 @@ static void load_endpoints(Loader *ld, const YNode *v, ConfigAws *a) {
         get_string(ld, v, path, "sns", false, 2048, check_endpoint_url, &a->endpoint_sns);
 }
 
+/* The bundle is read by libcurl at the first HTTPS request, hours after a reload perhaps:
+ * a wrong path or a file that holds no certificate is reported here instead, at its line.
+ * (Only as the user running the check; the service's user must be able to read it too.) */
+static const char *check_ca_bundle(const char *s, char why[static CHECK_WHY_MAX]) {
+        _cleanup_close_ int fd = -1;
+        char head[64 * 1024 + 1];
+        struct stat st;
+        ssize_t n;
+
+        if (s[0] != '/')
+                return strcpy(why, "must be an absolute path");
+        fd = open(s, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                snprintf(why, CHECK_WHY_MAX, "cannot read: %s", strerror(errno));
+                return why;
+        }
+        if (!S_ISREG(st.st_mode))
+                return strcpy(why, "is not a regular file");
+        do
+                n = read(fd, head, sizeof(head) - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                snprintf(why, CHECK_WHY_MAX, "cannot read: %s", strerror(errno));
+                return why;
+        }
+        head[n] = '\0';
+        /* PEM (RFC 7468): what libcurl's OpenSSL backend reads from CURLOPT_CAINFO. A bundle
+         * may open with comments, so its first 64 KiB are searched. */
+        if (!strstr(head, "-----BEGIN CERTIFICATE-----") && !strstr(head, "-----BEGIN TRUSTED CERTIFICATE-----"))
+                return strcpy(why, "holds no PEM certificate (-----BEGIN CERTIFICATE-----) in its first 64 KiB");
+        return NULL;
+}
+
 static void load_aws(Loader *ld, const YNode *root, ConfigAws *a) {
         static const char *const keys[] = {
-                "region", "profile", "endpoints", "s3_force_path_style", "max_attempts",
+                "region", "profile", "endpoints", "s3_force_path_style", "ca_bundle", "max_attempts",
                 "max_attempts_batch", "connect_timeout_ms", "request_timeout_ms", NULL,
         };
         const YNode *v = load_field(ld, root, "", "aws", false), *e;
@@ -145,6 +179,7 @@ static void load_aws(Loader *ld, const YNode *root, ConfigAws *a) {
         if (e)
                 load_endpoints(ld, e, a);
         get_bool(ld, v, "aws", "s3_force_path_style", &a->s3_force_path_style);
+        get_string(ld, v, "aws", "ca_bundle", false, 4095, check_ca_bundle, &a->ca_bundle);
         get_unsigned(ld, v, "aws", "max_attempts", 1, 20, &a->max_attempts);
         get_unsigned(ld, v, "aws", "max_attempts_batch", 1, 100, &a->max_attempts_batch);
         get_unsigned(ld, v, "aws", "connect_timeout_ms", 100, 600000, &a->connect_timeout_ms);

@@ -39,6 +39,9 @@ typedef struct ConfigAws {
         char *endpoint_dynamodb;
         char *endpoint_sns;
         bool s3_force_path_style;
+        /* PEM file of the CAs to trust for HTTPS instead of the system's, an absolute path
+         * checked readable at load. NULL: AWS_CA_BUNDLE, then the system store. */
+        char *ca_bundle;
         unsigned max_attempts;          /* default 3 */
         unsigned max_attempts_batch;    /* BatchWriteItem; default 10 */
         unsigned connect_timeout_ms;    /* default 3000 */

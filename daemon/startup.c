@@ -40,6 +40,7 @@ int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
                 .endpoint_dynamodb = c->aws.endpoint_dynamodb,
                 .endpoint_sns = c->aws.endpoint_sns,
                 .s3_force_path_style = c->aws.s3_force_path_style,
+                .ca_file = c->aws.ca_bundle,
                 .max_attempts = c->aws.max_attempts,
                 .max_attempts_batch = c->aws.max_attempts_batch,
                 .connect_timeout_ms = c->aws.connect_timeout_ms,
@@ -51,6 +52,9 @@ int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
         r = aws_context_new(&o, ret, &err);
         if (r < 0)
                 return log_error_errno(log, r, "AWS setup: %s", err.message);
+        if (aws_context_ca_file(*ret))
+                log_info(log, "HTTPS: trusting the CA bundle %s instead of the system's",
+                         aws_context_ca_file(*ret));
         return 0;
 }
 
