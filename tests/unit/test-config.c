@@ -238,6 +238,14 @@ static const Case cases[] = {
           "  - name: late\n    match: { bucket: inbound-file-drop, prefix: in/, suffix: .csv }\n    table: T_2\n"
           "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
           "t.yaml:12:5: pipelines[1]: can never match: pipeline 'students' (line 5) comes first and takes every file it would" },
+        { "ca-bundle-relative", HEAD "aws: { ca_bundle: ca.pem }\n" PIPE,
+          "t.yaml:4:19: aws.ca_bundle: invalid value 'ca.pem': must be an absolute path" },
+        { "ca-bundle-missing", HEAD "aws: { ca_bundle: /nonexistent/ca.pem }\n" PIPE,
+          "t.yaml:4:19: aws.ca_bundle: invalid value '/nonexistent/ca.pem': cannot read: No such file or directory" },
+        { "ca-bundle-device", HEAD "aws: { ca_bundle: /dev/null }\n" PIPE,
+          "t.yaml:4:19: aws.ca_bundle: invalid value '/dev/null': is not a regular file" },
+        { "ca-bundle-not-pem", HEAD "aws: { ca_bundle: /etc/passwd }\n" PIPE,
+          "t.yaml:4:19: aws.ca_bundle: invalid value '/etc/passwd': holds no PEM certificate (-----BEGIN CERTIFICATE-----) in its first 64 KiB" },
         /* YAML-level rules */
         { "duplicate-key", HEAD "workers: 2\nworkers: 3\n" PIPE,
           "t.yaml:5:1: duplicate key 'workers' (first defined at line 4, column 1)" },
