@@ -64,14 +64,31 @@ static bool has_suffix(const char *s, const char *suffix) {
         return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
-bool pipeline_spec_matches(const PipelineSpec *p, const char *bucket, const char *key) {
+/* A key ending in match_suffix + ".gz" — the gzipped file producers upload as "x.csv.gz" for a
+ * ".csv" pipeline — is that pipeline's too when it may read gzip. Not when the suffix is empty
+ * (it matches already) or names a compressed file itself (".csv.gz.gz" is no one's intent). */
+static bool matches_gzipped(const PipelineSpec *p, const char *key) {
+        size_t n = strlen(key), m;
+
+        if (p->csv.compression == COMPRESSION_NONE || !p->match_suffix || !p->match_suffix[0] ||
+            has_suffix(p->match_suffix, ".gz") || !has_suffix(key, ".gz"))
+                return false;
+        m = strlen(p->match_suffix);
+        return n >= m + 3 && memcmp(key + n - 3 - m, p->match_suffix, m) == 0;
+}
+
+PipelineMatch pipeline_spec_match(const PipelineSpec *p, const char *bucket, const char *key) {
         if (p->match_bucket && strcmp(p->match_bucket, bucket) != 0)
-                return false;
+                return PIPELINE_MATCH_NONE;
         if (p->match_prefix && !has_prefix(key, p->match_prefix))
-                return false;
-        if (p->match_suffix && !has_suffix(key, p->match_suffix))
-                return false;
-        return true;
+                return PIPELINE_MATCH_NONE;
+        if (!p->match_suffix || has_suffix(key, p->match_suffix))
+                return PIPELINE_MATCH_EXACT;
+        return matches_gzipped(p, key) ? PIPELINE_MATCH_GZIP : PIPELINE_MATCH_NONE;
+}
+
+bool pipeline_spec_matches(const PipelineSpec *p, const char *bucket, const char *key) {
+        return pipeline_spec_match(p, bucket, key) != PIPELINE_MATCH_NONE;
 }
 
 static const char *const column_type_names[_COLUMN_TYPE_MAX] = {

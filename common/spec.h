@@ -87,7 +87,19 @@ void csv_spec_init(CsvSpec *c);
 /* Index of the column named `name` (exact match) or -1. */
 int pipeline_spec_column_index(const PipelineSpec *p, const char *name);
 
-/* True when bucket/key is this pipeline's. */
+typedef enum PipelineMatch {
+        PIPELINE_MATCH_NONE,
+        PIPELINE_MATCH_EXACT,   /* bucket, prefix and suffix as written */
+        /* the key ends in the suffix plus ".gz" and the pipeline reads gzip (compression auto
+         * or gzip): "x.csv.gz" for suffix ".csv" */
+        PIPELINE_MATCH_GZIP,
+} PipelineMatch;
+
+/* How bucket/key matches this pipeline. A selector prefers exact matches to gzip ones
+ * across all pipelines (config_find_pipeline), so a pipeline written for ".csv.gz" keeps its
+ * files wherever it is listed. */
+PipelineMatch pipeline_spec_match(const PipelineSpec *p, const char *bucket, const char *key);
+/* True when bucket/key is this pipeline's, either way. */
 bool pipeline_spec_matches(const PipelineSpec *p, const char *bucket, const char *key);
 
 const char *column_type_to_string(ColumnType t);

@@ -31,6 +31,7 @@ static Config *config_free(Config *c) {
         free(c->aws.endpoint_s3);
         free(c->aws.endpoint_dynamodb);
         free(c->aws.endpoint_sns);
+        free(c->aws.ca_bundle);
         free(c->queue.url);
         free(c->metrics_file);
         location_done(&c->archive);
@@ -68,10 +69,23 @@ void config_diag_done(ConfigDiag *d) {
 }
 
 const PipelineSpec *config_find_pipeline(const Config *c, const char *bucket, const char *key) {
+        const PipelineSpec *gzip = NULL;
+
+        /* An exact match anywhere wins over a gzip one ("x.csv.gz" for a ".csv" pipeline): a
+         * configuration that routes ".csv.gz" to a pipeline of its own keeps doing so, wherever
+         * that pipeline is listed; among matches of one kind, the first listed wins. */
         for (size_t i = 0; i < c->n_pipelines; i++)
-                if (pipeline_spec_matches(&c->pipelines[i], bucket, key))
+                switch (pipeline_spec_match(&c->pipelines[i], bucket, key)) {
+                case PIPELINE_MATCH_EXACT:
                         return &c->pipelines[i];
-        return NULL;
+                case PIPELINE_MATCH_GZIP:
+                        if (!gzip)
+                                gzip = &c->pipelines[i];
+                        break;
+                default:
+                        break;
+                }
+        return gzip;
 }
 
 const PipelineSpec *config_find_pipeline_by_name(const Config *c, const char *name) {
@@ -117,9 +131,42 @@ static void load_endpoints(Loader *ld, const YNode *v, ConfigAws *a) {
         get_string(ld, v, path, "sns", false, 2048, check_endpoint_url, &a->endpoint_sns);
 }
 
+/* The bundle is read by libcurl at the first HTTPS request, hours after a reload perhaps:
+ * a wrong path or a file that holds no certificate is reported here instead, at its line.
+ * (Only as the user running the check; the service's user must be able to read it too.) */
+static const char *check_ca_bundle(const char *s, char why[static CHECK_WHY_MAX]) {
+        _cleanup_close_ int fd = -1;
+        char head[64 * 1024 + 1];
+        struct stat st;
+        ssize_t n;
+
+        if (s[0] != '/')
+                return strcpy(why, "must be an absolute path");
+        fd = open(s, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                snprintf(why, CHECK_WHY_MAX, "cannot read: %s", strerror(errno));
+                return why;
+        }
+        if (!S_ISREG(st.st_mode))
+                return strcpy(why, "is not a regular file");
+        do
+                n = read(fd, head, sizeof(head) - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                snprintf(why, CHECK_WHY_MAX, "cannot read: %s", strerror(errno));
+                return why;
+        }
+        head[n] = '\0';
+        /* PEM (RFC 7468): what libcurl's OpenSSL backend reads from CURLOPT_CAINFO. A bundle
+         * may open with comments, so its first 64 KiB are searched. */
+        if (!strstr(head, "-----BEGIN CERTIFICATE-----") && !strstr(head, "-----BEGIN TRUSTED CERTIFICATE-----"))
+                return strcpy(why, "holds no PEM certificate (-----BEGIN CERTIFICATE-----) in its first 64 KiB");
+        return NULL;
+}
+
 static void load_aws(Loader *ld, const YNode *root, ConfigAws *a) {
         static const char *const keys[] = {
-                "region", "profile", "endpoints", "s3_force_path_style", "max_attempts",
+                "region", "profile", "endpoints", "s3_force_path_style", "ca_bundle", "max_attempts",
                 "max_attempts_batch", "connect_timeout_ms", "request_timeout_ms", NULL,
         };
         const YNode *v = load_field(ld, root, "", "aws", false), *e;
@@ -133,6 +180,7 @@ static void load_aws(Loader *ld, const YNode *root, ConfigAws *a) {
         if (e)
                 load_endpoints(ld, e, a);
         get_bool(ld, v, "aws", "s3_force_path_style", &a->s3_force_path_style);
+        get_string(ld, v, "aws", "ca_bundle", false, 4095, check_ca_bundle, &a->ca_bundle);
         get_unsigned(ld, v, "aws", "max_attempts", 1, 20, &a->max_attempts);
         get_unsigned(ld, v, "aws", "max_attempts_batch", 1, 100, &a->max_attempts_batch);
         get_unsigned(ld, v, "aws", "connect_timeout_ms", 100, 600000, &a->connect_timeout_ms);

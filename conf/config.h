@@ -40,6 +40,9 @@ typedef struct ConfigAws {
         char *endpoint_dynamodb;
         char *endpoint_sns;
         bool s3_force_path_style;
+        /* PEM file of the CAs to trust for HTTPS instead of the system's, an absolute path
+         * checked readable at load. NULL: AWS_CA_BUNDLE, then the system store. */
+        char *ca_bundle;
         unsigned max_attempts;          /* default 3 */
         unsigned max_attempts_batch;    /* BatchWriteItem; default 10 */
         unsigned connect_timeout_ms;    /* default 3000 */
@@ -114,6 +117,7 @@ DEFINE_CLEANUP_FUNC(Config *, config_unref);
  * configured in the file. */
 void config_dump(const Config *c, FILE *f);
 
-/* First pipeline whose match accepts bucket/key, or NULL. */
+/* First pipeline whose match accepts bucket/key as written, else the first that takes it as a
+ * gzipped file of its suffix ("x.csv.gz" for ".csv", see pipeline_spec_match), else NULL. */
 const PipelineSpec *config_find_pipeline(const Config *c, const char *bucket, const char *key);
 const PipelineSpec *config_find_pipeline_by_name(const Config *c, const char *name);

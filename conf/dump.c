@@ -41,6 +41,7 @@ static void dump_aws(FILE *f, const ConfigAws *a) {
                 put_kv(f, "    ", "sns", a->endpoint_sns);
         }
         fprintf(f, "  s3_force_path_style: %s\n", a->s3_force_path_style ? "true" : "false");
+        put_kv(f, "  ", "ca_bundle", a->ca_bundle);
         fprintf(f, "  max_attempts: %u\n  max_attempts_batch: %u\n", a->max_attempts,
                 a->max_attempts_batch);
         fprintf(f, "  connect_timeout_ms: %u\n  request_timeout_ms: %u\n", a->connect_timeout_ms,

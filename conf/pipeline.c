@@ -490,25 +490,57 @@ static void check_loop(Loader *ld, const YNode *pl, const char *path, const Pipe
                             what, loc->bucket, loc->prefix);
 }
 
-/* Pipelines are tried in order; a later one whose every key an earlier one takes is dead. */
+/* a's keys are all b's too: same or no bucket filter on b, a's prefix and suffix extend b's */
+static bool match_within(const PipelineSpec *a, const PipelineSpec *b) {
+        return (!b->match_bucket || (a->match_bucket && strcmp(a->match_bucket, b->match_bucket) == 0)) &&
+               starts_with(a->match_prefix, b->match_prefix) && ends_with(a->match_suffix, b->match_suffix);
+}
+
+/* Some key is both a's and b's: the buckets can agree, one prefix extends the other, and so
+ * does one suffix ("in/" + "x" + ".csv" is "in/x.csv" for prefixes "in/", "" and suffixes
+ * ".csv", ""). */
+static bool match_overlaps(const PipelineSpec *a, const PipelineSpec *b) {
+        return (!a->match_bucket || !b->match_bucket || strcmp(a->match_bucket, b->match_bucket) == 0) &&
+               (starts_with(a->match_prefix, b->match_prefix) || starts_with(b->match_prefix, a->match_prefix)) &&
+               (ends_with(a->match_suffix, b->match_suffix) || ends_with(b->match_suffix, a->match_suffix));
+}
+
+static const char *longer(const char *x, const char *y) {
+        return strlen(x) >= strlen(y) ? x : y;
+}
+
+/* Pipelines are tried in order, so what the notification filter delivers to a later pipeline
+ * can be taken by an earlier one. Knowable offline from the matches alone: a later pipeline
+ * whose every key an earlier one takes is dead (an error); one that shares some keys with an
+ * earlier one, neither being the narrower, loses those keys (a warning: listing the narrower
+ * pipeline first is the usual intent, and it draws none). The gzip matches of a suffix
+ * ("x.csv.gz" for ".csv") give way to exact ones (config_find_pipeline), so they shadow
+ * nothing. */
 static void check_shadowed(Loader *ld, const YNode *seq, const Config *c, size_t j) {
         const PipelineSpec *b = &c->pipelines[j];
         char path[LOAD_PATH_MAX];
 
+        if (!b->match_prefix || !b->match_suffix)
+                return;
         for (size_t i = 0; i < j; i++) {
                 const PipelineSpec *a = &c->pipelines[i];
 
-                if (!a->name || !a->match_prefix || !a->match_suffix || !b->match_prefix ||
-                    !b->match_suffix)
+                if (!a->name || !a->match_prefix || !a->match_suffix)
                         continue;
-                if (!(a->match_bucket ? same_bucket(a->match_bucket, b->match_bucket) : true) ||
-                    !starts_with(b->match_prefix, a->match_prefix) ||
-                    !ends_with(b->match_suffix, a->match_suffix))
-                        continue;
-                load_report(ld, seq->items[j], load_index(path, "pipelines", j),
-                            "can never match: pipeline '%s' (line %u) comes first and takes every file it would",
-                            a->name, seq->items[i]->line);
-                return;
+                if (match_within(b, a)) {
+                        load_report(ld, seq->items[j], load_index(path, "pipelines", j),
+                                    "can never match: pipeline '%s' (line %u) comes first and takes every file it would",
+                                    a->name, seq->items[i]->line);
+                        return;
+                }
+                if (!match_within(a, b) && match_overlaps(a, b)) {
+                        load_warn(ld, seq->items[j], load_index(path, "pipelines", j),
+                                  "keys like '%.200s...%.200s' match this pipeline and '%s' (line %u), "
+                                  "which comes first and takes them; list the narrower pipeline first",
+                                  longer(a->match_prefix, b->match_prefix),
+                                  longer(a->match_suffix, b->match_suffix), a->name, seq->items[i]->line);
+                        return;
+                }
         }
 }
 

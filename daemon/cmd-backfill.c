@@ -5,7 +5,6 @@
  * the pool and one page of keys in memory, whatever the prefix holds. One line per file on
  * stdout, then a summary; exit 0 when no file failed. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -83,11 +82,7 @@ static int submit(Backfill *b, const char *bucket, const char *key) {
         return 0;
 }
 
-int cmd_backfill(const GlobalOptions *g, int argc, char **argv) {
-        static const struct option opts[] = {
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+int cmd_backfill(const CommandArgs *a) {
         _cleanup_(logger_freep) Logger *log = NULL;
         _cleanup_(config_unrefp) Config *config = NULL;
         _cleanup_(aws_context_unrefp) AwsContext *aws = NULL;
@@ -98,24 +93,13 @@ int cmd_backfill(const GlobalOptions *g, int argc, char **argv) {
         Backfill b = {};
         S3bError err = {};
         JobPoolShared shared;
-        int c, r = 0;
+        int r = 0;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
-                if (c == 'h') {
-                        printf("Usage: s3batchd [-c CONFIG] backfill s3://BUCKET[/PREFIX]\n\n"
-                               "Load every object under the prefix that a pipeline matches, with the "
-                               "worker pool, and print a summary.\n");
-                        return 0;
-                }
+        if (startup_parse_s3_url(a->operands[0], &bucket, &prefix) < 0) {
+                fprintf(stderr, "s3batchd backfill: expected one s3://BUCKET[/PREFIX], got '%s'\n", a->operands[0]);
                 return 2;
         }
-        if (optind + 1 != argc || startup_parse_s3_url(argv[optind], &bucket, &prefix) < 0) {
-                fprintf(stderr, "s3batchd backfill: expected one s3://BUCKET[/PREFIX]\n");
-                return 2;
-        }
-        if (startup_logger(&log) < 0 || startup_config(log, g->config_path, &config) < 0 ||
-            startup_aws(log, config, &aws) < 0)
+        if (startup_tool(a->config_path, &log, &config, &aws) < 0)
                 return 1;
         signal(SIGPIPE, SIG_IGN);
 

@@ -4,7 +4,6 @@
  * bucket, report, SNS), on this thread. Prints the JSON summary on stdout. Exit status 0 for
  * success or partial (and for a file found already processed), 1 otherwise. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,18 +15,7 @@
 #include "daemon/startup.h"
 #include "daemon/tablecache.h"
 
-static void help(void) {
-        printf("Usage: s3batchd [-c CONFIG] process [--pipeline NAME] s3://BUCKET/KEY\n\n"
-               "Load one object now, as the service would, and print its summary.\n"
-               "  --pipeline NAME  use this pipeline instead of the first whose match accepts the key\n");
-}
-
-int cmd_process(const GlobalOptions *g, int argc, char **argv) {
-        static const struct option opts[] = {
-                { "pipeline", required_argument, NULL, 'p' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+int cmd_process(const CommandArgs *a) {
         _cleanup_(logger_freep) Logger *log = NULL;
         _cleanup_(config_unrefp) Config *config = NULL;
         _cleanup_(aws_context_unrefp) AwsContext *aws = NULL;
@@ -36,31 +24,17 @@ int cmd_process(const GlobalOptions *g, int argc, char **argv) {
         _cleanup_(job_freep) Job *job = NULL;
         _cleanup_(tablecache_freep) TableCache *tables = NULL;
         _cleanup_free_ char *bucket = NULL, *key = NULL, *summary = NULL;
-        const char *pipeline = NULL;
+        const char *pipeline = a->pipeline;
         const PipelineSpec *spec;
         S3bError err = {};
-        int c, r;
+        int r;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
-                switch (c) {
-                case 'p':
-                        pipeline = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                default:
-                        return 2;
-                }
-        }
-        if (optind + 1 != argc || startup_parse_s3_url(argv[optind], &bucket, &key) < 0 || !key[0]) {
-                fprintf(stderr, "s3batchd process: expected one s3://BUCKET/KEY\n");
+        if (startup_parse_s3_url(a->operands[0], &bucket, &key) < 0 || !key[0]) {
+                fprintf(stderr, "s3batchd process: expected one s3://BUCKET/KEY, got '%s'\n", a->operands[0]);
                 return 2;
         }
 
-        if (startup_logger(&log) < 0 || startup_config(log, g->config_path, &config) < 0 ||
-            startup_aws(log, config, &aws) < 0)
+        if (startup_tool(a->config_path, &log, &config, &aws) < 0)
                 return 1;
 
         spec = pipeline ? config_find_pipeline_by_name(config, pipeline)

@@ -1,7 +1,5 @@
 /* `s3batchd run` (the default): the service. */
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "common/aws/client.h"
 #include "common/log.h"
@@ -9,7 +7,7 @@
 #include "daemon/loop.h"
 #include "daemon/startup.h"
 
-int cmd_run(const GlobalOptions *g, int argc, char **argv) {
+int cmd_run(const CommandArgs *a) {
         _cleanup_(logger_freep) Logger *log = NULL;
         _cleanup_(config_unrefp) Config *config = NULL;
         _cleanup_(aws_context_unrefp) AwsContext *aws = NULL;
@@ -17,19 +15,9 @@ int cmd_run(const GlobalOptions *g, int argc, char **argv) {
         sigset_t mask;
         int r;
 
-        if (argc > 1) {
-                if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-                        printf("Usage: s3batchd [-c CONFIG] run\n\nRun the service: poll the queue "
-                               "and load every matching file until SIGTERM.\n");
-                        return 0;
-                }
-                fprintf(stderr, "s3batchd run: unexpected argument '%s'\n", argv[1]);
-                return 2;
-        }
-
         if (startup_logger(&log) < 0)
                 return 1;
-        if (startup_config(log, g->config_path, &config) < 0)
+        if (startup_config(log, a->config_path, &config) < 0)
                 return 1;
         if (startup_aws(log, config, &aws) < 0)
                 return 1;

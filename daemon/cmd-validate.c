@@ -5,7 +5,6 @@
  * error, rejects ≤ max_rejected_rows), 1 when not, 2 on usage errors. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,23 +21,6 @@
 #define READ_CHUNK (256u * 1024u)
 #define RAW_SHOWN 160           /* bytes of a rejected row echoed back */
 #define DEDUP_MAX_KEYS (16u * 1024u * 1024u)
-
-static void help(FILE *out) {
-        fprintf(out,
-                "Usage: s3batchd [--config PATH] validate [OPTIONS] FILE.csv[.gz]\n"
-                "\n"
-                "Check a CSV file against a pipeline's schema as the daemon would, without\n"
-                "touching AWS. Prints each rejected row (line, column, reason) and a summary.\n"
-                "Exit 0 when the file would be accepted, 1 when not, 2 on usage errors.\n"
-                "\n"
-                "Options:\n"
-                "  -c, --config PATH     configuration file (default: the daemon's)\n"
-                "  -p, --pipeline NAME   pipeline to check against (default: the first whose\n"
-                "                        match prefix/suffix accepts the file name)\n"
-                "  -q, --quiet           print only the summary\n"
-                "  -h, --help            show this help and exit\n"
-                "FILE may be - for standard input.\n");
-}
 
 /* Distinct primary keys seen, to count the rows a later duplicate supersedes (the daemon's
  * batcher does the same: last row wins). 64-bit hashes in an open-addressing set; bounded. */
@@ -146,62 +128,37 @@ static int on_reject(void *userdata, const IngestReject *rj) {
         return 0;
 }
 
-static int parse_args(int argc, char **argv, const char **config, const char **pipeline,
-                      bool *quiet, const char **file) {
-        static const struct option opts[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "pipeline", required_argument, NULL, 'p' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
-        int c;
+/* The pipeline named, or the one the daemon would pick (config_find_pipeline: the first exact
+ * match, else the first that takes the file as a gzipped one of its suffix) for the path or
+ * its base name. There is no bucket locally, so a pipeline's bucket filter is not applied. */
+static PipelineMatch match_file(const PipelineSpec *p, const char *file) {
+        const char *bucket = p->match_bucket ? p->match_bucket : "";
+        const char *base = strrchr(file, '/');
+        PipelineMatch m = pipeline_spec_match(p, bucket, file);
 
-        optind = 0;     /* also resets getopt's state from main()'s pass */
-        while ((c = getopt_long(argc, argv, "c:p:qh", opts, NULL)) >= 0) {
-                switch (c) {
-                case 'c':
-                        *config = optarg;
-                        break;
-                case 'p':
-                        *pipeline = optarg;
-                        break;
-                case 'q':
-                        *quiet = true;
-                        break;
-                case 'h':
-                        help(stdout);
-                        return 0;
-                default:
-                        help(stderr);
-                        return 2;
-                }
+        if (m != PIPELINE_MATCH_EXACT && base) {
+                PipelineMatch b = pipeline_spec_match(p, bucket, base + 1);
+
+                if (b != PIPELINE_MATCH_NONE)
+                        m = b;
         }
-        if (argc - optind != 1) {
-                fprintf(stderr, "validate: expected exactly one FILE\n");
-                help(stderr);
-                return 2;
-        }
-        *file = argv[optind];
-        return -1;
+        return m;
 }
 
-/* The pipeline named, or the first whose prefix/suffix accepts the path or its base name
- * (there is no bucket locally, so a pipeline's bucket filter is not applied). */
 static const PipelineSpec *pick_pipeline(const Config *cfg, const char *name, const char *file) {
-        const char *base = strrchr(file, '/');
+        const PipelineSpec *gzip = NULL;
 
         if (name)
                 return config_find_pipeline_by_name(cfg, name);
         for (size_t i = 0; i < cfg->n_pipelines; i++) {
-                const PipelineSpec *p = &cfg->pipelines[i];
-                const char *bucket = p->match_bucket ? p->match_bucket : "";
+                PipelineMatch m = match_file(&cfg->pipelines[i], file);
 
-                if (pipeline_spec_matches(p, bucket, file) ||
-                    (base && pipeline_spec_matches(p, bucket, base + 1)))
-                        return p;
+                if (m == PIPELINE_MATCH_EXACT)
+                        return &cfg->pipelines[i];
+                if (m == PIPELINE_MATCH_GZIP && !gzip)
+                        gzip = &cfg->pipelines[i];
         }
-        return NULL;
+        return gzip;
 }
 
 static int run_file(const PipelineSpec *p, const char *file, Validate *v, IngestStats *st,
@@ -241,20 +198,17 @@ static int run_file(const PipelineSpec *p, const char *file, Validate *v, Ingest
         return ingest_finish(in, st, err);
 }
 
-int cmd_validate(const GlobalOptions *g, int argc, char **argv) {
+int cmd_validate(const CommandArgs *a) {
         _cleanup_(config_unrefp) Config *cfg = NULL;
         ConfigDiag diag = {};
-        const char *config = g->config_path, *pipeline = NULL, *file = NULL;
+        const char *config = a->config_path, *pipeline = a->pipeline, *file = a->operands[0];
         const PipelineSpec *p;
         Validate v = {};
         IngestStats st = {};
         S3bError err = {};
-        bool quiet = false, accepted;
+        bool quiet = a->quiet, accepted;
         int r;
 
-        r = parse_args(argc, argv, &config, &pipeline, &quiet, &file);
-        if (r >= 0)
-                return r;
         r = config_load(config, &cfg, &diag);
         for (size_t i = 0; i < diag.n_lines; i++)
                 fprintf(stderr, "%s\n", diag.lines[i]);

@@ -1,97 +1,78 @@
-/* s3batchd entry point: global options and dispatch to daemon/cmd-*.c. The only file allowed
- * to hold process-wide mutable state. */
-#include <getopt.h>
-#include <stdio.h>
+/* s3batchd entry point: the command table and dispatch. daemon/cli.c parses the command line
+ * (one parser for every command); daemon/cmd-*.c do the work. The only file allowed to hold
+ * process-wide mutable state. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/util.h"
+#include "daemon/cli.h"
 #include "daemon/commands.h"
-#include "version.h"
 
-typedef struct Command {
-        const char *name;
-        CommandFn fn;
-        const char *help;
-} Command;
-
-/* Add a command here and its file to daemon/meson.build. */
-static const Command commands[] = {
-        { "run", cmd_run, "run the service: poll the queue and load files until SIGTERM (default)" },
-        { "process", cmd_process, "load one object now: process s3://BUCKET/KEY" },
-        { "backfill", cmd_backfill, "load every matching object under s3://BUCKET/PREFIX" },
-        { "check-config", cmd_check_config, "validate the configuration and exit (same as --check-config)" },
-        { "validate", cmd_validate, "check a local CSV file against a pipeline's schema, offline" },
+/* Add a command here and its file to daemon/meson.build. The first is the default. */
+static const CliCommand commands[] = {
+        {
+                .name = "run", .fn = cmd_run,
+                .synopsis = "", .expects = "no argument",
+                .summary = "run the service: poll the queue and load files until SIGTERM",
+                .help = "Run the service: poll the queue and load every matching file until SIGTERM.\n",
+        },
+        {
+                .name = "process", .fn = cmd_process, .options = CLI_OPT_PIPELINE,
+                .min_operands = 1, .max_operands = 1,
+                .synopsis = "[--pipeline NAME] s3://BUCKET/KEY", .expects = "one s3://BUCKET/KEY",
+                .summary = "load one object now: process s3://BUCKET/KEY",
+                .help = "Load one object now, as the service would, and print its summary.\n"
+                        "Exit 0 for success or partial (or a file found already processed), 1 otherwise.\n"
+                        "\n"
+                        "Options:\n"
+                        "  -p, --pipeline NAME use this pipeline instead of the first whose match\n"
+                        "                      accepts the key\n",
+        },
+        {
+                .name = "backfill", .fn = cmd_backfill,
+                .min_operands = 1, .max_operands = 1,
+                .synopsis = "s3://BUCKET[/PREFIX]", .expects = "one s3://BUCKET[/PREFIX]",
+                .summary = "load every matching object under s3://BUCKET/PREFIX",
+                .help = "Load every object under the prefix that a pipeline matches, with the worker\n"
+                        "pool, and print a summary. Exit 0 when no file failed.\n",
+        },
+        {
+                .name = "check-config", .fn = cmd_check_config, .options = CLI_OPT_QUIET | CLI_OPT_DUMP,
+                .synopsis = "[--quiet | --dump]", .expects = "no argument",
+                .summary = "validate the configuration and exit (same as --check-config)",
+                .help = "Validate the configuration file and exit: 0 when valid, 1 when not, with\n"
+                        "every problem printed as FILE:LINE:COLUMN: message. Warnings (legal, but\n"
+                        "probably not meant) are printed too and do not fail the check. Works\n"
+                        "offline: nothing is sent to AWS.\n"
+                        "\n"
+                        "Options:\n"
+                        "  -q, --quiet         print nothing when the file is valid\n"
+                        "      --dump          print the effective configuration (defaults filled in)\n"
+                        "                      as YAML on stdout when the file is valid\n",
+        },
+        {
+                .name = "validate", .fn = cmd_validate, .options = CLI_OPT_PIPELINE | CLI_OPT_QUIET,
+                .min_operands = 1, .max_operands = 1,
+                .synopsis = "[--pipeline NAME] [--quiet] FILE.csv[.gz]", .expects = "exactly one FILE",
+                .summary = "check a local CSV file against a pipeline's schema, offline",
+                .help = "Check a CSV file against a pipeline's schema as the daemon would, without\n"
+                        "touching AWS. Prints each rejected row (line, column, reason) and a summary.\n"
+                        "Exit 0 when the file would be accepted, 1 when not, 2 on usage errors.\n"
+                        "FILE may be - for standard input.\n"
+                        "\n"
+                        "Options:\n"
+                        "  -p, --pipeline NAME pipeline to check against (default: the first whose\n"
+                        "                      match accepts the file name; FILE.csv.gz also matches\n"
+                        "                      suffix .csv unless compression is none)\n"
+                        "  -q, --quiet         print only the summary\n",
+        },
 };
 
-static void usage(FILE *out) {
-        fprintf(out,
-                "Usage: s3batchd [OPTIONS] [COMMAND [ARGS...]]\n"
-                "\n"
-                "Load CSV files dropped in S3 into DynamoDB, driven by S3 event notifications on SQS.\n"
-                "\n"
-                "Options:\n"
-                "  -c, --config PATH   configuration file (default " S3BATCHD_DEFAULT_CONFIG ")\n"
-                "      --check-config  validate the configuration, print every error, and exit\n"
-                "  -h, --help          show this help and exit\n"
-                "      --version       show the version and exit\n"
-                "\n"
-                "Commands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].help);
-        fprintf(out, "\nRun `s3batchd COMMAND --help` for a command's options.\n");
-}
-
-static const Command *find_command(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (strcmp(commands[i].name, name) == 0)
-                        return &commands[i];
-        return NULL;
-}
-
 int main(int argc, char **argv) {
-        enum { OPT_VERSION = 0x100, OPT_CHECK };
-        static const struct option opts[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "check-config", no_argument, NULL, OPT_CHECK },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, OPT_VERSION },
-                {}
-        };
-        GlobalOptions g = { .config_path = S3BATCHD_DEFAULT_CONFIG };
-        const char *name = "run";
-        const Command *cmd;
-        int c;
+        const CliCommand *cmd;
+        CommandArgs args;
+        int status;
 
-        /* "+": stop at the first non-option, so a command's own options reach it untouched */
-        while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) >= 0) {
-                switch (c) {
-                case 'c':
-                        g.config_path = optarg;
-                        break;
-                case OPT_CHECK:
-                        name = "check-config";
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return 0;
-                case OPT_VERSION:
-                        printf("s3batchd %s\n", S3BATCHD_VERSION);
-                        return 0;
-                default:
-                        usage(stderr);
-                        return 2;
-                }
-        }
-        if (optind < argc)
-                name = argv[optind];
-        cmd = find_command(name);
-        if (!cmd) {
-                fprintf(stderr, "s3batchd: unknown command '%s'\n", name);
-                usage(stderr);
-                return 2;
-        }
-        if (optind < argc)
-                return cmd->fn(&g, argc - optind, argv + optind);
-        return cmd->fn(&g, 1, (char *[]) { (char *) name, NULL });
+        if (!cli_parse(commands, ELEMENTSOF(commands), argc, argv, &cmd, &args, &status))
+                return status;
+        return cmd->fn(&args);
 }

@@ -42,6 +42,7 @@ int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
                 .endpoint_dynamodb = c->aws.endpoint_dynamodb,
                 .endpoint_sns = c->aws.endpoint_sns,
                 .s3_force_path_style = c->aws.s3_force_path_style,
+                .ca_file = c->aws.ca_bundle,
                 .max_attempts = c->aws.max_attempts,
                 .max_attempts_batch = c->aws.max_attempts_batch,
                 .connect_timeout_ms = c->aws.connect_timeout_ms,
@@ -53,7 +54,22 @@ int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
         r = aws_context_new(&o, ret, &err);
         if (r < 0)
                 return log_error_errno(log, r, "AWS setup: %s", err.message);
+        if (aws_context_ca_file(*ret))
+                log_info(log, "HTTPS: trusting the CA bundle %s instead of the system's",
+                         aws_context_ca_file(*ret));
         return 0;
+}
+
+int startup_tool(const char *config_path, Logger **ret_log, Config **ret_config, AwsContext **ret_aws) {
+        int r;
+
+        r = startup_logger(ret_log);
+        if (r < 0)
+                return r;
+        r = startup_config(*ret_log, config_path, ret_config);
+        if (r < 0)
+                return r;
+        return startup_aws(*ret_log, *ret_config, ret_aws);
 }
 
 /* The pipeline must fit its table: key names and the S/N types of the key and of every

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "common/aws/awserror.h"
@@ -62,6 +63,27 @@ static AwsContext *context_free(AwsContext *c) {
         free(c->ca_file);
         free(c);
         return NULL;
+}
+
+/* The configured bundle, else AWS_CA_BUNDLE: the AWS CLI User Guide ("Environment variables
+ * to configure the AWS CLI") lets the variable override the shared config file's ca_bundle
+ * and a --ca-bundle parameter override the variable; the daemon's own setting plays the
+ * parameter's part, as aws.region and aws.endpoints do for theirs. libcurl reads the file
+ * only at the first handshake, so an unreadable one is reported now. */
+static int context_ca_file(AwsContext *c, const char *configured, const AwsEnv *env, S3bError *err) {
+        const char *from = "the configuration", *path = configured;
+
+        if (!path || !path[0]) {
+                path = aws_env_get(env, "AWS_CA_BUNDLE");
+                from = "AWS_CA_BUNDLE";
+        }
+        if (!path || !path[0])
+                return 0;
+        if (access(path, R_OK) < 0)
+                return s3b_error_set(err, -errno, "CA bundle %.200s (from %s): cannot read: %s", path,
+                                     from, strerror(errno));
+        c->ca_file = strdup(path);
+        return c->ca_file ? 0 : s3b_error_set(err, -ENOMEM, "out of memory");
 }
 
 static int context_credentials(AwsContext *c, const AwsContextOptions *o, const AwsEnv *env,
@@ -130,10 +152,9 @@ int aws_context_new(const AwsContextOptions *o, AwsContext **ret, S3bError *err)
         c->retry_cap_ms = or_default(o->retry_cap_ms, AWS_RETRY_CAP_MS_DEFAULT);
         c->s3_multipart_copy_threshold = o->s3_multipart_copy_threshold ? o->s3_multipart_copy_threshold : S3_COPY_SINGLE_MAX;
         c->s3_copy_part_size = o->s3_copy_part_size ? o->s3_copy_part_size : S3_COPY_PART_SIZE_DEFAULT;
-        if (o->ca_file && !(c->ca_file = strdup(o->ca_file))) {
-                r = s3b_error_set(err, -ENOMEM, "out of memory");
+        r = context_ca_file(c, o->ca_file, &env, err);
+        if (r < 0)
                 goto fail;
-        }
 
         r = context_credentials(c, o, &env, err);
         if (r < 0)
@@ -163,6 +184,10 @@ AwsContext *aws_context_unref(AwsContext *c) {
         if (c && atomic_fetch_sub_explicit(&c->n_ref, 1, memory_order_acq_rel) == 1)
                 context_free(c);
         return NULL;
+}
+
+const char *aws_context_ca_file(const AwsContext *c) {
+        return c->ca_file;
 }
 
 const char *aws_context_region(const AwsContext *c) {

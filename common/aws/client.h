@@ -57,7 +57,10 @@ typedef struct AwsContextOptions {
         uint64_t s3_multipart_copy_threshold;
         uint64_t s3_copy_part_size;     /* 0: 512 MiB, raised to fit in 10000 parts */
         AwsEnv env;                     /* .get NULL: the process environment (main thread only) */
-        const char *ca_file;            /* PEM bundle to trust instead of the system's; tests */
+        /* PEM bundle to trust instead of the system's (for all HTTPS: services and the
+         * credentials endpoints). NULL/"": AWS_CA_BUNDLE from env, else the system store.
+         * Must be readable (-errno otherwise). */
+        const char *ca_file;
         /* Borrowed chain to use instead of building one from env/profile (several contexts in
          * one process, tests); must outlive the context. NULL: the context owns its own. */
         AwsCredentialsChain *credentials;
@@ -74,6 +77,8 @@ AwsContext *aws_context_unref(AwsContext *c);
 DEFINE_CLEANUP_FUNC(AwsContext *, aws_context_unref);
 
 const char *aws_context_region(const AwsContext *c);
+/* The CA bundle in use, or NULL for the system store. */
+const char *aws_context_ca_file(const AwsContext *c);
 const AwsEndpoint *aws_context_endpoint(const AwsContext *c, AwsService s);
 bool aws_context_s3_force_path_style(const AwsContext *c);
 unsigned aws_context_max_attempts_batch(const AwsContext *c);

@@ -320,6 +320,62 @@ class DaemonFlow(SharedDaemonTestCase):
                 return subprocess.run([os.environ.get('S3BATCHD_BIN', 's3batchd'), '--config', self.config, *args],
                                       env=self.w.daemon_env(), capture_output=True, text=True, timeout=120)
 
+        def run_raw(self, *args):
+                return subprocess.run([os.environ.get('S3BATCHD_BIN', 's3batchd'), *args],
+                                      env=self.w.daemon_env(), capture_output=True, text=True, timeout=120)
+
+        def test_gzipped_csv_goes_to_the_csv_pipeline(self):
+                # the manual bucket has no .csv.gz pipeline: 'manual' (.csv, compression auto) takes it
+                key = 'gzonly/students.csv.gz'
+                body = gzip.compress(REFERENCE_CSV.replace('CS1', 'ZG').encode())
+                self.w.upload(key, body, bucket=MANUAL, content_type='application/gzip')
+                self.send(s3_event(MANUAL, [key]))
+                self.settle()
+                self.assertEqual(items_by_key(self.w)[('A00002', 'ZG02')]['last_name'], 'Turing')
+                self.assert_archived(key, body, bucket=MANUAL)
+                m = self.sns(1)[0]['Message']
+                self.assertEqual((m['status'], m['pipeline'], m['rows_written']), ('SUCCESS', 'manual', 4))
+                self.assertNotIn('No pipeline matches', self.w.daemon_log())
+
+        def test_options_after_the_command(self):
+                key = 'after/one.csv.gz'
+                body = gzip.compress(b'student_id,first_name,last_name,course\nA00085,Af,Ter,AF1\n')
+                self.w.upload(key, body, bucket=MANUAL)
+                p = self.run_raw('process', '--config', self.config, f's3://{MANUAL}/{key}')
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertEqual((json.loads(p.stdout)['status'], json.loads(p.stdout)['pipeline']),
+                                 ('SUCCESS', 'manual'))
+                self.assertIn(('A00085', 'AF1'), items_by_key(self.w))
+                self.assert_archived(key, body, bucket=MANUAL)
+
+                key = 'after/two.csv'
+                self.w.upload(key, 'student_id,first_name,last_name,course\nA00086,Tw,O,AF1\n', bucket=MANUAL)
+                p = self.run_raw('process', f's3://{MANUAL}/{key}', '-c', self.config, '--pipeline', 'strict')
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertEqual(json.loads(p.stdout)['pipeline'], 'strict')
+
+                for i in range(3):
+                        self.w.upload(f'bfafter/{i}.csv', f'student_id,first_name,last_name,course\nA0087{i},B,A,BA\n',
+                                      bucket=MANUAL)
+                p = self.run_raw('backfill', '-c', self.config, f's3://{MANUAL}/bfafter/')
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertIn('3 file(s): 3 success', p.stdout)
+
+                # usage errors: exit 2, a message naming the command and the option, nothing done
+                self.w.upload('after/three.csv', 'student_id,first_name,last_name,course\nA00088,T,H,AF1\n', bucket=MANUAL)
+                for argv, msg in ((['process', '--bogus', '-c', self.config, f's3://{MANUAL}/after/three.csv'],
+                                   "s3batchd process: unrecognized option '--bogus'"),
+                                  (['backfill', '-c', self.config, '--pipeline', 'x', f's3://{MANUAL}/after/'],
+                                   "s3batchd backfill: option '--pipeline' does not apply to this command"),
+                                  (['process', '-c', self.config], 's3batchd process: expected one s3://BUCKET/KEY'),
+                                  (['process', f's3://{MANUAL}/after/three.csv', '--config'],
+                                   "s3batchd process: option '--config' needs an argument")):
+                        p = self.run_raw(*argv)
+                        self.assertEqual(p.returncode, 2, (argv, p.stdout, p.stderr))
+                        self.assertIn(msg, p.stderr)
+                        self.assertEqual(p.stdout, '')
+                self.assertIn('after/three.csv', self.w.list_keys(MANUAL))
+
         def test_process_command(self):
                 key = 'proc/one.csv'
                 body = 'student_id,first_name,last_name,course\nA00081,Pro,Cess,PR1\n'

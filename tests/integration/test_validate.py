@@ -119,6 +119,25 @@ class Gzip(unittest.TestCase):
                 self.assertEqual(rc, 0, out + err)
                 self.assertEqual(summary(out)['valid'], 4)
 
+        def test_csv_gz_matches_the_csv_pipeline(self):
+                # no --pipeline: the example's pipeline has suffix .csv and compression auto
+                path = self.write('students.csv.gz', gzip.compress(self.data))
+                rc, out, err = validate(path)
+                self.assertEqual(rc, 0, out + err)
+                s = summary(out)
+                self.assertEqual((s['pipeline'], s['rows'], s['valid'], s['gzip']), ('students', 4, 4, ', gzip'))
+                # ...but not a .gz of another suffix, nor for a pipeline that never reads gzip
+                rc, _, err = validate(self.write('students.txt.gz', gzip.compress(self.data)))
+                self.assertEqual(rc, 2)
+                self.assertIn('choose one with --pipeline', err)
+                with open(CONFIG) as f:
+                        text = f.read()
+                self.assertIn('compression: auto', text)
+                none = self.write('none.yaml', text.replace('compression: auto', 'compression: none').encode())
+                rc, _, err = validate(path, config=none)
+                self.assertEqual(rc, 2, err)
+                self.assertIn("no pipeline in %s matches" % none, err)
+
         def test_concatenated_members(self):
                 cut = self.data.index(b'\n', 50) - 3          # inside a row
                 path = self.write('s.csv.gz', gzip.compress(self.data[:cut]) + gzip.compress(self.data[cut:]))
@@ -200,6 +219,27 @@ class Verdict(unittest.TestCase):
                 rc, out, _ = validate('--help')
                 self.assertEqual(rc, 0)
                 self.assertIn('Usage: s3batchd', out)
+
+        def test_options_before_and_after_the_command(self):
+                good = os.path.join(GOOD, 'students.csv')
+                for argv in (['-c', CONFIG, 'validate', '-q', good],
+                             ['validate', good, '--config', CONFIG, '--quiet'],
+                             ['validate', '-q', good, '-c' + CONFIG],
+                             ['--quiet', 'validate', '--config=' + CONFIG, good]):
+                        p = subprocess.run([BIN, *argv], capture_output=True, text=True, timeout=60)
+                        self.assertEqual(p.returncode, 0, (argv, p.stdout, p.stderr))
+                        self.assertIn('ACCEPTED', p.stdout)
+                # an option of another command, an unknown one, one without its argument
+                for argv, msg in ((['validate', '--dump', good], "s3batchd validate: option '--dump' does not apply to this command"),
+                                  (['validate', good, '--bogus'], "s3batchd validate: unrecognized option '--bogus'"),
+                                  (['validate', good, '-p'], "s3batchd validate: option '-p' needs an argument"),
+                                  (['--bogus'], "s3batchd: unrecognized option '--bogus'"),
+                                  (['frobnicate'], "s3batchd: unknown command 'frobnicate'")):
+                        p = subprocess.run([BIN, '-c', CONFIG, *argv], capture_output=True, text=True, timeout=60)
+                        self.assertEqual(p.returncode, 2, argv)
+                        self.assertIn(msg, p.stderr)
+                        self.assertIn('--help', p.stderr)
+                        self.assertEqual(p.stdout, '')
 
 
 class AgainstPythonCsv(unittest.TestCase):

@@ -238,6 +238,14 @@ static const Case cases[] = {
           "  - name: late\n    match: { bucket: inbound-file-drop, prefix: in/, suffix: .csv }\n    table: T_2\n"
           "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
           "t.yaml:12:5: pipelines[1]: can never match: pipeline 'students' (line 5) comes first and takes every file it would" },
+        { "ca-bundle-relative", HEAD "aws: { ca_bundle: ca.pem }\n" PIPE,
+          "t.yaml:4:19: aws.ca_bundle: invalid value 'ca.pem': must be an absolute path" },
+        { "ca-bundle-missing", HEAD "aws: { ca_bundle: /nonexistent/ca.pem }\n" PIPE,
+          "t.yaml:4:19: aws.ca_bundle: invalid value '/nonexistent/ca.pem': cannot read: No such file or directory" },
+        { "ca-bundle-device", HEAD "aws: { ca_bundle: /dev/null }\n" PIPE,
+          "t.yaml:4:19: aws.ca_bundle: invalid value '/dev/null': is not a regular file" },
+        { "ca-bundle-not-pem", HEAD "aws: { ca_bundle: /etc/passwd }\n" PIPE,
+          "t.yaml:4:19: aws.ca_bundle: invalid value '/etc/passwd': holds no PEM certificate (-----BEGIN CERTIFICATE-----) in its first 64 KiB" },
         /* YAML-level rules */
         { "duplicate-key", HEAD "workers: 2\nworkers: 3\n" PIPE,
           "t.yaml:5:1: duplicate key 'workers' (first defined at line 4, column 1)" },
@@ -526,6 +534,74 @@ static void test_warnings(void **state) {
         config_diag_done(&d);
 }
 
+/* "x.csv.gz" belongs to a ".csv" pipeline that reads gzip; an exact match anywhere wins over
+ * such a gzip match, so a ".csv.gz" pipeline keeps its files wherever it is listed. */
+static void test_match_gzip(void **state) {
+        static const char yaml[] = HEAD
+                "pipelines:\n"
+                "  - { name: csv, match: { bucket: in-bucket, suffix: .csv }, table: T_1,\n"
+                "      columns: [ { name: id, required: true } ], key: { partition: id } }\n"
+                "  - { name: gz-own, match: { bucket: in-bucket, prefix: own/, suffix: .csv.gz }, table: T_2,\n"
+                "      columns: [ { name: id, required: true } ], key: { partition: id } }\n"
+                "  - { name: plain, match: { bucket: in-bucket, suffix: .tsv }, table: T_3,\n"
+                "      csv: { compression: none }, columns: [ { name: id, required: true } ], key: { partition: id } }\n"
+                "  - { name: forced, match: { bucket: in-bucket, prefix: g/, suffix: .dat }, table: T_4,\n"
+                "      csv: { compression: gzip }, columns: [ { name: id, required: true } ], key: { partition: id } }\n"
+                "  - { name: any, match: { bucket: other-bucket }, table: T_5,\n"
+                "      columns: [ { name: id, required: true } ], key: { partition: id } }\n";
+        _cleanup_(config_unrefp) Config *c = load_ok(yaml);
+        const PipelineSpec *csv = &c->pipelines[0], *own = &c->pipelines[1], *forced = &c->pipelines[3];
+
+        assert_ptr_equal(config_find_pipeline(c, "in-bucket", "a/x.csv"), csv);
+        assert_ptr_equal(config_find_pipeline(c, "in-bucket", "a/x.csv.gz"), csv);
+        /* listed after csv, yet its literal suffix wins */
+        assert_ptr_equal(config_find_pipeline(c, "in-bucket", "own/x.csv.gz"), own);
+        assert_null(config_find_pipeline(c, "in-bucket", "a/x.csv.gz.gz"));
+        assert_null(config_find_pipeline(c, "in-bucket", "a/x.csvgz"));
+        assert_null(config_find_pipeline(c, "in-bucket", "a/x.gz"));
+        assert_null(config_find_pipeline(c, "other-bucket-2", "a/x.csv.gz"));
+        /* compression: none never reads gzip, so its suffix + .gz is not its file */
+        assert_null(config_find_pipeline(c, "in-bucket", "x.tsv.gz"));
+        assert_ptr_equal(config_find_pipeline(c, "in-bucket", "g/x.dat.gz"), forced);
+        assert_null(config_find_pipeline(c, "in-bucket", "h/x.dat.gz"));
+
+        assert_int_equal(pipeline_spec_match(csv, "in-bucket", "x.csv"), PIPELINE_MATCH_EXACT);
+        assert_int_equal(pipeline_spec_match(csv, "in-bucket", "x.csv.gz"), PIPELINE_MATCH_GZIP);
+        assert_int_equal(pipeline_spec_match(csv, "in-bucket", ".csv.gz"), PIPELINE_MATCH_GZIP);
+        assert_int_equal(pipeline_spec_match(csv, "in-bucket", "csv.gz"), PIPELINE_MATCH_NONE);
+        assert_int_equal(pipeline_spec_match(own, "in-bucket", "own/x.csv.gz"), PIPELINE_MATCH_EXACT);
+        assert_int_equal(pipeline_spec_match(own, "in-bucket", "own/x.csv.gz.gz"), PIPELINE_MATCH_NONE);
+        /* no suffix: everything matches as written already */
+        assert_int_equal(pipeline_spec_match(&c->pipelines[4], "other-bucket", "x.gz"), PIPELINE_MATCH_EXACT);
+        assert_true(pipeline_spec_matches(csv, "in-bucket", "x.csv.gz"));
+        assert_false(pipeline_spec_matches(csv, "in-bucket", "x.json.gz"));
+}
+
+/* Two pipelines that share keys, neither the narrower: the later loses them, a warning. */
+static void test_match_overlap_warning(void **state) {
+        static const char yaml[] = HEAD
+                "pipelines:\n"                                                                  /* 4 */
+                "  - { name: grades, match: { bucket: in-bucket, prefix: grades/ }, table: T_1,\n" /* 5 */
+                "      columns: [ { name: id, required: true } ], key: { partition: id } }\n"
+                "  - { name: csv, match: { bucket: in-bucket, suffix: .csv }, table: T_2,\n"       /* 7 */
+                "      columns: [ { name: id, required: true } ], key: { partition: id } }\n"
+                "  - { name: narrow, match: { bucket: in-bucket, prefix: grades/2024/, suffix: .csv }, table: T_3,\n"
+                "      columns: [ { name: id, required: true } ], key: { partition: id } }\n";
+        _cleanup_(config_unrefp) Config *c = NULL;
+        ConfigDiag d = {};
+
+        assert_int_equal(load(yaml, strlen(yaml), &c, &d), -EINVAL);
+        /* the third is inside the first: dead, an error */
+        if (d.n_lines != 1)
+                dump(&d);
+        assert_int_equal(d.n_lines, 1);
+        assert_string_equal(d.lines[0], "t.yaml:9:5: pipelines[2]: can never match: pipeline 'grades' (line 5) comes first and takes every file it would");
+        assert_int_equal(d.n_warnings, 1);
+        assert_string_equal(d.warnings[0], "t.yaml:7:5: warning: pipelines[1]: keys like 'grades/....csv' match "
+                            "this pipeline and 'grades' (line 5), which comes first and takes them; list the narrower pipeline first");
+        config_diag_done(&d);
+}
+
 /* Every problem in one run, in file order. */
 static void test_many_errors(void **state) {
         static const char yaml[] =
@@ -740,6 +816,8 @@ int main(void) {
                 cmocka_unit_test(test_delimiters),
                 cmocka_unit_test(test_many_errors),
                 cmocka_unit_test(test_warnings),
+                cmocka_unit_test(test_match_gzip),
+                cmocka_unit_test(test_match_overlap_warning),
                 cmocka_unit_test(test_binary),
                 cmocka_unit_test(test_garbage),
                 cmocka_unit_test(test_huge),

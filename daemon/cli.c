@@ -1,0 +1,210 @@
+/* The one command-line parser. See cli.h.
+ *
+ * getopt_long in its default (GNU, permuting) mode sees every option wherever it stands and
+ * leaves the operands, the command name first, at the end of argv in their order. It parses
+ * with the union of every command's options; which of them the chosen command accepts is
+ * checked afterwards, so the message can say "--dump does not apply to process" rather than
+ * a bare "unrecognized option". Under POSIXLY_CORRECT getopt stops at the first operand;
+ * options then belong before the command, as POSIX utilities expect. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "daemon/cli.h"
+#include "version.h"
+
+enum { OPT_VERSION = 0x100, OPT_CHECK, OPT_DUMP };
+
+static const struct option long_options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, OPT_CHECK },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { "pipeline", required_argument, NULL, 'p' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "dump", no_argument, NULL, OPT_DUMP },
+        {}
+};
+/* ':' first: a missing argument is reported as ':' rather than '?' */
+static const char short_options[] = ":c:hp:q";
+
+static const char global_help[] =
+        "Global options (before or after the command):\n"
+        "  -c, --config PATH   configuration file (default " S3BATCHD_DEFAULT_CONFIG ")\n"
+        "      --check-config  validate the configuration, print every error, and exit\n"
+        "  -h, --help          show this help and exit\n"
+        "      --version       show the version and exit\n";
+
+void cli_usage(FILE *out, const CliCommand *commands, size_t n_commands) {
+        fprintf(out,
+                "Usage: s3batchd [OPTIONS] [COMMAND [ARGS...]]\n"
+                "\n"
+                "Load CSV files dropped in S3 into DynamoDB, driven by S3 event notifications on SQS.\n"
+                "\n"
+                "%s"
+                "\n"
+                "Commands:\n", global_help);
+        for (size_t i = 0; i < n_commands; i++)
+                fprintf(out, "  %-14s %s%s\n", commands[i].name, commands[i].summary,
+                        i == 0 ? " (default)" : "");
+        fprintf(out, "\nRun `s3batchd COMMAND --help` for a command's options.\n"
+                     "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+void cli_command_help(FILE *out, const CliCommand *cmd) {
+        fprintf(out, "Usage: s3batchd [OPTIONS] %s%s%s\n\n%s\n%s", cmd->name,
+                cmd->synopsis[0] ? " " : "", cmd->synopsis, cmd->help, global_help);
+}
+
+static unsigned option_flag(int c) {
+        switch (c) {
+        case 'p':
+                return CLI_OPT_PIPELINE;
+        case 'q':
+                return CLI_OPT_QUIET;
+        case OPT_DUMP:
+                return CLI_OPT_DUMP;
+        default:
+                return 0;
+        }
+}
+
+static const char *option_name(unsigned flag) {
+        return flag == CLI_OPT_PIPELINE ? "--pipeline" : flag == CLI_OPT_QUIET ? "--quiet" : "--dump";
+}
+
+static const CliCommand *find_command(const CliCommand *commands, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(commands[i].name, name) == 0)
+                        return &commands[i];
+        return NULL;
+}
+
+_printf_(2, 3)
+static int usage_error(const CliCommand *cmd, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "s3batchd%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 's3batchd %s%s--help'.\n", cmd ? cmd->name : "", cmd ? " " : "");
+        return 0;
+}
+
+/* The option getopt_long refused, as the user wrote it. */
+static void bad_option_text(int c, int argc, char **argv, char buf[static 64]) {
+        if (c == '?' && optopt > 0 && optopt < 0x100)
+                snprintf(buf, 64, "-%c", optopt);
+        else if (optind > 0 && optind <= argc)
+                snprintf(buf, 64, "%.60s", argv[optind - 1]);
+        else
+                snprintf(buf, 64, "?");
+}
+
+/* The command: --check-config, else the first operand, else the default. */
+static int pick_command(const CliCommand *commands, size_t n, bool check, int argc, char **argv,
+                        const CliCommand **ret, bool *ret_named) {
+        const CliCommand *named = optind < argc ? find_command(commands, n, argv[optind]) : NULL;
+
+        *ret_named = named || check;
+
+        if (check) {
+                *ret = find_command(commands, n, "check-config");
+                if (named && named != *ret)
+                        return usage_error(NULL, "--check-config cannot be combined with the command '%s'",
+                                           named->name);
+        } else if (optind >= argc)
+                *ret = &commands[0];
+        else if (!named)
+                return usage_error(NULL, "unknown command '%s'", argv[optind]);
+        else
+                *ret = named;
+        if (named)
+                optind++;
+        return 1;
+}
+
+int cli_parse(const CliCommand *commands, size_t n_commands, int argc, char **argv,
+              const CliCommand **ret_cmd, CommandArgs *ret_args, int *ret_status) {
+        CommandArgs a = { .config_path = S3BATCHD_DEFAULT_CONFIG };
+        const CliCommand *cmd = NULL;
+        bool help = false, version = false, check = false, named = false;
+        unsigned seen = 0;
+        char bad[64];
+        int c, bad_kind = 0;
+
+        *ret_status = 2;
+        opterr = 0;             /* the messages below name the command and the way out */
+        optind = 0;             /* 0: a full reset of GNU getopt's state */
+        while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        a.config_path = optarg;
+                        break;
+                case 'p':
+                        a.pipeline = optarg;
+                        break;
+                case 'q':
+                        a.quiet = true;
+                        break;
+                case OPT_DUMP:
+                        a.dump = true;
+                        break;
+                case OPT_CHECK:
+                        check = true;
+                        break;
+                case 'h':
+                        help = true;
+                        break;
+                case OPT_VERSION:
+                        version = true;
+                        break;
+                default:        /* '?' or ':': reported once the command is known */
+                        if (!bad_kind) {
+                                bad_kind = c;
+                                bad_option_text(c, argc, argv, bad);
+                        }
+                        continue;
+                }
+                seen |= option_flag(c);
+        }
+        if (bad_kind) {
+                /* name the command when there is one, so the hint leads to its options */
+                const CliCommand *in = optind < argc ? find_command(commands, n_commands, argv[optind]) : NULL;
+
+                return usage_error(in, bad_kind == ':' ? "option '%s' needs an argument"
+                                                          : "unrecognized option '%s'", bad);
+        }
+        if (version) {
+                printf("s3batchd %s\n", S3BATCHD_VERSION);
+                return *ret_status = 0;
+        }
+        if (!pick_command(commands, n_commands, check, argc, argv, &cmd, &named))
+                return 0;
+        if (help) {
+                /* a named command (or --check-config) gets its own help */
+                if (named)
+                        cli_command_help(stdout, cmd);
+                else
+                        cli_usage(stdout, commands, n_commands);
+                return *ret_status = 0;
+        }
+        for (unsigned f = 1; f <= CLI_OPT_DUMP; f <<= 1)
+                if ((seen & f) && !(cmd->options & f))
+                        return usage_error(cmd, "option '%s' does not apply to this command", option_name(f));
+        if (argc - optind < cmd->min_operands || argc - optind > cmd->max_operands) {
+                if (argc - optind > cmd->max_operands)
+                        return usage_error(cmd, "unexpected argument '%s'", argv[optind + cmd->max_operands]);
+                return usage_error(cmd, "expected %s", cmd->expects);
+        }
+        a.name = cmd->name;
+        a.operands = argv + optind;
+        a.n_operands = argc - optind;
+        *ret_cmd = cmd;
+        *ret_args = a;
+        return 1;
+}
