@@ -271,8 +271,8 @@ static int scan(CsvParser *p, const char *buf, size_t *io_pos, size_t stop, size
                                 break;
                         c = buf[pos];
                         if (c == '"' || c == '\0') {
-                                /* a quote that does not start a field is data (and an
-                                 * error): it opens nothing, here or while skipping */
+                                /* both are data and a row error; a quote that does not
+                                 * start a field opens nothing, here or while skipping */
                                 row_error(p, c == '"' ? CSV_ROW_STRAY_QUOTE : CSV_ROW_NUL,
                                           p->n_spans + 1);
                                 pos++;

@@ -129,8 +129,9 @@ BAD_EXPECT = {
         # 8 KiB that inflate to an 8 MiB row: rejected with bounded memory (see GzipBomb)
         'gzip_bomb.csv.gz': expect([':2: row longer than max_row_bytes'], (2, 1, 1)),
 
-        # past max_row_bytes: a 500 KB quoted field holding "\nA99999,Evil,Row,CS666\n" is one
-        # rejected row and the row-like line in it never an item (3 rows, not 4)
+        # past max_row_bytes: a 500 KB quoted field holding "\nA99999,Evil,Row,CS666\n" after
+        # its first 409600 bytes is one rejected row, and the line in it never an item (3 rows,
+        # 2 valid; before the fix: 5 rows, A99999 valid, the field's tail a stray-quote reject)
         'oversized_quoted_row_inside.csv.gz': expect([':3: row longer than max_row_bytes'], (3, 2, 1)),
         # an open quote followed by 20000 rows (540 KB): no row after it is read
         'oversized_unterminated_quote.csv.gz': expect([': FILE ERROR: line 3: column 2 (first_name)' + UNTERMINATED],
