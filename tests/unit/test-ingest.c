@@ -484,6 +484,7 @@ static void test_nul(void **state) {
  * with or without a header, plain or gzip, however the first bytes arrive. */
 static void test_utf16_fails_the_file(void **state) {
         static const char *const utf8 = "student_id,first_name,last_name,course\nA00001,Ada,Lovelace,CS101\n";
+        static const char mid[] = "A00001,Ada,L\xff\xfe,CS101\n";
         PipelineSpec spec;
         Out o = { .text = BUF_INIT(1 << 20) };
         S3bError err = {};
@@ -520,7 +521,7 @@ static void test_utf16_fails_the_file(void **state) {
         /* the two bytes are only a mark at the very start */
         spec.csv.header = HEADER_ABSENT;
         buf_reset(&o.text);
-        assert_int_equal(run(&spec, "s.csv", "A00001,Ada,L\xff\xfe,CS101\n", 24, &o, NULL, &err), 0);
+        assert_int_equal(run(&spec, "s.csv", mid, sizeof(mid) - 1, &o, NULL, &err), 0);
         assert_non_null(strstr(buf_str(&o.text), "1!3(last_name) invalid UTF-8"));
         buf_done(&le);
         buf_done(&be);
