@@ -8,7 +8,16 @@
  * name the column of a bad row.
  *
  * The carry buffer holds up to max_row_bytes + 2 bytes: the row, a \r, and one byte of
- * lookahead to tell "exactly at the limit" from "over it". */
+ * lookahead to tell "exactly at the limit" from "over it".
+ *
+ * A row that outgrows the window is not dropped up to the next \n: that \n may lie inside a
+ * quoted field, and the line after it would then become a row made from the middle of a
+ * field (a 500 KiB quoted field holding "\nA99999,Evil,Row,CS666\n" wrote that line to the
+ * table). Instead the same state machine runs on over the rest of the record without storing
+ * it, so the record ends exactly where it would have ended within the limit; its reject is
+ * emitted then, with the start that was kept. This needs state, not memory, so there is no
+ * bound on how far the skip goes but the end of input; a quote still open there is reported
+ * as CSV_ROW_UNTERMINATED_QUOTE, for the caller to fail the file. */
 #include <errno.h>
 #include <string.h>
 
@@ -34,6 +43,7 @@ enum {
         CLS_DELIM,
         CLS_NL,
         CLS_QUOTE,
+        CLS_NUL,
 };
 
 typedef struct Span {
@@ -45,14 +55,14 @@ struct CsvParser {
         CsvOptions opts;
         CsvRowFn fn;
         void *userdata;
-        uint8_t cls[256];       /* unquoted fields stop on delimiter, \n and " */
-        uint8_t cls_q[256];     /* quoted fields stop on " and \n */
+        uint8_t cls[256];       /* unquoted fields stop on delimiter, \n, " and NUL */
+        uint8_t cls_q[256];     /* quoted fields stop on ", \n and NUL */
 
         unsigned bom_matched;   /* leading bytes that matched EF BB BF so far */
         bool bom_done;
 
         State state;
-        bool skipping;          /* dropping bytes up to the next \n after an oversized row */
+        bool skipping;          /* scanning on, unstored, to the end of an oversized record */
         Buf carry;              /* bytes of the current row from earlier chunks */
         Span *spans;
         size_t n_spans, cap_spans;
@@ -77,6 +87,7 @@ static const char *const row_error_names[_CSV_ROW_ERROR_MAX] = {
         [CSV_ROW_FIELD_TOO_LONG] = "field longer than max_field_bytes",
         [CSV_ROW_ROW_TOO_LONG] = "row longer than max_row_bytes",
         [CSV_ROW_TOO_MANY_FIELDS] = "too many fields",
+        [CSV_ROW_NUL] = "NUL byte in field",
 };
 
 const char *csv_row_error_to_string(CsvRowError e) {
@@ -149,8 +160,10 @@ int csv_parser_new(const CsvOptions *opts, CsvRowFn fn, void *userdata, CsvParse
         p->cls[(unsigned char) d] = CLS_DELIM;
         p->cls['\n'] = CLS_NL;
         p->cls['"'] = CLS_QUOTE;
+        p->cls['\0'] = CLS_NUL;
         p->cls_q['\n'] = CLS_NL;
         p->cls_q['"'] = CLS_QUOTE;
+        p->cls_q['\0'] = CLS_NUL;
         buf_init(&p->carry, p->opts.max_row_bytes + 2);
         buf_init(&p->unescaped, p->opts.max_row_bytes + 2);
         *ret = p;
@@ -257,8 +270,11 @@ static int scan(CsvParser *p, const char *buf, size_t *io_pos, size_t stop, size
                         if (pos == stop)
                                 break;
                         c = buf[pos];
-                        if (c == '"') {
-                                row_error(p, CSV_ROW_STRAY_QUOTE, p->n_spans + 1);
+                        if (c == '"' || c == '\0') {
+                                /* both are data and a row error; a quote that does not
+                                 * start a field opens nothing, here or while skipping */
+                                row_error(p, c == '"' ? CSV_ROW_STRAY_QUOTE : CSV_ROW_NUL,
+                                          p->n_spans + 1);
                                 pos++;
                                 break;
                         }
@@ -277,6 +293,8 @@ static int scan(CsvParser *p, const char *buf, size_t *io_pos, size_t stop, size
                                 break;
                         if (buf[pos] == '\n')
                                 p->row_newlines++;
+                        else if (buf[pos] == '\0')
+                                row_error(p, CSV_ROW_NUL, p->n_spans + 1);
                         else
                                 st = ST_QUOTE_SEEN;
                         pos++;
@@ -431,10 +449,10 @@ static int finish_row(CsvParser *p, const char *buf, size_t row_start, size_t en
         return r;
 }
 
-/* The row passed max_row_bytes without ending: report it and skip to the next line break. */
+/* The row passed max_row_bytes without ending: keep its start for the reject and scan on
+ * without storing (see the top of the file). */
 static int oversized_row(CsvParser *p, const char *buf, size_t row_start, size_t stop) {
         size_t keep = p->opts.max_row_bytes;
-        const char *raw;
         int r;
 
         if (p->carry.len < keep) {
@@ -443,15 +461,29 @@ static int oversized_row(CsvParser *p, const char *buf, size_t row_start, size_t
                 if (r < 0)
                         return r;
         }
-        raw = p->carry.data ? p->carry.data : "";
-        if (p->state == ST_QUOTED || p->state == ST_QUOTE_SEEN)
-                row_error(p, CSV_ROW_UNTERMINATED_QUOTE, p->n_spans + 1);
-        else
-                row_error(p, CSV_ROW_ROW_TOO_LONG, 0);
-        r = emit(p, raw, MIN(p->carry.len, keep), true);
-        p->line += p->row_newlines;
-        row_reset(p);
+        row_error(p, CSV_ROW_ROW_TOO_LONG, 0);
         p->skipping = true;
+        return 0;
+}
+
+/* A quoted field open at the end of input: whatever came before, that is what the row is
+ * (its field holds the rest of the input), so it overrides an earlier error. */
+static void unterminated_quote(CsvParser *p) {
+        p->error = CSV_ROW_UNTERMINATED_QUOTE;
+        p->error_column = (unsigned) MIN(p->n_spans + 1, (size_t) UINT32_MAX);
+}
+
+/* The oversized record ended (at a line break outside quotes, or at the end of input). */
+static int oversized_row_end(CsvParser *p, bool at_end) {
+        int r;
+
+        if (at_end && p->state == ST_QUOTED)
+                unterminated_quote(p);
+        r = emit(p, p->carry.data ? p->carry.data : "",
+                 MIN(p->carry.len, p->opts.max_row_bytes), true);
+        p->line += p->row_newlines + (at_end ? 0 : 1);
+        row_reset(p);
+        p->skipping = false;
         return r;
 }
 
@@ -464,13 +496,14 @@ static int feed_bytes(CsvParser *p, const char *buf, size_t n) {
                 size_t stop = n;
 
                 if (p->skipping) {
-                        const char *nl = memchr(buf + pos, '\n', n - pos);
-
-                        if (!nl)
-                                return 0;
-                        p->line++;
-                        p->skipping = false;
-                        pos = row_start = (size_t) (nl - buf) + 1;
+                        /* offsets are not needed: nothing of it is stored */
+                        r = scan(p, buf, &pos, n, 0);
+                        if (r <= 0)
+                                return r;       /* the record goes on in the next chunk */
+                        r = oversized_row_end(p, false);
+                        if (r < 0)
+                                return r;
+                        pos = row_start = pos + 1;
                         continue;
                 }
 
@@ -535,16 +568,14 @@ int csv_parser_finish(CsvParser *p) {
                 if (r < 0)
                         return r;
         }
-        if (p->skipping) {
-                p->skipping = false;
-                return 0;
-        }
+        if (p->skipping)
+                return oversized_row_end(p, true);
         if (p->carry.len == 0 && p->n_spans == 0 && p->state == ST_FIELD_START)
                 return 0;
 
         switch (p->state) {
         case ST_QUOTED:
-                row_error(p, CSV_ROW_UNTERMINATED_QUOTE, p->n_spans + 1);
+                unterminated_quote(p);
                 r = end_field(p, p->carry.len);
                 break;
         case ST_QUOTE_SEEN:

@@ -6,12 +6,21 @@
  * CRLF and LF line ends, a last line without a line break, and strips a leading UTF-8 BOM.
  * A bare \r is data. Empty lines are skipped.
  *
- * A malformed row (invalid UTF-8, a quote inside an unquoted field, text after a closing
- * quote, too many fields, a field or row over its limit, a quote that never closes) is
- * reported with its line and column and parsing goes on with the next row. A row ends at a
- * line break outside quotes; a row that grows past max_row_bytes (e.g. an unbalanced quote
- * swallowing the following lines) is reported once, then the parser skips to the next line
- * break, ignoring quotes, and starts over there. At end of input an open quote ends its row.
+ * A malformed row (invalid UTF-8, a NUL byte, a quote inside an unquoted field, text after a
+ * closing quote, too many fields, a field or row over its limit, a quote that never closes)
+ * is reported with its line and column and parsing goes on with the next row.
+ *
+ * Quoting: a '"' opens a quoted field only as the first byte of a field; anywhere else in an
+ * unquoted field (or after a closed quoted field's trailing text) it is data and a row error,
+ * and opens nothing. Inside quotes "" is a quote and a lone '"' closes the field.
+ *
+ * Resynchronisation: a row ends at a line break outside quotes, and only there. A row that
+ * grows past max_row_bytes is scanned on with the same rules, without being stored, up to
+ * the line break that ends it; it is then reported once (raw = its first max_row_bytes, with
+ * raw_truncated) and parsing starts over after that line break. So no row is ever made from
+ * the middle of a field. A quoted field still open at the end of input (an unbalanced quote
+ * swallows everything after it) makes its row CSV_ROW_UNTERMINATED_QUOTE; nothing after the
+ * quote can be told apart, so callers should fail the file on it (ingest does).
  * Memory: one row (max_row_bytes) plus its field table, whatever the input size. */
 #pragma once
 
@@ -28,10 +37,11 @@ typedef enum CsvRowError {
         CSV_ROW_BAD_UTF8,               /* a field is not valid UTF-8 */
         CSV_ROW_STRAY_QUOTE,            /* '"' inside an unquoted field */
         CSV_ROW_AFTER_QUOTE,            /* text between a closing quote and the delimiter */
-        CSV_ROW_UNTERMINATED_QUOTE,     /* quoted field still open at max_row_bytes or end of input */
+        CSV_ROW_UNTERMINATED_QUOTE,     /* quoted field still open at the end of input */
         CSV_ROW_FIELD_TOO_LONG,         /* a field over max_field_bytes */
         CSV_ROW_ROW_TOO_LONG,           /* a row over max_row_bytes */
         CSV_ROW_TOO_MANY_FIELDS,        /* more than max_fields fields */
+        CSV_ROW_NUL,                    /* a NUL byte in a field: binary or UTF-16, not text */
         _CSV_ROW_ERROR_MAX,
 } CsvRowError;
 

@@ -29,6 +29,8 @@ struct Ingest {
         Mode mode;
         unsigned char held[2];  /* bytes held back while detecting */
         size_t n_held;
+        unsigned char head[2];  /* the first two decoded bytes, for a UTF-16 byte order mark */
+        size_t n_head;
         bool header_done;
         bool failed;
         S3bError *err;          /* the current call's, for the parser callback */
@@ -69,9 +71,11 @@ static int on_header(Ingest *in, const CsvRow *row) {
         int r;
 
         if (row->error != CSV_ROW_OK)
-                return s3b_error_set(in->err, -EBADMSG, "line %llu: header row: %s",
+                return s3b_error_set(in->err, -EBADMSG, "line %llu: header row: %s%s",
                                      (unsigned long long) row->line,
-                                     csv_row_error_to_string(row->error));
+                                     csv_row_error_to_string(row->error),
+                                     row->error == CSV_ROW_NUL
+                                             ? " (a UTF-16 or binary file? convert it to UTF-8)" : "");
         r = schema_bind_header(in->schema, row->fields, row->n_fields, in->err);
         if (r < 0)
                 return s3b_error_prefix(in->err, "line %llu", (unsigned long long) row->line);
@@ -92,6 +96,18 @@ static int on_row(void *userdata, const CsvRow *row) {
 
         if (in->spec->csv.header == HEADER_REQUIRED && !in->header_done)
                 return on_header(in, row);
+        /* Everything after the quote is one field: rejecting that "row" would drop every row
+         * in it, however many, as a single reject (and its raw is cut at max_row_bytes). */
+        if (row->error == CSV_ROW_UNTERMINATED_QUOTE) {
+                const char *name = schema_column_name_at(in->schema, row->error_column);
+
+                return s3b_error_set(in->err, -EBADMSG,
+                                     "line %llu: column %u%s%s%s: unterminated quoted field: the quote "
+                                     "is still open at the end of the file, so the rows after it "
+                                     "cannot be told apart",
+                                     (unsigned long long) row->line, row->error_column,
+                                     name ? " (" : "", name ? name : "", name ? ")" : "");
+        }
 
         in->stats.rows_total++;
         if (row->error != CSV_ROW_OK)
@@ -125,11 +141,27 @@ static int on_row(void *userdata, const CsvRow *row) {
         return 0;
 }
 
-static int to_csv(void *userdata, const void *data, size_t n) {
-        Ingest *in = userdata;
+/* Decoded bytes to the parser. A UTF-16 file is refused on its byte order mark, once, rather
+ * than with a "NUL byte" reject on every row (or a header error that does not say why). The
+ * mark is checked before any byte reaches the parser, and one byte alone never ends a row. */
+static int to_parser(Ingest *in, const void *data, size_t n) {
+        const unsigned char *d = data;
 
+        for (size_t i = 0; i < n && in->n_head < 2; i++) {
+                in->head[in->n_head++] = d[i];
+                if (in->n_head == 2 && ((in->head[0] == 0xff && in->head[1] == 0xfe) ||
+                                        (in->head[0] == 0xfe && in->head[1] == 0xff)))
+                        return s3b_error_set(in->err, -EBADMSG,
+                                             "UTF-16 is not supported (the file starts with the byte "
+                                             "order mark %02X %02X); convert it to UTF-8",
+                                             in->head[0], in->head[1]);
+        }
         in->stats.bytes_decoded += n;
         return csv_parser_feed(in->csv, data, n);
+}
+
+static int to_csv(void *userdata, const void *data, size_t n) {
+        return to_parser(userdata, data, n);
 }
 
 int ingest_new(const PipelineSpec *spec, const TableShape *table, const char *object_key,
@@ -195,10 +227,8 @@ static int push(Ingest *in, const void *data, size_t n) {
                 return 0;
         if (in->mode == MODE_GZIP)
                 r = inflater_feed(in->z, data, n, in->err);
-        else {
-                in->stats.bytes_decoded += n;
-                r = csv_parser_feed(in->csv, data, n);
-        }
+        else
+                r = to_parser(in, data, n);
         if (r < 0 && in->err->code == 0)
                 s3b_error_set(in->err, r, "CSV parser: %s", strerror(-r));
         return r;

@@ -7,18 +7,23 @@
  * ingest_feed() returns. Memory is bounded by the spec's max_row_bytes, whatever the file size.
  *
  * Two kinds of failure:
- *   - a row error (bad UTF-8, unbalanced or stray quote, wrong field count, type violation,
- *     null key, item over 400 KB, row over max_row_bytes, a key or index key value DynamoDB
- *     refuses: too long, empty) goes to on_reject and parsing goes
- *     on with the next row;
- *   - a file error (header does not match the columns, corrupt gzip, a callback abort) makes
- *     ingest_feed()/ingest_finish() return < 0 with a message naming the line; the Ingest
- *     cannot be fed again after that.
+ *   - a row error (bad UTF-8, a NUL byte, stray quote, text after a closing quote, wrong
+ *     field count, type violation, null key, item over 400 KB, row over max_row_bytes, a key
+ *     or index key value DynamoDB refuses: too long, empty) goes to on_reject and parsing
+ *     goes on with the next row;
+ *   - a file error (header does not match the columns or is malformed, corrupt gzip, a UTF-16
+ *     byte order mark, a quote still open at the end of the file, a callback abort) makes
+ *     ingest_feed()/ingest_finish() return < 0 with a message naming the line (and column);
+ *     the Ingest cannot be fed again after that.
  *
- * Resynchronisation: a row ends at a line break outside quotes. A quoted field that does not
- * close makes its row run on; once the row passes max_row_bytes (or the input ends) it is
- * rejected as "unterminated quoted field" and parsing resumes after the next line break
- * (resp. ends), so one bad quote costs at most max_row_bytes of input. Empty lines are skipped.
+ * Resynchronisation: a row ends at a line break outside quotes, and only there (see
+ * common/csv.h for the quoting rules). A row longer than max_row_bytes is rejected with its
+ * first max_row_bytes, and parsing resumes after the line break that really ends it, found by
+ * following its quotes without storing it, so a line inside a long quoted field never becomes
+ * an item. A quote that never closes makes the rest of the file one field: no row after it
+ * can be found, so the file fails ("unterminated quoted field", with the line and column
+ * where it opened) rather than counting everything after it as one rejected row — the same
+ * choice as PostgreSQL's COPY. Memory stays one row either way. Empty lines are skipped.
  *
  * Ownership: the spec is borrowed and must outlive the Ingest (the daemon holds a Config
  * reference for the job). Every pointer handed to a callback is valid only during the call.

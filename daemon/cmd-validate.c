@@ -80,16 +80,12 @@ typedef struct Validate {
         KeySet keys;
 } Validate;
 
-static void print_raw(const char *raw, size_t n, bool truncated) {
-        size_t shown = MIN(n, (size_t) RAW_SHOWN);
-        /* a row rejected for its encoding is shown byte by byte, not as mojibake */
-        bool utf8 = utf8_is_valid(raw, n);
+/* Bytes from the file, one line, no terminal escapes; text that is not UTF-8 (utf8: of the
+ * whole of which s may be the start) is shown byte by byte, not as mojibake. */
+static void put_escaped(const char *s, size_t n, bool utf8) {
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
 
-        fputs("    | ", stdout);
-        for (size_t i = 0; i < shown; i++) {
-                unsigned char c = (unsigned char) raw[i];
-
-                /* keep one line per reject and no terminal escapes */
                 if (c == '\n')
                         fputs("\\n", stdout);
                 else if (c == '\r')
@@ -101,6 +97,13 @@ static void print_raw(const char *raw, size_t n, bool truncated) {
                 else
                         putchar(c);
         }
+}
+
+static void print_raw(const char *raw, size_t n, bool truncated) {
+        size_t shown = MIN(n, (size_t) RAW_SHOWN);
+
+        fputs("    | ", stdout);
+        put_escaped(raw, shown, utf8_is_valid(raw, n));
         fputs(shown < n || truncated ? " ...\n" : "\n", stdout);
 }
 
@@ -232,8 +235,14 @@ int cmd_validate(const CommandArgs *a) {
         r = run_file(p, file, &v, &st, &err);
         free(v.keys.slots);
         fflush(stdout);
-        if (r < 0)
-                printf("%s: FILE ERROR: %s\n", file, err.message);
+        if (r < 0) {
+                size_t len = strlen(err.message);
+
+                /* the message may quote the file (header names): escaped like a row */
+                printf("%s: FILE ERROR: ", file);
+                put_escaped(err.message, len, utf8_is_valid(err.message, len));
+                putchar('\n');
+        }
         accepted = r >= 0 && st.rows_rejected <= p->max_rejected_rows;
         printf("%s: pipeline '%s', table %s%s: %" PRIu64 " rows, %" PRIu64 " valid, %" PRIu64
                " rejected (at most %" PRIu64 " allowed), %" PRIu64 " superseded by a later row with the same key%s\n",

@@ -28,7 +28,12 @@ static int collect(void *userdata, const CsvRow *row) {
         if (row->error != CSV_ROW_OK) {
                 assert_int_equal(row->n_fields, 0);
                 buf_printf(&c->out, "!%s@%u[", csv_row_error_to_string(row->error), row->error_column);
-                buf_append(&c->out, row->raw, row->raw_len);
+                for (size_t i = 0; i < row->raw_len; i++) {
+                        if (row->raw[i] == '\0')
+                                buf_append_str(&c->out, "\\0");      /* keep the rendering a C string */
+                        else
+                                buf_append_char(&c->out, row->raw[i]);
+                }
                 buf_printf(&c->out, "]%s\n", row->raw_truncated ? "+" : "");
                 return 0;
         }
@@ -72,6 +77,16 @@ static void check(const CsvOptions *o, const char *in, const char *expect) {
 
         assert_string_equal(got, expect);
         free(got);
+}
+
+/* check() for input with NUL bytes, whole and cut at every position. */
+static void check_n(const CsvOptions *o, const char *in, size_t n, const char *expect) {
+        for (size_t i = 0; i <= n; i++) {
+                char *got = parse_split(o, in, n, &i, 1);
+
+                assert_string_equal(got, expect);
+                free(got);
+        }
 }
 
 static void test_basic(void **state) {
@@ -148,13 +163,118 @@ static void test_limits(void **state) {
         check(&o, "abc,efg,ijk\nok\n", "1!row longer than max_row_bytes@0[abc,efg,ij]+\n2|ok\n");
         check(&o, "abc,efg,ij\r\nok\n", "1|abc|efg|ij\n2|ok\n");
         check(&o, "abc,efg,ijk\r\nok\n", "1!row longer than max_row_bytes@0[abc,efg,ij]+\n2|ok\n");
-        /* an unbalanced quote costs at most max_row_bytes, then parsing resumes after the
-         * next line break */
+        /* an unbalanced quote that outgrows max_row_bytes runs to the end of input: no line
+         * after it is a row of its own (they are all inside the quoted field) */
         check(&o, "a\n\"bc,d\ne,f\ng,h\ni\n",
-              "1|a\n2!unterminated quoted field@1[\"bc,d\ne,f\n]+\n5|i\n");
+              "1|a\n2!unterminated quoted field@1[\"bc,d\ne,f\n]+\n");
         check(&o, "1234567890123456789\nok\n",
               "1!row longer than max_row_bytes@0[1234567890]+\n2|ok\n");
         check(&many, "a,b,c\na,b,c,d\nx\n", "1|a|b|c\n2!too many fields@0[a,b,c,d]\n3|x\n");
+}
+
+/* After a row outgrows max_row_bytes the parser skips to the line break that ends that
+ * record, still following the quotes: a line inside a long quoted field is never a row. */
+static void test_oversized_row_resync(void **state) {
+        CsvOptions o = opts_with(',', 10, 8);
+
+        /* a quoted field with a row-like line in it */
+        check(&o, "h\n\"xxxxxxxxxxxx\nA9,Evil\nyy\",z\nok,1\n",
+              "1|h\n2!row longer than max_row_bytes@0[\"xxxxxxxxx]+\n5|ok|1\n");
+        check(&o, "h\r\n\"xxxxxxxxxxxx\r\nA9,Evil\r\nyy\",z\r\nok,1\r\n",
+              "1|h\n2!row longer than max_row_bytes@0[\"xxxxxxxxx]+\n5|ok|1\n");
+        /* "" escapes keep the field open, on either side of the cut */
+        check(&o, "h\n\"xxxxxxxx\"\"\nA9,\"\"Evil\"\"\nyy\",z\nok,1\n",
+              "1|h\n2!row longer than max_row_bytes@0[\"xxxxxxxx\"]+\n5|ok|1\n");
+        check(&o, "h\n\"xxxxxxxxx\"\"\nA9,\"\"Evil\"\"\nyy\",z\nok,1\n",
+              "1|h\n2!row longer than max_row_bytes@0[\"xxxxxxxxx]+\n5|ok|1\n");
+        /* a quoted field that starts after the cut */
+        check(&o, "h\nabcdefghijkl,\"m\nX,Y\n\",z\nok,1\n",
+              "1|h\n2!row longer than max_row_bytes@0[abcdefghij]+\n5|ok|1\n");
+        /* a quote inside an unquoted field is data, as within the limit: it opens nothing */
+        check(&o, "h\nabcdefghijkl\"m\nok,1\n",
+              "1|h\n2!row longer than max_row_bytes@0[abcdefghij]+\n3|ok|1\n");
+        /* ... nor does a quote after a closed quoted field's trailing text */
+        check(&o, "h\nabcdefghij,\"ab\"c\"d\nok,1\n",
+              "1|h\n2!row longer than max_row_bytes@0[abcdefghij]+\n3|ok|1\n");
+        /* the oversized row is the last one */
+        check(&o, "h\nabcdefghijklmn", "1|h\n2!row longer than max_row_bytes@0[abcdefghij]+\n");
+        check(&o, "h\n\"abcdefghijklm\"", "1|h\n2!row longer than max_row_bytes@0[\"abcdefghi]+\n");
+        /* a quote that never closes: the rest of the input is its field */
+        check(&o, "h\n\"abcdefghijklmn", "1|h\n2!unterminated quoted field@1[\"abcdefghi]+\n");
+        check(&o, "h\nab,\"cdefghijklmn\nA9,Evil\n",
+              "1|h\n2!unterminated quoted field@2[ab,\"cdefgh]+\n");
+        /* the line count goes on through the skipped line breaks */
+        check(&o, "\"a\nb\nc\nd\ne\nf\"\n\"g\nh\"\nok\n",
+              "1!row longer than max_row_bytes@0[\"a\nb\nc\nd\ne]+\n7|q:g\nh\n9|ok\n");
+}
+
+/* The bug this guards against, at the size it was found: a 500 KiB quoted field holding a
+ * line that looks like a row, with max_row_bytes well under the field. */
+static void test_long_quoted_field_with_row_inside(void **state) {
+        const size_t half = 250 * 1024, max_row = 64 * 1024;
+        CsvOptions o = opts_with(',', max_row, 0);
+        Buf in = BUF_INIT(1 << 20), expect = BUF_INIT(1 << 20);
+        size_t *cuts = malloc(sizeof(size_t) * (1 << 20));
+        size_t n;
+        char *got;
+        unsigned seed = 7;
+
+        assert_non_null(cuts);
+        buf_append_str(&in, "student_id,first_name,last_name,course\n\"");
+        for (size_t i = 0; i < half; i++)
+                buf_append_char(&in, 'x');
+        buf_append_str(&in, "\nA99999,Evil,Row,CS666\n");
+        for (size_t i = 0; i < half; i++)
+                buf_append_char(&in, 'y');
+        buf_append_str(&in, "\",b,c,d\nA00001,Ada,Lovelace,CS101\n");
+
+        buf_append_str(&expect, "1|student_id|first_name|last_name|course\n"
+                                "2!row longer than max_row_bytes@0[\"");
+        for (size_t i = 0; i < max_row - 1; i++)
+                buf_append_char(&expect, 'x');
+        buf_append_str(&expect, "]+\n5|A00001|Ada|Lovelace|CS101\n");
+
+        got = parse(&o, buf_str(&in));
+        assert_string_equal(got, buf_str(&expect));
+        assert_null(strstr(got, "A99999"));
+        free(got);
+        /* byte by byte, and in random pieces */
+        n = in.len;
+        for (size_t i = 0; i < n; i++)
+                cuts[i] = i;
+        got = parse_split(&o, buf_str(&in), n, cuts, n);
+        assert_string_equal(got, buf_str(&expect));
+        free(got);
+        for (int round = 0; round < 20; round++) {
+                size_t at = 0, k = 0;
+
+                while ((at += 1 + (size_t) rand_r(&seed) % 9000) < n)
+                        cuts[k++] = at;
+                got = parse_split(&o, buf_str(&in), n, cuts, k);
+                assert_string_equal(got, buf_str(&expect));
+                free(got);
+        }
+        free(cuts);
+        buf_done(&in);
+        buf_done(&expect);
+}
+
+/* NUL is not text: a CSV with NUL bytes is binary or UTF-16 (PostgreSQL's COPY refuses it
+ * too). The row is rejected naming the field. */
+static void test_nul(void **state) {
+        CsvOptions o = opts_with(',', 0, 0), small = opts_with(',', 10, 8);
+        static const char in1[] = "a,b\0c\nok\n", in2[] = "\"a\0\",x\nok\n", in3[] = "\0\n",
+                          in4[] = "x,\"a\"\0\n", in5[] = "a\0b\0c\0\nok\0\n",
+                          in6[] = "abcdefghijkl\0\nok\n";
+
+        check_n(&o, in1, sizeof(in1) - 1, "1!NUL byte in field@2[a,b\\0c]\n2|ok\n");
+        check_n(&o, in2, sizeof(in2) - 1, "1!NUL byte in field@1[\"a\\0\",x]\n2|ok\n");
+        check_n(&o, in3, sizeof(in3) - 1, "1!NUL byte in field@1[\\0]\n");
+        /* the first fault of a row is the one reported */
+        check_n(&o, in4, sizeof(in4) - 1, "1!unexpected text after a closing quote@2[x,\"a\"\\0]\n");
+        check_n(&o, in5, sizeof(in5) - 1,
+                "1!NUL byte in field@1[a\\0b\\0c\\0]\n2!NUL byte in field@1[ok\\0]\n");
+        check_n(&small, in6, sizeof(in6) - 1, "1!row longer than max_row_bytes@0[abcdefghij]+\n2|ok\n");
 }
 
 static void test_abort(void **state) {
@@ -218,6 +338,9 @@ static const char *const split_inputs[] = {
         "\xef\xbb",
         "\"",
         "\"\"\"",
+        "h\n\"xxxxxxxxxxxx\nA9,Evil\nyy\",z\nok,1\n",
+        "h\r\n\"xxxxxxx\"\"x\r\nA9,\"\"Evil\"\"\r\nyy\",z\r\nok,1\r\n",
+        "abcdefghijkl,\"m\nX,Y\n\",z\nabcdefghijkl\"m\nok\nab,\"cdefghijklmn\nA9,Evil\n",
 };
 
 static void test_every_split_point(void **state) {
@@ -308,6 +431,9 @@ int main(void) {
                 cmocka_unit_test(test_bom_and_delimiters),
                 cmocka_unit_test(test_row_errors),
                 cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_oversized_row_resync),
+                cmocka_unit_test(test_long_quoted_field_with_row_inside),
+                cmocka_unit_test(test_nul),
                 cmocka_unit_test(test_abort),
                 cmocka_unit_test(test_lines),
                 cmocka_unit_test(test_utf8),

@@ -70,7 +70,12 @@ static int on_reject(void *userdata, const IngestReject *r) {
 
         buf_printf(&o->text, "%llu!%u(%s) %s [", (unsigned long long) r->line, r->column,
                    r->column_name ? r->column_name : "-", r->reason);
-        buf_append(&o->text, r->raw, r->raw_len);
+        for (size_t i = 0; i < r->raw_len; i++) {
+                if (r->raw[i] == '\0')
+                        buf_append_str(&o->text, "\\0");     /* keep the text a C string */
+                else
+                        buf_append_char(&o->text, r->raw[i]);
+        }
         buf_append_str(&o->text, r->raw_truncated ? "]+\n" : "]\n");
         return 0;
 }
@@ -358,6 +363,173 @@ static void test_abort_and_limits(void **state) {
         pipeline_spec_done(&spec);
 }
 
+/* A 500 KiB quoted field holding a line that looks like a row, with max_row_bytes under the
+ * field: the row is rejected as too long, the line inside it never becomes an item, and the
+ * row after it comes out at its own line. Plain and gzip, whole and cut. */
+static void test_long_quoted_field_with_row_inside(void **state) {
+        const size_t half = 250 * 1024;
+        PipelineSpec spec;
+        Out o = { .text = BUF_INIT(1 << 22) };
+        IngestStats st = {};
+        S3bError err = {};
+        Buf in = BUF_INIT(1 << 20), gz = BUF_INIT(1 << 20), expect = BUF_INIT(1 << 20);
+        size_t cuts[3];
+
+        reference_spec(&spec);
+        spec.csv.max_row_bytes = spec.csv.max_field_bytes = 64 * 1024;
+        buf_append_str(&in, "student_id,first_name,last_name,course\n"
+                            "A00001,Ada,Lovelace,CS101\nA00002,\"");
+        for (size_t i = 0; i < half; i++)
+                buf_append_char(&in, 'x');
+        buf_append_str(&in, "\nA99999,Evil,Row,CS666\n");
+        for (size_t i = 0; i < half; i++)
+                buf_append_char(&in, 'y');
+        buf_append_str(&in, "\",Turing,CS101\nA00003,Grace,Hopper,MATH200\n");
+        gzip_append(&gz, in.data, in.len, 6);
+
+        buf_append_str(&expect, "H[student_id,first_name,last_name,course]\n"
+                       "2 S6:A00001S5:CS101 {\"student_id\":{\"S\":\"A00001\"},\"first_name\":{\"S\":\"Ada\"},"
+                       "\"last_name\":{\"S\":\"Lovelace\"},\"course\":{\"S\":\"CS101\"}}\n"
+                       "3!0(-) row longer than max_row_bytes [A00002,\"");
+        for (size_t i = 0; i < spec.csv.max_row_bytes - 8; i++)
+                buf_append_char(&expect, 'x');
+        buf_append_str(&expect, "]+\n"
+                       "6 S6:A00003S7:MATH200 {\"student_id\":{\"S\":\"A00003\"},\"first_name\":{\"S\":\"Grace\"},"
+                       "\"last_name\":{\"S\":\"Hopper\"},\"course\":{\"S\":\"MATH200\"}}\n");
+
+        for (int g = 0; g < 2; g++) {
+                const Buf *b = g ? &gz : &in;
+
+                for (size_t k = 0; k < 40; k++) {
+                        /* whole, then cut in three around the field and its inner line */
+                        size_t n_cuts = k ? 3 : 0;
+
+                        cuts[0] = k * b->len / 120;
+                        cuts[1] = cuts[0] + k * 7;
+                        cuts[2] = MIN(b->len, cuts[1] + k * b->len / 50);
+                        buf_reset(&o.text);
+                        assert_int_equal(run_split(&spec, "s.csv", b->data, b->len, cuts, n_cuts, &o,
+                                                   &st, &err), 0);
+                        assert_null(strstr(buf_str(&o.text), "A99999"));
+                        assert_string_equal(buf_str(&o.text), buf_str(&expect));
+                        assert_int_equal(st.rows_total, 3);
+                        assert_int_equal(st.rows_rejected, 1);
+                }
+        }
+        buf_done(&in);
+        buf_done(&gz);
+        buf_done(&expect);
+        buf_done(&o.text);
+        pipeline_spec_done(&spec);
+}
+
+/* A quote that never closes swallows the rest of the file into one field: the rows after it
+ * cannot be found, so the file fails (as PostgreSQL's COPY does), naming where it opened,
+ * whether the rest is short or longer than max_row_bytes. Rows before it came out. */
+static void test_unterminated_quote_fails_the_file(void **state) {
+        static const char text[] = "student_id,first_name,last_name,course\n"
+                                   "A00001,Ada,Lovelace,CS101\n"
+                                   "A00002,\"Alan,Turing,CS101\n"
+                                   "A00003,Grace,Hopper,MATH200\n"
+                                   "A00004,Edsger,Dijkstra,CS101\n";
+        PipelineSpec spec;
+        Out o = { .text = BUF_INIT(1 << 20) };
+        S3bError err = {};
+
+        reference_spec(&spec);
+        for (int small = 0; small < 2; small++) {
+                if (small)
+                        spec.csv.max_row_bytes = spec.csv.max_field_bytes = 40;
+                for (size_t i = 0; i <= sizeof(text) - 1; i++) {
+                        buf_reset(&o.text);
+                        assert_int_equal(run_split(&spec, "s.csv", text, sizeof(text) - 1, &i, 1, &o,
+                                                   NULL, &err), -EBADMSG);
+                        assert_string_equal(err.message,
+                                            "line 3: column 2 (first_name): unterminated quoted field: "
+                                            "the quote is still open at the end of the file, so the "
+                                            "rows after it cannot be told apart");
+                        assert_non_null(strstr(buf_str(&o.text), "\n2 S6:A00001S5:CS101 "));
+                        assert_null(strstr(buf_str(&o.text), "A00003"));
+                        assert_null(strstr(buf_str(&o.text), "3!"));
+                }
+        }
+        buf_done(&o.text);
+        pipeline_spec_done(&spec);
+}
+
+/* NUL is not text: the row is rejected naming the field; in the header it fails the file. */
+static void test_nul(void **state) {
+        static const char rows[] = "student_id,first_name,last_name,course\n"
+                                   "A00001,Ada,Love\0lace,CS101\nA00002,Alan,Turing,CS101\n";
+        static const char header[] = "student_id,first_name\0,last_name,course\nA00001,a,b,c\n";
+        PipelineSpec spec;
+        Out o = { .text = BUF_INIT(1 << 20) };
+        IngestStats st = {};
+        S3bError err = {};
+
+        reference_spec(&spec);
+        assert_int_equal(run(&spec, "s.csv", rows, sizeof(rows) - 1, &o, &st, &err), 0);
+        assert_non_null(strstr(buf_str(&o.text), "\n2!3(last_name) NUL byte in field [A00001,Ada,Love\\0lace,CS101]\n"));
+        assert_non_null(strstr(buf_str(&o.text), "\n3 S6:A00002S5:CS101 "));
+        assert_int_equal(st.rows_rejected, 1);
+        assert_int_equal(st.rows_valid, 1);
+        assert_int_equal(run(&spec, "s.csv", header, sizeof(header) - 1, &o, &st, &err), -EBADMSG);
+        assert_string_equal(err.message, "line 1: header row: NUL byte in field "
+                                         "(a UTF-16 or binary file? convert it to UTF-8)");
+        buf_done(&o.text);
+        pipeline_spec_done(&spec);
+}
+
+/* UTF-16 (either byte order mark) fails the file at once instead of one reject per row,
+ * with or without a header, plain or gzip, however the first bytes arrive. */
+static void test_utf16_fails_the_file(void **state) {
+        static const char *const utf8 = "student_id,first_name,last_name,course\nA00001,Ada,Lovelace,CS101\n";
+        static const char mid[] = "A00001,Ada,L\xff\xfe,CS101\n";
+        PipelineSpec spec;
+        Out o = { .text = BUF_INIT(1 << 20) };
+        S3bError err = {};
+        Buf le = BUF_INIT(4096), be = BUF_INIT(4096), gz = BUF_INIT(4096);
+
+        buf_append(&le, "\xff\xfe", 2);
+        buf_append(&be, "\xfe\xff", 2);
+        for (const char *c = utf8; *c; c++) {
+                buf_append_char(&le, *c);
+                buf_append_char(&le, '\0');
+                buf_append_char(&be, '\0');
+                buf_append_char(&be, *c);
+        }
+        gzip_append(&gz, le.data, le.len, 6);
+        reference_spec(&spec);
+        for (int absent = 0; absent < 2; absent++) {
+                spec.csv.header = absent ? HEADER_ABSENT : HEADER_REQUIRED;
+                for (int k = 0; k < 3; k++) {
+                        const Buf *b = k == 0 ? &le : k == 1 ? &be : &gz;
+
+                        for (size_t i = 0; i <= 3; i++) {
+                                buf_reset(&o.text);
+                                assert_int_equal(run_split(&spec, "s.csv", b->data, b->len, &i, 1, &o,
+                                                           NULL, &err), -EBADMSG);
+                                assert_string_equal(err.message,
+                                                    k == 1 ? "UTF-16 is not supported (the file starts with "
+                                                             "the byte order mark FE FF); convert it to UTF-8"
+                                                           : "UTF-16 is not supported (the file starts with "
+                                                             "the byte order mark FF FE); convert it to UTF-8");
+                                assert_string_equal(buf_str(&o.text), "");
+                        }
+                }
+        }
+        /* the two bytes are only a mark at the very start */
+        spec.csv.header = HEADER_ABSENT;
+        buf_reset(&o.text);
+        assert_int_equal(run(&spec, "s.csv", mid, sizeof(mid) - 1, &o, NULL, &err), 0);
+        assert_non_null(strstr(buf_str(&o.text), "1!3(last_name) invalid UTF-8"));
+        buf_done(&le);
+        buf_done(&be);
+        buf_done(&gz);
+        buf_done(&o.text);
+        pipeline_spec_done(&spec);
+}
+
 static void test_bad_spec(void **state) {
         PipelineSpec spec;
         Ingest *in = NULL;
@@ -440,6 +612,10 @@ int main(void) {
                 cmocka_unit_test(test_header_absent_and_delimiter),
                 cmocka_unit_test(test_abort_and_limits),
                 cmocka_unit_test(test_dynamodb_key_rules),
+                cmocka_unit_test(test_long_quoted_field_with_row_inside),
+                cmocka_unit_test(test_unterminated_quote_fails_the_file),
+                cmocka_unit_test(test_nul),
+                cmocka_unit_test(test_utf16_fails_the_file),
                 cmocka_unit_test(test_bad_spec),
         };
 
