@@ -150,12 +150,11 @@ BAD_EXPECT = {
 
         # DynamoDB key sizes (Developer Guide, "Service, account, and table quotas": a partition
         # key value at most 2048 bytes, a sort key value at most 1024). Line 2 is one byte over,
-        # line 3 exactly at the limit. Today both are accepted, and DynamoDB would refuse the
-        # batch; the exact reason goes here when the rule lands.
-        'key_sort_1025_bytes.csv': expect([re.compile(r':2: column 4 \(course\): .+')], (2, 1, 1),
-                                          pending='DynamoDB key size rule (common/schema.c, another branch)'),
-        'typed_key_partition_2049_bytes.csv': expect([re.compile(r':2: column 1 \(code\): .+')], (2, 1, 1),
-                                                     pending='DynamoDB key size rule (common/schema.c, another branch)'),
+        # line 3 exactly at the limit: a row rule, so the batch it would have failed is spared.
+        'key_sort_1025_bytes.csv': expect([':2: column 4 (course): sort key course is 1025 bytes; DynamoDB allows 1024'],
+                                          (2, 1, 1)),
+        'typed_key_partition_2049_bytes.csv': expect([':2: column 1 (code): partition key code is 2049 bytes; DynamoDB allows 2048'],
+                                                     (2, 1, 1)),
 }
 
 SUMMARY = re.compile(r": pipeline '(?P<pipeline>[^']+)', table (?P<table>\S+?)(?P<gzip>, gzip)?: "
