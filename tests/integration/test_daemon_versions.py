@@ -165,6 +165,43 @@ class Versions(unittest.TestCase):
                 self.assertIn('bad.csv.error.json', w.list_keys('err-runtime'))
                 self.assertNotIn('bad.csv', w.list_keys(w.inbound))
 
+        # --- summaries at least once ---------------------------------------------------------
+        def test_publish_failing_beyond_the_retries_then_healthy(self):
+                """A publish that keeps failing is a retry of the whole settle: the file stays in
+                inbound until its summary is out, then it moves; the summary arrives."""
+                w = self.w
+                sns = w.start_fault_proxy('sns')
+                sns.add('status', {'target': 'SNS.Publish'}, preset='sns-throttling', times=3)
+                w.start_daemon(w.make_daemon_config(queue={'visibility_timeout': 3},
+                                                    aws={'endpoints': {'sns': sns.url}, 'max_attempts': 1}))
+                w.upload('quiet.csv', rows(2, 'Q1'))
+                wait_until(lambda: 'RETRY s3://inbound-file-drop/quiet.csv' in w.daemon_log(),
+                           timeout=30, what='a retry', world=w)
+                w.wait_for_queue_empty(timeout=60)
+                got = self.summaries(1)
+                self.assertEqual([(m['key'], m['status']) for m in got], [('quiet.csv', 'SUCCESS')])
+                self.assertNotIn('quiet.csv', w.list_keys(w.inbound))
+                self.assertIn('quiet.csv', w.list_keys(w.archive))
+
+        # --- a row is never made from the middle of a field ---------------------------------
+        def test_long_quoted_field_with_a_row_like_line_is_never_written(self):
+                """A quoted field longer than max_row_bytes whose text holds a line that looks like
+                a row: the record is rejected whole, the line inside it never becomes an item."""
+                w = self.w
+                base = copy.deepcopy(w.daemon_config()['pipelines'][0])
+                base['csv']['max_row_bytes'] = 4096
+                base['max_rejected_rows'] = 1
+                w.start_daemon(w.make_daemon_config(pipelines=[base]))
+                inside = 'x' * 3000 + '\nA99999,Evil,Row,CS666\n' + 'y' * 3000
+                body = HEADER + 'A00001,Ada,Lovelace,CS101\n' + f'A00002,"{inside}",Turing,CS102\n' + \
+                        'A00003,Grace,Hopper,CS101\n'
+                w.upload('quoted.csv', body)
+                w.wait_for_queue_empty()
+                ids = sorted(it['student_id'] for it in w.scan_table())
+                self.assertEqual(ids, ['A00001', 'A00003'])
+                m = self.summaries(1)[0]
+                self.assertEqual((m['status'], m['rows_rejected']), ('PARTIAL', 1))
+
         # --- a kill in the wrong millisecond -----------------------------------------------
         def test_kill_while_the_summary_is_published(self):
                 """SIGKILL while the SNS publish is in flight: the file's summary still arrives
