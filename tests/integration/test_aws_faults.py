@@ -253,7 +253,7 @@ class AwsFaults(unittest.TestCase):
                                      body='<Error><Code>PreconditionFailed</Code><Message>At least one of the '
                                           'pre-conditions you specified did not hold</Message></Error>')
                 out = self.call('s3-get', self.w.inbound, 'faults/big.bin', expect_ok=False)
-                self.assertEqual((out['error']['errno'], out['error']['aws_code']), ('EINVAL', 'PreconditionFailed'))
+                self.assertEqual((out['error']['errno'], out['error']['aws_code']), ('ESTALE', 'PreconditionFailed'))
                 self.assertEqual(requests(out, 's3'), 2)
                 # a suffix range is not resumed
                 self.proxy['s3'].add('truncate', {'method': 'GET'}, bytes=100 * 1024)

@@ -329,7 +329,7 @@ class DaemonFlow(SharedDaemonTestCase):
                 key = 'gzonly/students.csv.gz'
                 body = gzip.compress(REFERENCE_CSV.replace('CS1', 'ZG').encode())
                 self.w.upload(key, body, bucket=MANUAL, content_type='application/gzip')
-                self.send(s3_event(MANUAL, [key]))
+                self.send(s3_event_for(self.w, MANUAL, [key]))
                 self.settle()
                 self.assertEqual(items_by_key(self.w)[('A00002', 'ZG02')]['last_name'], 'Turing')
                 self.assert_archived(key, body, bucket=MANUAL)
