@@ -37,6 +37,8 @@ static const char *const status_names[_JOB_STATUS_MAX] = {
         [JOB_GONE] = "GONE",
         [JOB_RETRY] = "RETRY",
         [JOB_CANCELLED] = "CANCELLED",
+        [JOB_SUPERSEDED] = "SUPERSEDED",
+        [JOB_CONFIG_ERROR] = "CONFIG_ERROR",
 };
 
 const char *job_status_to_string(JobStatus s) {

@@ -39,13 +39,15 @@ typedef enum JobStatus {
         JOB_GONE,               /* inbound gone and not found anywhere: nothing to do */
         JOB_RETRY,              /* transient trouble (network, 5xx, credentials): redeliver */
         JOB_CANCELLED,          /* stopped by shutdown before finishing: redeliver */
+        JOB_SUPERSEDED,         /* a newer upload replaced the object: ends without touching it */
+        JOB_CONFIG_ERROR,       /* a resource is missing or access denied: file and message stay */
         _JOB_STATUS_MAX,
 } JobStatus;
 
 /* Whether the SQS record is finished (its message may be deleted once all records are). */
 static inline bool job_status_is_final(JobStatus s) {
         return s == JOB_SUCCESS || s == JOB_PARTIAL || s == JOB_FAILURE || s == JOB_DONE_BEFORE ||
-               s == JOB_GONE;
+               s == JOB_GONE || s == JOB_SUPERSEDED;
 }
 
 const char *job_status_to_string(JobStatus s);   /* "SUCCESS", "PARTIAL", "FAILURE", ... */
