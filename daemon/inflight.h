@@ -64,6 +64,9 @@ typedef struct InflightMsg {
         bool ceiling_warned;
         InflightSettle settle;
         unsigned settle_attempts;
+        uint64_t settle_retry_at_usec;  /* a delete that failed as a call: send again then */
+        bool release_deferred;          /* release decided, not sent yet (see loop.c) */
+        unsigned release_timeout;
 
         /* the loop's job bookkeeping */
         unsigned n_running;             /* jobs handed to the pool and not back yet */

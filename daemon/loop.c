@@ -38,9 +38,9 @@
  * EXTEND_TIMEOUT_USEC). */
 #define STARTUP_EXTEND_USEC (3ULL * METRICS_INTERVAL_USEC)
 #define STARTUP_RETRY_CAP_MS 15000u
-/* A delete that failed as a call (SQS unreachable) is sent again this often while we still
- * hold the message and keep it invisible; then the message is left to come back. */
-#define DELETE_ATTEMPTS_MAX 10u
+/* A delete that failed as a call (SQS unreachable) is sent again, with full-jitter backoff up
+ * to this, while we still hold the message and can keep it invisible. */
+#define DELETE_RETRY_CAP_MS 10000u
 
 typedef enum Phase { PHASE_STARTING, PHASE_RUNNING } Phase;
 
@@ -170,10 +170,26 @@ static void message_done(Loop *l, InflightMsg *m) {
         maybe_exit(l);
 }
 
-static void send_settle(Loop *l, InflightMsg *m, QueueOp op, unsigned timeout) {
-        QueueCommand *c = queue_command_new(op);
+/* A release must reach SQS after anything that could hide the message again: an extension
+ * still out on the other lane, and — at shutdown — a long poll the server may still hold
+ * open although our side cancelled it (it would take the released message back and hide it
+ * for a whole visibility timeout). Until then it waits here. */
+static bool release_must_wait(Loop *l, const InflightMsg *m) {
+        return m->extending || (l->stopping && !poller_exited(queue_receiver(l->q)));
+}
+
+/* Returns false when m is gone (could not even be handed to the queue side). */
+static bool send_settle(Loop *l, InflightMsg *m, QueueOp op, unsigned timeout) {
+        QueueCommand *c;
 
         m->settle = op == QUEUE_OP_DELETE ? INFLIGHT_DELETING : INFLIGHT_RELEASING;
+        m->release_deferred = false;
+        if (op == QUEUE_OP_RELEASE && release_must_wait(l, m)) {
+                m->release_deferred = true;
+                m->release_timeout = timeout;
+                return true;
+        }
+        c = queue_command_new(op);
         m->settle_attempts++;
         if (!c || queue_command_add(c, m->id, m->msg->receipt_handle, timeout) < 0 ||
             queue_post(l->q, TAKE_PTR(c)) < 0) {
@@ -181,21 +197,37 @@ static void send_settle(Loop *l, InflightMsg *m, QueueOp op, unsigned timeout) {
                 /* It comes back after its visibility timeout. */
                 log_warning(l->log, "Out of memory settling message %s; it will come back", m->msg->message_id);
                 message_done(l, m);
+                return false;
         }
+        return true;
 }
 
 static void message_settle(Loop *l, InflightMsg *m) {
         unsigned delay;
 
-        if (m->all_final)
-                return send_settle(l, m, QUEUE_OP_DELETE, 0);
-        if (l->stopping || m->cancelled)
-                return send_settle(l, m, QUEUE_OP_RELEASE, 0);
+        if (m->all_final) {
+                send_settle(l, m, QUEUE_OP_DELETE, 0);
+                return;
+        }
+        if (l->stopping || m->cancelled) {
+                send_settle(l, m, QUEUE_OP_RELEASE, 0);
+                return;
+        }
         delay = inflight_retry_delay(l->inflight, m, now_usec());
         log_full_f(l->log, LOG_INFO, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
                    "Message %s comes back in %u s (receive %u)", m->msg->message_id, delay,
                    m->msg->receive_count);
-        send_settle(l, m, QUEUE_OP_RELEASE, delay);
+        (void) send_settle(l, m, QUEUE_OP_RELEASE, delay);
+}
+
+static void send_deferred_releases(Loop *l) {
+        InflightMsg *next;
+
+        for (InflightMsg *m = inflight_first(l->inflight); m; m = next) {
+                next = m->next;
+                if (m->release_deferred && !release_must_wait(l, m))
+                        (void) send_settle(l, m, QUEUE_OP_RELEASE, m->release_timeout);
+        }
 }
 
 static void log_settle_failure(Loop *l, const QueueCommand *c, const QueueEntry *e, const InflightMsg *m) {
@@ -237,9 +269,14 @@ static void on_settled(Loop *l, const QueueCommand *c, const QueueEntry *e, Infl
         /* The whole call failed (SQS unreachable): a delete is sent again while the message
          * is still ours and kept invisible, so an outage does not make a finished file come
          * back. An entry SQS refused (a stale receipt handle) is not worth another try. */
-        if (c->op == QUEUE_OP_DELETE && c->result < 0 && c->result != -ECANCELED &&
-            m->settle_attempts < DELETE_ATTEMPTS_MAX && !l->stopping)
-                return send_settle(l, m, QUEUE_OP_DELETE, 0);
+        if (c->op == QUEUE_OP_DELETE && c->result < 0 && c->result != -ECANCELED && !l->stopping &&
+            !(m->ceiling_reached && m->visible_at_usec <= now_usec())) {
+                m->settle_retry_at_usec = now_usec() +
+                        aws_retry_backoff_ms(&l->rng, MIN(m->settle_attempts, 6u), 1000, DELETE_RETRY_CAP_MS) * 1000;
+                if (m->settle_attempts % 10 == 1)
+                        log_settle_failure(l, c, e, m);
+                return;
+        }
         /* The work is done; a redelivery finds the file archived (DONE_BEFORE). A release that
          * failed comes back after its visibility timeout anyway. */
         log_settle_failure(l, c, e, m);
@@ -269,6 +306,7 @@ static int on_queue(sd_event_source *s, int fd, uint32_t revents, void *ud) {
                 }
                 queue_command_free(c);
         }
+        send_deferred_releases(l);
         arm_extend_timer(l);
         return 0;
 }
@@ -290,12 +328,19 @@ static void ceiling_checks(Loop *l, InflightMsg *m, uint64_t now) {
 
 static void send_extensions(Loop *l, uint64_t now) {
         QueueCommand *c = NULL;
+        InflightMsg *next;
 
-        for (InflightMsg *m = inflight_first(l->inflight); m; m = m->next) {
+        for (InflightMsg *m = inflight_first(l->inflight); m; m = next) {
                 uint64_t call;
                 unsigned timeout;
 
+                next = m->next;
                 ceiling_checks(l, m, now);
+                if (m->settle_retry_at_usec && m->settle_retry_at_usec <= now) {
+                        m->settle_retry_at_usec = 0;
+                        if (!send_settle(l, m, QUEUE_OP_DELETE, 0))
+                                continue;
+                }
                 if (inflight_extend_due(l->inflight, m) > now)
                         continue;
                 if (!inflight_plan_extend(l->inflight, m, now, &timeout, &call)) {
@@ -467,7 +512,7 @@ static void settle_now(Loop *l, PollerMessage *m, QueueOp op) {
 
         if (!msg)
                 return message_forget(l, m);
-        send_settle(l, msg, op, 0);
+        (void) send_settle(l, msg, op, 0);
 }
 
 static void handle_message(Loop *l, PollerMessage *m) {
@@ -540,6 +585,7 @@ static int on_receiver(sd_event_source *s, int fd, uint32_t revents, void *ud) {
         }
         while ((m = poller_pop(p)))
                 handle_message(l, m);
+        send_deferred_releases(l);
         arm_extend_timer(l);
         maybe_exit(l);
         return 0;
