@@ -106,7 +106,7 @@ static Config *config_new(const char *name) {
                 .aws = { .max_attempts = 3, .max_attempts_batch = 10,
                          .connect_timeout_ms = 3000, .request_timeout_ms = 30000 },
                 .queue = { .wait_seconds = 20, .max_messages = 10, .visibility_timeout = 300,
-                           .max_receive_count = 5 },
+                           .max_receive_count = 5, .retry_delay_min = 30, .retry_delay_max = 900 },
                 .workers = 4,
                 .shutdown_grace = 60,
                 .log_level = LOG_LEVEL_INFO,
@@ -190,7 +190,7 @@ static void load_aws(Loader *ld, const YNode *root, ConfigAws *a) {
 static void load_queue(Loader *ld, const YNode *root, ConfigQueue *q) {
         static const char *const keys[] = {
                 "url", "wait_seconds", "max_messages", "visibility_timeout", "max_receive_count",
-                NULL,
+                "retry_delay_min", "retry_delay_max", NULL,
         };
         const YNode *v = load_field(ld, root, "", "queue", true);
 
@@ -205,6 +205,15 @@ static void load_queue(Loader *ld, const YNode *root, ConfigQueue *q) {
         get_unsigned(ld, v, "queue", "visibility_timeout", 1, 43200, &q->visibility_timeout);
         /* the same bound SQS puts on a redrive policy's maxReceiveCount */
         get_unsigned(ld, v, "queue", "max_receive_count", 1, 1000, &q->max_receive_count);
+        /* a release is a ChangeMessageVisibility: at most 12 hours (SQS API Reference) */
+        get_unsigned(ld, v, "queue", "retry_delay_min", 1, 43200, &q->retry_delay_min);
+        get_unsigned(ld, v, "queue", "retry_delay_max", 1, 43200, &q->retry_delay_max);
+        if (q->retry_delay_max < q->retry_delay_min)
+                load_report(ld, ynode_get(v, "retry_delay_max") ? ynode_get(v, "retry_delay_max") :
+                            ynode_get(v, "retry_delay_min"),
+                            ynode_get(v, "retry_delay_max") ? "queue.retry_delay_max" : "queue.retry_delay_min",
+                            "queue.retry_delay_max (%u) must not be below queue.retry_delay_min (%u)",
+                            q->retry_delay_max, q->retry_delay_min);
 }
 
 static void load_location(Loader *ld, const YNode *root, const char *name, ConfigLocation *l) {

@@ -55,6 +55,10 @@ typedef struct ConfigQueue {
         unsigned max_messages;          /* 1..10, default 10 */
         unsigned visibility_timeout;    /* seconds, 1..43200, default 300 */
         unsigned max_receive_count;     /* default 5 */
+        /* A message whose jobs are not all final comes back after
+         * min(retry_delay_min · 2^(receive count − 1), retry_delay_max) seconds. */
+        unsigned retry_delay_min;       /* 1..43200, default 30 */
+        unsigned retry_delay_max;       /* retry_delay_min..43200, default 900 */
 } ConfigQueue;
 
 typedef struct ConfigLocation {

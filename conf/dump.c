@@ -59,8 +59,9 @@ static void dump_top(FILE *f, const Config *c) {
         fputs("queue:\n", f);
         put_kv(f, "  ", "url", c->queue.url);
         fprintf(f, "  wait_seconds: %u\n  max_messages: %u\n  visibility_timeout: %u\n"
-                "  max_receive_count: %u\n", c->queue.wait_seconds, c->queue.max_messages,
-                c->queue.visibility_timeout, c->queue.max_receive_count);
+                "  max_receive_count: %u\n  retry_delay_min: %u\n  retry_delay_max: %u\n",
+                c->queue.wait_seconds, c->queue.max_messages, c->queue.visibility_timeout,
+                c->queue.max_receive_count, c->queue.retry_delay_min, c->queue.retry_delay_max);
         fprintf(f, "workers: %u\nshutdown_grace: %u\nlog_level: %s\n", c->workers,
                 c->shutdown_grace, levels[c->log_level]);
         put_kv(f, "", "metrics_file", c->metrics_file);

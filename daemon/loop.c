@@ -1,15 +1,15 @@
 /* The main loop. See loop.h and docs/DESIGN.md ("Threads", "Life of a message").
  *
  * sd-event drives everything on this thread: the three signals (signalfd sources), the
- * poller's and the pool's eventfds, the heartbeat, the metrics/status timer, the shutdown
- * grace timer and the watchdog (sd_event_set_watchdog pings at half WATCHDOG_USEC, so a
- * wedged loop is restarted by systemd). SQS calls made here (delete, change visibility) are
- * short synchronous requests on the loop's own AwsClient; only the long poll, which can take
- * 20 s, runs on the poller thread. */
+ * mailboxes of the receiver, the SQS lanes, the pool and the checker (eventfds), the
+ * extension timer (armed at the earliest deadline of the in-flight table), the metrics/status
+ * timer, the startup retry and shutdown grace timers, and the watchdog timer. The watchdog is
+ * our own timer rather than sd_event_set_watchdog(): it pings only while the queue side's
+ * threads make progress too (daemon/health.h), so a wedged SQS thread gets the service
+ * restarted just like a wedged loop. */
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,31 +17,32 @@
 #include <systemd/sd-event.h>
 
 #include "common/aws/client.h"
-#include "common/aws/sqs.h"
+#include "common/aws/retry.h"
 #include "common/event.h"
 #include "common/log.h"
 #include "daemon/awsmetrics.h"
+#include "daemon/checker.h"
+#include "daemon/health.h"
+#include "daemon/inflight.h"
 #include "daemon/job.h"
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
-#include "daemon/poller.h"
 #include "daemon/pool.h"
+#include "daemon/queue.h"
 #include "daemon/sdnotify.h"
-#include "daemon/startup.h"
 
-#define METRICS_INTERVAL_USEC (10ULL * 1000000ULL)
-/* A job that failed transiently is retried after this (or the visibility timeout if less),
- * rather than after the whole visibility timeout. */
-#define RETRY_DELAY_S 30u
+#define USEC UINT64_C(1000000)
+#define METRICS_INTERVAL_USEC (10ULL * USEC)
+/* While the startup checks wait for AWS: systemd's start timeout is pushed out by this much at
+ * every status tick, as long as the checker thread makes progress (sd_notify(3),
+ * EXTEND_TIMEOUT_USEC). */
+#define STARTUP_EXTEND_USEC (3ULL * METRICS_INTERVAL_USEC)
+#define STARTUP_RETRY_CAP_MS 15000u
+/* A delete that failed as a call (SQS unreachable) is sent again, with full-jitter backoff up
+ * to this, while we still hold the message and can keep it invisible. */
+#define DELETE_RETRY_CAP_MS 10000u
 
-typedef struct Message {
-        struct Message *prev, *next;
-        PollerMessage *msg;
-        unsigned n_running;             /* jobs handed to the pool and not back yet */
-        bool all_final;
-        bool cancelled;
-        uint64_t received_usec;
-} Message;
+typedef enum Phase { PHASE_STARTING, PHASE_RUNNING } Phase;
 
 typedef struct Counters {
         uint64_t by_status[_JOB_STATUS_MAX];
@@ -55,106 +56,340 @@ struct Loop {
         ConfigQueue queue;              /* the queue settings of the start config (restart to change) */
         char *queue_url;
         unsigned workers;
+        uint64_t call_budget_usec;      /* one AWS call with all its retries, at most */
 
-        AwsClient *sqs;
         Metrics *metrics;
-        AwsMetricsSample sqs_sample, poller_sample;
+        AwsMetricsSample receiver_sample, heartbeat_sample, settle_sample;
         Pool *pool;
-        Poller *poller;
+        Queue *q;                       /* NULL until the startup checks passed */
+        Checker *checker;
+        Inflight *inflight;
 
         sd_event *event;
-        sd_event_source *sources[8];
+        sd_event_source *sources[12];
         size_t n_sources;
-        sd_event_source *grace;
+        sd_event_source *extend_timer, *grace, *startup_retry;
+        uint64_t watchdog_usec;         /* WATCHDOG_USEC, 0 when not asked for */
+        bool watchdog_withheld;
 
-        Message *messages;
-        unsigned n_messages;
+        Phase phase;
         Counters counters;
         atomic_bool cancel_jobs;        /* read by workers' AwsClients and jobs */
         JobPoolShared shared;
         bool stopping;
+        bool reload_pending;
+        unsigned startup_failures;
+        AwsRng rng;
+        int exit_status;
+
+        /* what STATUS= and the degraded gauge say; "" when fine */
+        char waiting[256];              /* startup */
+        char degraded_sqs[256];
+        char degraded_jobs[600];
+        uint64_t receiver_ok_mark;      /* poller_successes() when SQS was marked degraded */
 };
+
+static uint64_t now_usec(void) {
+        return health_now_usec();
+}
 
 /* ---- status ---- */
 
 static void update_status(Loop *l) {
         const uint64_t *s = l->counters.by_status;
+        char degraded[900] = "";
 
-        sdnotify_status("%s; %u message(s) in work; files: %" PRIu64 " ok, %" PRIu64 " partial, %"
-                        PRIu64 " failed, %" PRIu64 " already done",
-                        l->stopping ? "Stopping" : "Polling", l->n_messages, s[JOB_SUCCESS],
-                        s[JOB_PARTIAL], s[JOB_FAILURE], s[JOB_DONE_BEFORE]);
+        if (l->phase == PHASE_STARTING) {
+                sdnotify_status("Starting: %s", l->waiting[0] ? l->waiting : "checking the queue and the tables");
+                return;
+        }
+        if (l->degraded_sqs[0] || l->degraded_jobs[0])
+                snprintf(degraded, sizeof(degraded), "Degraded: %s%s%s; ", l->degraded_sqs,
+                         l->degraded_sqs[0] && l->degraded_jobs[0] ? "; " : "", l->degraded_jobs);
+        sdnotify_status("%s%s; %u message(s) in work; files: %" PRIu64 " ok, %" PRIu64 " partial, %"
+                        PRIu64 " failed, %" PRIu64 " already done", degraded,
+                        l->stopping ? "Stopping" : "Polling", inflight_count(l->inflight),
+                        s[JOB_SUCCESS], s[JOB_PARTIAL], s[JOB_FAILURE], s[JOB_DONE_BEFORE]);
+}
+
+/* "SQS: <detail>" */
+static void set_degraded_sqs(Loop *l, const char *detail) {
+        bool was = l->degraded_sqs[0];
+
+        snprintf(l->degraded_sqs, sizeof(l->degraded_sqs), "SQS: %s", detail);
+        if (l->q)
+                l->receiver_ok_mark = poller_successes(queue_receiver(l->q));
+        metrics_set_degraded(l->metrics, METRICS_DEGRADED_SQS, true);
+        if (!was) {
+                log_warning(l->log, "Degraded: %s (backing off; resumes by itself)", l->degraded_sqs);
+                update_status(l);
+        }
+}
+
+static void clear_degraded_sqs(Loop *l) {
+        if (!l->degraded_sqs[0])
+                return;
+        log_info(l->log, "SQS reachable again (was: %s)", l->degraded_sqs);
+        l->degraded_sqs[0] = '\0';
+        metrics_set_degraded(l->metrics, METRICS_DEGRADED_SQS, false);
+        update_status(l);
+}
+
+static void set_degraded_jobs(Loop *l, const char *reason) {
+        snprintf(l->degraded_jobs, sizeof(l->degraded_jobs), "%s", reason);
+        metrics_set_degraded(l->metrics, METRICS_DEGRADED_JOBS, true);
+}
+
+static void clear_degraded_jobs(Loop *l) {
+        if (!l->degraded_jobs[0])
+                return;
+        l->degraded_jobs[0] = '\0';
+        metrics_set_degraded(l->metrics, METRICS_DEGRADED_JOBS, false);
 }
 
 static void maybe_exit(Loop *l) {
-        if (l->stopping && l->n_messages == 0)
+        if (l->stopping && inflight_count(l->inflight) == 0 &&
+            (!l->q || poller_exited(queue_receiver(l->q))))
                 sd_event_exit(l->event, 0);
 }
 
-/* ---- SQS bookkeeping (this thread only) ---- */
+/* ---- SQS bookkeeping: commands to the queue side ---- */
 
-static void message_delete(Loop *l, const PollerMessage *m) {
-        S3bError err = {};
-        int r;
+static void arm_extend_timer(Loop *l);
 
-        r = sqs_delete_message(l->sqs, l->queue_url, m->receipt_handle, &err);
-        if (r < 0) {
-                /* The work is done; the redelivery will find the file archived and finish. */
-                log_warning_errno_f(l->log, r, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id)),
-                                    "Could not delete message %s: %s", m->message_id, err.message);
-                return;
-        }
-        if (l->metrics)
-                metrics_message(l->metrics, METRICS_MESSAGE_DELETED, 1);
-}
-
-static void message_set_visibility(Loop *l, const PollerMessage *m, unsigned seconds) {
-        S3bError err = {};
-        int r;
-
-        r = sqs_change_message_visibility(l->sqs, l->queue_url, m->receipt_handle, seconds, &err);
-        if (r < 0)
-                log_warning_errno_f(l->log, r, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id)),
-                                    "Could not change visibility of message %s: %s", m->message_id,
-                                    err.message);
-        else {
-                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id)),
-                            "Message %s visible again in %u s", m->message_id, seconds);
-                if (seconds == 0 && l->metrics)
-                        metrics_message(l->metrics, METRICS_MESSAGE_RELEASED, 1);
-        }
-}
-
-/* A message leaves our hands: its poller slot is free again. */
+/* A message leaves our hands: its receiver slot is free again. */
 static void message_forget(Loop *l, PollerMessage *m) {
         poller_message_free(m);
-        poller_release(l->poller, 1);
+        poller_release(queue_receiver(l->q), 1);
 }
 
-static void message_settle(Loop *l, Message *msg) {
-        if (msg->all_final)
-                message_delete(l, msg->msg);
-        else if (l->stopping || msg->cancelled)
-                message_set_visibility(l, msg->msg, 0);
-        else
-                message_set_visibility(l, msg->msg, MIN(RETRY_DELAY_S, l->queue.visibility_timeout));
-
-        if (msg->prev)
-                msg->prev->next = msg->next;
-        else
-                l->messages = msg->next;
-        if (msg->next)
-                msg->next->prev = msg->prev;
-        l->n_messages--;
-        message_forget(l, msg->msg);
-        free(msg);
+static void message_done(Loop *l, InflightMsg *m) {
+        inflight_remove(l->inflight, m);
+        poller_release(queue_receiver(l->q), 1);
         update_status(l);
         maybe_exit(l);
 }
 
+/* A release must reach SQS after anything that could hide the message again: an extension
+ * still out on the other lane, and — at shutdown — a long poll the server may still hold
+ * open although our side cancelled it (it would take the released message back and hide it
+ * for a whole visibility timeout). Until then it waits here. */
+static bool release_must_wait(Loop *l, const InflightMsg *m) {
+        return m->extending || (l->stopping && !poller_exited(queue_receiver(l->q)));
+}
+
+/* Returns false when m is gone (could not even be handed to the queue side). */
+static bool send_settle(Loop *l, InflightMsg *m, QueueOp op, unsigned timeout) {
+        QueueCommand *c;
+
+        m->settle = op == QUEUE_OP_DELETE ? INFLIGHT_DELETING : INFLIGHT_RELEASING;
+        m->release_deferred = false;
+        if (op == QUEUE_OP_RELEASE && release_must_wait(l, m)) {
+                m->release_deferred = true;
+                m->release_timeout = timeout;
+                return true;
+        }
+        c = queue_command_new(op);
+        m->settle_attempts++;
+        if (!c || queue_command_add(c, m->id, m->msg->receipt_handle, timeout) < 0 ||
+            queue_post(l->q, TAKE_PTR(c)) < 0) {
+                queue_command_free(c);
+                /* It comes back after its visibility timeout. */
+                log_warning(l->log, "Out of memory settling message %s; it will come back", m->msg->message_id);
+                message_done(l, m);
+                return false;
+        }
+        return true;
+}
+
+static void message_settle(Loop *l, InflightMsg *m) {
+        unsigned delay;
+
+        if (m->all_final) {
+                send_settle(l, m, QUEUE_OP_DELETE, 0);
+                return;
+        }
+        if (l->stopping || m->cancelled) {
+                send_settle(l, m, QUEUE_OP_RELEASE, 0);
+                return;
+        }
+        delay = inflight_retry_delay(l->inflight, m, now_usec());
+        log_full_f(l->log, LOG_INFO, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                   "Message %s comes back in %u s (receive %u)", m->msg->message_id, delay,
+                   m->msg->receive_count);
+        (void) send_settle(l, m, QUEUE_OP_RELEASE, delay);
+}
+
+static void send_deferred_releases(Loop *l) {
+        InflightMsg *next;
+
+        for (InflightMsg *m = inflight_first(l->inflight); m; m = next) {
+                next = m->next;
+                if (m->release_deferred && !release_must_wait(l, m))
+                        (void) send_settle(l, m, QUEUE_OP_RELEASE, m->release_timeout);
+        }
+}
+
+static void log_settle_failure(Loop *l, const QueueCommand *c, const QueueEntry *e, const InflightMsg *m) {
+        log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                            "Could not %s message %s: %s", c->op == QUEUE_OP_DELETE ? "delete" : "release",
+                            m->msg->message_id, c->result < 0 ? c->err.message :
+                            e->aws_code[0] ? e->aws_code : "failed");
+}
+
+static void on_extended(Loop *l, const QueueCommand *c, const QueueEntry *e, InflightMsg *m, uint64_t now) {
+        bool ok = e->result == 0;
+
+        inflight_extended(l->inflight, m, c->sent_usec, e->timeout, ok, now);
+        if (ok) {
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                            "Message %s hidden for %u s more", m->msg->message_id, e->timeout);
+                return;
+        }
+        metrics_message(l->metrics, METRICS_MESSAGE_EXTEND_FAILED, 1);
+        /* the first failure and then every tenth: an outage must not flood the journal */
+        if (m->extend_failures % 10 == 1)
+                log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                                    "Extending the visibility of message %s failed (%u in a row; retried "
+                                    "before it lapses): %s", m->msg->message_id, m->extend_failures,
+                                    c->result < 0 ? c->err.message : e->aws_code);
+}
+
+static void on_settled(Loop *l, const QueueCommand *c, const QueueEntry *e, InflightMsg *m) {
+        if (e->result == 0) {
+                if (c->op == QUEUE_OP_DELETE)
+                        metrics_message(l->metrics, METRICS_MESSAGE_DELETED, 1);
+                else if (e->timeout == 0)
+                        metrics_message(l->metrics, METRICS_MESSAGE_RELEASED, 1);
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                            "Message %s %s", m->msg->message_id,
+                            c->op == QUEUE_OP_DELETE ? "deleted" : "released");
+                return message_done(l, m);
+        }
+        /* The whole call failed (SQS unreachable): a delete is sent again while the message
+         * is still ours and kept invisible, so an outage does not make a finished file come
+         * back. An entry SQS refused (a stale receipt handle) is not worth another try. */
+        if (c->op == QUEUE_OP_DELETE && c->result < 0 && c->result != -ECANCELED && !l->stopping &&
+            !(m->ceiling_reached && m->visible_at_usec <= now_usec())) {
+                m->settle_retry_at_usec = now_usec() +
+                        aws_retry_backoff_ms(&l->rng, MIN(m->settle_attempts, 6u), 1000, DELETE_RETRY_CAP_MS) * 1000;
+                if (m->settle_attempts % 10 == 1)
+                        log_settle_failure(l, c, e, m);
+                return;
+        }
+        /* The work is done; a redelivery finds the file archived (DONE_BEFORE). A release that
+         * failed comes back after its visibility timeout anyway. */
+        log_settle_failure(l, c, e, m);
+        message_done(l, m);
+}
+
+static int on_queue(sd_event_source *s, int fd, uint32_t revents, void *ud) {
+        Loop *l = ud;
+        QueueCommand *c;
+        uint64_t now = now_usec();
+
+        queue_ack_fd(l->q);
+        while ((c = queue_pop_done(l->q))) {
+                if (c->result == 0)
+                        clear_degraded_sqs(l);
+                else if (c->result != -ECANCELED)
+                        set_degraded_sqs(l, c->err.message);
+                for (size_t i = 0; i < c->n; i++) {
+                        InflightMsg *m = inflight_find(l->inflight, c->entries[i].id);
+
+                        if (!m)
+                                continue;
+                        if (c->op == QUEUE_OP_EXTEND)
+                                on_extended(l, c, &c->entries[i], m, now);
+                        else
+                                on_settled(l, c, &c->entries[i], m);
+                }
+                queue_command_free(c);
+        }
+        send_deferred_releases(l);
+        arm_extend_timer(l);
+        return 0;
+}
+
+/* ---- visibility extensions, by deadline ---- */
+
+static void ceiling_checks(Loop *l, InflightMsg *m, uint64_t now) {
+        uint64_t ceiling = inflight_ceiling_at(l->inflight, m);
+
+        if (m->settle != INFLIGHT_WORKING || !inflight_ceiling_warning(l->inflight, m, now))
+                return;
+        log_full_f(l->log, LOG_WARNING, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                   "Message %s is still in work %" PRIu64 " s before SQS's visibility ceiling (%u s "
+                   "after its receive): it cannot be kept hidden past it, so it will become visible "
+                   "and be received again while its job runs; the redo is version-safe",
+                   m->msg->message_id, (uint64_t) (ceiling > now ? (ceiling - now) / USEC : 0),
+                   (unsigned) SQS_VISIBILITY_CEILING_S);
+}
+
+static void send_extensions(Loop *l, uint64_t now) {
+        QueueCommand *c = NULL;
+        InflightMsg *next;
+
+        for (InflightMsg *m = inflight_first(l->inflight); m; m = next) {
+                uint64_t call;
+                unsigned timeout;
+
+                next = m->next;
+                ceiling_checks(l, m, now);
+                if (m->settle_retry_at_usec && m->settle_retry_at_usec <= now) {
+                        m->settle_retry_at_usec = 0;
+                        if (!send_settle(l, m, QUEUE_OP_DELETE, 0))
+                                continue;
+                }
+                if (inflight_extend_due(l->inflight, m) > now)
+                        continue;
+                if (!inflight_plan_extend(l->inflight, m, now, &timeout, &call)) {
+                        if (m->ceiling_reached)
+                                log_warning_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                                              "Message %s cannot be hidden any longer (SQS's %u s ceiling); "
+                                              "it becomes visible in %" PRIu64 " s", m->msg->message_id,
+                                              (unsigned) SQS_VISIBILITY_CEILING_S,
+                                              (uint64_t) (m->visible_at_usec > now ? (m->visible_at_usec - now) / USEC : 0));
+                        continue;
+                }
+                if (!c && !(c = queue_command_new(QUEUE_OP_EXTEND))) {
+                        inflight_extended(l->inflight, m, now, 0, false, now);
+                        continue;
+                }
+                if (queue_command_add(c, m->id, m->msg->receipt_handle, timeout) < 0) {
+                        inflight_extended(l->inflight, m, now, 0, false, now);
+                        continue;
+                }
+                /* the batch's call must end before its most urgent message lapses */
+                c->call_timeout_usec = c->call_timeout_usec ? MIN(c->call_timeout_usec, call) : call;
+                if (c->n == SQS_BATCH_MAX)
+                        (void) queue_post(l->q, TAKE_PTR(c));
+        }
+        if (c)
+                (void) queue_post(l->q, TAKE_PTR(c));
+}
+
+static int on_extend_timer(sd_event_source *s, uint64_t usec, void *ud) {
+        Loop *l = ud;
+
+        send_extensions(l, now_usec());
+        arm_extend_timer(l);
+        return 0;
+}
+
+/* At the earliest deadline of the table, and at least every second (ceiling warnings). */
+static void arm_extend_timer(Loop *l) {
+        uint64_t now = now_usec(), due = MIN(inflight_next_due(l->inflight), now + USEC);
+
+        if (!l->extend_timer)
+                return;
+        sd_event_source_set_time(l->extend_timer, MAX(due, now));
+        sd_event_source_set_enabled(l->extend_timer, SD_EVENT_ONESHOT);
+}
+
 /* ---- results ---- */
 
-static void log_job(Loop *l, const Job *j, const Message *msg) {
+static void log_job(Loop *l, const Job *j, const InflightMsg *msg) {
         int level = j->status == JOB_FAILURE || j->status == JOB_CONFIG_ERROR ? LOG_ERR :
                     j->status == JOB_RETRY || j->status == JOB_PARTIAL ? LOG_WARNING :
                     j->status == JOB_SUPERSEDED ? LOG_NOTICE : LOG_INFO;
@@ -175,13 +410,30 @@ static void log_job(Loop *l, const Job *j, const Message *msg) {
                    j->reason);
 }
 
+static void job_outcome_state(Loop *l, const Job *j) {
+        char what[600];
+
+        if (j->status == JOB_CONFIG_ERROR) {
+                log_full_f(l->log, LOG_ERR, 0,
+                           LOG_FIELDS(LOG_STR("PIPELINE", j->spec->name), LOG_STR("OBJECT_KEY", j->key)),
+                           "Configuration error in pipeline %s: %s (s3://%s/%s and its message stay; "
+                           "fix the resource or the permissions)", j->spec->name, j->reason, j->bucket, j->key);
+                metrics_config_error(l->metrics, j->spec->name);
+                snprintf(what, sizeof(what), "configuration: %s", j->reason);
+                set_degraded_jobs(l, what);
+        } else if (j->status == JOB_RETRY)
+                set_degraded_jobs(l, j->reason[0] ? j->reason : "a job failed transiently");
+        else if (job_status_is_final(j->status))
+                clear_degraded_jobs(l);
+}
+
 static void finish_job(Loop *l, Job *j) {
-        Message *msg = j->owner;
+        InflightMsg *msg = j->owner;
 
         log_job(l, j, msg);
         l->counters.by_status[j->status]++;
-        if (l->metrics)
-                metrics_jobs_in_flight_add(l->metrics, -1);
+        metrics_jobs_in_flight_add(l->metrics, -1);
+        job_outcome_state(l, j);
         if (!job_status_is_final(j->status))
                 msg->all_final = false;
         if (j->status == JOB_CANCELLED)
@@ -190,6 +442,7 @@ static void finish_job(Loop *l, Job *j) {
 
         if (--msg->n_running == 0)
                 message_settle(l, msg);
+        update_status(l);
 }
 
 static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *ud) {
@@ -199,6 +452,7 @@ static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *ud) {
         pool_ack_fd(l->pool);
         while ((j = pool_pop_done(l->pool)))
                 finish_job(l, j);
+        arm_extend_timer(l);
         return 0;
 }
 
@@ -213,8 +467,7 @@ static void log_message(Loop *l, int level, const PollerMessage *m, const char *
 }
 
 /* Turns the message's records into jobs. Returns the number of jobs, or -ENOMEM. */
-static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Message *msg,
-                     Job ***ret_jobs) {
+static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job ***ret_jobs) {
         Job **jobs = calloc(b->n_records + 1, sizeof(Job *));
         int n = 0;
 
@@ -237,8 +490,7 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Mes
                                               LOG_STR("BUCKET", rec->bucket),
                                               LOG_STR("OBJECT_KEY", rec->key)),
                                    "No pipeline matches s3://%s/%s, skipping it", rec->bucket, rec->key);
-                        if (l->metrics)
-                                metrics_file_done(l->metrics, NULL, METRICS_OUTCOME_SKIPPED, 0);
+                        metrics_file_done(l->metrics, NULL, METRICS_OUTCOME_SKIPPED, 0);
                         continue;
                 }
                 jobs[n] = job_new(l->config, spec, rec->bucket, rec->key, rec->etag);
@@ -251,27 +503,32 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Mes
                         return -ENOMEM;
                 }
                 jobs[n]->receive_count = m->receive_count;
-                jobs[n]->owner = msg;
                 n++;
         }
         *ret_jobs = jobs;
         return n;
 }
 
+/* Takes m into the table, then settles it at once (nothing to run) with op. */
+static void settle_now(Loop *l, PollerMessage *m, QueueOp op) {
+        InflightMsg *msg = inflight_add(l->inflight, m);
+
+        if (!msg)
+                return message_forget(l, m);
+        (void) send_settle(l, msg, op, 0);
+}
+
 static void handle_message(Loop *l, PollerMessage *m) {
         _cleanup_(s3_event_batch_freep) S3EventBatch *batch = NULL;
         _cleanup_free_ Job **jobs = NULL;
         S3bError err = {};
-        Message *msg;
+        InflightMsg *msg;
         int r, n;
 
         l->counters.messages++;
-        if (l->metrics)
-                metrics_message(l->metrics, METRICS_MESSAGE_RECEIVED, 1);
-        if (l->stopping) {
-                message_set_visibility(l, m, 0);
-                return message_forget(l, m);
-        }
+        metrics_message(l->metrics, METRICS_MESSAGE_RECEIVED, 1);
+        if (l->stopping)
+                return settle_now(l, m, QUEUE_OP_RELEASE);
 
         if (m->invalid)
                 /* bad MD5, malformed entry or oversized body: not ours to delete (poller.h) */
@@ -284,46 +541,34 @@ static void handle_message(Loop *l, PollerMessage *m) {
         if (r < 0) {
                 log_message(l, LOG_ERR, m, "Poison message (left for the queue's redrive policy)",
                             err.message);
-                if (l->metrics)
-                        metrics_message(l->metrics, METRICS_MESSAGE_POISON, 1);
+                metrics_message(l->metrics, METRICS_MESSAGE_POISON, 1);
                 return message_forget(l, m);
         }
         if (r == S3EVENT_TEST) {
                 log_message(l, LOG_INFO, m, "s3:TestEvent, deleting message", "");
-                if (l->metrics)
-                        metrics_message(l->metrics, METRICS_MESSAGE_TEST, 1);
-                message_delete(l, m);
-                return message_forget(l, m);
+                metrics_message(l->metrics, METRICS_MESSAGE_TEST, 1);
+                return settle_now(l, m, QUEUE_OP_DELETE);
         }
 
-        msg = calloc(1, sizeof(*msg));
-        if (!msg)
+        n = make_jobs(l, m, batch, &jobs);
+        if (n < 0)
                 return message_forget(l, m);
-        n = make_jobs(l, m, batch, msg, &jobs);
-        if (n < 0) {
-                free(msg);
-                return message_forget(l, m);
-        }
-        if (n == 0) {
+        if (n == 0)
                 /* Nothing here is ours (no pipeline matches, or no ObjectCreated record). */
-                free(msg);
-                message_delete(l, m);
+                return settle_now(l, m, QUEUE_OP_DELETE);
+
+        msg = inflight_add(l->inflight, m);
+        if (!msg) {
+                for (int i = 0; i < n; i++)
+                        job_free(jobs[i]);
                 return message_forget(l, m);
         }
-
-        msg->msg = m;
-        msg->all_final = true;
-        msg->next = l->messages;
-        if (l->messages)
-                l->messages->prev = msg;
-        l->messages = msg;
-        l->n_messages++;
         /* Count them all first: a job that cannot be queued finishes at once, and the message
          * must not be settled (and freed) before its last job was handed out. */
         msg->n_running = (unsigned) n;
         for (int i = 0; i < n; i++) {
-                if (l->metrics)
-                        metrics_jobs_in_flight_add(l->metrics, 1);
+                jobs[i]->owner = msg;
+                metrics_jobs_in_flight_add(l->metrics, 1);
                 r = pool_submit(l->pool, jobs[i]);
                 if (r < 0) {
                         jobs[i]->status = JOB_RETRY;
@@ -334,62 +579,42 @@ static void handle_message(Loop *l, PollerMessage *m) {
         update_status(l);
 }
 
-static int on_poller(sd_event_source *s, int fd, uint32_t revents, void *ud) {
+static int on_receiver(sd_event_source *s, int fd, uint32_t revents, void *ud) {
         Loop *l = ud;
+        Poller *p = queue_receiver(l->q);
         PollerMessage *m;
         S3bError err;
 
-        poller_ack_fd(l->poller);
-        if (poller_pop_error(l->poller, &err))
+        poller_ack_fd(p);
+        if (poller_pop_error(p, &err)) {
                 log_error_errno(l->log, err.code, "Receiving from %s failed: %s", l->queue_url, err.message);
-        while ((m = poller_pop(l->poller)))
+                set_degraded_sqs(l, err.message);
+        }
+        while ((m = poller_pop(p)))
                 handle_message(l, m);
+        send_deferred_releases(l);
+        arm_extend_timer(l);
+        maybe_exit(l);
         return 0;
 }
 
 /* ---- timers ---- */
 
-static int on_heartbeat(sd_event_source *s, uint64_t usec, void *ud) {
-        Loop *l = ud;
-        uint64_t period = (uint64_t) MAX(1u, l->queue.visibility_timeout / 2) * 1000000ULL;
-        const char *handles[SQS_BATCH_MAX];
-        SqsBatchResult results[SQS_BATCH_MAX];
-        Message *m = l->messages;
-
-        /* Every message in work gets a full timeout again; one that arrived just before the
-         * tick is merely extended early, one that arrives just after still has ≥ half left. */
-        while (m) {
-                S3bError err = {};
-                size_t n = 0;
-                int r;
-
-                for (; m && n < SQS_BATCH_MAX; m = m->next)
-                        handles[n++] = m->msg->receipt_handle;
-                r = sqs_change_message_visibility_batch(l->sqs, l->queue_url, handles, n,
-                                                        l->queue.visibility_timeout, results, &err);
-                if (r < 0)
-                        log_warning_errno(l->log, r, "Heartbeat for %zu message(s) failed: %s", n,
-                                          err.message);
-                else if (r > 0)
-                        log_warning(l->log, "Heartbeat: %d of %zu message(s) could not be extended", r, n);
-        }
-        sd_event_source_set_time(s, usec + period);
-        return 0;
-}
-
 static void write_metrics(Loop *l) {
         S3bError err = {};
         int r;
 
-        if (!l->metrics || !l->config->metrics_file)
+        if (!l->config->metrics_file)
                 return;
-        if (l->poller) {
-                AwsClientStats st;
+        if (l->q) {
+                AwsClientStats st, hb, settle;
 
-                poller_get_stats(l->poller, &st);
-                aws_metrics_report_stats(l->metrics, &st, &l->poller_sample);
+                poller_get_stats(queue_receiver(l->q), &st);
+                aws_metrics_report_stats(l->metrics, &st, &l->receiver_sample);
+                queue_get_lane_stats(l->q, &hb, &settle);
+                aws_metrics_report_stats(l->metrics, &hb, &l->heartbeat_sample);
+                aws_metrics_report_stats(l->metrics, &settle, &l->settle_sample);
         }
-        aws_metrics_report(l->metrics, l->sqs, &l->sqs_sample);
         r = metrics_write_file(l->metrics, l->config->metrics_file, &err);
         if (r < 0)
                 log_warning_errno(l->log, r, "Writing metrics to %s: %s", l->config->metrics_file,
@@ -398,10 +623,189 @@ static void write_metrics(Loop *l) {
 
 static int on_metrics(sd_event_source *s, uint64_t usec, void *ud) {
         Loop *l = ud;
+        const ThreadHealth *h = checker_health(l->checker);
 
+        /* a receive succeeded since SQS was marked degraded */
+        if (l->q && l->degraded_sqs[0] && poller_successes(queue_receiver(l->q)) > l->receiver_ok_mark)
+                clear_degraded_sqs(l);
+        if (l->phase == PHASE_STARTING && !l->stopping && health_ok(h, now_usec(), 2 * USEC))
+                sdnotify_extend_timeout(STARTUP_EXTEND_USEC);
         write_metrics(l);
         update_status(l);
         sd_event_source_set_time(s, usec + METRICS_INTERVAL_USEC);
+        return 0;
+}
+
+/* WATCHDOG=1 only while the loop runs (this timer fires) and the queue side — or, before it
+ * exists, the checker — makes progress. */
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *ud) {
+        Loop *l = ud;
+        const char *stuck = NULL;
+        uint64_t now = now_usec();
+        bool ok;
+
+        if (l->q)
+                ok = queue_healthy(l->q, now, &stuck);
+        else {
+                ok = health_ok(checker_health(l->checker), now, 2 * USEC);
+                stuck = "checker";
+        }
+        if (ok) {
+                sdnotify_watchdog();
+                if (l->watchdog_withheld)
+                        log_info(l->log, "Watchdog pings resume");
+                l->watchdog_withheld = false;
+        } else if (!l->watchdog_withheld) {
+                log_error(l->log, "The %s thread makes no progress: withholding the watchdog ping "
+                          "(systemd restarts the service if it stays stuck)", stuck);
+                l->watchdog_withheld = true;
+        }
+        sd_event_source_set_time(s, usec + l->watchdog_usec / 4);
+        return 0;
+}
+
+/* ---- startup: checks off the loop, then the queue side ---- */
+
+static int start_queue(Loop *l) {
+        sd_event_source *s = NULL;
+        S3bError err = {};
+        int r;
+
+        r = queue_new(l->aws, &(QueueOptions) {
+                        .queue_url = l->queue_url,
+                        .wait_seconds = l->queue.wait_seconds,
+                        .max_messages = l->queue.max_messages,
+                        .visibility_timeout = l->queue.visibility_timeout,
+                        .slots = l->workers,
+                        .call_budget_usec = l->call_budget_usec,
+                }, &l->q, &err);
+        if (r < 0)
+                return log_error_errno(l->log, r, "Starting the SQS threads: %s", err.message);
+        assert(l->n_sources + 2 <= ELEMENTSOF(l->sources));
+        r = sd_event_add_io(l->event, &s, poller_fd(queue_receiver(l->q)), EPOLLIN, on_receiver, l);
+        if (r < 0)
+                return log_error_errno(l->log, r, "Watching the receiver");
+        l->sources[l->n_sources++] = s;
+        r = sd_event_add_io(l->event, &s, queue_fd(l->q), EPOLLIN, on_queue, l);
+        if (r < 0)
+                return log_error_errno(l->log, r, "Watching the SQS lanes");
+        l->sources[l->n_sources++] = s;
+        return 0;
+}
+
+static int on_startup_retry(sd_event_source *s, uint64_t usec, void *ud) {
+        Loop *l = ud;
+
+        if (!l->stopping && checker_start(l->checker, CHECK_STARTUP, l->config, NULL) < 0)
+                sd_event_exit(l->event, 1);
+        return 0;
+}
+
+static void startup_result(Loop *l, const CheckResult *res) {
+        uint64_t delay_ms;
+        int r;
+
+        if (l->stopping)
+                return;
+        if (res->r == 0) {
+                r = start_queue(l);
+                if (r < 0) {
+                        l->exit_status = 1;
+                        sd_event_exit(l->event, 1);
+                        return;
+                }
+                l->phase = PHASE_RUNNING;
+                l->waiting[0] = '\0';
+                metrics_set_degraded(l->metrics, METRICS_DEGRADED_STARTUP, false);
+                log_info(l->log, "Ready: %u worker(s), %zu pipeline(s), queue %s", l->workers,
+                         l->config->n_pipelines, l->queue_url);
+                sdnotify_ready("Polling");
+                update_status(l);
+                return;
+        }
+        if (res->config_error) {
+                /* Waiting would not fix it: systemd shows the unit failed, the log says why. */
+                log_error_errno(l->log, res->r, "Startup check of the %s failed: the configuration is "
+                                "wrong (see above); exiting", res->what);
+                l->exit_status = 1;
+                sd_event_exit(l->event, 1);
+                return;
+        }
+        l->startup_failures++;
+        delay_ms = MAX(aws_retry_backoff_ms(&l->rng, MIN(l->startup_failures, 6u), 1000, STARTUP_RETRY_CAP_MS), 500u);
+        snprintf(l->waiting, sizeof(l->waiting), "waiting for AWS: the %s check failed (%s), attempt %u; "
+                 "next in %.1f s", res->what, strerror(-res->r), l->startup_failures, (double) delay_ms / 1000);
+        log_warning(l->log, "Startup: %s", l->waiting);
+        metrics_set_degraded(l->metrics, METRICS_DEGRADED_STARTUP, true);
+        update_status(l);
+        sd_event_source_set_time(l->startup_retry, now_usec() + delay_ms * 1000);
+        sd_event_source_set_enabled(l->startup_retry, SD_EVENT_ONESHOT);
+}
+
+/* ---- reload ---- */
+
+static void start_reload(Loop *l) {
+        int r;
+
+        if (checker_busy(l->checker)) {
+                /* coalesced: one more check after the running one, with the file as it is then */
+                l->reload_pending = true;
+                log_info(l->log, "SIGHUP while a reload is being checked: reloading again after it");
+                return;
+        }
+        l->reload_pending = false;
+        sdnotify_reloading();
+        r = checker_start(l->checker, CHECK_RELOAD, NULL, l->config->path);
+        if (r < 0) {
+                log_error_errno(l->log, r, "Reloading %s: cannot start the check", l->config->path);
+                sdnotify_ready(NULL);
+        }
+}
+
+static void reload_result(Loop *l, CheckResult *res) {
+        Config *c = res->config;
+
+        if (res->r < 0 || !c) {
+                if (res->diag.n_lines > 0 && strcmp(res->what, "file") == 0) {
+                        log_error_errno(l->log, res->r, "Reloading %s failed, keeping the running configuration:",
+                                        l->config->path);
+                        for (size_t i = 0; i < res->diag.n_lines; i++)
+                                log_error(l->log, "%s", res->diag.lines[i]);
+                } else
+                        log_error(l->log, "Reloading %s failed (table check), keeping the running configuration",
+                                  l->config->path);
+        } else {
+                for (size_t i = 0; i < res->diag.n_lines; i++)
+                        log_warning(l->log, "%s", res->diag.lines[i]);
+                if (strcmp(c->queue.url, l->queue_url) != 0 || c->workers != l->workers ||
+                    c->queue.visibility_timeout != l->queue.visibility_timeout ||
+                    c->queue.retry_delay_min != l->queue.retry_delay_min ||
+                    c->queue.retry_delay_max != l->queue.retry_delay_max)
+                        log_warning(l->log, "queue and workers settings take effect at the next restart");
+                logger_set_max_level(l->log, (int) c->log_level);
+                config_unref(l->config);
+                l->config = TAKE_PTR(res->config);
+                log_info(l->log, "Reloaded %s: %zu pipeline(s); new files use it", l->config->path,
+                         l->config->n_pipelines);
+        }
+        sdnotify_ready(NULL);
+        update_status(l);
+        if (l->reload_pending && !l->stopping)
+                start_reload(l);
+}
+
+static int on_checker(sd_event_source *s, int fd, uint32_t revents, void *ud) {
+        Loop *l = ud;
+        CheckResult *res;
+
+        checker_ack_fd(l->checker);
+        while ((res = checker_pop(l->checker))) {
+                if (res->kind == CHECK_STARTUP)
+                        startup_result(l, res);
+                else
+                        reload_result(l, res);
+                check_result_free(res);
+        }
         return 0;
 }
 
@@ -411,15 +815,13 @@ static int on_grace(sd_event_source *s, uint64_t usec, void *ud) {
         Loop *l = ud;
 
         log_warning(l->log, "Shutdown grace of %u s is over: aborting %u job(s) in work; their "
-                    "messages become visible again", l->config->shutdown_grace, l->n_messages);
+                    "messages become visible again", l->config->shutdown_grace, inflight_count(l->inflight));
         atomic_store(&l->cancel_jobs, true);
         return 0;
 }
 
 static void begin_shutdown(Loop *l, const char *why) {
-        PollerMessage *m;
         Job *j;
-        uint64_t now;
 
         if (l->stopping) {
                 /* A second SIGTERM: do not wait for the grace period. */
@@ -428,77 +830,41 @@ static void begin_shutdown(Loop *l, const char *why) {
         }
         l->stopping = true;
         sdnotify_stopping("Stopping");
+        if (l->phase == PHASE_STARTING) {
+                log_info(l->log, "%s during startup: stopping", why);
+                sd_event_exit(l->event, 0);
+                return;
+        }
         /* The grace plus a margin for releasing messages: systemd must not kill us meanwhile
          * (it only ever extends, never shortens TimeoutStopSec). */
-        sdnotify_extend_timeout(((uint64_t) l->config->shutdown_grace + 15) * 1000000ULL);
+        sdnotify_extend_timeout(((uint64_t) l->config->shutdown_grace + 15) * USEC);
         log_info(l->log, "%s: stopping; waiting up to %u s for %u message(s) in work", why,
-                 l->config->shutdown_grace, l->n_messages);
-        /* Join, not just stop: a long poll still open on the server would take back the very
-         * messages we release below (they become visible at once). The cancel flag ends it
-         * within about a second. */
-        poller_join(l->poller);
-        while ((m = poller_pop(l->poller)))
-                handle_message(l, m);
+                 l->config->shutdown_grace, inflight_count(l->inflight));
+        /* The receiver's long poll is cancelled; messages it still hands over are released
+         * (handle_message), and we exit only once it has ended, so a poll still open on the
+         * server cannot take back a message after we released it. */
+        poller_stop(queue_receiver(l->q));
         /* Jobs no worker started yet are given back untouched. */
         while ((j = pool_take_queued(l->pool))) {
                 j->status = JOB_CANCELLED;
                 snprintf(j->reason, sizeof(j->reason), "not started before shutdown");
                 finish_job(l, j);
         }
-        if (l->n_messages > 0) {
-                sd_event_now(l->event, CLOCK_MONOTONIC, &now);
+        if (inflight_count(l->inflight) > 0)
                 sd_event_add_time(l->event, &l->grace, CLOCK_MONOTONIC,
-                                  now + (uint64_t) l->config->shutdown_grace * 1000000ULL, 0,
-                                  on_grace, l);
-        }
-        maybe_exit(l);
-}
-
-static void reload(Loop *l) {
-        _cleanup_(config_unrefp) Config *c = NULL;
-        ConfigDiag diag = {};
-        int r;
-
-        sdnotify_reloading();
-        r = config_load(l->config->path, &c, &diag);
-        if (r < 0) {
-                log_error_errno(l->log, r, "Reloading %s failed, keeping the running configuration:",
-                                l->config->path);
-                for (size_t i = 0; i < diag.n_lines; i++)
-                        log_error(l->log, "%s", diag.lines[i]);
-                config_diag_done(&diag);
-                sdnotify_ready(NULL);
-                return;
-        }
-        config_diag_done(&diag);
-        /* A new or changed pipeline must find its table as at startup, or the old config stays. */
-        r = startup_check_tables(l->log, c, l->aws);
-        if (r >= 0)
-                r = startup_check_resources(l->log, c, l->aws);
-        if (r < 0) {
-                log_error(l->log, "Reloading %s failed (a table, bucket or topic check), keeping the "
-                          "running configuration", l->config->path);
-                sdnotify_ready(NULL);
-                return;
-        }
-        if (strcmp(c->queue.url, l->queue_url) != 0 || c->workers != l->workers ||
-            c->queue.visibility_timeout != l->queue.visibility_timeout)
-                log_warning(l->log, "queue and workers settings take effect at the next restart");
-        logger_set_max_level(l->log, (int) c->log_level);
-        config_unref(l->config);
-        l->config = TAKE_PTR(c);
-        log_info(l->log, "Reloaded %s: %zu pipeline(s); new files use it", l->config->path,
-                 l->config->n_pipelines);
-        sdnotify_ready(NULL);
+                                  now_usec() + (uint64_t) l->config->shutdown_grace * USEC, 0, on_grace, l);
         update_status(l);
+        maybe_exit(l);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *ud) {
         Loop *l = ud;
 
         if (si->ssi_signo == SIGHUP) {
-                if (!l->stopping)
-                        reload(l);
+                if (l->phase == PHASE_STARTING)
+                        log_notice(l->log, "SIGHUP during startup: ignored (restart to use a changed file)");
+                else if (!l->stopping)
+                        start_reload(l);
                 return 0;
         }
         begin_shutdown(l, si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
@@ -510,15 +876,17 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 Loop *loop_free(Loop *l) {
         if (!l)
                 return NULL;
-        if (l->poller)
-                poller_join(l->poller);
-        l->poller = poller_free(l->poller);
-        l->pool = pool_free(l->pool);
         for (size_t i = 0; i < l->n_sources; i++)
                 sd_event_source_unref(l->sources[i]);
         sd_event_source_unref(l->grace);
+        sd_event_source_unref(l->extend_timer);
+        sd_event_source_unref(l->startup_retry);
+        /* the receiver and lanes first: nothing may post to the loop any more */
+        l->q = queue_free(l->q);
+        l->pool = pool_free(l->pool);
+        l->checker = checker_free(l->checker);
+        l->inflight = inflight_free(l->inflight);
         sd_event_unref(l->event);
-        aws_client_free(l->sqs);
         metrics_free(l->metrics);
         config_unref(l->config);
         free(l->queue_url);
@@ -536,11 +904,45 @@ static int add_source(Loop *l, int r, sd_event_source **s) {
         return 0;
 }
 
+/* The longest one AWS call may take with its retries: every attempt's connect and request
+ * time plus the capped full-jitter waits between them (common/aws/retry.h). */
+static uint64_t call_budget_usec(const Config *c) {
+        uint64_t attempts = MAX(c->aws.max_attempts, 1u);
+
+        return attempts * ((uint64_t) c->aws.connect_timeout_ms + c->aws.request_timeout_ms) * 1000u +
+               (attempts - 1) * (uint64_t) AWS_RETRY_CAP_MS_DEFAULT * 1000u + 5 * USEC;
+}
+
+static int add_timers(Loop *l) {
+        sd_event_source *s = NULL;
+        uint64_t now = now_usec();
+        int r;
+
+        r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, now + METRICS_INTERVAL_USEC,
+                                            0, on_metrics, l), &s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ON);
+        if (r >= 0 && l->watchdog_usec > 0) {
+                r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, now + l->watchdog_usec / 4,
+                                                    0, on_watchdog, l), &s);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(s, SD_EVENT_ON);
+        }
+        if (r >= 0)
+                r = sd_event_add_time(l->event, &l->extend_timer, CLOCK_MONOTONIC, now + USEC, 0,
+                                      on_extend_timer, l);
+        if (r >= 0)
+                r = sd_event_add_time(l->event, &l->startup_retry, CLOCK_MONOTONIC, now, 0,
+                                      on_startup_retry, l);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(l->startup_retry, SD_EVENT_OFF);
+        return r;
+}
+
 int loop_new(const LoopOptions *opts, Loop **ret) {
         _cleanup_(loop_freep) Loop *l = NULL;
         sd_event_source *s = NULL;
         S3bError err = {};
-        uint64_t now;
         int r;
 
         l = calloc(1, sizeof(*l));
@@ -551,17 +953,28 @@ int loop_new(const LoopOptions *opts, Loop **ret) {
         l->config = config_ref(opts->config);
         l->queue = l->config->queue;
         l->workers = l->config->workers;
+        l->call_budget_usec = call_budget_usec(l->config);
+        l->watchdog_usec = sdnotify_watchdog_usec();
+        l->phase = PHASE_STARTING;
         atomic_init(&l->cancel_jobs, false);
+        aws_rng_seed(&l->rng, 0);
         l->queue_url = strdup(l->config->queue.url);
         if (!l->queue_url)
                 return -ENOMEM;
 
         r = metrics_new(&l->metrics);
+        if (r >= 0)
+                r = inflight_new(&(InflightOptions) {
+                                .visibility_timeout = l->queue.visibility_timeout,
+                                .retry_delay_min = l->queue.retry_delay_min,
+                                .retry_delay_max = l->queue.retry_delay_max,
+                        }, &l->inflight);
+        if (r >= 0)
+                r = checker_new(l->log, l->aws, &l->checker);
         if (r < 0)
-                return r;
-        r = aws_client_new(l->aws, &l->sqs, &err);
-        if (r < 0)
-                return log_error_errno(l->log, r, "AWS client: %s", err.message);
+                return log_error_errno(l->log, r, "Setting up");
+        /* queue + each table, one call budget each */
+        checker_set_budget(l->checker, (1 + l->config->n_pipelines) * l->call_budget_usec);
 
         l->shared = (JobPoolShared) { .aws = l->aws, .log = l->log, .metrics = l->metrics,
                                       .cancel = &l->cancel_jobs };
@@ -572,7 +985,6 @@ int loop_new(const LoopOptions *opts, Loop **ret) {
         r = sd_event_new(&l->event);
         if (r < 0)
                 return log_error_errno(l->log, r, "sd_event_new");
-        (void) sd_event_set_watchdog(l->event, true);
 
         r = add_source(l, sd_event_add_signal(l->event, &s, SIGTERM, on_signal, l), &s);
         if (r >= 0)
@@ -581,61 +993,30 @@ int loop_new(const LoopOptions *opts, Loop **ret) {
                 r = add_source(l, sd_event_add_signal(l->event, &s, SIGHUP, on_signal, l), &s);
         if (r >= 0)
                 r = add_source(l, sd_event_add_io(l->event, &s, pool_fd(l->pool), EPOLLIN, on_pool, l), &s);
+        if (r >= 0)
+                r = add_source(l, sd_event_add_io(l->event, &s, checker_fd(l->checker), EPOLLIN, on_checker, l), &s);
+        if (r >= 0)
+                r = add_timers(l);
         if (r < 0)
                 return log_error_errno(l->log, r, "Setting up the event loop");
-
-        sd_event_now(l->event, CLOCK_MONOTONIC, &now);
-        r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC,
-                                            now + (uint64_t) MAX(1u, l->queue.visibility_timeout / 2) * 1000000ULL,
-                                            0, on_heartbeat, l), &s);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(s, SD_EVENT_ON);
-        if (r >= 0)
-                r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC,
-                                                    now + METRICS_INTERVAL_USEC, 0, on_metrics, l), &s);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(s, SD_EVENT_ON);
-        if (r < 0)
-                return log_error_errno(l->log, r, "Setting up timers");
 
         *ret = TAKE_PTR(l);
         return 0;
 }
 
 int loop_run(Loop *l) {
-        PollerOptions po = {
-                .queue_url = l->queue_url,
-                .wait_seconds = l->queue.wait_seconds,
-                .max_messages = l->queue.max_messages,
-                .visibility_timeout = l->queue.visibility_timeout,
-                .slots = l->workers,
-        };
-        sd_event_source *s = NULL;
-        S3bError err = {};
-        PollerMessage *m;
         int r;
 
-        r = poller_new(l->aws, &po, &l->poller, &err);
+        sdnotify_status("Starting: checking the queue and the tables");
+        sdnotify_extend_timeout(STARTUP_EXTEND_USEC);
+        r = checker_start(l->checker, CHECK_STARTUP, l->config, NULL);
         if (r < 0)
-                return log_error_errno(l->log, r, "Starting the SQS receiver: %s", err.message), 1;
-        r = add_source(l, sd_event_add_io(l->event, &s, poller_fd(l->poller), EPOLLIN, on_poller, l), &s);
-        if (r < 0)
-                return log_error_errno(l->log, r, "Watching the receiver"), 1;
-
-        log_info(l->log, "Ready: %u worker(s), %zu pipeline(s), queue %s", l->workers,
-                 l->config->n_pipelines, l->queue_url);
-        sdnotify_ready("Polling");
-        update_status(l);
+                return log_error_errno(l->log, r, "Starting the startup checks"), 1;
 
         r = sd_event_loop(l->event);
 
-        /* Messages the poller received after we stopped looking: give them back. */
-        poller_join(l->poller);
-        while ((m = poller_pop(l->poller))) {
-                message_set_visibility(l, m, 0);
-                message_forget(l, m);
-        }
         write_metrics(l);
-        log_info(l->log, "Stopped");
-        return r < 0 ? 1 : 0;
+        if (l->exit_status == 0)
+                log_info(l->log, "Stopped");
+        return r < 0 || l->exit_status != 0 ? 1 : 0;
 }

@@ -1,10 +1,11 @@
-/* Loop: the daemon's main thread — sd-event, SQS message bookkeeping, signals, sd_notify.
+/* Loop: the daemon's main thread — sd-event, the in-flight message table, signals, sd_notify.
  *
- * It alone touches receipt handles: it turns messages from the poller into jobs for the pool,
- * deletes a message once every record of it reached a final outcome, releases the ones that
- * did not (visibility 0 at shutdown, a short delay after a transient failure), and keeps the
- * messages in work invisible with a heartbeat (ChangeMessageVisibility every
- * visibility_timeout / 2). See docs/DESIGN.md for the life of a message. */
+ * It never makes a network call. It turns messages from the receiver into jobs for the pool,
+ * decides what becomes of each message (delete once every record reached a final outcome,
+ * release otherwise: visibility 0 at shutdown, a growing delay after a transient failure),
+ * plans visibility extensions by deadline (daemon/inflight.h) and hands every SQS call to the
+ * queue side (daemon/queue.h); startup and reload checks run on the checker thread
+ * (daemon/checker.h). See docs/DESIGN.md for the threads and the life of a message. */
 #pragma once
 
 #include "common/util.h"
@@ -25,6 +26,8 @@ int loop_new(const LoopOptions *opts, Loop **ret);
 Loop *loop_free(Loop *l);
 DEFINE_CLEANUP_FUNC(Loop *, loop_free);
 
-/* Runs until SIGTERM/SIGINT and the drain that follows. Returns the exit status. The three
- * signals must be blocked in every thread before loop_new() (it starts threads). */
+/* Checks the queue and the tables (waiting, with backoff, while AWS is unreachable; exit
+ * status 1 at once when the configuration is wrong), says READY=1, then runs until
+ * SIGTERM/SIGINT and the drain that follows. Returns the exit status. The three signals must
+ * be blocked in every thread before loop_new() (it starts threads). */
 int loop_run(Loop *l);

@@ -39,6 +39,13 @@ static const char *const message_names[_METRICS_MESSAGE_MAX] = {
         [METRICS_MESSAGE_RELEASED] = "released",
         [METRICS_MESSAGE_POISON] = "poison",
         [METRICS_MESSAGE_TEST] = "test",
+        [METRICS_MESSAGE_EXTEND_FAILED] = "extend_failed",
+};
+
+static const char *const degraded_names[_METRICS_DEGRADED_MAX] = {
+        [METRICS_DEGRADED_SQS] = "sqs",
+        [METRICS_DEGRADED_JOBS] = "jobs",
+        [METRICS_DEGRADED_STARTUP] = "startup",
 };
 
 typedef struct PipelineCounters {
@@ -46,6 +53,7 @@ typedef struct PipelineCounters {
         uint64_t files[_METRICS_OUTCOME_MAX];
         uint64_t rows_written, rows_rejected, rows_superseded;
         uint64_t bytes_read;
+        uint64_t config_errors;
 } PipelineCounters;
 
 typedef struct AwsCounters {
@@ -63,6 +71,7 @@ struct Metrics {
                 size_t n_aws;
                 uint64_t messages[_METRICS_MESSAGE_MAX];
                 int64_t jobs_in_flight;
+                bool degraded[_METRICS_DEGRADED_MAX];
                 uint64_t duration_buckets[N_BUCKETS];   /* non-cumulative; summed at render */
                 uint64_t duration_count;
                 double duration_sum;
@@ -207,6 +216,22 @@ void metrics_aws_request(Metrics *m, const char *service, const char *code, bool
         pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_config_error(Metrics *m, const char *pipeline) {
+        if (!m)
+                return;
+        pthread_mutex_lock(&m->lock);
+        pipeline_get_locked(m, pipeline)->config_errors++;
+        pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_degraded(Metrics *m, MetricsDegraded what, bool on) {
+        if (!m || what < 0 || what >= _METRICS_DEGRADED_MAX)
+                return;
+        pthread_mutex_lock(&m->lock);
+        m->synced.degraded[what] = on;
+        pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_jobs_in_flight_add(Metrics *m, int delta) {
         if (!m)
                 return;
@@ -275,6 +300,12 @@ static int render_pipelines_locked(Metrics *m, Buf *out) {
         for (size_t i = 0; r >= 0 && i < m->synced.n_pipelines; i++)
                 r = sample(out, "bytes_read_total", "pipeline", m->synced.pipelines[i].name, NULL, NULL,
                            m->synced.pipelines[i].bytes_read);
+        if (r >= 0)
+                r = header(out, "config_errors_total", "counter",
+                           "Jobs that found a resource missing or access denied (file and message kept).");
+        for (size_t i = 0; r >= 0 && i < m->synced.n_pipelines; i++)
+                r = sample(out, "config_errors_total", "pipeline", m->synced.pipelines[i].name, NULL, NULL,
+                           m->synced.pipelines[i].config_errors);
         return r;
 }
 
@@ -327,6 +358,10 @@ static int render_locked(Metrics *m, Buf *out) {
                 r = header(out, "jobs_in_flight", "gauge", "Files being processed right now.");
         if (r >= 0)
                 r = buf_printf(out, "s3batchd_jobs_in_flight %" PRId64 "\n", m->synced.jobs_in_flight);
+        if (r >= 0)
+                r = header(out, "degraded", "gauge", "1 while the source is in trouble (the daemon backs off and waits).");
+        for (size_t i = 0; r >= 0 && i < _METRICS_DEGRADED_MAX; i++)
+                r = sample(out, "degraded", "source", degraded_names[i], NULL, NULL, m->synced.degraded[i]);
         if (r >= 0)
                 r = render_histogram_locked(m, out);
         if (r >= 0)

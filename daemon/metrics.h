@@ -5,7 +5,10 @@
  *   files_total{pipeline,outcome}          counter  outcome: success|partial|failure|skipped
  *   rows_total{pipeline,result}            counter  result: written|rejected|superseded
  *   bytes_read_total{pipeline}             counter  object bytes read from S3 (compressed)
- *   sqs_messages_total{result}             counter  received|deleted|released|poison|test
+ *   sqs_messages_total{result}             counter  received|deleted|released|poison|test|
+ *                                                   extend_failed
+ *   config_errors_total{pipeline}          counter  jobs that hit a missing resource / denied access
+ *   degraded{source}                       gauge    1 while sqs|jobs|startup is in trouble
  *   aws_requests_total{service,code}       counter  every attempt; code "OK" or the AWS/HTTP
  *   aws_retries_total{service,code}        counter  error code that caused a retry
  *   jobs_in_flight                         gauge
@@ -44,6 +47,7 @@ typedef enum MetricsMessage {
         METRICS_MESSAGE_RELEASED,       /* made visible again (shutdown, transient failure) */
         METRICS_MESSAGE_POISON,
         METRICS_MESSAGE_TEST,
+        METRICS_MESSAGE_EXTEND_FAILED,  /* a visibility extension that failed (redone) */
         _METRICS_MESSAGE_MAX,
 } MetricsMessage;
 
@@ -66,6 +70,15 @@ void metrics_message(Metrics *m, MetricsMessage what, uint64_t n);
  * retried: this failed attempt will be retried (also counts aws_retries_total). */
 void metrics_aws_request(Metrics *m, const char *service, const char *code, bool retried);
 void metrics_jobs_in_flight_add(Metrics *m, int delta);
+void metrics_config_error(Metrics *m, const char *pipeline);
+
+typedef enum MetricsDegraded {
+        METRICS_DEGRADED_SQS,           /* receives or SQS calls failing */
+        METRICS_DEGRADED_JOBS,          /* jobs ending in RETRY / CONFIG_ERROR */
+        METRICS_DEGRADED_STARTUP,       /* waiting for the startup checks */
+        _METRICS_DEGRADED_MAX,
+} MetricsDegraded;
+void metrics_set_degraded(Metrics *m, MetricsDegraded what, bool on);
 
 /* Appends the exposition text to out. Returns 0 or -ENOBUFS/-ENOMEM from the Buf. */
 int metrics_render(Metrics *m, Buf *out);

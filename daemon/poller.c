@@ -7,26 +7,22 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/aws/client.h"
 #include "common/aws/retry.h"
 #include "common/aws/sqs.h"
+#include "common/mailbox.h"
 #include "daemon/poller.h"
-
-typedef struct Node {
-        struct Node *next;
-        PollerMessage *msg;
-} Node;
 
 struct Poller {
         char *queue_url;
         PollerOptions opts;
         AwsClient *client;
         atomic_bool cancel;
-        int efd;
+        atomic_bool exited;
+        atomic_uint_fast64_t successes;
+        Mailbox *out;                   /* received messages, for the main loop */
         pthread_t thread;
         bool started;
         AwsRng rng;
@@ -34,7 +30,6 @@ struct Poller {
         struct {
                 pthread_mutex_t lock;
                 pthread_cond_t cond;            /* a slot freed or stopping */
-                Node *head, *tail;
                 unsigned free_slots;
                 bool stopping;
                 bool has_error;
@@ -53,21 +48,6 @@ PollerMessage *poller_message_free(PollerMessage *m) {
         return NULL;
 }
 
-static void wake_owner(Poller *p) {
-        uint64_t one = 1;
-
-        (void) !write(p->efd, &one, sizeof(one));
-}
-
-static void push_locked(Poller *p, PollerMessage *m, Node *n) {
-        n->msg = m;
-        n->next = NULL;
-        if (p->synced.tail)
-                p->synced.tail->next = n;
-        else
-                p->synced.head = n;
-        p->synced.tail = n;
-}
 
 /* Waits up to ms for stop; returns true when stopping. */
 static bool sleep_unless_stopped(Poller *p, uint64_t ms) {
@@ -81,6 +61,7 @@ static bool sleep_unless_stopped(Poller *p, uint64_t ms) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
         }
+        health_busy(p->opts.health, ms * 1000 + 1000000);
         pthread_mutex_lock(&p->synced.lock);
         while (!p->synced.stopping)
                 if (pthread_cond_timedwait(&p->synced.cond, &p->synced.lock, &ts) == ETIMEDOUT)
@@ -90,7 +71,7 @@ static bool sleep_unless_stopped(Poller *p, uint64_t ms) {
         return stopping;
 }
 
-static PollerMessage *message_from_sqs(const SqsMessage *s) {
+static PollerMessage *message_from_sqs(const SqsMessage *s, uint64_t received_usec) {
         PollerMessage *m = calloc(1, sizeof(*m));
 
         if (!m)
@@ -104,25 +85,22 @@ static PollerMessage *message_from_sqs(const SqsMessage *s) {
                 return poller_message_free(m);
         m->body_len = strlen(m->body);
         m->receive_count = s->receive_count;
+        m->received_usec = received_usec;
         return m;
 }
 
 /* Hands the batch over; returns how many messages were queued (each holds a slot). */
-static unsigned hand_over(Poller *p, const SqsMessage *msgs, size_t n) {
+static unsigned hand_over(Poller *p, const SqsMessage *msgs, size_t n, uint64_t received_usec) {
         unsigned queued = 0;
 
         for (size_t i = 0; i < n; i++) {
-                PollerMessage *m = message_from_sqs(&msgs[i]);
-                Node *node = m ? calloc(1, sizeof(Node)) : NULL;
+                PollerMessage *m = message_from_sqs(&msgs[i], received_usec);
 
-                if (!node) {
+                if (!m || mailbox_post(p->out, m) < 0) {
                         /* Out of memory: the message stays invisible and comes back later. */
                         poller_message_free(m);
                         continue;
                 }
-                pthread_mutex_lock(&p->synced.lock);
-                push_locked(p, m, node);
-                pthread_mutex_unlock(&p->synced.lock);
                 queued++;
         }
         return queued;
@@ -133,12 +111,14 @@ static void *poller_main(void *arg) {
         unsigned failures = 0;
 
         for (;;) {
+                uint64_t started;
                 SqsMessage *msgs = NULL;
                 size_t n = 0;
                 unsigned want, queued;
                 S3bError err = {};
                 int r;
 
+                health_idle(p->opts.health);
                 pthread_mutex_lock(&p->synced.lock);
                 while (!p->synced.stopping && p->synced.free_slots == 0)
                         pthread_cond_wait(&p->synced.cond, &p->synced.lock);
@@ -151,9 +131,16 @@ static void *poller_main(void *arg) {
                 p->synced.free_slots -= want;
                 pthread_mutex_unlock(&p->synced.lock);
 
+                /* The visibility timeout (and SQS's 12-hour ceiling) starts when SQS hands a
+                 * message out, which is never before this call started. */
+                started = health_now_usec();
+                health_busy(p->opts.health, p->opts.call_budget_usec);
                 r = sqs_receive_message(p->client, p->queue_url, want, p->opts.wait_seconds,
                                         p->opts.visibility_timeout, &msgs, &n, &err);
-                queued = r >= 0 ? hand_over(p, msgs, n) : 0;
+                health_idle(p->opts.health);
+                queued = r >= 0 ? hand_over(p, msgs, n, started) : 0;
+                if (r >= 0)
+                        atomic_fetch_add(&p->successes, 1);
                 if (r >= 0)
                         sqs_messages_free(msgs, n);
 
@@ -168,8 +155,10 @@ static void *poller_main(void *arg) {
                         p->synced.has_error = true;
                 }
                 pthread_mutex_unlock(&p->synced.lock);
-                if (queued > 0 || r > 0 || (r < 0 && r != -ECANCELED))
-                        wake_owner(p);
+                /* messages wake the owner as they are posted; an error (or skipped entries,
+                 * r > 0) must reach it too, to be logged */
+                if (r > 0 || (r < 0 && r != -ECANCELED))
+                        mailbox_kick(p->out);
 
                 if (r < 0 && r != -ECANCELED) {
                         failures++;
@@ -178,6 +167,9 @@ static void *poller_main(void *arg) {
                 } else
                         failures = 0;
         }
+        health_idle(p->opts.health);
+        atomic_store(&p->exited, true);
+        mailbox_kick(p->out);
         return NULL;
 }
 
@@ -197,22 +189,26 @@ void poller_join(Poller *p) {
         p->started = false;
 }
 
+uint64_t poller_successes(Poller *p) {
+        return atomic_load(&p->successes);
+}
+
+bool poller_exited(Poller *p) {
+        return atomic_load(&p->exited);
+}
+
 Poller *poller_free(Poller *p) {
-        Node *n;
+        PollerMessage *m;
 
         if (!p)
                 return NULL;
         poller_join(p);
-        while ((n = p->synced.head)) {
-                p->synced.head = n->next;
-                poller_message_free(n->msg);
-                free(n);
-        }
+        while (p->out && (m = mailbox_pop(p->out)))
+                poller_message_free(m);
+        mailbox_free(p->out);
         aws_client_free(p->client);
         pthread_cond_destroy(&p->synced.cond);
         pthread_mutex_destroy(&p->synced.lock);
-        if (p->efd >= 0)
-                close(p->efd);
         free(p->queue_url);
         free(p);
         return NULL;
@@ -225,21 +221,22 @@ int poller_new(AwsContext *ctx, const PollerOptions *opts, Poller **ret, S3bErro
         p = calloc(1, sizeof(*p));
         if (!p)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
-        p->efd = -1;
         pthread_mutex_init(&p->synced.lock, NULL);
         pthread_cond_init(&p->synced.cond, NULL);
         p->opts = *opts;
         p->synced.free_slots = opts->slots;
         atomic_init(&p->cancel, false);
+        atomic_init(&p->exited, false);
+        atomic_init(&p->successes, 0);
         aws_rng_seed(&p->rng, 0);
         p->queue_url = strdup(opts->queue_url);
         if (!p->queue_url)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         p->opts.queue_url = p->queue_url;
 
-        p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (p->efd < 0)
-                return s3b_error_set(err, -errno, "eventfd: %m");
+        r = mailbox_new(&p->out);
+        if (r < 0)
+                return s3b_error_set(err, r, "receiver mailbox: %s", strerror(-r));
 
         r = aws_client_new(ctx, &p->client, err);
         if (r < 0)
@@ -258,32 +255,15 @@ int poller_new(AwsContext *ctx, const PollerOptions *opts, Poller **ret, S3bErro
 }
 
 int poller_fd(Poller *p) {
-        return p->efd;
+        return mailbox_fd(p->out);
 }
 
 void poller_ack_fd(Poller *p) {
-        uint64_t v;
-
-        (void) !read(p->efd, &v, sizeof(v));
+        mailbox_ack_fd(p->out);
 }
 
 PollerMessage *poller_pop(Poller *p) {
-        PollerMessage *m = NULL;
-        Node *n;
-
-        pthread_mutex_lock(&p->synced.lock);
-        n = p->synced.head;
-        if (n) {
-                p->synced.head = n->next;
-                if (!p->synced.head)
-                        p->synced.tail = NULL;
-        }
-        pthread_mutex_unlock(&p->synced.lock);
-        if (n) {
-                m = n->msg;
-                free(n);
-        }
-        return m;
+        return mailbox_pop(p->out);
 }
 
 bool poller_pop_error(Poller *p, S3bError *ret) {

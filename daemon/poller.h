@@ -1,9 +1,9 @@
-/* Poller: the one thread that long-polls SQS.
+/* Poller: the receiver, the one thread of the queue side (daemon/queue.h) that long-polls SQS.
  *
  * ReceiveMessage waits up to wait_seconds (20 s), which the main loop must never do: it has
  * heartbeats, deletes and signals to serve. So the long poll runs here, on a dedicated thread
- * with its own AwsClient, and received messages are handed to the main loop through a queue
- * and an eventfd. At shutdown poller_free() raises the client's cancel flag, so a poll in
+ * with its own AwsClient, and received messages are handed to the main loop through a mailbox
+ * (common/mailbox.h). At shutdown poller_free() raises the client's cancel flag, so a poll in
  * progress ends at once instead of after 20 s.
  *
  * Backpressure: the poller owns `slots` (one per worker). Every message received takes one;
@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
+#include "daemon/health.h"
 
 typedef struct AwsContext AwsContext;
 typedef struct AwsClientStats AwsClientStats;
@@ -30,6 +31,7 @@ typedef struct PollerMessage {
          * over the cap: see SqsMessage); body is then "". Such a message is not deleted: it
          * is left to the queue's redrive policy. */
         char *invalid;
+        uint64_t received_usec;         /* CLOCK_MONOTONIC when the receive call started */
 } PollerMessage;
 
 PollerMessage *poller_message_free(PollerMessage *m);
@@ -41,6 +43,8 @@ typedef struct PollerOptions {
         unsigned max_messages;
         unsigned visibility_timeout;
         unsigned slots;                 /* = workers */
+        ThreadHealth *health;           /* borrowed; where the thread says what it is doing */
+        uint64_t call_budget_usec;      /* the longest one receive may take, retries included */
 } PollerOptions;
 
 typedef struct Poller Poller;
@@ -52,8 +56,10 @@ int poller_new(AwsContext *ctx, const PollerOptions *opts, Poller **ret, S3bErro
 Poller *poller_free(Poller *p);
 DEFINE_CLEANUP_FUNC(Poller *, poller_free);
 
-/* Stops polling without joining (the thread ends its current poll by cancelling it). */
+/* Stops polling without joining (the thread ends its current poll by cancelling it); the fd
+ * becomes readable when the thread has ended (poller_exited()). */
 void poller_stop(Poller *p);
+bool poller_exited(Poller *p);
 /* Stops and waits for the thread; messages it received stay poppable. */
 void poller_join(Poller *p);
 
@@ -66,5 +72,7 @@ PollerMessage *poller_pop(Poller *p);           /* a received message (caller ow
 bool poller_pop_error(Poller *p, S3bError *ret);
 void poller_release(Poller *p, unsigned n);     /* n messages are finished: n slots free */
 unsigned poller_n_free(Poller *p);
+/* Receives that succeeded so far (an empty long poll counts): SQS is reachable again. */
+uint64_t poller_successes(Poller *p);
 /* The receiver client's counters (thread-safe snapshot), for metrics. */
 void poller_get_stats(Poller *p, AwsClientStats *ret);

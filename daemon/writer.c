@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mailbox.h"
 #include "daemon/writer.h"
 
 typedef struct Pending {
@@ -18,7 +19,6 @@ typedef struct Pending {
 } Pending;
 
 typedef struct Batch {
-        struct Batch *next;             /* in the queue, until a lane takes it */
         struct Batch *inflight_next;    /* in the in-flight list, until it is done */
         Pending items[WRITER_BATCH_MAX];
         size_t n;
@@ -43,19 +43,16 @@ struct Writer {
         uint64_t superseded;            /* caller's thread only */
         Lane lanes[WRITER_WINDOW_MAX];
         unsigned n_lanes;               /* threads started (0 when window is 1) */
+        Mailbox *queue;                 /* dispatched batches, until a lane takes one */
 
         struct {
                 pthread_mutex_t lock;
-                pthread_cond_t work;    /* a batch queued, or stopping */
                 pthread_cond_t done;    /* a batch finished */
-                Batch *queue;           /* FIFO: head */
-                Batch *queue_tail;
                 Batch *inflight;        /* queued or being sent, for the key-order rule */
                 unsigned n_inflight;
                 WriterStats stats;
                 int error;
                 S3bError err;
-                bool stopping;
         } synced;
 };
 
@@ -168,22 +165,16 @@ static void *lane_main(void *arg) {
         Lane *lane = arg;
         Writer *w = lane->w;
 
-        pthread_mutex_lock(&w->synced.lock);
-        for (;;) {
+        Batch *b;
+
+        /* NULL once writer_free() closed the mailbox; by then nothing is in flight */
+        while ((b = mailbox_wait(w->queue, MAILBOX_FOREVER))) {
                 WriterStats st = {};
                 S3bError err = {};
                 bool failed;
-                Batch *b;
                 int r = 0;
 
-                while (!w->synced.stopping && !w->synced.queue)
-                        pthread_cond_wait(&w->synced.work, &w->synced.lock);
-                if (!w->synced.queue)
-                        break;          /* stopping, nothing left */
-                b = w->synced.queue;
-                w->synced.queue = b->next;
-                if (!w->synced.queue)
-                        w->synced.queue_tail = NULL;
+                pthread_mutex_lock(&w->synced.lock);
                 failed = w->synced.error < 0;
                 pthread_mutex_unlock(&w->synced.lock);
 
@@ -193,9 +184,9 @@ static void *lane_main(void *arg) {
 
                 pthread_mutex_lock(&w->synced.lock);
                 finish_locked(w, b, &st, r, &err);
+                pthread_mutex_unlock(&w->synced.lock);
                 batch_free(b);
         }
-        pthread_mutex_unlock(&w->synced.lock);
         return NULL;
 }
 
@@ -274,16 +265,16 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
         for (size_t i = 0; i < b->n; i++)
                 b->keys[i] = TAKE_PTR(b->items[i].key);
         b->n_keys = b->n;
-        b->next = NULL;
-        if (w->synced.queue_tail)
-                w->synced.queue_tail->next = b;
-        else
-                w->synced.queue = b;
-        w->synced.queue_tail = b;
+        /* posted under the lock: a lane that finishes it must find it in the in-flight list */
+        r = mailbox_post(w->queue, b);
+        if (r < 0) {
+                pthread_mutex_unlock(&w->synced.lock);
+                batch_free(b);
+                return s3b_error_set(err, r, "handing a batch to a writer lane: %s", strerror(-r));
+        }
         b->inflight_next = w->synced.inflight;
         w->synced.inflight = b;
         w->synced.n_inflight++;
-        pthread_cond_signal(&w->synced.work);
         pthread_mutex_unlock(&w->synced.lock);
         return 0;
 }
@@ -291,14 +282,11 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
 Writer *writer_free(Writer *w) {
         if (!w)
                 return NULL;
-        pthread_mutex_lock(&w->synced.lock);
-        w->synced.stopping = true;
-        pthread_cond_broadcast(&w->synced.work);
-        pthread_mutex_unlock(&w->synced.lock);
+        mailbox_close(w->queue);
         for (unsigned i = 0; i < w->n_lanes; i++)
                 pthread_join(w->lanes[i].thread, NULL);
         batch_free(w->pending);
-        pthread_cond_destroy(&w->synced.work);
+        mailbox_free(w->queue);
         pthread_cond_destroy(&w->synced.done);
         pthread_mutex_destroy(&w->synced.lock);
         free(w);
@@ -314,8 +302,11 @@ Writer *writer_new(const WriterOps *ops, void *ud, unsigned max_attempts, unsign
         w->ud = ud;
         w->max_attempts = max_attempts ? max_attempts : 1;
         w->window = MIN(MAX(window, 1u), (unsigned) WRITER_WINDOW_MAX);
+        if (mailbox_new(&w->queue) < 0) {
+                free(w);
+                return NULL;
+        }
         pthread_mutex_init(&w->synced.lock, NULL);
-        pthread_cond_init(&w->synced.work, NULL);
         pthread_cond_init(&w->synced.done, NULL);
         return w;
 }

@@ -52,8 +52,9 @@ static int sqs_target(AwsClient *c, const char *queue_url, SqsTarget *ret, S3bEr
 }
 
 /* Sends body (consumed) as AmazonSQS.<action> and returns the parsed response. */
-static int sqs_call(AwsClient *c, const char *queue_url, const char *action, cJSON *body,
-                    size_t response_max, long timeout_ms, cJSON **ret, S3bError *err) {
+static int sqs_call_limited(AwsClient *c, const char *queue_url, const char *action, cJSON *body,
+                            size_t response_max, long timeout_ms, unsigned max_attempts,
+                            cJSON **ret, S3bError *err) {
         _cleanup_(aws_json_freep) cJSON *b = body;
         _cleanup_free_ char *text = NULL;
         SqsTarget ep;
@@ -78,10 +79,16 @@ static int sqs_call(AwsClient *c, const char *queue_url, const char *action, cJS
                         .body_len = strlen(text),
                         .response_max = response_max ? response_max : SQS_BODY_MAX,
                         .timeout_ms = timeout_ms,
+                        .max_attempts = max_attempts,
                 }, ret, err);
         if (r < 0)
                 return s3b_error_prefix(err, "SQS %s", action);
         return 0;
+}
+
+static int sqs_call(AwsClient *c, const char *queue_url, const char *action, cJSON *body,
+                    size_t response_max, long timeout_ms, cJSON **ret, S3bError *err) {
+        return sqs_call_limited(c, queue_url, action, body, response_max, timeout_ms, 0, ret, err);
 }
 
 static int sqs_call_no_result(AwsClient *c, const char *queue_url, const char *action,
@@ -346,15 +353,19 @@ static int batch_results(const cJSON *resp, size_t n, SqsBatchResult *ret, S3bEr
         return failed;
 }
 
+/* timeouts: NULL (delete), or one per entry. */
 static int batch_call(AwsClient *c, const char *queue_url, const char *action,
-                      const char *const *receipt_handles, size_t n, const unsigned *timeout,
-                      SqsBatchResult *ret_results, S3bError *err) {
+                      const char *const *receipt_handles, size_t n, const unsigned *timeouts,
+                      const SqsCallLimits *limits, SqsBatchResult *ret_results, S3bError *err) {
         _cleanup_(aws_json_freep) cJSON *resp = NULL;
         cJSON *body, *entries;
         int r;
 
-        if (n < 1 || n > SQS_BATCH_MAX || (timeout && *timeout > SQS_VISIBILITY_TIMEOUT_MAX))
+        if (n < 1 || n > SQS_BATCH_MAX)
                 return s3b_error_set(err, -EINVAL, "SQS %s: 1..10 entries", action);
+        for (size_t i = 0; timeouts && i < n; i++)
+                if (timeouts[i] > SQS_VISIBILITY_TIMEOUT_MAX)
+                        return s3b_error_set(err, -EINVAL, "SQS %s: timeout above 43200 s", action);
         body = cJSON_CreateObject();
         entries = cJSON_AddArrayToObject(body, "Entries");
         if (!entries)
@@ -371,10 +382,11 @@ static int batch_call(AwsClient *c, const char *queue_url, const char *action,
                 snprintf(id, sizeof(id), "%zu", i);
                 if (!cJSON_AddItemToArray(entries, e) || !cJSON_AddStringToObject(e, "Id", id) ||
                     !cJSON_AddStringToObject(e, "ReceiptHandle", receipt_handles[i]) ||
-                    (timeout && !cJSON_AddNumberToObject(e, "VisibilityTimeout", *timeout)))
+                    (timeouts && !cJSON_AddNumberToObject(e, "VisibilityTimeout", timeouts[i])))
                         goto oom;
         }
-        r = sqs_call(c, queue_url, action, body, 0, 0, &resp, err);
+        r = sqs_call_limited(c, queue_url, action, body, 0, limits ? limits->timeout_ms : 0,
+                             limits ? limits->max_attempts : 0, &resp, err);
         if (r < 0)
                 return r;
         return batch_results(resp, n, ret_results, err);
@@ -386,7 +398,7 @@ oom:
 int sqs_delete_message_batch(AwsClient *c, const char *queue_url,
                              const char *const *receipt_handles, size_t n,
                              SqsBatchResult *ret_results, S3bError *err) {
-        return batch_call(c, queue_url, "DeleteMessageBatch", receipt_handles, n, NULL,
+        return batch_call(c, queue_url, "DeleteMessageBatch", receipt_handles, n, NULL, NULL,
                           ret_results, err);
 }
 
@@ -394,8 +406,29 @@ int sqs_change_message_visibility_batch(AwsClient *c, const char *queue_url,
                                         const char *const *receipt_handles, size_t n,
                                         unsigned timeout, SqsBatchResult *ret_results,
                                         S3bError *err) {
+        unsigned timeouts[SQS_BATCH_MAX];
+
+        for (size_t i = 0; i < MIN(n, (size_t) SQS_BATCH_MAX); i++)
+                timeouts[i] = timeout;
         return batch_call(c, queue_url, "ChangeMessageVisibilityBatch", receipt_handles, n,
-                          &timeout, ret_results, err);
+                          timeouts, NULL, ret_results, err);
+}
+
+int sqs_change_visibility_entries(AwsClient *c, const char *queue_url,
+                                  const SqsVisibilityEntry *entries, size_t n,
+                                  const SqsCallLimits *limits, SqsBatchResult *ret_results,
+                                  S3bError *err) {
+        const char *handles[SQS_BATCH_MAX];
+        unsigned timeouts[SQS_BATCH_MAX];
+
+        if (n < 1 || n > SQS_BATCH_MAX)
+                return s3b_error_set(err, -EINVAL, "SQS ChangeMessageVisibilityBatch: 1..10 entries");
+        for (size_t i = 0; i < n; i++) {
+                handles[i] = entries[i].receipt_handle;
+                timeouts[i] = entries[i].timeout;
+        }
+        return batch_call(c, queue_url, "ChangeMessageVisibilityBatch", handles, n, timeouts,
+                          limits, ret_results, err);
 }
 
 void sqs_queue_attributes_free(SqsQueueAttribute *a, size_t n) {

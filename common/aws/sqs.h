@@ -78,6 +78,25 @@ int sqs_change_message_visibility_batch(AwsClient *c, const char *queue_url,
                                         unsigned timeout, SqsBatchResult *ret_results,
                                         S3bError *err);
 
+/* Per-call limits for callers with a deadline of their own (a visibility extension must end
+ * before the message lapses): 0 fields take the context's defaults. */
+typedef struct SqsCallLimits {
+        long timeout_ms;                /* whole request, connection included */
+        unsigned max_attempts;
+} SqsCallLimits;
+
+typedef struct SqsVisibilityEntry {
+        const char *receipt_handle;
+        unsigned timeout;               /* seconds, 0..43200 */
+} SqsVisibilityEntry;
+
+/* ChangeMessageVisibilityBatch with a timeout per entry (n 1..10) and optional limits (NULL:
+ * the defaults). Results as sqs_change_message_visibility_batch(). */
+int sqs_change_visibility_entries(AwsClient *c, const char *queue_url,
+                                  const SqsVisibilityEntry *entries, size_t n,
+                                  const SqsCallLimits *limits, SqsBatchResult *ret_results,
+                                  S3bError *err);
+
 typedef struct SqsQueueAttribute {
         char *name;
         char *value;

@@ -109,6 +109,18 @@ static const Case cases[] = {
           "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\", wait_seconds: 25 }\n"
           "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
           "t.yaml:1:84: queue.wait_seconds: must be between 1 and 20, got 25" },
+        { "retry-delay-order",
+          "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\", retry_delay_min: 60, retry_delay_max: 50 }\n"
+          "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:1:108: queue.retry_delay_max: queue.retry_delay_max (50) must not be below queue.retry_delay_min (60)" },
+        { "retry-delay-range",
+          "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\", retry_delay_max: 43201 }\n"
+          "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:1:87: queue.retry_delay_max: must be between 1 and 43200, got 43201" },
+        { "retry-delay-min-zero",
+          "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\", retry_delay_min: 0 }\n"
+          "archive: { bucket: archival-bucket }\nerrors: { bucket: error-bucket }\n" PIPE,
+          "t.yaml:1:87: queue.retry_delay_min: must be between 1 and 43200, got 0" },
         { "workers-zero", HEAD "workers: 0\n" PIPE, "t.yaml:4:10: workers: must be between 1 and 256, got 0" },
         { "workers-text", HEAD "workers: four\n" PIPE, "t.yaml:4:10: workers: expected an integer, got 'four'" },
         { "workers-suffix", HEAD "workers: 4s\n" PIPE, "t.yaml:4:10: workers: expected an integer, got '4s'" },
@@ -309,6 +321,8 @@ static void test_example(void **state) {
         assert_int_equal(c->queue.max_messages, 10);
         assert_int_equal(c->queue.visibility_timeout, 300);
         assert_int_equal(c->queue.max_receive_count, 5);
+        assert_int_equal(c->queue.retry_delay_min, 30);
+        assert_int_equal(c->queue.retry_delay_max, 900);
         assert_int_equal(c->workers, 4);
         assert_int_equal(c->log_level, LOG_LEVEL_INFO);
         assert_string_equal(c->archive.bucket, "archival-bucket");
@@ -351,7 +365,7 @@ static const char all_options[] =
         "  endpoints: { sqs: \"http://127.0.0.1:4566\", s3: \"http://[::1]:9000/\", dynamodb: \"https://ddb.local\", sns: \"http://localhost:1\" }\n"
         "  s3_force_path_style: true\n  max_attempts: 5\n  max_attempts_batch: 20\n"
         "  connect_timeout_ms: 500\n  request_timeout_ms: 25000\n"
-        "queue: { url: \"http://127.0.0.1:4566/000000000000/events.fifo\", wait_seconds: 1, max_messages: 1, visibility_timeout: 43200, max_receive_count: 1 }\n"
+        "queue: { url: \"http://127.0.0.1:4566/000000000000/events.fifo\", wait_seconds: 1, max_messages: 1, visibility_timeout: 43200, max_receive_count: 1, retry_delay_min: 1, retry_delay_max: 43200 }\n"
         "workers: 256\nshutdown_grace: 0\nlog_level: debug\nmetrics_file: /var/lib/s3batchd/metrics.prom\n"
         "archive: { bucket: archival-bucket, prefix: \"done/\" }\n"
         "errors: { bucket: archival-bucket, prefix: \"failed/\" }\n"

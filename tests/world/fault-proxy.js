@@ -39,7 +39,8 @@
 //     size
 //   DELETE /faults   remove every fault
 //   GET    /stats    {"total", "by_target", "faults": [{id, fired, remaining, ...}]}
-//   GET    /requests the last 1000 requests seen: [{method, url, target, status, fault}]
+//   GET    /requests the last 1000 requests seen: [{method, url, target, status, fault, time_ms,
+//                     body (JSON APIs: first 4 KiB, else null)}]
 //   POST   /reset    clear faults, stats and the request log
 // No npm dependencies.
 'use strict';
@@ -407,8 +408,11 @@ const proxy = http.createServer(async (req, res) => {
         stats.total++;
         stats.by_target[tgt] = (stats.by_target[tgt] || 0) + 1;
         const fault = pickFault(req, body, tgt);
+        // time_ms (wall clock) and, for JSON APIs, the body's first 4 KiB: tests check what
+        // was asked when (e.g. no visibility change past SQS's ceiling).
         const rec = { method: req.method, url: req.url, target: tgt, status: null,
-                fault: fault ? fault.id : null };
+                fault: fault ? fault.id : null, time_ms: Date.now(),
+                body: req.headers['x-amz-target'] ? body.subarray(0, 4096).toString('utf8') : null };
         requestLog.push(rec);
         if (requestLog.length > 1000) requestLog.shift();
         try {

@@ -1,0 +1,196 @@
+/* Mailbox: a singly linked list of small nodes under one mutex; a condition variable for
+ * threads that wait, an eventfd for an owner that polls. See mailbox.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/mailbox.h"
+
+typedef struct Node {
+        struct Node *next;
+        void *item;
+} Node;
+
+struct Mailbox {
+        int efd;
+        struct {
+                pthread_mutex_t lock;
+                pthread_cond_t cond;    /* an item posted, a kick, or closed */
+                Node *head, *tail;
+                size_t n;
+                uint64_t kicks;
+                bool closed;
+        } synced;
+};
+
+int mailbox_new(Mailbox **ret) {
+        pthread_condattr_t attr;
+        Mailbox *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return -ENOMEM;
+        m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (m->efd < 0) {
+                int r = -errno;
+
+                free(m);
+                return r;
+        }
+        pthread_mutex_init(&m->synced.lock, NULL);
+        /* deadlines on CLOCK_MONOTONIC: a wall-clock step must not stretch a wait */
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&m->synced.cond, &attr);
+        pthread_condattr_destroy(&attr);
+        *ret = m;
+        return 0;
+}
+
+Mailbox *mailbox_free(Mailbox *m) {
+        Node *n;
+
+        if (!m)
+                return NULL;
+        while ((n = m->synced.head)) {
+                m->synced.head = n->next;
+                free(n);
+        }
+        pthread_cond_destroy(&m->synced.cond);
+        pthread_mutex_destroy(&m->synced.lock);
+        close(m->efd);
+        free(m);
+        return NULL;
+}
+
+static void signal_fd(Mailbox *m) {
+        uint64_t one = 1;
+
+        /* Fails only when the counter would overflow, which means "already readable". */
+        (void) !write(m->efd, &one, sizeof(one));
+}
+
+int mailbox_post(Mailbox *m, void *item) {
+        Node *n;
+
+        if (!item)
+                return -EINVAL;
+        n = malloc(sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        *n = (Node) { .item = item };
+        pthread_mutex_lock(&m->synced.lock);
+        if (m->synced.closed) {
+                pthread_mutex_unlock(&m->synced.lock);
+                free(n);
+                return -ESHUTDOWN;
+        }
+        if (m->synced.tail)
+                m->synced.tail->next = n;
+        else
+                m->synced.head = n;
+        m->synced.tail = n;
+        m->synced.n++;
+        pthread_cond_signal(&m->synced.cond);
+        pthread_mutex_unlock(&m->synced.lock);
+        signal_fd(m);
+        return 0;
+}
+
+static void *pop_locked(Mailbox *m) {
+        Node *n = m->synced.head;
+        void *item;
+
+        if (!n)
+                return NULL;
+        m->synced.head = n->next;
+        if (!m->synced.head)
+                m->synced.tail = NULL;
+        m->synced.n--;
+        item = n->item;
+        free(n);
+        return item;
+}
+
+void *mailbox_pop(Mailbox *m) {
+        void *item;
+
+        pthread_mutex_lock(&m->synced.lock);
+        item = pop_locked(m);
+        pthread_mutex_unlock(&m->synced.lock);
+        return item;
+}
+
+void *mailbox_wait(Mailbox *m, uint64_t timeout_usec) {
+        struct timespec ts;
+        uint64_t kicks;
+        void *item = NULL;
+
+        if (timeout_usec != MAILBOX_FOREVER) {
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += (time_t) (timeout_usec / 1000000u);
+                ts.tv_nsec += (long) (timeout_usec % 1000000u) * 1000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+        }
+        pthread_mutex_lock(&m->synced.lock);
+        kicks = m->synced.kicks;
+        while (!m->synced.closed && !m->synced.head && m->synced.kicks == kicks) {
+                if (timeout_usec == MAILBOX_FOREVER)
+                        pthread_cond_wait(&m->synced.cond, &m->synced.lock);
+                else if (pthread_cond_timedwait(&m->synced.cond, &m->synced.lock, &ts) == ETIMEDOUT)
+                        break;
+        }
+        if (!m->synced.closed)
+                item = pop_locked(m);
+        pthread_mutex_unlock(&m->synced.lock);
+        return item;
+}
+
+void mailbox_close(Mailbox *m) {
+        pthread_mutex_lock(&m->synced.lock);
+        m->synced.closed = true;
+        pthread_cond_broadcast(&m->synced.cond);
+        pthread_mutex_unlock(&m->synced.lock);
+        signal_fd(m);
+}
+
+bool mailbox_closed(Mailbox *m) {
+        bool v;
+
+        pthread_mutex_lock(&m->synced.lock);
+        v = m->synced.closed;
+        pthread_mutex_unlock(&m->synced.lock);
+        return v;
+}
+
+int mailbox_fd(Mailbox *m) {
+        return m->efd;
+}
+
+void mailbox_ack_fd(Mailbox *m) {
+        uint64_t v;
+
+        (void) !read(m->efd, &v, sizeof(v));
+}
+
+void mailbox_kick(Mailbox *m) {
+        pthread_mutex_lock(&m->synced.lock);
+        m->synced.kicks++;
+        pthread_cond_broadcast(&m->synced.cond);
+        pthread_mutex_unlock(&m->synced.lock);
+        signal_fd(m);
+}
+
+size_t mailbox_size(Mailbox *m) {
+        size_t n;
+
+        pthread_mutex_lock(&m->synced.lock);
+        n = m->synced.n;
+        pthread_mutex_unlock(&m->synced.lock);
+        return n;
+}
