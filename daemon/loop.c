@@ -772,8 +772,8 @@ static void reload_result(Loop *l, CheckResult *res) {
                         for (size_t i = 0; i < res->diag.n_lines; i++)
                                 log_error(l->log, "%s", res->diag.lines[i]);
                 } else
-                        log_error(l->log, "Reloading %s failed (table check), keeping the running configuration",
-                                  l->config->path);
+                        log_error(l->log, "Reloading %s failed (the %s check), keeping the running "
+                                  "configuration", l->config->path, res->what);
         } else {
                 for (size_t i = 0; i < res->diag.n_lines; i++)
                         log_warning(l->log, "%s", res->diag.lines[i]);

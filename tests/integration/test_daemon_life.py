@@ -124,7 +124,7 @@ class DaemonLife(unittest.TestCase):
                 with open(path, 'w') as f:
                         yaml.safe_dump(missing, f, sort_keys=False)
                 proc.send_signal(signal.SIGHUP)
-                wait_until(lambda: 'failed (a table, bucket or topic check)' in w.daemon_log(), 10, 'table check logged')
+                wait_until(lambda: 'failed (the tables check)' in w.daemon_log(), 10, 'table check logged')
                 w.check_daemon()
 
                 # notify.on limits what is published: a partial file is archived silently

@@ -120,7 +120,7 @@ class Versions(unittest.TestCase):
                 ddb.add('status', {'target': 'DynamoDB_20120810.BatchWriteItem'},
                         preset='dynamodb-throughput', times=4)
                 w.start_daemon(w.make_daemon_config(
-                        queue={'visibility_timeout': 3},
+                        queue={'visibility_timeout': 3, 'retry_delay_min': 1, 'retry_delay_max': 2},
                         aws={'endpoints': {'dynamodb': ddb.url}, 'max_attempts_batch': 2}))
                 w.upload('hot.csv', rows(5, 'T1'))
                 w.wait_for_queue_empty(timeout=90)
@@ -149,7 +149,8 @@ class Versions(unittest.TestCase):
                 w = self.w
                 w.s3.create_bucket(Bucket='err-runtime')
                 w.start_daemon(w.make_daemon_config(errors={'bucket': 'err-runtime'},
-                                                    queue={'visibility_timeout': 4}))
+                                                    queue={'visibility_timeout': 4, 'retry_delay_min': 1,
+                                                           'retry_delay_max': 2}))
                 wait_until(lambda: 'Ready' in w.daemon_log(), timeout=30, what='startup', world=w)
                 w.s3.delete_bucket(Bucket='err-runtime')
                 w.upload('bad.csv', 'this,is,not,the,header\n1,2,3,4,5\n')
@@ -172,7 +173,8 @@ class Versions(unittest.TestCase):
                 w = self.w
                 sns = w.start_fault_proxy('sns')
                 sns.add('status', {'target': 'SNS.Publish'}, preset='sns-throttling', times=3)
-                w.start_daemon(w.make_daemon_config(queue={'visibility_timeout': 3},
+                w.start_daemon(w.make_daemon_config(queue={'visibility_timeout': 3, 'retry_delay_min': 1,
+                                                           'retry_delay_max': 2},
                                                     aws={'endpoints': {'sns': sns.url}, 'max_attempts': 1}))
                 w.upload('quiet.csv', rows(2, 'Q1'))
                 wait_until(lambda: 'RETRY s3://inbound-file-drop/quiet.csv' in w.daemon_log(),
