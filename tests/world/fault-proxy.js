@@ -387,13 +387,13 @@ const control = http.createServer(async (req, res) => {
         try {
                 if (req.method === 'POST' && path === '/faults') {
                         const f = JSON.parse(body.toString('utf8'));
+                        if (f.probability !== undefined && !(typeof f.probability === 'number' &&
+                            f.probability >= 0 && f.probability <= 1))
+                                return json(res, 400, { error: 'probability must be a number in 0..1' });
                         if (!ACTIONS.includes(f.action)) return json(res, 400, { error: `unknown action ${f.action}` });
                         if (f.preset && !PRESETS[f.preset]) return json(res, 400, { error: `unknown preset ${f.preset}` });
                         if (f.action === 'status' && !f.preset && !f.status)
                                 return json(res, 400, { error: 'status needs status or preset' });
-                        if (f.probability !== undefined && !(typeof f.probability === 'number' &&
-                            f.probability >= 0 && f.probability <= 1))
-                                return json(res, 400, { error: 'probability must be a number in 0..1' });
                         const fault = { ...f, id: nextId++, fired: 0, skipped: 0,
                                 remaining: f.times === undefined ? 1 : f.times };
                         // not enumerable: stays out of GET /stats
