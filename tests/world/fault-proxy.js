@@ -14,6 +14,11 @@
 //                body: "regex on the request body" }   all optional, all must hold
 //     skip:    let this many matching requests pass first (default 0)
 //     times:   how often it fires (default 1; -1 = until removed)
+//     probability: fire on only this share (0..1) of the matching requests that are due,
+//              e.g. 0.07 for a background fault rate; default 1. The requests it lets
+//              pass count neither as fired nor as skipped. With `seed` (an integer) the
+//              draws come from a generator of the fault's own, so a run can be replayed
+//              as far as the order of the requests allows.
 //     action:  "status"         answer status/body/headers (or a preset, below) without
 //                               forwarding
 //              "delay"          wait delay_ms, then forward (or answer status if given)
@@ -189,6 +194,18 @@ function matches(fault, req, body, tgt) {
         return true;
 }
 
+// mulberry32: a small seeded generator for the `probability` draws of one fault.
+function seededRandom(seed) {
+        let a = seed >>> 0;
+        return () => {
+                a = (a + 0x6d2b79f5) >>> 0;
+                let t = a;
+                t = Math.imul(t ^ (t >>> 15), t | 1);
+                t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+                return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+        };
+}
+
 // The first queued fault that matches and is due; counts skips and firings.
 function pickFault(req, body, tgt) {
         for (const f of faults) {
@@ -197,6 +214,7 @@ function pickFault(req, body, tgt) {
                         f.skipped++;
                         continue;
                 }
+                if (f.probability !== undefined && f.random() >= f.probability) continue;
                 if (f.remaining > 0) f.remaining--;
                 f.fired++;
                 return f;
@@ -442,6 +460,9 @@ const control = http.createServer(async (req, res) => {
         try {
                 if (req.method === 'POST' && path === '/faults') {
                         const f = JSON.parse(body.toString('utf8'));
+                        if (f.probability !== undefined && !(typeof f.probability === 'number' &&
+                            f.probability >= 0 && f.probability <= 1))
+                                return json(res, 400, { error: 'probability must be a number in 0..1' });
                         if (!ACTIONS.includes(f.action)) return json(res, 400, { error: `unknown action ${f.action}` });
                         if (f.preset && !PRESETS[f.preset]) return json(res, 400, { error: `unknown preset ${f.preset}` });
                         if (f.action === 'status' && !f.preset && !f.status)
@@ -451,6 +472,9 @@ const control = http.createServer(async (req, res) => {
                                 return json(res, 400, { error: `unknown corruption ${f.corrupt}` });
                         const fault = { ...f, id: nextId++, fired: 0, skipped: 0,
                                 remaining: f.times === undefined ? 1 : f.times };
+                        // not enumerable: stays out of GET /stats
+                        Object.defineProperty(fault, 'random', {
+                                value: Number.isInteger(f.seed) ? seededRandom(f.seed) : Math.random });
                         faults.push(fault);
                         return json(res, 200, { id: fault.id });
                 }

@@ -292,7 +292,8 @@ def _seed_with(world, s3, sqs, sns, dynamodb):
 
         dlq = queue(DLQ)
         redrive = json.dumps({'deadLetterTargetArn': dlq['arn'],
-                              'maxReceiveCount': str(MAX_RECEIVE_COUNT)})
+                              'maxReceiveCount': str(world.get('redrive_max_receive_count',
+                                                               MAX_RECEIVE_COUNT))})
         inbound = queue(QUEUE, {'RedrivePolicy': redrive})
         capture = queue(CAPTURE_QUEUE)
         world['queues'] = {'inbound': inbound, 'dlq': dlq, 'sns_capture': capture}
@@ -330,8 +331,9 @@ def _seed_with(world, s3, sqs, sns, dynamodb):
         world['subscription_arn'] = sub['SubscriptionArn']
 
 
-def start(world_dir, owner_pid=None):
-        """Starts and seeds a world in WORLD_DIR; returns its description (also world.json)."""
+def start(world_dir, owner_pid=None, redrive_max_receive_count=MAX_RECEIVE_COUNT):
+        """Starts and seeds a world in WORLD_DIR; returns its description (also world.json).
+        REDRIVE_MAX_RECEIVE_COUNT: the inbound queue's maxReceiveCount to its DLQ."""
         world_dir = os.path.abspath(world_dir)
         os.makedirs(os.path.join(world_dir, 'logs'), exist_ok=True)
         if os.path.exists(os.path.join(world_dir, 'world.json')):
@@ -352,6 +354,7 @@ def start(world_dir, owner_pid=None):
                 'table': TABLE,
                 'processes': [],
                 'owner_pid': owner_pid,
+                'redrive_max_receive_count': redrive_max_receive_count,
         }
         t0 = time.monotonic()
         try:

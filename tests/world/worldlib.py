@@ -77,8 +77,9 @@ class FaultProxy:
 
 
 class World:
-        def __init__(self, keep=None):
+        def __init__(self, keep=None, redrive_max_receive_count=worldctl.MAX_RECEIVE_COUNT):
                 self.keep = os.environ.get('S3BATCHD_KEEP_WORLD') == '1' if keep is None else keep
+                self.redrive_max_receive_count = redrive_max_receive_count
                 self.dir = None
                 self.info = None
                 self.daemon = None
@@ -98,7 +99,8 @@ class World:
         def __enter__(self):
                 self.dir = tempfile.mkdtemp(prefix='s3batchd-world-')
                 try:
-                        self.info = worldctl.start(self.dir, owner_pid=os.getpid())
+                        self.info = worldctl.start(self.dir, owner_pid=os.getpid(),
+                                                   redrive_max_receive_count=self.redrive_max_receive_count)
                 except BaseException:
                         self._cleanup(failed=True)
                         raise
