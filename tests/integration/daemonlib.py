@@ -16,6 +16,71 @@ REFERENCE_CSV = ('student_id,first_name,last_name,course\n'
                  'A00004,Edsger,Dijkstra,CS103\n')
 
 
+HEADER = 'student_id,first_name,last_name,course\n'
+
+
+def rows(n, course, first='F', start=0):
+        """A reference-shaped CSV of n rows A<start>..: values depend on course and first."""
+        return HEADER + ''.join(f'A{i:05d},{first}{i},L{i},{course}\n' for i in range(start, start + n))
+
+
+class NotifySocket:
+        """A datagram socket standing in for systemd's NOTIFY_SOCKET, every datagram kept with
+        the time it arrived. A thread reads it all the time, as systemd does: a unix datagram
+        queue holds only net.unix.max_dgram_qlen (10) messages, and sd_notify() blocks when it
+        is full."""
+
+        def __init__(self, path):
+                import socket
+                import threading
+                self.path = path
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self.sock.bind(path)
+                self.sock.settimeout(0.2)
+                self.seen = []
+                self.lock = threading.Lock()
+                self.running = True
+                self.thread = threading.Thread(target=self._read, daemon=True)
+                self.thread.start()
+
+        def _read(self):
+                import socket
+                while self.running:
+                        try:
+                                msg = self.sock.recv(4096).decode()
+                        except socket.timeout:
+                                continue
+                        except OSError:
+                                return
+                        with self.lock:
+                                self.seen.append((time.monotonic(), msg))
+
+        def timed_lines(self):
+                with self.lock:
+                        return [(t, line) for t, m in self.seen for line in m.split('\n')]
+
+        def lines(self):
+                return [line for _, line in self.timed_lines()]
+
+        def times(self, line):
+                return [t for t, x in self.timed_lines() if x == line]
+
+        def statuses(self):
+                return [x[len('STATUS='):] for x in self.lines() if x.startswith('STATUS=')]
+
+        def clear(self):
+                with self.lock:
+                        self.seen.clear()
+
+        def wait_for(self, line, timeout=20):
+                return wait_until(lambda: line in self.lines(), timeout, f'sd_notify {line}')
+
+        def close(self):
+                self.running = False
+                self.thread.join(2)
+                self.sock.close()
+
+
 class SharedDaemonTestCase(unittest.TestCase):
         """A test class whose tests share one world and one running daemon (set up by the
         subclass's setUpClass as cls.w); at the end the daemon must exit cleanly."""

@@ -6,62 +6,12 @@ import json
 import os
 import re
 import signal
-import socket
 import time
 import unittest
 
-from daemonlib import World, drain_sns, items_by_key, run_main, wait_until
-
-HEADER = 'student_id,first_name,last_name,course\n'
+from daemonlib import HEADER, items_by_key, NotifySocket, rows, run_main, wait_until, World
 
 
-def rows(n, course, first='F'):
-        return HEADER + ''.join(f'A{i:05d},{first}{i},L{i},{course}\n' for i in range(n))
-
-
-class NotifySocket:
-        """A datagram socket standing in for systemd's NOTIFY_SOCKET. A thread reads it all the
-        time, as systemd does: a unix datagram queue holds only net.unix.max_dgram_qlen (10)
-        messages, and sd_notify() blocks when it is full."""
-
-        def __init__(self, path):
-                import threading
-                self.path = path
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                self.sock.bind(path)
-                self.sock.settimeout(0.2)
-                self.seen = []
-                self.lock = threading.Lock()
-                self.running = True
-                self.thread = threading.Thread(target=self._read, daemon=True)
-                self.thread.start()
-
-        def _read(self):
-                while self.running:
-                        try:
-                                msg = self.sock.recv(4096).decode()
-                        except socket.timeout:
-                                continue
-                        except OSError:
-                                return
-                        with self.lock:
-                                self.seen.append(msg)
-
-        def lines(self):
-                with self.lock:
-                        return [line for m in self.seen for line in m.split('\n')]
-
-        def clear(self):
-                with self.lock:
-                        self.seen.clear()
-
-        def wait_for(self, line, timeout=20):
-                return wait_until(lambda: line in self.lines(), timeout, f'sd_notify {line}')
-
-        def close(self):
-                self.running = False
-                self.thread.join(2)
-                self.sock.close()
 
 
 class DaemonLife(unittest.TestCase):

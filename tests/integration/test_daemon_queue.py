@@ -9,70 +9,23 @@ systemd would: NOTIFY_SOCKET is a datagram socket this test reads, with WATCHDOG
 import json
 import os
 import re
-import socket
-import threading
 import time
 import unittest
 
-from daemonlib import World, items_by_key, run_main, wait_until
+from daemonlib import NotifySocket, rows, run_main, wait_until, World
 
-HEADER = 'student_id,first_name,last_name,course\n'
 WATCHDOG_USEC = 4_000_000
 SQS_TARGETS = ('AmazonSQS.ReceiveMessage', 'AmazonSQS.DeleteMessage', 'AmazonSQS.DeleteMessageBatch',
                'AmazonSQS.ChangeMessageVisibility', 'AmazonSQS.ChangeMessageVisibilityBatch',
                'AmazonSQS.GetQueueAttributes')
 
 
-def rows(n, course, first='F'):
-        return HEADER + ''.join(f'A{i:05d},{first}{i},L{i},{course}\n' for i in range(n))
-
-
-class Notify:
-        """systemd's side of sd_notify: every datagram with the time it arrived."""
-
-        def __init__(self, path):
-                self.path = path
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                self.sock.bind(path)
-                self.sock.settimeout(0.2)
-                self.seen = []
-                self.lock = threading.Lock()
-                self.running = True
-                self.thread = threading.Thread(target=self._read, daemon=True)
-                self.thread.start()
-
-        def _read(self):
-                while self.running:
-                        try:
-                                msg = self.sock.recv(4096).decode()
-                        except socket.timeout:
-                                continue
-                        except OSError:
-                                return
-                        with self.lock:
-                                self.seen.append((time.monotonic(), msg))
-
-        def lines(self):
-                with self.lock:
-                        return [(t, line) for t, m in self.seen for line in m.split('\n')]
-
-        def times(self, line):
-                return [t for t, x in self.lines() if x == line]
-
-        def statuses(self):
-                return [x[len('STATUS='):] for _, x in self.lines() if x.startswith('STATUS=')]
-
-        def close(self):
-                self.running = False
-                self.thread.join(2)
-                self.sock.close()
-
 
 class DaemonQueue(unittest.TestCase):
         def setUp(self):
                 self.w = World().__enter__()
                 self.addCleanup(self.w.__exit__, None, None, None)
-                self.notify = Notify(os.path.join(self.w.dir, 'notify.sock'))
+                self.notify = NotifySocket(os.path.join(self.w.dir, 'notify.sock'))
                 self.addCleanup(self.notify.close)
 
         def env(self):
@@ -133,7 +86,7 @@ class DaemonQueue(unittest.TestCase):
                 self.assertEqual(self.notify.times('READY=1'), [])
                 self.assertTrue(any('waiting for AWS' in s for s in self.notify.statuses()), self.notify.statuses())
                 # systemd's start timeout is pushed out while waiting; the watchdog keeps being fed
-                self.assertTrue(any(x.startswith('EXTEND_TIMEOUT_USEC=') for _, x in self.notify.lines()))
+                self.assertTrue(any(x.startswith('EXTEND_TIMEOUT_USEC=') for x in self.notify.lines()))
                 self.assertLess(self.max_watchdog_gap(t_down), WATCHDOG_USEC / 1e6)
                 sqs.clear()
                 t_up = time.monotonic()

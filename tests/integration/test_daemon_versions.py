@@ -8,17 +8,12 @@ the delete, deliveries that are not failures. Each starts its own world and daem
 import copy
 import os
 import signal
-import time
 import unittest
 
-from daemonlib import World, run_main, s3_event, wait_until
+from daemonlib import HEADER, rows, run_main, s3_event, wait_until, World
 
-HEADER = 'student_id,first_name,last_name,course\n'
 MANUAL = 'manual-drop'          # not notified by the bridge: tests send the events
 
-
-def rows(n, course, first='F', start=0):
-        return HEADER + ''.join(f'A{i:05d},{first}{i},L{i},{course}\n' for i in range(start, start + n))
 
 
 def etag(put):
