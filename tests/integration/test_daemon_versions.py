@@ -189,7 +189,9 @@ class Versions(unittest.TestCase):
                 base['csv']['max_row_bytes'] = 4096
                 base['max_rejected_rows'] = 1
                 w.start_daemon(w.make_daemon_config(pipelines=[base]))
-                inside = 'x' * 3000 + '\nA99999,Evil,Row,CS666\n' + 'y' * 3000
+                # the row-like line comes after max_row_bytes: where a resync that ignores
+                # quotes would start again
+                inside = 'x' * 5000 + '\nA99999,Evil,Row,CS666\n' + 'y' * 3000
                 body = HEADER + 'A00001,Ada,Lovelace,CS101\n' + f'A00002,"{inside}",Turing,CS102\n' + \
                         'A00003,Grace,Hopper,CS101\n'
                 w.upload('quoted.csv', body)
