@@ -36,9 +36,13 @@ class DynamoFaults(SharedDaemonTestCase):
                 try:
                         cls.proxy = w.start_fault_proxy('dynamodb')
                         cls.s3proxy = w.start_fault_proxy('s3')
+                        # transient failures come back fast, and a file is given up on at its
+                        # third failed delivery
                         cfg = w.make_daemon_config(aws={'endpoints': {'dynamodb': cls.proxy.url,
                                                                       's3': cls.s3proxy.url},
-                                                        'max_attempts_batch': 4})
+                                                        'max_attempts_batch': 4},
+                                                   queue={'retry_delay_min': 1, 'retry_delay_max': 2,
+                                                          'max_receive_count': 2})
                         w.start_daemon(cfg)
                 except BaseException:
                         w.__exit__(None, None, None)
@@ -80,28 +84,31 @@ class DynamoFaults(SharedDaemonTestCase):
                 self.assertEqual((m['status'], m['rows_written']), ('SUCCESS', 60))
                 self.assertEqual(sum(1 for i in self.w.scan_table() if i['course'] == 'T1'), 60)
 
-        def test_rows_never_accepted_fail_the_file(self):
-                # one item per call gets through: 10 rows cannot be done in max_attempts_batch (4)
+        def test_rows_never_accepted_are_retried_then_given_up(self):
+                # one item per call gets through: 10 rows cannot be done in max_attempts_batch (4).
+                # That is transient (RETRY, the file stays) until a failed delivery past
+                # max_receive_count gives up on it.
                 self.proxy.add('unprocessed', {'target': BWI}, times=-1, keep=1)
                 key = 'faults/never.csv'
                 self.w.upload(key, rows(10, 'N1'))
                 self.w.wait_for_queue_empty(timeout=90)
                 m = self.outcome()
                 self.assertEqual((m['status'], m['rows_written']), ('FAILURE', 4))
-                self.assertIn('6 item(s) not written after 4 attempts', m['reason'])
+                self.assertRegex(m['reason'], r'^gave up after 3 attempts: .*6 item\(s\) not written after 4 attempts')
+                self.assertIn('RETRY s3://inbound-file-drop/faults/never.csv', self.w.daemon_log())
                 err = json.loads(self.w.read_object(self.w.errors, key + '.error.json'))
                 self.assertEqual(err['status'], 'FAILURE')
                 self.assertIn(key, self.w.list_keys(self.w.errors))
                 self.assertNotIn(key, self.w.list_keys(self.w.inbound))
 
-        def test_throttled_for_good_fails_the_file(self):
+        def test_throttled_for_good_is_retried_then_given_up(self):
                 self.proxy.add('status', {'target': BWI}, preset='dynamodb-throughput', times=-1)
                 key = 'faults/throttled-forever.csv'
                 self.w.upload(key, rows(5, 'N2'))
                 self.w.wait_for_queue_empty(timeout=90)
                 m = self.outcome()
                 self.assertEqual((m['status'], m['rows_written']), ('FAILURE', 0))
-                self.assertIn('ProvisionedThroughputExceeded', m['reason'])
+                self.assertRegex(m['reason'], r'^gave up after 3 attempts: .*ProvisionedThroughputExceeded')
                 self.assertIn(key, self.w.list_keys(self.w.errors))
 
         def test_copy_error_inside_200_is_not_success(self):

@@ -316,14 +316,16 @@ class Tls(unittest.TestCase):
                                    self.config(self.front(self.other_name), ca_bundle=self.ca))
                 self.assertNotIn('Ready', log)
 
-        def test_unknown_ca_on_s3_is_refused_while_running(self):
-                # SQS and DynamoDB answer (plain); the object read meets the rogue certificate:
-                # the job is retried later, the event stays, the file stays.
+        def test_unknown_ca_on_s3_is_refused(self):
+                # SQS and DynamoDB answer (plain); S3 shows the rogue certificate. The startup
+                # check of the buckets meets it first: the daemon waits (STATUS says why) and
+                # never reads the file; the event stays, the file stays.
                 key = self.upload()
                 cfg = self.config(self.front(self.unknown_ca, only=('s3',)), ca_bundle=self.ca)
                 log = self.refused(key, 'SSL certificate problem: unable to get local issuer certificate', cfg)
-                self.assertRegex(log, r'RETRY s3://inbound-file-drop/tls/students.csv: .*reading the object: '
-                                      r'S3 GetObject .*: GET https://localhost:\d+/.*: SSL certificate problem')
+                self.assertRegex(log, r'Bucket inbound-file-drop \(inbound\): S3 HeadBucket inbound-file-drop: '
+                                      r'HEAD https://localhost:\d+/.*: SSL certificate problem')
+                self.assertNotIn('Ready', log)
 
         def test_unreadable_ca_bundle(self):
                 cfg = self.config(self.front(self.good), ca_bundle=os.path.join(self.tmp.name, 'missing.pem'))
