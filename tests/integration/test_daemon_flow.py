@@ -162,7 +162,8 @@ class DaemonFlow(SharedDaemonTestCase):
                                       'Time': '2026-11-29T06:33:56.737Z', 'Bucket': self.w.inbound,
                                       'RequestId': 'X', 'HostId': 'Y'}))
                 self.settle()
-                self.assertIn('TestEvent', self.w.daemon_log())
+                # the log file is written by a reader thread of this process: give it a moment
+                wait_until(lambda: 'TestEvent' in self.w.daemon_log(), 10, 'the TestEvent log line', self.w)
                 self.sns(0)
 
         def test_object_removed_event_is_ignored(self):
