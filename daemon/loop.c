@@ -175,7 +175,10 @@ static void message_done(Loop *l, InflightMsg *m) {
  * open although our side cancelled it (it would take the released message back and hide it
  * for a whole visibility timeout). Until then it waits here. */
 static bool release_must_wait(Loop *l, const InflightMsg *m) {
-        return m->extending || (l->stopping && !poller_exited(queue_receiver(l->q)));
+        Poller *p = queue_receiver(l->q);
+
+        return m->extending ||
+               (l->stopping && (!poller_exited(p) || now_usec() < poller_server_quiet_usec(p)));
 }
 
 /* Returns false when m is gone (could not even be handed to the queue side). */
@@ -373,6 +376,9 @@ static int on_extend_timer(sd_event_source *s, uint64_t usec, void *ud) {
         Loop *l = ud;
 
         send_extensions(l, now_usec());
+        /* at shutdown, releases held back until the server's side of a cancelled poll ended */
+        if (l->stopping)
+                send_deferred_releases(l);
         arm_extend_timer(l);
         return 0;
 }
@@ -835,9 +841,10 @@ static void begin_shutdown(Loop *l, const char *why) {
                 sd_event_exit(l->event, 0);
                 return;
         }
-        /* The grace plus a margin for releasing messages: systemd must not kill us meanwhile
-         * (it only ever extends, never shortens TimeoutStopSec). */
-        sdnotify_extend_timeout(((uint64_t) l->config->shutdown_grace + 15) * USEC);
+        /* The grace plus a margin for releasing messages (which may wait for the server's
+         * side of the cancelled long poll to end): systemd must not kill us meanwhile (it
+         * only ever extends, never shortens TimeoutStopSec). */
+        sdnotify_extend_timeout(((uint64_t) l->config->shutdown_grace + l->queue.wait_seconds + 15) * USEC);
         log_info(l->log, "%s: stopping; waiting up to %u s for %u message(s) in work", why,
                  l->config->shutdown_grace, inflight_count(l->inflight));
         /* The receiver's long poll is cancelled; messages it still hands over are released

@@ -22,6 +22,9 @@ struct Poller {
         atomic_bool cancel;
         atomic_bool exited;
         atomic_uint_fast64_t successes;
+        /* When our side cancelled a long poll, the server may hold it open until its wait
+         * ends and still hand it a message: CLOCK_MONOTONIC µs after which it cannot. */
+        atomic_uint_fast64_t server_quiet_usec;
         Mailbox *out;                   /* received messages, for the main loop */
         pthread_t thread;
         bool started;
@@ -138,6 +141,9 @@ static void *poller_main(void *arg) {
                 r = sqs_receive_message(p->client, p->queue_url, want, p->opts.wait_seconds,
                                         p->opts.visibility_timeout, &msgs, &n, &err);
                 health_idle(p->opts.health);
+                if (r == -ECANCELED)
+                        atomic_store(&p->server_quiet_usec,
+                                     started + ((uint64_t) p->opts.wait_seconds + 1) * 1000000u);
                 queued = r >= 0 ? hand_over(p, msgs, n, started) : 0;
                 if (r >= 0)
                         atomic_fetch_add(&p->successes, 1);
@@ -197,6 +203,10 @@ bool poller_exited(Poller *p) {
         return atomic_load(&p->exited);
 }
 
+uint64_t poller_server_quiet_usec(Poller *p) {
+        return atomic_load(&p->server_quiet_usec);
+}
+
 Poller *poller_free(Poller *p) {
         PollerMessage *m;
 
@@ -226,6 +236,7 @@ int poller_new(AwsContext *ctx, const PollerOptions *opts, Poller **ret, S3bErro
         p->opts = *opts;
         p->synced.free_slots = opts->slots;
         atomic_init(&p->cancel, false);
+        atomic_init(&p->server_quiet_usec, 0);
         atomic_init(&p->exited, false);
         atomic_init(&p->successes, 0);
         aws_rng_seed(&p->rng, 0);

@@ -60,6 +60,10 @@ DEFINE_CLEANUP_FUNC(Poller *, poller_free);
  * becomes readable when the thread has ended (poller_exited()). */
 void poller_stop(Poller *p);
 bool poller_exited(Poller *p);
+/* CLOCK_MONOTONIC µs before which a long poll we cancelled may still be open on the server
+ * (it ends at its wait_seconds, and SQS may still hand it a message we release meanwhile);
+ * 0 when no poll was cancelled. */
+uint64_t poller_server_quiet_usec(Poller *p);
 /* Stops and waits for the thread; messages it received stay poppable. */
 void poller_join(Poller *p);
 
