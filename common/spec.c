@@ -44,6 +44,7 @@ void pipeline_spec_done(PipelineSpec *p) {
         free(p->columns);
         free(p->partition_key);
         free(p->sort_key);
+        free(p->ordering.group_regex);
         memset(p, 0, sizeof(*p));
 }
 
@@ -109,4 +110,12 @@ ColumnType column_type_from_string(const char *s) {
                 if (strcmp(column_type_names[i], s) == 0)
                         return (ColumnType) i;
         return (ColumnType) -1;
+}
+
+const char *ordering_mode_to_string(OrderingMode m) {
+        static const char *const names[] = {
+                [ORDERING_NONE] = "none", [ORDERING_PER_PREFIX] = "per_prefix", [ORDERING_GLOBAL] = "global",
+        };
+
+        return m >= 0 && m < _ORDERING_MODE_MAX ? names[m] : NULL;
 }

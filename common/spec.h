@@ -61,6 +61,23 @@ typedef enum WriteMode {
         _WRITE_MODE_MAX,
 } WriteMode;
 
+/* In which order a pipeline's files are processed (daemon/ordering.h). */
+typedef enum OrderingMode {
+        ORDERING_NONE,                  /* as they come, in parallel (default) */
+        ORDERING_PER_PREFIX,            /* one at a time per group, in creation order; groups in parallel */
+        ORDERING_GLOBAL,                /* one at a time for the whole pipeline, in creation order */
+        _ORDERING_MODE_MAX,
+} OrderingMode;
+
+typedef struct OrderingSpec {
+        OrderingMode mode;
+        /* per_prefix: NULL groups by the key up to its last '/'; else a POSIX extended regex
+         * whose first capture group (the whole match when it has none) names the group */
+        char *group_regex;
+        /* seconds a received file waits for earlier files of its group still on their way */
+        unsigned window;
+} OrderingSpec;
+
 typedef struct PipelineSpec {
         char *name;
         char *match_bucket;     /* NULL = any bucket */
@@ -74,6 +91,7 @@ typedef struct PipelineSpec {
         char *sort_key;         /* names a column, or NULL */
         uint64_t max_rejected_rows;
         WriteMode write_mode;
+        OrderingSpec ordering;
 } PipelineSpec;
 
 void column_spec_done(ColumnSpec *c);
@@ -101,6 +119,8 @@ typedef enum PipelineMatch {
 PipelineMatch pipeline_spec_match(const PipelineSpec *p, const char *bucket, const char *key);
 /* True when bucket/key is this pipeline's, either way. */
 bool pipeline_spec_matches(const PipelineSpec *p, const char *bucket, const char *key);
+
+const char *ordering_mode_to_string(OrderingMode m);    /* "none", "per_prefix", "global" */
 
 const char *column_type_to_string(ColumnType t);
 ColumnType column_type_from_string(const char *s);     /* -1 (cast) when unknown */

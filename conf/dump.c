@@ -121,6 +121,18 @@ static void dump_column(FILE *f, const ColumnSpec *col) {
         fputs("]\n", f);
 }
 
+static void dump_ordering(FILE *f, const OrderingSpec *o) {
+        fprintf(f, "    ordering:\n      mode: %s\n", ordering_mode_to_string(o->mode));
+        if (o->mode == ORDERING_PER_PREFIX && !o->group_regex)
+                fputs("      group: prefix\n", f);
+        else if (o->mode == ORDERING_PER_PREFIX) {
+                fputs("      group:\n", f);
+                put_kv(f, "        ", "regex", o->group_regex);
+        }
+        if (o->mode != ORDERING_NONE)
+                fprintf(f, "      window: %u\n", o->window);
+}
+
 static void dump_pipeline(FILE *f, const PipelineSpec *p) {
         static const char *const modes[] = { "stream", "validate_first" };
 
@@ -140,6 +152,7 @@ static void dump_pipeline(FILE *f, const PipelineSpec *p) {
         put_kv(f, "      ", "sort", p->sort_key);
         fprintf(f, "    max_rejected_rows: %llu\n    write_mode: %s\n",
                 (unsigned long long) p->max_rejected_rows, modes[p->write_mode]);
+        dump_ordering(f, &p->ordering);
 }
 
 void config_dump(const Config *c, FILE *f) {

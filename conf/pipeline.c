@@ -17,6 +17,10 @@
 #define MAX_ENUM_VALUES 1000
 #define MAX_NULL_VALUES 64
 #define MAX_STRING_BYTES (400 * 1024)   /* DynamoDB's item size limit bounds any one value */
+/* The default reorder window: S3 delivers event notifications "typically in seconds" (S3 User
+ * Guide, "Amazon S3 Event Notifications"), so a few seconds catch most late arrivals. */
+#define ORDERING_WINDOW_DEFAULT 5u
+#define ORDERING_WINDOW_MAX 300
 
 /* ---- CSV dialect ---- */
 
@@ -386,6 +390,77 @@ static void load_key(Loader *ld, const YNode *pl, const char *ppath, PipelineSpe
                 check_key_column(ld, ynode_get(v, "sort"), kp, p, bad, p->sort_key);
 }
 
+/* ---- ordering ---- */
+
+/* group: prefix | { regex: "..." } */
+static void load_order_group(Loader *ld, const YNode *v, const char *path, OrderingSpec *o) {
+        static const char *const keys[] = { "regex", NULL };
+        static const char *const groups[] = { "prefix", NULL };
+        char p[LOAD_PATH_MAX], err[128];
+        regex_t re;
+        int r, k;
+
+        if (v->type == YNODE_SCALAR) {
+                (void) load_choice(ld, v, path, groups, &k);
+                return;
+        }
+        if (!load_expect(ld, v, path, YNODE_MAPPING))
+                return;
+        load_check_keys(ld, v, path, keys);
+        if (!get_string(ld, v, path, "regex", true, 1024, NULL, &o->group_regex) || !o->group_regex)
+                return;
+        r = regcomp(&re, o->group_regex, REG_EXTENDED);
+        if (r != 0) {
+                regerror(r, &re, err, sizeof(err));
+                load_report(ld, ynode_get(v, "regex"), load_join(p, path, "regex"),
+                            "not a valid POSIX extended regular expression: %s", err);
+                free(o->group_regex);
+                o->group_regex = NULL;
+                return;
+        }
+        regfree(&re);
+}
+
+/* ordering: none | per_prefix | global, or { mode: ..., group: ..., window: N }. The short
+ * form takes the defaults: group by prefix, ORDERING_WINDOW_DEFAULT seconds. */
+static void load_ordering(Loader *ld, const YNode *pl, const char *ppath, OrderingSpec *o) {
+        static const char *const keys[] = { "mode", "group", "window", NULL };
+        static const char *const modes[] = { "none", "per_prefix", "global", NULL };
+        const YNode *v = load_field(ld, pl, ppath, "ordering", false), *m, *g;
+        char path[LOAD_PATH_MAX], p[LOAD_PATH_MAX];
+        int k;
+
+        o->mode = ORDERING_NONE;
+        o->window = 0;
+        if (!v)
+                return;
+        load_join(path, ppath, "ordering");
+        if (v->type == YNODE_SCALAR) {
+                if (load_choice(ld, v, path, modes, &k))
+                        o->mode = (OrderingMode) k;
+                o->window = o->mode == ORDERING_NONE ? 0 : ORDERING_WINDOW_DEFAULT;
+                return;
+        }
+        if (!load_expect(ld, v, path, YNODE_MAPPING))
+                return;
+        load_check_keys(ld, v, path, keys);
+        m = load_field(ld, v, path, "mode", true);
+        if (!m || !load_choice(ld, m, load_join(p, path, "mode"), modes, &k))
+                return;
+        o->mode = (OrderingMode) k;
+        o->window = o->mode == ORDERING_NONE ? 0 : ORDERING_WINDOW_DEFAULT;
+        g = ynode_get(v, "group");
+        if (g && o->mode != ORDERING_PER_PREFIX)
+                load_report(ld, g, load_join(p, path, "group"), "only allowed with mode per_prefix");
+        else if (g)
+                load_order_group(ld, g, load_join(p, path, "group"), o);
+        if (ynode_get(v, "window") && o->mode == ORDERING_NONE)
+                load_report(ld, ynode_get(v, "window"), load_join(p, path, "window"),
+                            "only allowed with mode per_prefix or global");
+        else
+                get_unsigned(ld, v, path, "window", 0, ORDERING_WINDOW_MAX, &o->window);
+}
+
 /* ---- one pipeline ---- */
 
 static void load_match(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p) {
@@ -422,7 +497,7 @@ static void check_compiles(Loader *ld, const YNode *pl, const char *path, const 
 
 static void load_pipeline(Loader *ld, const YNode *pl, const char *path, PipelineSpec *p) {
         static const char *const keys[] = { "name", "match", "table", "csv", "columns", "key",
-                                            "max_rejected_rows", "write_mode", NULL };
+                                            "max_rejected_rows", "write_mode", "ordering", NULL };
         static const char *const modes[] = { "stream", "validate_first", NULL };
         size_t before = diag_count(&ld->diag);
         _cleanup_free_ bool *bad = NULL;
@@ -441,6 +516,7 @@ static void load_pipeline(Loader *ld, const YNode *pl, const char *path, Pipelin
         get_u64(ld, pl, path, "max_rejected_rows", 0, UINT64_MAX, &p->max_rejected_rows);
         if (get_choice(ld, pl, path, "write_mode", modes, &k))
                 p->write_mode = (WriteMode) k;
+        load_ordering(ld, pl, path, &p->ordering);
         if (diag_count(&ld->diag) == before && !ld->oom)
                 check_compiles(ld, pl, path, p);
 }

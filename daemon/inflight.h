@@ -72,6 +72,11 @@ typedef struct InflightMsg {
         unsigned n_running;             /* jobs handed to the pool and not back yet */
         bool all_final;
         bool cancelled;
+        /* ordered processing (daemon/ordering.h) */
+        unsigned n_waiting;             /* of n_running: jobs waiting for their turn */
+        bool slot_lent;                 /* its receive slot was lent to the receiver meanwhile */
+        bool release_now;               /* FIFO: behind a message that failed: visible at once */
+        unsigned retry_floor;           /* behind a file that failed: come back after it (s) */
 } InflightMsg;
 
 typedef struct InflightOptions {

@@ -27,6 +27,7 @@
 #include "daemon/job.h"
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
+#include "daemon/ordering.h"
 #include "daemon/pool.h"
 #include "daemon/queue.h"
 #include "daemon/sdnotify.h"
@@ -41,6 +42,13 @@
 /* A delete that failed as a call (SQS unreachable) is sent again, with full-jitter backoff up
  * to this, while we still hold the message and can keep it invisible. */
 #define DELETE_RETRY_CAP_MS 10000u
+/* Messages whose files all wait for their turn (ordering.h) lend their receive slot back, so
+ * the receiver goes on and the reorder window sees more than `workers` files — at most this
+ * many per worker, and ORDER_LEND_MAX in all: the bound on messages held beyond the workers'
+ * slots (their bodies are dropped once parsed). Past it, waiting files keep their slots and
+ * receiving slows down until the running ones finish. */
+#define ORDER_LEND_PER_WORKER 16u
+#define ORDER_LEND_MAX 256u
 
 typedef enum Phase { PHASE_STARTING, PHASE_RUNNING } Phase;
 
@@ -64,11 +72,13 @@ struct Loop {
         Queue *q;                       /* NULL until the startup checks passed */
         Checker *checker;
         Inflight *inflight;
+        Ordering *ordering;
+        unsigned n_lent, lend_max;      /* receive slots lent by waiting messages */
 
         sd_event *event;
         sd_event_source *sources[12];
         size_t n_sources;
-        sd_event_source *extend_timer, *grace, *startup_retry;
+        sd_event_source *extend_timer, *grace, *startup_retry, *order_timer;
         uint64_t watchdog_usec;         /* WATCHDOG_USEC, 0 when not asked for */
         bool watchdog_withheld;
 
@@ -106,9 +116,10 @@ static void update_status(Loop *l) {
         if (l->degraded_sqs[0] || l->degraded_jobs[0])
                 snprintf(degraded, sizeof(degraded), "Degraded: %s%s%s; ", l->degraded_sqs,
                          l->degraded_sqs[0] && l->degraded_jobs[0] ? "; " : "", l->degraded_jobs);
-        sdnotify_status("%s%s; %u message(s) in work; files: %" PRIu64 " ok, %" PRIu64 " partial, %"
-                        PRIu64 " failed, %" PRIu64 " already done", degraded,
+        sdnotify_status("%s%s; %u message(s) in work, %u file(s) waiting for their turn; files: %" PRIu64
+                        " ok, %" PRIu64 " partial, %" PRIu64 " failed, %" PRIu64 " already done", degraded,
                         l->stopping ? "Stopping" : "Polling", inflight_count(l->inflight),
+                        ordering_n_waiting(l->ordering),
                         s[JOB_SUCCESS], s[JOB_PARTIAL], s[JOB_FAILURE], s[JOB_DONE_BEFORE]);
 }
 
@@ -164,8 +175,13 @@ static void message_forget(Loop *l, PollerMessage *m) {
 }
 
 static void message_done(Loop *l, InflightMsg *m) {
+        /* FIFO: the group's next message may start now that this one is deleted or released */
+        (void) ordering_done(l->ordering, m);
+        if (m->slot_lent)
+                l->n_lent--;
+        else
+                poller_release(queue_receiver(l->q), 1);
         inflight_remove(l->inflight, m);
-        poller_release(queue_receiver(l->q), 1);
         update_status(l);
         maybe_exit(l);
 }
@@ -205,6 +221,9 @@ static bool send_settle(Loop *l, InflightMsg *m, QueueOp op, unsigned timeout) {
         return true;
 }
 
+static void hand_back_behind(Loop *l, const void *unit, const InflightMsg *failed, const char *what);
+static void run_ready(Loop *l);
+
 static void message_settle(Loop *l, InflightMsg *m) {
         unsigned delay;
 
@@ -212,11 +231,16 @@ static void message_settle(Loop *l, InflightMsg *m) {
                 send_settle(l, m, QUEUE_OP_DELETE, 0);
                 return;
         }
-        if (l->stopping || m->cancelled) {
+        /* FIFO: the messages of its group we hold must not overtake it. Released at once, they
+         * still come after it: SQS returns no message of a group while one of it is in flight
+         * (Amazon SQS Developer Guide, "Message ordering"). */
+        if (m->msg->message_group_id)
+                hand_back_behind(l, m, NULL, m->msg->message_id);
+        if (l->stopping || m->cancelled || m->release_now) {
                 send_settle(l, m, QUEUE_OP_RELEASE, 0);
                 return;
         }
-        delay = inflight_retry_delay(l->inflight, m, now_usec());
+        delay = MAX(inflight_retry_delay(l->inflight, m, now_usec()), m->retry_floor);
         log_full_f(l->log, LOG_INFO, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
                    "Message %s comes back in %u s (receive %u)", m->msg->message_id, delay,
                    m->msg->receive_count);
@@ -310,6 +334,7 @@ static int on_queue(sd_event_source *s, int fd, uint32_t revents, void *ud) {
                 queue_command_free(c);
         }
         send_deferred_releases(l);
+        run_ready(l);
         arm_extend_timer(l);
         return 0;
 }
@@ -435,8 +460,16 @@ static void job_outcome_state(Loop *l, const Job *j) {
 
 static void finish_job(Loop *l, Job *j) {
         InflightMsg *msg = j->owner;
+        char what[600];
 
         log_job(l, j, msg);
+        /* Standard queue, ordered pipeline: the files waiting behind one that comes back later
+         * go back too, so they do not overtake it; then its group may go on. */
+        if (!job_status_is_final(j->status) && !msg->msg->message_group_id) {
+                snprintf(what, sizeof(what), "s3://%s/%s", j->bucket, j->key);
+                hand_back_behind(l, j, msg, what);
+        }
+        (void) ordering_done(l->ordering, j);
         l->counters.by_status[j->status]++;
         metrics_jobs_in_flight_add(l->metrics, -1);
         job_outcome_state(l, j);
@@ -451,6 +484,72 @@ static void finish_job(Loop *l, Job *j) {
         update_status(l);
 }
 
+/* The waiting jobs of the group unit runs in go back to SQS unstarted: behind a failed file
+ * (failed: its message) they come back a second after it; behind a FIFO message (failed NULL)
+ * at once, SQS keeps their order. */
+static void hand_back_behind(Loop *l, const void *unit, const InflightMsg *failed, const char *what) {
+        unsigned delay = failed ? inflight_retry_delay(l->inflight, failed, now_usec()) + 1 : 0;
+        Job *w;
+
+        while ((w = ordering_take_behind(l->ordering, unit))) {
+                InflightMsg *wm = w->owner;
+
+                wm->n_waiting--;
+                if (failed)
+                        wm->retry_floor = MAX(wm->retry_floor, delay);
+                else
+                        wm->release_now = true;
+                w->status = JOB_RETRY;
+                snprintf(w->reason, sizeof(w->reason), "waiting behind %s, which comes back later; "
+                         "kept in order behind it", what);
+                finish_job(l, w);
+        }
+}
+
+static void submit_job(Loop *l, Job *j) {
+        if (pool_submit(l->pool, j) < 0) {
+                j->status = JOB_RETRY;
+                snprintf(j->reason, sizeof(j->reason), "could not queue the job");
+                finish_job(l, j);
+        }
+}
+
+static void arm_order_timer(Loop *l) {
+        uint64_t due = ordering_next_due(l->ordering);
+
+        if (!l->order_timer)
+                return;
+        if (due == UINT64_MAX || l->stopping) {
+                sd_event_source_set_enabled(l->order_timer, SD_EVENT_OFF);
+                return;
+        }
+        sd_event_source_set_time(l->order_timer, due);
+        sd_event_source_set_enabled(l->order_timer, SD_EVENT_ONESHOT);
+}
+
+/* Starts every waiting job whose turn has come. */
+static void run_ready(Loop *l) {
+        uint64_t now = now_usec();
+        Job *j;
+
+        while (!l->stopping && (j = ordering_pop_ready(l->ordering, now))) {
+                InflightMsg *msg = j->owner;
+
+                msg->n_waiting--;
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg->msg->message_id),
+                                               LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key)),
+                            "Its turn: s3://%s/%s (received %" PRIu64 " ms ago)", j->bucket, j->key,
+                            (now - msg->received_usec) / 1000);
+                submit_job(l, j);
+        }
+        arm_order_timer(l);
+}
+
+static int on_order_timer(sd_event_source *s, uint64_t usec, void *ud) {
+        run_ready(ud);
+        return 0;
+}
+
 static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *ud) {
         Loop *l = ud;
         Job *j;
@@ -458,6 +557,7 @@ static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *ud) {
         pool_ack_fd(l->pool);
         while ((j = pool_pop_done(l->pool)))
                 finish_job(l, j);
+        run_ready(l);
         arm_extend_timer(l);
         return 0;
 }
@@ -472,8 +572,10 @@ static void log_message(Loop *l, int level, const PollerMessage *m, const char *
                    "%s %s%s%s", what, m->message_id, detail[0] ? ": " : "", detail);
 }
 
-/* Turns the message's records into jobs. Returns the number of jobs, or -ENOMEM. */
-static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job ***ret_jobs) {
+/* Turns the message's records into jobs; ret_recs[i] is the record of job i (an array of
+ * b->n_records the caller gives). Returns the number of jobs, or -ENOMEM. */
+static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job ***ret_jobs,
+                     const S3EventRecord **ret_recs) {
         Job **jobs = calloc(b->n_records + 1, sizeof(Job *));
         int n = 0;
 
@@ -509,6 +611,7 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job
                         return -ENOMEM;
                 }
                 jobs[n]->receive_count = m->receive_count;
+                ret_recs[n] = rec;
                 n++;
         }
         *ret_jobs = jobs;
@@ -524,11 +627,59 @@ static void settle_now(Loop *l, PollerMessage *m, QueueOp op) {
         (void) send_settle(l, msg, op, 0);
 }
 
+/* Where j waits for its turn, if it must: its FIFO message's group (the unit is the whole
+ * message, in SequenceNumber order), or its ordered pipeline's group (the unit is the file,
+ * in eventTime/sequencer order, after the pipeline's window). Returns 1 when it was put to
+ * wait, 0 when it is not ordered, -ENOMEM. */
+static int order_job(Loop *l, InflightMsg *msg, Job *j, const S3EventRecord *rec) {
+        _cleanup_free_ char *group = NULL;
+        OrderKey key = {};
+        uint64_t eligible = now_usec();
+        const void *unit = j;
+        int r;
+
+        if (msg->msg->message_group_id) {
+                r = ordering_fifo_group(msg->msg->message_group_id, &group);
+                key.fifo_sequence = msg->msg->sequence_number;
+                unit = msg;
+        } else {
+                r = ordering_group_for(j->spec, j->key, &group);
+                /* the window counts from the receive: how long an earlier file of the group
+                 * may take to reach us after this one */
+                eligible = msg->received_usec + (uint64_t) j->spec->ordering.window * USEC;
+                key.has_time = ordering_parse_time(rec->event_time, &key.time_usec) == 0;
+                key.sequencer = rec->sequencer;
+        }
+        if (r < 0 || !group)
+                return r;
+        r = ordering_add(l->ordering, group, &key, unit, j, eligible);
+        if (r < 0)
+                return r;
+        msg->n_waiting++;
+        return 1;
+}
+
+/* A message all of whose jobs wait lends its receive slot to the receiver (up to lend_max). */
+static void maybe_lend_slot(Loop *l, InflightMsg *msg) {
+        if (msg->n_waiting == 0 || msg->n_waiting != msg->n_running || msg->slot_lent ||
+            l->n_lent >= l->lend_max)
+                return;
+        msg->slot_lent = true;
+        l->n_lent++;
+        /* the body was parsed; only the receipt handle and the ids are needed from here on */
+        free(msg->msg->body);
+        msg->msg->body = NULL;
+        msg->msg->body_len = 0;
+        poller_release(queue_receiver(l->q), 1);
+}
+
 static void handle_message(Loop *l, PollerMessage *m) {
         _cleanup_(s3_event_batch_freep) S3EventBatch *batch = NULL;
+        _cleanup_free_ const S3EventRecord **recs = NULL;
         _cleanup_free_ Job **jobs = NULL;
         S3bError err = {};
         InflightMsg *msg;
+        uint64_t msg_id;
         int r, n;
 
         l->counters.messages++;
@@ -556,7 +707,8 @@ static void handle_message(Loop *l, PollerMessage *m) {
                 return settle_now(l, m, QUEUE_OP_DELETE);
         }
 
-        n = make_jobs(l, m, batch, &jobs);
+        recs = calloc(batch->n_records + 1, sizeof(*recs));
+        n = recs ? make_jobs(l, m, batch, &jobs, recs) : -ENOMEM;
         if (n < 0)
                 return message_forget(l, m);
         if (n == 0)
@@ -571,16 +723,27 @@ static void handle_message(Loop *l, PollerMessage *m) {
         }
         /* Count them all first: a job that cannot be queued finishes at once, and the message
          * must not be settled (and freed) before its last job was handed out. */
+        msg_id = msg->id;
         msg->n_running = (unsigned) n;
         for (int i = 0; i < n; i++) {
                 jobs[i]->owner = msg;
                 metrics_jobs_in_flight_add(l->metrics, 1);
-                r = pool_submit(l->pool, jobs[i]);
-                if (r < 0) {
+                r = order_job(l, msg, jobs[i], recs[i]);
+                if (r == 0)
+                        submit_job(l, jobs[i]);
+                else if (r < 0) {
                         jobs[i]->status = JOB_RETRY;
                         snprintf(jobs[i]->reason, sizeof(jobs[i]->reason), "could not queue the job");
                         finish_job(l, jobs[i]);
                 }
+        }
+        /* those whose turn has come start now; a message left with only waiting jobs lends
+         * its slot (a job that could not be queued may have settled msg, even freed it) */
+        if (ordering_n_waiting(l->ordering) > 0) {
+                run_ready(l);
+                msg = inflight_find(l->inflight, msg_id);
+                if (msg)
+                        maybe_lend_slot(l, msg);
         }
         update_status(l);
 }
@@ -599,6 +762,7 @@ static int on_receiver(sd_event_source *s, int fd, uint32_t revents, void *ud) {
         while ((m = poller_pop(p)))
                 handle_message(l, m);
         send_deferred_releases(l);
+        run_ready(l);
         arm_extend_timer(l);
         maybe_exit(l);
         return 0;
@@ -857,6 +1021,14 @@ static void begin_shutdown(Loop *l, const char *why) {
                 snprintf(j->reason, sizeof(j->reason), "not started before shutdown");
                 finish_job(l, j);
         }
+        /* and so are those still waiting for their turn */
+        while ((j = ordering_take_any(l->ordering))) {
+                ((InflightMsg *) j->owner)->n_waiting--;
+                j->status = JOB_CANCELLED;
+                snprintf(j->reason, sizeof(j->reason), "waiting for its turn at shutdown");
+                finish_job(l, j);
+        }
+        arm_order_timer(l);
         if (inflight_count(l->inflight) > 0)
                 sd_event_add_time(l->event, &l->grace, CLOCK_MONOTONIC,
                                   now_usec() + (uint64_t) l->config->shutdown_grace * USEC, 0, on_grace, l);
@@ -888,11 +1060,13 @@ Loop *loop_free(Loop *l) {
         sd_event_source_unref(l->grace);
         sd_event_source_unref(l->extend_timer);
         sd_event_source_unref(l->startup_retry);
+        sd_event_source_unref(l->order_timer);
         /* the receiver and lanes first: nothing may post to the loop any more */
         l->q = queue_free(l->q);
         l->pool = pool_free(l->pool);
         l->checker = checker_free(l->checker);
         l->inflight = inflight_free(l->inflight);
+        l->ordering = ordering_free(l->ordering);
         sd_event_unref(l->event);
         metrics_free(l->metrics);
         config_unref(l->config);
@@ -943,6 +1117,10 @@ static int add_timers(Loop *l) {
                                       on_startup_retry, l);
         if (r >= 0)
                 r = sd_event_source_set_enabled(l->startup_retry, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(l->event, &l->order_timer, CLOCK_MONOTONIC, now, 0, on_order_timer, l);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(l->order_timer, SD_EVENT_OFF);
         return r;
 }
 
@@ -960,6 +1138,7 @@ int loop_new(const LoopOptions *opts, Loop **ret) {
         l->config = config_ref(opts->config);
         l->queue = l->config->queue;
         l->workers = l->config->workers;
+        l->lend_max = MIN(l->workers * ORDER_LEND_PER_WORKER, ORDER_LEND_MAX);
         l->call_budget_usec = call_budget_usec(l->config);
         l->watchdog_usec = sdnotify_watchdog_usec();
         l->phase = PHASE_STARTING;
@@ -976,6 +1155,8 @@ int loop_new(const LoopOptions *opts, Loop **ret) {
                                 .retry_delay_min = l->queue.retry_delay_min,
                                 .retry_delay_max = l->queue.retry_delay_max,
                         }, &l->inflight);
+        if (r >= 0)
+                r = ordering_new(&l->ordering);
         if (r >= 0)
                 r = checker_new(l->log, l->aws, &l->checker);
         if (r < 0)

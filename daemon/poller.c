@@ -46,6 +46,8 @@ PollerMessage *poller_message_free(PollerMessage *m) {
         free(m->message_id);
         free(m->receipt_handle);
         free(m->body);
+        free(m->message_group_id);
+        free(m->sequence_number);
         free(m->invalid);
         free(m);
         return NULL;
@@ -84,7 +86,9 @@ static PollerMessage *message_from_sqs(const SqsMessage *s, uint64_t received_us
         m->body = strdup(s->body ? s->body : "");
         if (!m->message_id || !m->receipt_handle || !m->body)
                 return poller_message_free(m);
-        if (s->invalid && !(m->invalid = strdup(s->invalid)))
+        if ((s->invalid && !(m->invalid = strdup(s->invalid))) ||
+            (s->message_group_id && !(m->message_group_id = strdup(s->message_group_id))) ||
+            (s->sequence_number && !(m->sequence_number = strdup(s->sequence_number))))
                 return poller_message_free(m);
         m->body_len = strlen(m->body);
         m->receive_count = s->receive_count;

@@ -27,6 +27,8 @@ typedef struct PollerMessage {
         char *body;
         size_t body_len;
         unsigned receive_count;         /* ApproximateReceiveCount, 0 when absent */
+        char *message_group_id;         /* FIFO queues: MessageGroupId; NULL otherwise */
+        char *sequence_number;          /* FIFO queues: SequenceNumber; NULL otherwise */
         /* NULL, or why SQS handed over an unusable message (bad MD5, malformed entry, body
          * over the cap: see SqsMessage); body is then "". Such a message is not deleted: it
          * is left to the queue's redrive policy. */

@@ -102,6 +102,8 @@ static void sqs_messages_free_one(SqsMessage *m) {
         free(m->message_id);
         free(m->receipt_handle);
         free(m->body);
+        free(m->message_group_id);
+        free(m->sequence_number);
         free(m->invalid);
         *m = (SqsMessage) {};
 }
@@ -149,6 +151,47 @@ static bool body_md5_matches(const char *body, size_t len, const char *md5_hex) 
         return strcasecmp(hex, md5_hex) == 0;
 }
 
+/* MessageGroupId: 1..128 characters, alphanumeric and punctuation (Amazon SQS API Reference,
+ * SendMessage). */
+static bool valid_group_id(const char *s) {
+        size_t n = strlen(s);
+
+        if (n < 1 || n > 128)
+                return false;
+        for (; *s; s++)
+                if (*s < 0x21 || *s > 0x7e)
+                        return false;
+        return true;
+}
+
+/* SequenceNumber: a large, non-consecutive number (128 bits at most: ≤ 39 digits). */
+static bool valid_sequence_number(const char *s) {
+        size_t n = strlen(s);
+
+        if (n < 1 || n > 39)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+/* The FIFO attributes of a well-formed entry into m. NULL, or why they are malformed. */
+static const char *fifo_attributes(const cJSON *j, SqsMessage *m, bool *oom) {
+        const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(j, "Attributes"), *g, *q;
+
+        g = attrs ? cJSON_GetObjectItemCaseSensitive(attrs, "MessageGroupId") : NULL;
+        q = attrs ? cJSON_GetObjectItemCaseSensitive(attrs, "SequenceNumber") : NULL;
+        if (g && (!cJSON_IsString(g) || !valid_group_id(g->valuestring)))
+                return "malformed MessageGroupId";
+        if (q && (!cJSON_IsString(q) || !valid_sequence_number(q->valuestring)))
+                return "malformed SequenceNumber";
+        if ((g && !(m->message_group_id = strdup(g->valuestring))) ||
+            (q && !(m->sequence_number = strdup(q->valuestring))))
+                *oom = true;
+        return NULL;
+}
+
 /* Why the entry j (which has a receipt handle) cannot be handed on as a message, or NULL;
  * sets *ret_count when the entry reports a usable ApproximateReceiveCount. */
 static const char *entry_problem(const cJSON *j, char *buf, size_t size, unsigned *ret_count) {
@@ -186,6 +229,7 @@ static int message_from_json(const cJSON *j, SqsMessage *m) {
         const char *rh = json_string(j, "ReceiptHandle"), *id = json_string(j, "MessageId"),
                    *problem;
         char buf[160];
+        bool oom = false;
 
         if (!cJSON_IsObject(j) || !rh || !*rh)
                 return -ENOENT;
@@ -194,6 +238,10 @@ static int message_from_json(const cJSON *j, SqsMessage *m) {
         if (!m->receipt_handle || !m->message_id)
                 return -ENOMEM;
         problem = entry_problem(j, buf, sizeof(buf), &m->receive_count);
+        if (!problem)
+                problem = fifo_attributes(j, m, &oom);
+        if (oom)
+                return -ENOMEM;
         if (problem)
                 m->invalid = strdup(problem);
         else
@@ -261,7 +309,10 @@ int sqs_receive_message(AwsClient *c, const char *queue_url, unsigned max, unsig
             !cJSON_AddNumberToObject(body, "WaitTimeSeconds", wait_seconds) ||
             (visibility_timeout &&
              !cJSON_AddNumberToObject(body, "VisibilityTimeout", visibility_timeout)) ||
-            !cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateReceiveCount"))) {
+            !cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateReceiveCount")) ||
+            /* FIFO queues: the group whose order the daemon keeps (standard queues send neither) */
+            !cJSON_AddItemToArray(names, cJSON_CreateString("MessageGroupId")) ||
+            !cJSON_AddItemToArray(names, cJSON_CreateString("SequenceNumber"))) {
                 cJSON_Delete(body);
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         }

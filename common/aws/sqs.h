@@ -27,7 +27,8 @@
  * invalid != NULL: the entry came with a receipt handle but cannot be used — its body fails
  * its MD5OfBody (maybe corrupted in transit), is over SQS_MESSAGE_BODY_MAX, or the entry is
  * malformed (no MessageId or Body string, Attributes not an object, ApproximateReceiveCount
- * not a decimal count, MD5OfBody not a string). invalid says why; body is NULL and
+ * not a decimal count, MD5OfBody not a string, a MessageGroupId or SequenceNumber that is
+ * not what SQS documents). invalid says why; body is NULL and
  * message_id may be "". The caller should leave such a message alone (not delete it): it
  * becomes visible again after its visibility timeout, and the queue's redrive policy moves it
  * to the dead-letter queue after maxReceiveCount receives. */
@@ -36,11 +37,16 @@ typedef struct SqsMessage {
         char *receipt_handle;           /* never NULL or "" */
         char *body;                     /* NULL when invalid */
         unsigned receive_count;         /* ApproximateReceiveCount; 0 if not reported */
+        /* FIFO queues only (NULL otherwise): the MessageGroupId (1..128 printable ASCII) and
+         * the SequenceNumber (decimal) SQS gave the message (SQS API Reference, Message) */
+        char *message_group_id;
+        char *sequence_number;
         char *invalid;                  /* NULL, or why the message is unusable */
 } SqsMessage;
 
 /* ReceiveMessage: max 1..10, wait_seconds 0..20 (long poll), visibility_timeout 1..43200 or
- * 0 for the queue's default (the parameter is left out). Also asks for ApproximateReceiveCount.
+ * 0 for the queue's default (the parameter is left out). Also asks for ApproximateReceiveCount,
+ * and MessageGroupId and SequenceNumber, which only FIFO queues return.
  * An empty poll returns 0 with *ret_msgs NULL and *ret_n 0. One bad message affects only
  * itself: every well-formed message is returned, an unusable one comes back marked invalid
  * (see SqsMessage), and an entry without a usable ReceiptHandle — which nobody can delete,

@@ -58,6 +58,29 @@ class AwsCalls(unittest.TestCase):
                 self.assertEqual(out['result']['failed'], 0)
                 self.assertEqual(self.w.queue_depth(q), (0, 0))
 
+        def test_sqs_fifo_attributes(self):
+                """A FIFO queue's messages come with their MessageGroupId and SequenceNumber
+                (the daemon keeps each group's order with them); a standard queue's without."""
+                q = self.w.sqs.create_queue(QueueName='q-' + uuid.uuid4().hex[:12] + '.fifo',
+                                            Attributes={'FifoQueue': 'true'})['QueueUrl']
+                for i in range(2):
+                        self.w.sqs.send_message(QueueUrl=q, MessageBody=f'f{i}', MessageGroupId='grp/1',
+                                                MessageDeduplicationId=f'd{i}')
+                seqs = []
+                for i in range(2):
+                        got = self.call('sqs-receive', q, '10', '2', '30')['result']
+                        self.assertEqual([m['body'] for m in got], [f'f{i}'])
+                        self.assertEqual(got[0]['message_group_id'], 'grp/1')
+                        self.assertRegex(got[0]['sequence_number'], r'^[0-9]+$')
+                        seqs.append(int(got[0]['sequence_number']))
+                        self.call('sqs-delete', q, got[0]['receipt_handle'])
+                self.assertLess(seqs[0], seqs[1])
+                std = self.fresh_queue()
+                self.w.sqs.send_message(QueueUrl=std, MessageBody='s')
+                got = self.call('sqs-receive', std, '1', '2', '30')['result']
+                self.assertNotIn('message_group_id', got[0])
+                self.assertNotIn('sequence_number', got[0])
+
         def test_sqs_empty_long_poll_waits(self):
                 q = self.fresh_queue()
                 t0 = time.monotonic()

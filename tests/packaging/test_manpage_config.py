@@ -36,6 +36,8 @@ SECTION_OF = {
     'load_csv': ['pipelines[].csv'],
     'load_column': ['pipelines[].columns[]'],
     'load_key': ['pipelines[].key'],
+    'load_ordering': ['pipelines[].ordering'],
+    'load_order_group': ['pipelines[].ordering.group'],
 }
 # Keys another branch adds to the loader and documented here already: allowed to be missing
 # from the loader until it lands; empty when every branch is in.
@@ -78,6 +80,7 @@ pipelines:
     key: {partition: id, sort: k}
     max_rejected_rows: 3
     write_mode: validate_first
+    ordering: {mode: per_prefix, group: {regex: "^in/([^/]+)/"}, window: 7}
 """
 MINIMAL = """
 queue: {url: "https://sqs.eu-west-1.amazonaws.com/111122223333/q"}

@@ -82,6 +82,10 @@ static int cmd_sqs_receive(Call *c) {
                 cJSON_AddNumberToObject(o, "receive_count", m[i].receive_count);
                 if (m[i].invalid)
                         cJSON_AddStringToObject(o, "invalid", m[i].invalid);
+                if (m[i].message_group_id)
+                        cJSON_AddStringToObject(o, "message_group_id", m[i].message_group_id);
+                if (m[i].sequence_number)
+                        cJSON_AddStringToObject(o, "sequence_number", m[i].sequence_number);
                 cJSON_AddItemToArray(c->result, o);
         }
         sqs_messages_free(m, n);

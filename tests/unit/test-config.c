@@ -237,6 +237,22 @@ static const Case cases[] = {
           "t.yaml:12:50: pipelines[0].csv.max_field_bytes: larger than max_row_bytes (2048)" },
         { "write-mode", HEAD PIPE "    write_mode: validate\n",
           "t.yaml:12:17: pipelines[0].write_mode: unknown value 'validate' (expected one of: stream, validate_first), did you mean 'validate_first'?" },
+        { "ordering-unknown", HEAD PIPE "    ordering: sorted\n",
+          "t.yaml:12:15: pipelines[0].ordering: unknown value 'sorted' (expected one of: none, per_prefix, global)" },
+        { "ordering-mode-typo", HEAD PIPE "    ordering: { mode: per-prefix }\n",
+          "t.yaml:12:23: pipelines[0].ordering.mode: unknown value 'per-prefix' (expected one of: none, per_prefix, global), did you mean 'per_prefix'?" },
+        { "ordering-no-mode", HEAD PIPE "    ordering: { window: 3 }\n",
+          "t.yaml:12:15: pipelines[0].ordering: missing required key 'mode'" },
+        { "ordering-bad-regex", HEAD PIPE "    ordering: { mode: per_prefix, group: { regex: \"([a-z]+\" } }\n",
+          "t.yaml:12:51: pipelines[0].ordering.group.regex: not a valid POSIX extended regular expression: Unmatched ( or \\(" },
+        { "ordering-bad-group", HEAD PIPE "    ordering: { mode: per_prefix, group: suffix }\n",
+          "t.yaml:12:42: pipelines[0].ordering.group: unknown value 'suffix' (expected one of: prefix)" },
+        { "ordering-group-global", HEAD PIPE "    ordering: { mode: global, group: prefix }\n",
+          "t.yaml:12:38: pipelines[0].ordering.group: only allowed with mode per_prefix" },
+        { "ordering-window-none", HEAD PIPE "    ordering: { mode: none, window: 2 }\n",
+          "t.yaml:12:37: pipelines[0].ordering.window: only allowed with mode per_prefix or global" },
+        { "ordering-window-range", HEAD PIPE "    ordering: { mode: global, window: 301 }\n",
+          "t.yaml:12:39: pipelines[0].ordering.window: must be between 0 and 300, got 301" },
         { "max-rejected-negative", HEAD PIPE "    max_rejected_rows: -1\n",
           "t.yaml:12:24: pipelines[0].max_rejected_rows: must be at least 0, got -1" },
         { "archive-loop", "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
@@ -382,7 +398,8 @@ static const char all_options[] =
         "      - { name: grade, type: enum, values: [A, B, C] }\n"
         "      - { name: note, max_length: 10, pattern: \"^[a-z ]*$\" }\n"
         "    key: { partition: id, sort: day }\n"
-        "    max_rejected_rows: 18446744073709551615\n    write_mode: validate_first\n";
+        "    max_rejected_rows: 18446744073709551615\n    write_mode: validate_first\n"
+        "    ordering: { mode: per_prefix, group: { regex: \"^incoming/([0-9]{4})-\" }, window: 300 }\n";
 
 static char *dump_to_string(const Config *c) {
         char *s = NULL;
@@ -458,6 +475,44 @@ static void test_defaults(void **state) {
         assert_int_equal(p->columns[0].type, COLUMN_STRING);
         assert_null(p->columns[0].pattern);
         assert_int_equal(p->write_mode, WRITE_MODE_STREAM);
+        assert_int_equal(p->ordering.mode, ORDERING_NONE);
+        assert_null(p->ordering.group_regex);
+        assert_int_equal(p->ordering.window, 0);
+}
+
+/* The three modes, the short and the long form, and the group rule; each dumps and loads
+ * back to itself. */
+static void test_ordering(void **state) {
+        static const struct {
+                const char *yaml;
+                OrderingMode mode;
+                const char *regex;
+                unsigned window;
+        } t[] = {
+                { "    ordering: none\n", ORDERING_NONE, NULL, 0 },
+                { "    ordering: per_prefix\n", ORDERING_PER_PREFIX, NULL, 5 },
+                { "    ordering: global\n", ORDERING_GLOBAL, NULL, 5 },
+                { "    ordering: { mode: none }\n", ORDERING_NONE, NULL, 0 },
+                { "    ordering: { mode: per_prefix, group: prefix, window: 0 }\n", ORDERING_PER_PREFIX, NULL, 0 },
+                { "    ordering:\n      mode: per_prefix\n      group: { regex: '^in/([^/]+)/' }\n      window: 300\n",
+                  ORDERING_PER_PREFIX, "^in/([^/]+)/", 300 },
+                { "    ordering: { mode: global, window: 12 }\n", ORDERING_GLOBAL, NULL, 12 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_free_ char *yaml = NULL;
+                _cleanup_(config_unrefp) Config *c = NULL;
+
+                assert_true(asprintf(&yaml, "%s%s%s", HEAD, PIPE, t[i].yaml) > 0);
+                c = load_ok(yaml);
+                assert_int_equal(c->pipelines[0].ordering.mode, t[i].mode);
+                if (t[i].regex)
+                        assert_string_equal(c->pipelines[0].ordering.group_regex, t[i].regex);
+                else
+                        assert_null(c->pipelines[0].ordering.group_regex);
+                assert_int_equal(c->pipelines[0].ordering.window, t[i].window);
+                round_trip(c);
+        }
 }
 
 static void test_all_options(void **state) {
@@ -494,6 +549,9 @@ static void test_all_options(void **state) {
         assert_int_equal(p->columns[5].max_length, 10);
         assert_int_equal(p->max_rejected_rows, UINT64_MAX);
         assert_int_equal(p->write_mode, WRITE_MODE_VALIDATE_FIRST);
+        assert_int_equal(p->ordering.mode, ORDERING_PER_PREFIX);
+        assert_string_equal(p->ordering.group_regex, "^incoming/([0-9]{4})-");
+        assert_int_equal(p->ordering.window, 300);
 }
 
 static void test_delimiters(void **state) {
@@ -826,6 +884,7 @@ int main(void) {
                 cmocka_unit_test(test_example),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_dump),
+                cmocka_unit_test(test_ordering),
                 cmocka_unit_test(test_all_options),
                 cmocka_unit_test(test_delimiters),
                 cmocka_unit_test(test_many_errors),

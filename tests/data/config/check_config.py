@@ -67,6 +67,35 @@ with tempfile.TemporaryDirectory() as d:
     rc, again, err = run("check-config", "--dump", "--config", path)
     check(rc == 0 and again.split("\n", 1)[1] == out.split("\n", 1)[1], f"--dump round trip: {rc} {err!r}")
 
+# ordering: the three modes (short and long form, with the group rule) pass; an unknown mode
+# and a bad group regex fail at their FILE:LINE:COLUMN
+with tempfile.TemporaryDirectory() as d:
+    with open(example) as f:
+        text = f.read()
+    assert "    write_mode: stream\n" in text
+    for i, ordering in enumerate(["none", "per_prefix", "global", "{ mode: global, window: 0 }",
+                                  "{ mode: per_prefix, group: prefix }",
+                                  "{ mode: per_prefix, group: { regex: '^incoming/([^/]+)/' }, window: 10 }"]):
+        path = os.path.join(d, f"ordering-{i}.yaml")
+        with open(path, "w") as g:
+            g.write(text.replace("    write_mode: stream\n", f"    write_mode: stream\n    ordering: {ordering}\n"))
+        rc, out, err = run("--check-config", "--config", path)
+        check(rc == 0 and out == f"{path}: OK (1 pipeline)\n" and err == "", f"ordering {ordering}: {rc} {out!r} {err!r}")
+    line = text[:text.index("    write_mode: stream\n")].count("\n") + 2
+    for ordering, col, msg in [
+            ("by_time", 15, "pipelines[0].ordering: unknown value 'by_time' (expected one of: none, per_prefix, global)"),
+            ("{ mode: per-prefix }", 23, "pipelines[0].ordering.mode: unknown value 'per-prefix' (expected one of: "
+                                         "none, per_prefix, global), did you mean 'per_prefix'?"),
+            ("{ mode: per_prefix, group: { regex: '(' } }", 51,
+             "pipelines[0].ordering.group.regex: not a valid POSIX extended regular expression: "
+             "Unmatched ( or \\(")]:
+        path = os.path.join(d, "ordering-bad.yaml")
+        with open(path, "w") as g:
+            g.write(text.replace("    write_mode: stream\n", f"    write_mode: stream\n    ordering: {ordering}\n"))
+        rc, out, err = run("--check-config", "--config", path)
+        want = f"{path}:{line}:{col}: {msg}"
+        check(rc == 1 and err.splitlines()[0] == want, f"ordering {ordering}: {rc} {err!r}, want {want!r}")
+
 rc, out, err = run("--check-config", "--config", "/nonexistent.yaml")
 check(rc == 1 and "/nonexistent.yaml: cannot read: No such file or directory" in err, f"missing: {rc} {err!r}")
 
