@@ -28,6 +28,19 @@ int startup_check_tables(Logger *log, const Config *c, AwsContext *aws);
  * errors) and GetTopicAttributes on notify.topic_arn: each missing or forbidden one is logged
  * by name. 0, or the first negative errno; every resource is checked either way. */
 int startup_check_resources(Logger *log, const Config *c, AwsContext *aws);
+/* Part of it, for every inbound bucket: GetBucketNotificationConfiguration, and a WARNING
+ * for each pipeline naming the bucket whose keys none of the bucket's ObjectCreated
+ * configurations to queue.url sends. Nothing but a debug line when the filter is not known
+ * (the call failed or was denied, or the bucket sends nothing to this queue directly). */
+
+/* True when some key starts with both prefixes and ends with both suffixes (S3's filters are
+ * case-sensitive; "" matches any key). */
+bool startup_filter_overlaps(const char *prefix, const char *suffix, const char *filter_prefix,
+                             const char *filter_suffix);
+/* True when the SQS queue ARN arn:<partition>:sqs:<region>:<account>:<name> names the queue
+ * of queue_url: the same account and name as the URL's path /<account>/<name>, whatever its
+ * host (AWS's sqs.<region>.amazonaws.com, a local server's). */
+bool startup_queue_is_arn(const char *queue_url, const char *arn);
 
 int startup_check_queue(Logger *log, const Config *c, AwsContext *aws);
 

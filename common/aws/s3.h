@@ -7,6 +7,7 @@
  * notifications spell them. No call buffers an object body: GET streams to a callback. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -131,3 +132,50 @@ void s3_object_list_done(S3ObjectList *l);
 int s3_list_objects_v2(AwsClient *c, const char *bucket, const char *prefix,
                        const char *continuation_token, unsigned max_keys, S3ObjectList *ret,
                        S3bError *err);
+
+/* GetBucketNotificationConfiguration (GET /?notification, S3 API Reference). A bucket has at
+ * most 100 event notification configurations (AWS General Reference, "Amazon Simple Storage
+ * Service endpoints and quotas": event notifications per bucket); a document with more is
+ * refused (-EBADMSG) rather than read in part. */
+#define S3_NOTIFICATION_CONFIGS_MAX 100u
+/* S3 knows a few dozen event types; a configuration lists each at most once. */
+#define S3_NOTIFICATION_EVENTS_MAX 64u
+
+/* One QueueConfiguration: S3 sends the events to queue_arn for keys that start with prefix
+ * and end with suffix (both case-sensitive, "" = no such rule). All strings owned. */
+typedef struct S3QueueNotification {
+        char *id;                       /* "" when absent */
+        char *queue_arn;
+        char **events;                  /* "s3:ObjectCreated:*", "s3:ObjectRemoved:Delete", ... */
+        size_t n_events;
+        char *prefix;
+        char *suffix;
+} S3QueueNotification;
+
+/* A bucket's notification configuration. Only the queue destinations are read in detail; of
+ * the others it is known only whether they exist (they may feed this daemon's queue through
+ * an SNS subscription or an EventBridge rule). Release with s3_notification_config_done(). */
+typedef struct S3NotificationConfig {
+        S3QueueNotification *queues;
+        size_t n_queues;
+        size_t n_topics;                /* TopicConfiguration */
+        size_t n_functions;             /* CloudFunctionConfiguration (Lambda) */
+        bool eventbridge;               /* EventBridgeConfiguration present */
+} S3NotificationConfig;
+
+void s3_notification_config_done(S3NotificationConfig *c);
+
+/* True when q sends some s3:ObjectCreated:* event (the wildcard or a specific one). */
+bool s3_queue_notification_object_created(const S3QueueNotification *q);
+
+/* Parses a <NotificationConfiguration> document. Exposed for tests. -EBADMSG on malformed XML,
+ * another root, a QueueConfiguration without Queue, a filter rule other than prefix/suffix,
+ * or more configurations/events than the limits above. *ret is filled on success only. */
+int s3_notification_config_parse(const char *xml, size_t n, S3NotificationConfig *ret,
+                                 S3bError *err);
+
+/* The notification configuration of bucket. Needs s3:GetBucketNotification on the bucket:
+ * -EACCES without it; -ENOENT (no such bucket); the shared path's others. *ret is filled on
+ * success only. */
+int s3_get_bucket_notification(AwsClient *c, const char *bucket, S3NotificationConfig *ret,
+                               S3bError *err);

@@ -48,6 +48,8 @@ OPERATIONS = {
     'ListParts': [('s3:ListMultipartUploadParts', OUT_OBJ)],
     'ListObjectsV2': [('s3:ListBucket', BUCKETS)],
     'HeadBucket': [('s3:ListBucket', BUCKETS)],
+    # the startup check of each pipeline against the inbound bucket's notification filter
+    'GetBucketNotificationConfiguration': [('s3:GetBucketNotification', [f'arn:aws:s3:::{INBOUND}'])],
     # SQS (batch calls are authorized as their single-message action)
     'ReceiveMessage': [('sqs:ReceiveMessage', [QUEUE])],
     'DeleteMessage': [('sqs:DeleteMessage', [QUEUE])],
@@ -75,6 +77,8 @@ ck = Checks('iam-policy')
 
 def s3_operation(method, names, bucket_level):
     if method == 'GET':
+        if bucket_level and 'notification' in names:
+            return 'GetBucketNotificationConfiguration'
         return 'ListObjectsV2' if 'list-type' in names else 'ListParts' if 'uploadId' in names else \
             None if bucket_level else 'GetObject'
     if method == 'HEAD':
