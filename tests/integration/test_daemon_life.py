@@ -93,7 +93,8 @@ class DaemonLife(unittest.TestCase):
                 ns.clear()
                 self.assertEqual(w.stop_daemon(), 0, w.daemon_log())
                 ns.wait_for('STOPPING=1', timeout=5)
-                ns.wait_for('EXTEND_TIMEOUT_USEC=75000000', timeout=5)     # shutdown_grace 60 + 15
+                # shutdown_grace 60 + queue.wait_seconds 1 (a cancelled long poll) + 15
+                ns.wait_for('EXTEND_TIMEOUT_USEC=76000000', timeout=5)
 
                 # the metrics file is written at exit too
                 with open(metrics) as f:
