@@ -13,18 +13,24 @@
 #include "common/mailbox.h"
 #include "daemon/writer.h"
 
+/* One row: its key and item in one allocation ("key\0item\0"), and a hash of the key. The
+ * hash makes the two per-row key comparisons (de-duplication in the pending batch, conflicts
+ * with batches in flight) integer compares; only equal hashes compare the strings. */
 typedef struct Pending {
-        char *key;
-        char *item;
+        char *mem;
+        const char *item;               /* inside mem */
+        uint64_t hash;
 } Pending;
 
 typedef struct Batch {
         struct Batch *inflight_next;    /* in the in-flight list, until it is done */
         Pending items[WRITER_BATCH_MAX];
         size_t n;
-        /* Once dispatched, the keys move here and stay put while the lane drops written items
-         * from items[]: the key-order check reads them from another thread. */
-        char *keys[WRITER_BATCH_MAX];
+        /* Once dispatched, the keys' hashes are copied here and stay put while the lane drops
+         * written items from items[]: the key-order check reads them from another thread. Two
+         * keys with the same hash count as the same key there: a batch then waits for one it
+         * did not need to, which costs time, never order. */
+        uint64_t key_hash[WRITER_BATCH_MAX];
         size_t n_keys;
 } Batch;
 
@@ -59,12 +65,8 @@ struct Writer {
 static void batch_free(Batch *b) {
         if (!b)
                 return;
-        for (size_t i = 0; i < b->n; i++) {
-                free(b->items[i].key);
-                free(b->items[i].item);
-        }
-        for (size_t i = 0; i < b->n_keys; i++)
-                free(b->keys[i]);
+        for (size_t i = 0; i < b->n; i++)
+                free(b->items[i].mem);
         free(b);
 }
 
@@ -83,8 +85,7 @@ static int keep_only(Batch *b, const size_t *idx, size_t n_idx) {
                         b->items[j++] = b->items[i];
                         continue;
                 }
-                free(b->items[i].key);
-                free(b->items[i].item);
+                free(b->items[i].mem);
         }
         for (size_t i = j; i < b->n; i++)
                 b->items[i] = (Pending) {};
@@ -195,7 +196,7 @@ static bool conflicts_locked(Writer *w, const Batch *b) {
         for (const Batch *f = w->synced.inflight; f; f = f->inflight_next)
                 for (size_t i = 0; i < f->n_keys; i++)
                         for (size_t j = 0; j < b->n; j++)
-                                if (strcmp(f->keys[i], b->items[j].key) == 0)
+                                if (f->key_hash[i] == b->items[j].hash)
                                         return true;
         return false;
 }
@@ -263,7 +264,7 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
                 return r;
         }
         for (size_t i = 0; i < b->n; i++)
-                b->keys[i] = TAKE_PTR(b->items[i].key);
+                b->key_hash[i] = b->items[i].hash;
         b->n_keys = b->n;
         /* posted under the lock: a lane that finishes it must find it in the in-flight list */
         r = mailbox_post(w->queue, b);
@@ -334,19 +335,42 @@ int writer_flush(Writer *w, S3bError *err) {
         return r;
 }
 
+/* FNV-1a, 64 bits (Fowler, Noll, Vo): keys are short, and a collision only costs a string
+ * compare here or a needless wait in conflicts_locked(). */
+static uint64_t key_hash(const char *key, size_t n) {
+        uint64_t h = 0xcbf29ce484222325ull;
+
+        for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char) key[i];
+                h *= 0x100000001b3ull;
+        }
+        return h;
+}
+
+static int pending_set(Pending *p, const char *key, size_t key_len, const char *item, uint64_t hash) {
+        size_t item_len = strlen(item);
+        char *mem = malloc(key_len + item_len + 2);
+
+        if (!mem)
+                return -ENOMEM;
+        memcpy(mem, key, key_len + 1);
+        memcpy(mem + key_len + 1, item, item_len + 1);
+        free(p->mem);
+        *p = (Pending) { .mem = mem, .item = mem + key_len + 1, .hash = hash };
+        return 0;
+}
+
 int writer_add(Writer *w, const char *key, const char *item_json, S3bError *err) {
+        size_t key_len = strlen(key);
+        uint64_t hash = key_hash(key, key_len);
         Batch *b = w->pending;
-        char *k, *it;
         int r;
 
         for (size_t i = 0; b && i < b->n; i++) {
-                if (strcmp(b->items[i].key, key) != 0)
+                if (b->items[i].hash != hash || strcmp(b->items[i].mem, key) != 0)
                         continue;
-                it = strdup(item_json);
-                if (!it)
+                if (pending_set(&b->items[i], key, key_len, item_json, hash) < 0)
                         return s3b_error_set(err, -ENOMEM, "out of memory");
-                free(b->items[i].item);
-                b->items[i].item = it;
                 w->superseded++;
                 return 0;
         }
@@ -367,14 +391,10 @@ int writer_add(Writer *w, const char *key, const char *item_json, S3bError *err)
                 if (!b)
                         return s3b_error_set(err, -ENOMEM, "out of memory");
         }
-        k = strdup(key);
-        it = strdup(item_json);
-        if (!k || !it) {
-                free(k);
-                free(it);
+        b->items[b->n] = (Pending) {};
+        if (pending_set(&b->items[b->n], key, key_len, item_json, hash) < 0)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
-        }
-        b->items[b->n++] = (Pending) { .key = k, .item = it };
+        b->n++;
         return 0;
 }
 

@@ -24,17 +24,31 @@ static bool table_name_ok(const char *t) {
 }
 
 static int build_batch_body(const char *table, char *const *items, size_t n, Buf *b) {
-        int r = buf_printf(b, "{\"RequestItems\":{\"%s\":[", table);
+        static const char head[] = "{\"RequestItems\":{\"", put[] = ",{\"PutRequest\":{\"Item\":";
+        size_t len[DYNAMODB_BATCH_MAX], total = sizeof(head) + strlen(table) + 8;
+        int r;
 
+        /* sized once: this runs for every 25 rows */
+        for (size_t i = 0; i < n; i++) {
+                len[i] = strlen(items[i]);
+                total += sizeof(put) + 2 + len[i];
+        }
+        r = buf_reserve(b, total);
+        if (r >= 0)
+                r = buf_append(b, head, sizeof(head) - 1);
+        if (r >= 0)
+                r = buf_append_str(b, table);
+        if (r >= 0)
+                r = buf_append(b, "\":[", 3);
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                r = buf_append_str(b, i ? ",{\"PutRequest\":{\"Item\":" : "{\"PutRequest\":{\"Item\":");
+                r = buf_append(b, put + (i ? 0 : 1), sizeof(put) - (i ? 1 : 2));
                 if (r >= 0)
-                        r = buf_append_str(b, items[i]);
+                        r = buf_append(b, items[i], len[i]);
                 if (r >= 0)
-                        r = buf_append_str(b, "}}");
+                        r = buf_append(b, "}}", 2);
         }
         if (r >= 0)
-                r = buf_append_str(b, "]}}");
+                r = buf_append(b, "]}}", 3);
         return r;
 }
 
