@@ -202,12 +202,12 @@ static const Case cases[] = {
           "t.yaml:8:52: pipelines[0].columns[0].values: only allowed for type enum" },
         { "pattern-on-integer", HEAD PIPE_TOP "    columns: [ { name: id, type: integer, required: true, pattern: \"^[0-9]+$\" } ]\n"
           "    key: { partition: id }\n",
-          "t.yaml:8:68: pipelines[0].columns[0].pattern: only allowed for type string" },
+          "t.yaml:8:68: pipelines[0].columns[0].pattern: only allowed for type string or string_set" },
         { "pattern-invalid", HEAD PIPE_TOP "    columns: [ { name: id, required: true, pattern: \"^A[0-9\" } ]\n    key: { partition: id }\n",
           "t.yaml:8:53: pipelines[0].columns[0].pattern: not a valid POSIX extended regular expression: Unmatched [, [^, [:, [., or [=" },
         { "max-length-on-date", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: d, type: date, max_length: 10 } ]\n"
           "    key: { partition: id }\n",
-          "t.yaml:8:81: pipelines[0].columns[1].max_length: only allowed for type string" },
+          "t.yaml:8:81: pipelines[0].columns[1].max_length: only allowed for type string or string_set" },
         { "min-gt-max", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: n, type: integer, min: 10, max: 1 } ]\n"
           "    key: { partition: id }\n",
           "t.yaml:8:86: pipelines[0].columns[1].max: smaller than min" },
