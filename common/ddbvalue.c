@@ -313,7 +313,7 @@ static int check_av(DdbConv *c, const cJSON *av, unsigned depth, Buf *out, size_
                 r = buf_append_str(out, cJSON_IsTrue(v) ? "true}" : "false}");
                 return r < 0 ? r : 0;
         }
-        if (!t[1])
+        if (!t[1] && t[0] != 'M' && t[0] != 'L')
                 r = scalar(c, t[0], v, out, size, NULL, NULL, ret_why);
         else if (t[1] == 'S')
                 r = set(c, t[0], v, out, size, ret_why);
