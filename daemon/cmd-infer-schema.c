@@ -298,7 +298,7 @@ static const char *type_of(const Col *c) {
         if (!c->not_date)
                 return "date";
         /* an enum needs repetition to be a guess worth making */
-        if (!c->not_enum && c->n_values <= ENUM_MAX && c->present >= 2 * c->n_values && c->n_values >= 1)
+        if (!c->not_enum && c->n_values <= ENUM_MAX && c->present >= 2 * c->n_values && c->n_values >= 2)
                 return "enum";
         return "string";
 }
