@@ -1132,9 +1132,14 @@ static int add_computed(Schema *s, uint64_t line, ItemBuilder *item, const char 
                         if (c->ttl_col >= 0) {
                                 const SchemaCell *cell = &s->cells[c->ttl_col];
 
-                                /* no date, no expiry: the item stays */
-                                if (cell->null || cell->json || schema_check_date(cell->data, cell->len))
-                                        continue;
+                                /* no date, no expiry: the item stays (but a key must be there) */
+                                if (cell->null || cell->json || schema_check_date(cell->data, cell->len)) {
+                                        if (!c->key_what)
+                                                continue;
+                                        *ret_why = reason(s, "%s %s: its date %s is null", c->key_what,
+                                                          cs->attribute, cs->ttl_column);
+                                        return 1;
+                                }
                                 base = date_epoch(cell->data, cell->len);
                         }
                         /* "Time to Live (TTL)": a Number holding epoch seconds */
