@@ -6,11 +6,13 @@
  * the second byte arrives (a chunk may be one byte long). */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/csv.h"
 #include "common/inflate.h"
 #include "common/ingest.h"
 #include "common/item.h"
+#include "common/jsonline.h"
 #include "common/schema.h"
 
 typedef enum Mode {
@@ -37,6 +39,12 @@ struct Ingest {
         ItemBuilder item;
         Buf key;
         IngestStats stats;
+        /* JSON Lines and ddb-json: the line being gathered (at most max_row_bytes of it) */
+        Buf line;
+        size_t max_row;
+        bool line_long;         /* the line passed max_row_bytes: the rest is skipped */
+        uint64_t lines;         /* line breaks seen */
+        JsonLine jl;
 };
 
 Ingest *ingest_free(Ingest *in) {
@@ -47,8 +55,15 @@ Ingest *ingest_free(Ingest *in) {
         schema_free(in->schema);
         item_builder_done(&in->item);
         buf_done(&in->key);
+        buf_done(&in->line);
+        json_line_done(&in->jl);
         free(in);
         return NULL;
+}
+
+static int emit(Ingest *in, const IngestReject *rj) {
+        in->stats.rows_rejected++;
+        return in->cb.on_reject ? in->cb.on_reject(in->userdata, rj) : 0;
 }
 
 static int emit_reject(Ingest *in, const CsvRow *row, unsigned column, const char *column_name,
@@ -63,8 +78,21 @@ static int emit_reject(Ingest *in, const CsvRow *row, unsigned column, const cha
                 .raw_truncated = row->raw_truncated,
         };
 
-        in->stats.rows_rejected++;
-        return in->cb.on_reject ? in->cb.on_reject(in->userdata, &rj) : 0;
+        return emit(in, &rj);
+}
+
+static int emit_item(Ingest *in, uint64_t line) {
+        IngestItem it = {
+                .json = in->item.json.data,
+                .json_len = in->item.json.len,
+                .key = in->key.data,
+                .key_len = in->key.len,
+                .line = line,
+                .size = in->item.size,
+        };
+
+        in->stats.rows_valid++;
+        return in->cb.on_item ? in->cb.on_item(in->userdata, &it) : 0;
 }
 
 static int on_header(Ingest *in, const CsvRow *row) {
@@ -115,30 +143,114 @@ static int on_row(void *userdata, const CsvRow *row) {
                                 schema_column_name_at(in->schema, row->error_column),
                                 csv_row_error_to_string(row->error));
         else {
-                r = schema_row(in->schema, row->fields, row->n_fields, &in->item, &in->key, &rj);
+                r = schema_row_at(in->schema, row->fields, row->n_fields, row->line, &in->item,
+                                  &in->key, &rj);
                 if (r < 0)
                         return s3b_error_set(in->err, r, "line %llu: %s",
                                              (unsigned long long) row->line, strerror(-r));
                 if (r > 0)
                         r = emit_reject(in, row, rj.column, rj.column_name, rj.reason);
-                else {
-                        IngestItem it = {
-                                .json = in->item.json.data,
-                                .json_len = in->item.json.len,
-                                .key = in->key.data,
-                                .key_len = in->key.len,
-                                .line = row->line,
-                                .size = in->item.size,
-                        };
-
-                        in->stats.rows_valid++;
-                        r = in->cb.on_item ? in->cb.on_item(in->userdata, &it) : 0;
-                }
+                else
+                        r = emit_item(in, row->line);
         }
         if (r < 0)
                 return s3b_error_set(in->err, r, "line %llu: aborted by the caller",
                                      (unsigned long long) row->line);
         return 0;
+}
+
+/* ---- JSON Lines and ddb-json: one value per line ---- */
+
+static bool blank(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+                        return false;
+        return true;
+}
+
+/* One complete line (without its \n): parsed, checked, handed on. */
+static int on_line(Ingest *in, uint64_t line) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *data = in->line.data ? in->line.data : "";
+        size_t n = in->line.len;
+        IngestReject rj = { .line = line, .raw = data, .raw_len = n, .raw_truncated = in->line_long };
+        SchemaReject sr;
+        int r;
+
+        if (n > 0 && data[n - 1] == '\r' && !in->line_long)
+                n--;
+        /* a UTF-8 byte order mark at the start of the file is no part of the first line */
+        if (line == 1 && n >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+                data += 3;
+                n -= 3;
+        }
+        rj.raw = data;
+        rj.raw_len = n;
+        /* empty lines are skipped, as in CSV; a line cut short is never blank */
+        if (!in->line_long && blank(data, n))
+                return 0;
+        in->stats.rows_total++;
+        if (in->line_long) {
+                rj.reason = csv_row_error_to_string(CSV_ROW_ROW_TOO_LONG);
+                r = emit(in, &rj);
+        } else if ((r = json_line_parse(&in->jl, data, n, &root, &rj.reason)) != 0) {
+                if (r < 0)
+                        return s3b_error_set(in->err, r, "line %llu: %s", (unsigned long long) line, strerror(-r));
+                r = emit(in, &rj);
+        } else {
+                r = in->spec->format == FORMAT_DDB_JSON
+                            ? schema_row_ddb(in->schema, root, &in->item, &in->key, &sr)
+                            : schema_row_json(in->schema, root, line, &in->item, &in->key, &sr);
+                if (r < 0)
+                        return s3b_error_set(in->err, r, "line %llu: %s", (unsigned long long) line, strerror(-r));
+                if (r > 0) {
+                        rj.column_name = sr.column_name;
+                        rj.reason = sr.reason;
+                        r = emit(in, &rj);
+                } else
+                        r = emit_item(in, line);
+        }
+        if (r < 0)
+                return s3b_error_set(in->err, r, "line %llu: aborted by the caller", (unsigned long long) line);
+        return 0;
+}
+
+/* Splits decoded bytes into lines. A line is kept up to max_row_bytes; past that it is a
+ * rejected row and the rest of it is skipped without being stored. */
+static int lines_feed(Ingest *in, const char *d, size_t n) {
+        while (n > 0) {
+                const char *nl = memchr(d, '\n', n);
+                size_t take = nl ? (size_t) (nl - d) : n, room;
+                int r;
+
+                room = in->line.len < in->max_row ? in->max_row - in->line.len : 0;
+                if (take > room)
+                        in->line_long = true;
+                r = buf_append(&in->line, d, MIN(take, room));
+                if (r < 0)
+                        return s3b_error_set(in->err, r, "line %llu: %s", (unsigned long long) in->lines + 1,
+                                             strerror(-r));
+                if (!nl)
+                        break;
+                r = on_line(in, ++in->lines);
+                if (r < 0)
+                        return r;
+                buf_reset(&in->line);
+                in->line_long = false;
+                d = nl + 1;
+                n -= take + 1;
+        }
+        return 0;
+}
+
+static int lines_finish(Ingest *in) {
+        int r = 0;
+
+        if (in->line.len > 0 || in->line_long)
+                r = on_line(in, ++in->lines);
+        buf_reset(&in->line);
+        in->line_long = false;
+        return r;
 }
 
 /* Decoded bytes to the parser. A UTF-16 file is refused on its byte order mark, once, rather
@@ -157,6 +269,8 @@ static int to_parser(Ingest *in, const void *data, size_t n) {
                                              in->head[0], in->head[1]);
         }
         in->stats.bytes_decoded += n;
+        if (in->spec->format != FORMAT_CSV)
+                return lines_feed(in, data, n);
         return csv_parser_feed(in->csv, data, n);
 }
 
@@ -195,6 +309,12 @@ int ingest_new(const PipelineSpec *spec, const TableShape *table, const char *ob
         /* the item can never need more: every value byte escaped, every name once */
         item_builder_init(&in->item, max_row * JSON_ESCAPE_MAX + names + 64);
         buf_init(&in->key, 2 * (max_row + 64));
+        buf_init(&in->line, max_row + 1);
+        json_line_init(&in->jl, 4 * max_row + 64);
+        in->max_row = max_row;
+        r = schema_set_source(in->schema, object_key, NULL, (int64_t) time(NULL));
+        if (r < 0)
+                return r;
 
         switch (spec->csv.compression) {
         case COMPRESSION_GZIP:
@@ -297,13 +417,13 @@ int ingest_finish(Ingest *in, IngestStats *ret_stats, S3bError *err) {
                 if (r < 0)
                         goto finish;
         }
-        r = csv_parser_finish(in->csv);
+        r = in->spec->format == FORMAT_CSV ? csv_parser_finish(in->csv) : lines_finish(in);
         if (r < 0) {
                 if (in->err->code == 0)
                         s3b_error_set(in->err, r, "CSV parser: %s", strerror(-r));
                 goto finish;
         }
-        if (in->spec->csv.header == HEADER_REQUIRED && !in->header_done)
+        if (in->spec->format == FORMAT_CSV && in->spec->csv.header == HEADER_REQUIRED && !in->header_done)
                 r = s3b_error_set(in->err, -EBADMSG, "no header row: the file is empty");
 finish:
         if (r < 0)
@@ -313,6 +433,11 @@ finish:
         if (ret_stats)
                 *ret_stats = in->stats;
         return r;
+}
+
+int ingest_set_source(Ingest *in, const IngestSource *src) {
+        return schema_set_source(in->schema, src->key, src->etag,
+                                 src->ingested_at ? src->ingested_at : (int64_t) time(NULL));
 }
 
 void ingest_get_stats(const Ingest *in, IngestStats *ret_stats) {

@@ -2,7 +2,11 @@
  *
  * Chains inflate (gzip, when the key ends in .gz or the data starts with 1f 8b and
  * compression is auto) → csv (RFC 4180 push parser) → schema (header binding, type checks)
- * → item (DynamoDB JSON). Push-based with constant memory: the caller feeds chunks as they
+ * → item (DynamoDB JSON). With format jsonl or ddb-json the csv step is a line splitter
+ * instead and each line one JSON value (jsonline.h → schema_row_json()/schema_row_ddb()):
+ * the same bounds (a line over max_row_bytes is a rejected row whose rest is skipped
+ * unstored), gzip, rejects and outcomes. Empty lines are skipped; a UTF-8 byte order mark
+ * at the start is dropped; a JSON reject has column 0 and names the field in column_name. Push-based with constant memory: the caller feeds chunks as they
  * arrive from S3 in any size, and each complete row comes out through a callback before
  * ingest_feed() returns. Memory is bounded by the spec's max_row_bytes, whatever the file size.
  *
@@ -87,6 +91,18 @@ typedef struct IngestStats {
  * (bad regex, unknown key column, ...) or does not fit the table. */
 int ingest_new(const PipelineSpec *spec, const TableShape *table, const char *object_key,
                const IngestCallbacks *cb, void *userdata, Ingest **ret, S3bError *err);
+
+/* Where the object came from, for computed attributes (source_key, source_etag,
+ * ingested_at). ingest_new() sets the key it was given and the current time; the daemon adds
+ * the ETag it pinned the job to. NULL or "" = unknown (the attribute is left out of items).
+ * ingested_at 0 = now. Call before the first ingest_feed(). -ENOMEM. */
+typedef struct IngestSource {
+        const char *key;
+        const char *etag;
+        int64_t ingested_at;
+} IngestSource;
+
+int ingest_set_source(Ingest *in, const IngestSource *src);
 
 /* Feeds n bytes of the object. 0, or < 0 for a file-level failure (-EBADMSG for a header
  * mismatch or corrupt gzip, the callback's code for an abort, -ENOMEM) with err filled. */

@@ -252,6 +252,21 @@ int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, si
         return 0;
 }
 
+int item_add_raw(ItemBuilder *b, const ItemName *name, const char *av, size_t n, size_t value_size) {
+        int r;
+
+        if (b->n_attrs > 0 && (r = buf_append_char(&b->json, ',')) < 0)
+                return r;
+        r = buf_append(&b->json, name->json, name->json_len);
+        if (r >= 0)
+                r = buf_append(&b->json, av, n);
+        if (r < 0)
+                return r;
+        b->size += name->size + value_size;
+        b->n_attrs++;
+        return 0;
+}
+
 int item_end(ItemBuilder *b) {
         return buf_append_char(&b->json, '}');
 }

@@ -51,6 +51,10 @@ int item_begin(ItemBuilder *b);
 /* ITEM_S: v is the text. ITEM_N: v is a number already in DynamoDB form (not checked here).
  * ITEM_BOOL: v is "true" or "false" (else -EINVAL). -ENOBUFS when the JSON would pass max. */
 int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n);
+/* Appends an attribute whose AttributeValue JSON (e.g. {"SS":["a","b"]}, {"M":{...}},
+ * {"NULL":true}) is already built, with its DynamoDB size (value only, the name's bytes are
+ * added here). -ENOBUFS when the JSON would pass max. */
+int item_add_raw(ItemBuilder *b, const ItemName *name, const char *av, size_t n, size_t value_size);
 int item_end(ItemBuilder *b);
 
 /* Appends s as the inside of a JSON string (no surrounding quotes). */

@@ -29,8 +29,10 @@
  * A Schema keeps scratch buffers and the header binding: one per file, one thread at a time. */
 #pragma once
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 #include "common/csv.h"
@@ -43,8 +45,8 @@
 typedef struct Schema Schema;
 
 typedef struct SchemaReject {
-        unsigned column;        /* 1-based CSV field position, 0 = the whole row */
-        const char *column_name;/* the configured column, or NULL */
+        unsigned column;        /* 1-based CSV field position, 0 = the whole row (or JSON) */
+        const char *column_name;/* the configured column (JSON: field or attribute), or NULL */
         const char *reason;     /* valid until the next schema call */
 } SchemaReject;
 
@@ -71,6 +73,29 @@ size_t schema_n_columns(const Schema *s);
  * IngestItem.key); 1: rejected, *ret_reject says why; < 0: -ENOMEM / -ENOBUFS. */
 int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, Buf *key,
                SchemaReject *ret_reject);
+/* The same, for the row starting on `line` (for the computed source_line). */
+int schema_row_at(Schema *s, const CsvField *fields, size_t n, uint64_t line, ItemBuilder *item,
+                  Buf *key, SchemaReject *ret_reject);
+
+/* JSON Lines: one object from json_line_parse(). Its fields are matched to columns by name
+ * (csv.header_match); fields no column names are ignored, a missing field is null, a field
+ * given twice rejects the row. A string, a number, true/false feed scalar columns (a string
+ * column takes only strings, integer/number numbers or strings, boolean true/false or
+ * strings); an array a set or list column, an object a map column. Same returns. */
+int schema_row_json(Schema *s, const cJSON *obj, uint64_t line, ItemBuilder *item, Buf *key,
+                    SchemaReject *ret_reject);
+
+/* ddb-json: one {"Item": {...}} object. Every AttributeValue is checked (ddbvalue.h) and
+ * written as given; the key attributes must be there, S, N or B (of the table's declared type
+ * when a TableShape was given), non-empty and within DynamoDB's key lengths, and so must any
+ * index key attribute present. Same returns. */
+int schema_row_ddb(Schema *s, const cJSON *line_obj, ItemBuilder *item, Buf *key,
+                   SchemaReject *ret_reject);
+
+/* Where the rows come from, for computed attributes: the object key and ETag (either may be
+ * NULL: unknown, and the attribute is then left out) and when the ingest began (epoch s).
+ * -ENOMEM. */
+int schema_set_source(Schema *s, const char *key, const char *etag, int64_t ingested_at);
 
 /* The value checks on their own. Each returns NULL when v is valid, else the reason. */
 

@@ -11,8 +11,18 @@ static void strv_free(char **v, size_t n) {
 
 void column_spec_done(ColumnSpec *c) {
         free(c->name);
+        free(c->attribute);
+        free(c->default_value);
+        free(c->separator);
         free(c->pattern);
         strv_free(c->enum_values, c->n_enum_values);
+        memset(c, 0, sizeof(*c));
+}
+
+void computed_spec_done(ComputedSpec *c) {
+        free(c->attribute);
+        free(c->constant);
+        free(c->ttl_column);
         memset(c, 0, sizeof(*c));
 }
 
@@ -42,6 +52,9 @@ void pipeline_spec_done(PipelineSpec *p) {
         for (size_t i = 0; i < p->n_columns; i++)
                 column_spec_done(&p->columns[i]);
         free(p->columns);
+        for (size_t i = 0; i < p->n_computed; i++)
+                computed_spec_done(&p->computed[i]);
+        free(p->computed);
         free(p->partition_key);
         free(p->sort_key);
         free(p->ordering.group_regex);
@@ -53,6 +66,92 @@ int pipeline_spec_column_index(const PipelineSpec *p, const char *name) {
                 if (strcmp(p->columns[i].name, name) == 0)
                         return (int) i;
         return -1;
+}
+
+const char *column_spec_attribute(const ColumnSpec *c) {
+        return c->attribute ? c->attribute : c->name;
+}
+
+int pipeline_spec_attribute_index(const PipelineSpec *p, const char *name) {
+        for (size_t i = 0; i < p->n_columns; i++)
+                if (p->columns[i].name && strcmp(column_spec_attribute(&p->columns[i]), name) == 0)
+                        return (int) i;
+        return -1;
+}
+
+int pipeline_spec_computed_index(const PipelineSpec *p, const char *name) {
+        for (size_t i = 0; i < p->n_computed; i++)
+                if (p->computed[i].attribute && strcmp(p->computed[i].attribute, name) == 0)
+                        return (int) i;
+        return -1;
+}
+
+char computed_spec_type(const ComputedSpec *c) {
+        if (c->kind == COMPUTED_TTL || (c->kind == COMPUTED_SOURCE && c->source == SOURCE_LINE))
+                return 'N';
+        return 'S';
+}
+
+static const char *const format_names[_FORMAT_MAX] = {
+        [FORMAT_CSV] = "csv", [FORMAT_JSONL] = "jsonl", [FORMAT_DDB_JSON] = "ddb-json",
+};
+
+const char *input_format_to_string(InputFormat f) {
+        return f >= 0 && f < _FORMAT_MAX ? format_names[f] : NULL;
+}
+
+static const char *const source_names[_SOURCE_MAX] = {
+        [SOURCE_KEY] = "source_key", [SOURCE_ETAG] = "source_etag",
+        [SOURCE_LINE] = "source_line", [SOURCE_INGESTED_AT] = "ingested_at",
+};
+
+const char *computed_source_to_string(ComputedSource s) {
+        return s >= 0 && s < _SOURCE_MAX ? source_names[s] : NULL;
+}
+
+static const char *const header_match_names[_HEADER_MATCH_MAX] = {
+        [HEADER_MATCH_CASE_INSENSITIVE] = "case_insensitive",
+        [HEADER_MATCH_EXACT] = "exact",
+        [HEADER_MATCH_LOOSE] = "loose",
+};
+
+const char *header_match_to_string(HeaderMatch m) {
+        return m >= 0 && m < _HEADER_MATCH_MAX ? header_match_names[m] : NULL;
+}
+
+static bool loose_skip(char c) {
+        return c == ' ' || c == '\t' || c == '_' || c == '-';
+}
+
+static char ascii_lower(char c) {
+        return c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
+}
+
+bool header_matches(HeaderMatch m, const char *name, const char *h, size_t n) {
+        size_t i = 0, j = 0, nl = strlen(name);
+
+        switch (m) {
+        case HEADER_MATCH_EXACT:
+                return nl == n && memcmp(name, h, n) == 0;
+        case HEADER_MATCH_LOOSE:
+                for (;;) {
+                        while (i < nl && loose_skip(name[i]))
+                                i++;
+                        while (j < n && loose_skip(h[j]))
+                                j++;
+                        if (i == nl || j == n)
+                                return i == nl && j == n;
+                        if (ascii_lower(name[i++]) != ascii_lower(h[j++]))
+                                return false;
+                }
+        default:
+                if (nl != n)
+                        return false;
+                for (; i < n; i++)
+                        if (ascii_lower(name[i]) != ascii_lower(h[i]))
+                                return false;
+                return true;
+        }
 }
 
 static bool has_prefix(const char *s, const char *prefix) {
@@ -99,6 +198,10 @@ static const char *const column_type_names[_COLUMN_TYPE_MAX] = {
         [COLUMN_BOOLEAN] = "boolean",
         [COLUMN_DATE] = "date",
         [COLUMN_ENUM] = "enum",
+        [COLUMN_STRING_SET] = "string_set",
+        [COLUMN_NUMBER_SET] = "number_set",
+        [COLUMN_MAP] = "map",
+        [COLUMN_LIST] = "list",
 };
 
 const char *column_type_to_string(ColumnType t) {

@@ -17,13 +17,21 @@ typedef enum ColumnType {
         COLUMN_BOOLEAN,         /* true/false/1/0/yes/no, case-insensitive → BOOL */
         COLUMN_DATE,            /* ISO 8601 date or date-time → S, as written */
         COLUMN_ENUM,            /* one of enum_values, exact match → S */
+        COLUMN_STRING_SET,      /* separator-split strings → SS (no duplicates) */
+        COLUMN_NUMBER_SET,      /* separator-split numbers → NS (no duplicates by value) */
+        COLUMN_MAP,             /* a JSON object → M */
+        COLUMN_LIST,            /* a JSON array → L */
         _COLUMN_TYPE_MAX,
 } ColumnType;
 
 typedef struct ColumnSpec {
-        char *name;             /* CSV header name and DynamoDB attribute name */
+        char *name;             /* CSV header name (or JSON Lines field name) */
+        char *attribute;        /* DynamoDB attribute name; NULL = name */
         ColumnType type;
         bool required;          /* a null value rejects the row; otherwise the attribute is omitted */
+        bool keep_null;         /* omit_if_null: false → a null optional value is written as NULL */
+        char *default_value;    /* written (checked like any value) when an optional value is null */
+        char *separator;        /* string_set/number_set: between elements; NULL = "|" */
         char *pattern;          /* POSIX extended regex for strings, or NULL */
         size_t max_length;      /* strings: max bytes, 0 = no limit */
         bool has_min, has_max;  /* integer/number bounds */
@@ -45,9 +53,24 @@ typedef enum Compression {
         _COMPRESSION_MAX,
 } Compression;
 
+typedef enum HeaderMatch {
+        HEADER_MATCH_CASE_INSENSITIVE,  /* default: "Student_ID" is column student_id */
+        HEADER_MATCH_EXACT,             /* byte for byte */
+        HEADER_MATCH_LOOSE,             /* case, spaces, '_' and '-' ignored: "Student ID" = student_id */
+        _HEADER_MATCH_MAX,
+} HeaderMatch;
+
+typedef enum InputFormat {
+        FORMAT_CSV,             /* RFC 4180 (default) */
+        FORMAT_JSONL,           /* one JSON object per line, fields → columns */
+        FORMAT_DDB_JSON,        /* one {"Item": {...}} per line, as DynamoDB's export writes it */
+        _FORMAT_MAX,
+} InputFormat;
+
 typedef struct CsvSpec {
         char delimiter;         /* ',' ';' '|' '\t' */
         HeaderMode header;
+        HeaderMatch header_match;       /* CSV header and JSON Lines field names to columns */
         char **null_values;     /* exact, case-sensitive matches that mean "no value" */
         size_t n_null_values;
         Compression compression;
@@ -78,23 +101,52 @@ typedef struct OrderingSpec {
         unsigned window;
 } OrderingSpec;
 
+/* Attributes that come from the file rather than from a column (issue: computed). */
+typedef enum ComputedKind {
+        COMPUTED_SOURCE,        /* from: source_key | source_etag | source_line | ingested_at */
+        COMPUTED_CONSTANT,      /* constant: "text" → S */
+        COMPUTED_TTL,           /* ttl: {from: ingested_at | DATE_COLUMN, add_days: N} → N epoch s */
+        _COMPUTED_KIND_MAX,
+} ComputedKind;
+
+typedef enum ComputedSource {
+        SOURCE_KEY,             /* the S3 object key → S */
+        SOURCE_ETAG,            /* its ETag without quotes → S (omitted when unknown) */
+        SOURCE_LINE,            /* the line the row starts on → N */
+        SOURCE_INGESTED_AT,     /* when the file's ingest began, ISO 8601 UTC → S */
+        _SOURCE_MAX,
+} ComputedSource;
+
+typedef struct ComputedSpec {
+        char *attribute;
+        ComputedKind kind;
+        ComputedSource source;  /* COMPUTED_SOURCE */
+        char *constant;         /* COMPUTED_CONSTANT */
+        char *ttl_column;       /* COMPUTED_TTL: a date column's name, or NULL = ingested_at */
+        int64_t add_days;       /* COMPUTED_TTL */
+} ComputedSpec;
+
 typedef struct PipelineSpec {
         char *name;
         char *match_bucket;     /* NULL = any bucket */
         char *match_prefix;     /* "" = any */
         char *match_suffix;     /* "" = any; case-sensitive like S3's filter */
         char *table;
+        InputFormat format;
         CsvSpec csv;
         ColumnSpec *columns;
         size_t n_columns;
-        char *partition_key;    /* names a column */
-        char *sort_key;         /* names a column, or NULL */
+        ComputedSpec *computed;
+        size_t n_computed;
+        char *partition_key;    /* names an attribute: a column's or a computed one */
+        char *sort_key;         /* names an attribute, or NULL */
         uint64_t max_rejected_rows;
         WriteMode write_mode;
         OrderingSpec ordering;
 } PipelineSpec;
 
 void column_spec_done(ColumnSpec *c);
+void computed_spec_done(ComputedSpec *c);
 void csv_spec_done(CsvSpec *c);
 void pipeline_spec_done(PipelineSpec *p);
 
@@ -104,6 +156,25 @@ void csv_spec_init(CsvSpec *c);
 
 /* Index of the column named `name` (exact match) or -1. */
 int pipeline_spec_column_index(const PipelineSpec *p, const char *name);
+
+/* The DynamoDB attribute a column writes: its attribute, else its name. */
+const char *column_spec_attribute(const ColumnSpec *c);
+
+/* Index of the column writing attribute `name` (exact match) or -1. */
+int pipeline_spec_attribute_index(const PipelineSpec *p, const char *name);
+
+/* Index of the computed attribute `name` or -1. */
+int pipeline_spec_computed_index(const PipelineSpec *p, const char *name);
+
+/* 'S' or 'N': the DynamoDB type a computed attribute writes. */
+char computed_spec_type(const ComputedSpec *c);
+
+const char *input_format_to_string(InputFormat f);
+const char *computed_source_to_string(ComputedSource s);
+const char *header_match_to_string(HeaderMatch m);
+
+/* Whether header text h[0..n) names column name under mode m. */
+bool header_matches(HeaderMatch m, const char *name, const char *h, size_t n);
 
 typedef enum PipelineMatch {
         PIPELINE_MATCH_NONE,

@@ -10,10 +10,12 @@ char table_key_type_of_column(ColumnType t) {
         case COLUMN_INTEGER:
         case COLUMN_NUMBER:
                 return 'N';
-        case COLUMN_BOOLEAN:
-                return 0;
-        default:
+        case COLUMN_STRING:
+        case COLUMN_DATE:
+        case COLUMN_ENUM:
                 return 'S';
+        default:        /* BOOL, SS, NS, M, L: no key can be one */
+                return 0;
         }
 }
 
@@ -29,34 +31,53 @@ static const char *type_name(char t) {
                 return "N (number)";
         case 'B':
                 return "B (binary)";
-        default:
+        case 0:
                 return "BOOL (boolean)";
+        default:
+                return "a set, M or L";
         }
 }
 
-/* The column of p that writes attribute `name`, or NULL: an attribute no column writes is
- * never in an item, which DynamoDB allows for index keys (sparse index). */
-static const ColumnSpec *column_of(const PipelineSpec *p, const char *name) {
-        int i = pipeline_spec_column_index(p, name);
+/* The type p writes into attribute `name` (a column's or a computed one), 0 for a type no key
+ * can have, or -1 when p never writes it: an attribute no one writes is never in an item,
+ * which DynamoDB allows for index keys (sparse index). ddb-json items carry their own types,
+ * checked per row. */
+static int written_type(const PipelineSpec *p, const char *name, const char **ret_noun,
+                        const char **ret_what) {
+        int i = pipeline_spec_attribute_index(p, name);
 
-        return i < 0 ? NULL : &p->columns[i];
+        if (p->format == FORMAT_DDB_JSON)
+                return -1;
+        if (i >= 0) {
+                ColumnType ct = p->columns[i].type;
+
+                *ret_noun = "column";
+                *ret_what = column_type_to_string(ct);
+                /* a boolean says BOOL; sets, M and L a type of their own */
+                return ct == COLUMN_BOOLEAN ? 0 : table_key_type_of_column(ct) ? table_key_type_of_column(ct) : 1;
+        }
+        i = pipeline_spec_computed_index(p, name);
+        if (i < 0)
+                return -1;
+        *ret_noun = "computed attribute";
+        *ret_what = computed_spec_type(&p->computed[i]) == 'N' ? "a number" : "a string";
+        return computed_spec_type(&p->computed[i]);
 }
 
 static int check_attr(const PipelineSpec *p, const char *table, const char *what,
                       const TableKeyAttr *a, S3bError *err) {
-        const ColumnSpec *c;
-        char t;
+        const char *noun = "", *kind = "";
+        int t;
 
-        if (!a->name[0] || !(c = column_of(p, a->name)))
+        if (!a->name[0] || (t = written_type(p, a->name, &noun, &kind)) < 0)
                 return 0;
-        t = table_key_type_of_column(c->type);
         if (t == a->type)
                 return 0;
         return s3b_error_set(err, -EINVAL,
-                             "pipeline '%s': table %s declares %s %s as %s, but column %s is %s and "
+                             "pipeline '%s': table %s declares %s %s as %s, but %s %s is %s and "
                              "writes %s; DynamoDB would refuse every row that has a value",
                              p->name ? p->name : "", table, what, a->name, type_name(a->type),
-                             a->name, column_type_to_string(c->type), type_name(t));
+                             noun, a->name, kind, type_name((char) t));
 }
 
 int table_shape_check_spec(const TableShape *t, const PipelineSpec *p, S3bError *err) {

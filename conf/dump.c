@@ -89,8 +89,9 @@ static void dump_csv(FILE *f, const CsvSpec *csv) {
 
         fputs("    csv:\n", f);
         put_kv(f, "      ", "delimiter", delim);
-        fprintf(f, "      header: %s\n      compression: %s\n      null_values: [",
-                headers[csv->header], compressions[csv->compression]);
+        fprintf(f, "      header: %s\n      header_match: %s\n      compression: %s\n      null_values: [",
+                headers[csv->header], header_match_to_string(csv->header_match),
+                compressions[csv->compression]);
         for (size_t i = 0; i < csv->n_null_values; i++) {
                 fputs(i ? ", " : "", f);
                 put_str(f, csv->null_values[i]);
@@ -102,8 +103,13 @@ static void dump_csv(FILE *f, const CsvSpec *csv) {
 static void dump_column(FILE *f, const ColumnSpec *col) {
         fputs("      - name: ", f);
         put_str(f, col->name);
-        fprintf(f, "\n        type: %s\n        required: %s\n", column_type_to_string(col->type),
-                col->required ? "true" : "false");
+        fputc('\n', f);
+        put_kv(f, "        ", "attribute", col->attribute);
+        fprintf(f, "        type: %s\n        required: %s\n        omit_if_null: %s\n",
+                column_type_to_string(col->type), col->required ? "true" : "false",
+                col->keep_null ? "false" : "true");
+        put_kv(f, "        ", "default", col->default_value);
+        put_kv(f, "        ", "separator", col->separator);
         put_kv(f, "        ", "pattern", col->pattern);
         if (col->max_length)
                 fprintf(f, "        max_length: %zu\n", col->max_length);
@@ -133,6 +139,25 @@ static void dump_ordering(FILE *f, const OrderingSpec *o) {
                 fprintf(f, "      window: %u\n", o->window);
 }
 
+static void dump_computed(FILE *f, const ComputedSpec *c) {
+        fputs("      - attribute: ", f);
+        put_str(f, c->attribute);
+        fputc('\n', f);
+        switch (c->kind) {
+        case COMPUTED_SOURCE:
+                fprintf(f, "        from: %s\n", computed_source_to_string(c->source));
+                break;
+        case COMPUTED_CONSTANT:
+                put_kv(f, "        ", "constant", c->constant);
+                break;
+        default:
+                fputs("        ttl:\n          from: ", f);
+                put_str(f, c->ttl_column ? c->ttl_column : "ingested_at");
+                fprintf(f, "\n          add_days: %lld\n", (long long) c->add_days);
+                break;
+        }
+}
+
 static void dump_pipeline(FILE *f, const PipelineSpec *p) {
         static const char *const modes[] = { "stream", "validate_first" };
 
@@ -143,10 +168,17 @@ static void dump_pipeline(FILE *f, const PipelineSpec *p) {
         put_kv(f, "      ", "prefix", p->match_prefix);
         put_kv(f, "      ", "suffix", p->match_suffix);
         put_kv(f, "    ", "table", p->table);
+        fprintf(f, "    format: %s\n", input_format_to_string(p->format));
         dump_csv(f, &p->csv);
-        fputs("    columns:\n", f);
+        /* ddb-json has none, and an empty list would not load back */
+        if (p->n_columns)
+                fputs("    columns:\n", f);
         for (size_t i = 0; i < p->n_columns; i++)
                 dump_column(f, &p->columns[i]);
+        if (p->n_computed)
+                fputs("    computed:\n", f);
+        for (size_t i = 0; i < p->n_computed; i++)
+                dump_computed(f, &p->computed[i]);
         fputs("    key:\n", f);
         put_kv(f, "      ", "partition", p->partition_key);
         put_kv(f, "      ", "sort", p->sort_key);

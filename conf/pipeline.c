@@ -114,9 +114,10 @@ static void load_row_limits(Loader *ld, const YNode *csv, const char *path, CsvS
 }
 
 static void load_csv(Loader *ld, const YNode *pl, const char *ppath, CsvSpec *c) {
-        static const char *const keys[] = { "delimiter", "header", "null_values", "compression",
-                                            "max_row_bytes", "max_field_bytes", NULL };
+        static const char *const keys[] = { "delimiter", "header", "header_match", "null_values",
+                                            "compression", "max_row_bytes", "max_field_bytes", NULL };
         static const char *const headers[] = { "required", "absent", NULL };
+        const char *matches[_HEADER_MATCH_MAX + 1] = { NULL };
         static const char *const compressions[] = { "auto", "none", "gzip", NULL };
         const YNode *v = load_field(ld, pl, ppath, "csv", false), *nv;
         char path[LOAD_PATH_MAX], p[LOAD_PATH_MAX];
@@ -132,6 +133,10 @@ static void load_csv(Loader *ld, const YNode *pl, const char *ppath, CsvSpec *c)
                 c->header = (HeaderMode) k;
         if (get_choice(ld, v, path, "compression", compressions, &k))
                 c->compression = (Compression) k;
+        for (int i = 0; i < _HEADER_MATCH_MAX; i++)
+                matches[i] = header_match_to_string((HeaderMatch) i);
+        if (get_choice(ld, v, path, "header_match", matches, &k))
+                c->header_match = (HeaderMatch) k;
         nv = ynode_get(v, "null_values");
         if (nv)
                 load_null_values(ld, nv, load_join(p, path, "null_values"), c);
@@ -150,8 +155,8 @@ static void load_pattern(Loader *ld, const YNode *col, const char *path, ColumnS
         if (!get_string(ld, col, path, "pattern", false, 1024, NULL, &c->pattern))
                 return;
         load_join(p, path, "pattern");
-        if (c->type != COLUMN_STRING) {
-                load_report(ld, ynode_get(col, "pattern"), p, "only allowed for type string");
+        if (c->type != COLUMN_STRING && c->type != COLUMN_STRING_SET) {
+                load_report(ld, ynode_get(col, "pattern"), p, "only allowed for type string or string_set");
                 return;
         }
         r = regcomp(&re, c->pattern, REG_EXTENDED | REG_NOSUB);
@@ -238,9 +243,87 @@ static void load_bounds(Loader *ld, const YNode *col, const char *path, ColumnSp
                             "smaller than min");
 }
 
+static bool is_set_type(ColumnType t) {
+        return t == COLUMN_STRING_SET || t == COLUMN_NUMBER_SET;
+}
+
+/* A default must be a value the column accepts: checked here once, not refused on every row. */
+static void load_default(Loader *ld, const YNode *col, const char *path, ColumnSpec *c) {
+        static const ColumnType scalar[] = { COLUMN_STRING, COLUMN_INTEGER, COLUMN_NUMBER,
+                                             COLUMN_BOOLEAN, COLUMN_DATE, COLUMN_ENUM };
+        const char *d, *why = NULL;
+        char p[LOAD_PATH_MAX];
+        bool ok = false, b;
+        Buf canon = BUF_INIT(64 * 1024);
+
+        if (!get_string(ld, col, path, "default", false, 1024, NULL, &c->default_value) || !c->default_value)
+                return;
+        load_join(p, path, "default");
+        for (size_t i = 0; i < ELEMENTSOF(scalar); i++)
+                ok = ok || c->type == scalar[i];
+        if (!ok) {
+                load_report(ld, ynode_get(col, "default"), p, "only allowed for scalar types (not sets, map or list)");
+                return;
+        }
+        if (c->required) {
+                load_report(ld, ynode_get(col, "default"), p, "a required column never uses its default");
+                return;
+        }
+        d = c->default_value;
+        switch (c->type) {
+        case COLUMN_INTEGER:
+        case COLUMN_NUMBER:
+                why = schema_parse_number(d, strlen(d), c->type == COLUMN_INTEGER, &canon, NULL);
+                if (!why && ((c->has_min && strtod(canon.data, NULL) < c->min) ||
+                             (c->has_max && strtod(canon.data, NULL) > c->max)))
+                        why = "outside min/max";
+                break;
+        case COLUMN_BOOLEAN:
+                why = schema_parse_boolean(d, strlen(d), &b);
+                break;
+        case COLUMN_DATE:
+                why = schema_check_date(d, strlen(d));
+                break;
+        case COLUMN_ENUM:
+                why = "not one of the values";
+                for (size_t i = 0; i < c->n_enum_values; i++)
+                        if (strcmp(c->enum_values[i], d) == 0)
+                                why = NULL;
+                break;
+        default:
+                if (c->max_length && strlen(d) > c->max_length)
+                        why = "longer than max_length";
+                break;
+        }
+        buf_done(&canon);
+        if (why)
+                load_report(ld, ynode_get(col, "default"), p, "not a valid %s value: %s",
+                            column_type_to_string(c->type), why);
+}
+
+static void load_mapping(Loader *ld, const YNode *col, const char *path, ColumnSpec *c) {
+        char p[LOAD_PATH_MAX];
+        bool omit = true;
+
+        if (get_string(ld, col, path, "attribute", false, 255, NULL, &c->attribute) && c->attribute &&
+            !c->attribute[0])
+                load_report(ld, ynode_get(col, "attribute"), load_join(p, path, "attribute"),
+                            "must not be empty");
+        if (get_bool(ld, col, path, "omit_if_null", &omit))
+                c->keep_null = !omit;
+        only_for(ld, col, path, "separator", is_set_type(c->type), "string_set or number_set");
+        if (is_set_type(c->type) &&
+            get_string(ld, col, path, "separator", false, 16, NULL, &c->separator) && c->separator &&
+            !c->separator[0])
+                load_report(ld, ynode_get(col, "separator"), load_join(p, path, "separator"),
+                            "must not be empty");
+        load_default(ld, col, path, c);
+}
+
 static void load_column(Loader *ld, const YNode *col, const char *path, ColumnSpec *c) {
-        static const char *const keys[] = { "name", "type", "required", "pattern", "max_length",
-                                            "values", "min", "max", NULL };
+        static const char *const keys[] = { "name", "attribute", "type", "required", "pattern",
+                                            "max_length", "values", "min", "max", "separator",
+                                            "omit_if_null", "default", NULL };
         const char *types[_COLUMN_TYPE_MAX + 1] = { NULL };
         char p[LOAD_PATH_MAX];
         const YNode *t;
@@ -267,11 +350,14 @@ static void load_column(Loader *ld, const YNode *col, const char *path, ColumnSp
         }
         get_bool(ld, col, path, "required", &c->required);
         load_pattern(ld, col, path, c);
-        only_for(ld, col, path, "max_length", c->type == COLUMN_STRING, "string");
-        if (c->type == COLUMN_STRING && get_u64(ld, col, path, "max_length", 1, MAX_STRING_BYTES, &max_len))
+        only_for(ld, col, path, "max_length", c->type == COLUMN_STRING || c->type == COLUMN_STRING_SET,
+                 "string or string_set");
+        if ((c->type == COLUMN_STRING || c->type == COLUMN_STRING_SET) &&
+            get_u64(ld, col, path, "max_length", 1, MAX_STRING_BYTES, &max_len))
                 c->max_length = (size_t) max_len;
         load_enum_values(ld, col, path, c);
         load_bounds(ld, col, path, c);
+        load_mapping(ld, col, path, c);
 }
 
 /* The header is matched to columns case-insensitively, so "Course" and "course" collide. */
@@ -285,12 +371,24 @@ static void check_column_names(Loader *ld, const YNode *cols, const char *path,
                 for (size_t j = 0; j < i; j++) {
                         const YNode *first = ynode_get(cols->items[j], "name");
 
-                        if (!p->columns[j].name || strcasecmp(p->columns[i].name, p->columns[j].name))
+                        if (!p->columns[j].name || (strcasecmp(p->columns[i].name, p->columns[j].name) &&
+                            !header_matches(p->csv.header_match, p->columns[j].name, p->columns[i].name,
+                                            strlen(p->columns[i].name))))
                                 continue;
                         load_report(ld, ynode_get(cols->items[i], "name"),
                                     load_join(np, load_index(ip, path, i), "name"),
                                     "duplicate column '%s' (line %u; header names match case-insensitively)",
                                     diag_quote(p->columns[i].name, q, sizeof(q)), first->line);
+                        break;
+                }
+                for (size_t j = 0; j < i; j++) {
+                        const char *a = column_spec_attribute(&p->columns[i]);
+
+                        if (!p->columns[j].name || strcmp(a, column_spec_attribute(&p->columns[j])) != 0)
+                                continue;
+                        load_report(ld, cols->items[i], load_index(ip, path, i),
+                                    "attribute '%s' is written by column %zu too; an item has each attribute once",
+                                    diag_quote(a, q, sizeof(q)), j);
                         break;
                 }
         }
@@ -300,10 +398,18 @@ static void check_column_names(Loader *ld, const YNode *cols, const char *path,
  * misleading message on top ("must be required" after "required: yes" was refused). */
 static void load_columns(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p,
                          bool **ret_bad) {
-        const YNode *v = load_field(ld, pl, ppath, "columns", true);
+        bool ddb = p->format == FORMAT_DDB_JSON;
+        const YNode *v = load_field(ld, pl, ppath, "columns", !ddb);
         char path[LOAD_PATH_MAX], ip[LOAD_PATH_MAX];
         bool *bad;
 
+        if (!v && ddb)
+                *ret_bad = calloc(1, sizeof(bool));
+        if (v && ddb) {
+                load_report(ld, v, load_join(path, ppath, "columns"),
+                            "format ddb-json writes each item as it is: columns do not apply");
+                return;
+        }
         if (!v || !load_expect(ld, v, load_join(path, ppath, "columns"), YNODE_SEQUENCE))
                 return;
         if (v->n_items == 0 || v->n_items > MAX_COLUMNS) {
@@ -331,6 +437,99 @@ static void load_columns(Loader *ld, const YNode *pl, const char *ppath, Pipelin
         *ret_bad = bad;
 }
 
+/* ---- computed attributes ---- */
+
+static void load_ttl(Loader *ld, const YNode *v, const char *path, const PipelineSpec *p,
+                     ComputedSpec *c) {
+        static const char *const keys[] = { "from", "add_days", NULL };
+        char fp[LOAD_PATH_MAX], q[80];
+        uint64_t days = 0;
+        char *from = NULL;
+        int i;
+
+        if (!load_expect(ld, v, path, YNODE_MAPPING))
+                return;
+        load_check_keys(ld, v, path, keys);
+        c->kind = COMPUTED_TTL;
+        get_u64(ld, v, path, "add_days", 0, 36500, &days);
+        c->add_days = (int64_t) days;
+        if (!get_string(ld, v, path, "from", true, 255, NULL, &from) || !from)
+                return;
+        if (strcmp(from, "ingested_at") == 0) {
+                free(from);
+                return;
+        }
+        i = pipeline_spec_column_index(p, from);
+        if (i < 0 || p->columns[i].type != COLUMN_DATE)
+                load_report(ld, ynode_get(v, "from"), load_join(fp, path, "from"),
+                            "'%s' is neither ingested_at nor a column of type date",
+                            diag_quote(from, q, sizeof(q)));
+        c->ttl_column = from;
+}
+
+static void load_one_computed(Loader *ld, const YNode *v, const char *path, const PipelineSpec *p,
+                              ComputedSpec *c) {
+        static const char *const keys[] = { "attribute", "from", "constant", "ttl", NULL };
+        const char *sources[_SOURCE_MAX + 1] = { NULL };
+        char tp[LOAD_PATH_MAX];
+        int n = 0, k;
+
+        if (!load_expect(ld, v, path, YNODE_MAPPING))
+                return;
+        load_check_keys(ld, v, path, keys);
+        if (get_string(ld, v, path, "attribute", true, 255, NULL, &c->attribute) && c->attribute &&
+            !c->attribute[0])
+                load_report(ld, ynode_get(v, "attribute"), load_join(tp, path, "attribute"), "must not be empty");
+        for (int i = 0; i < _SOURCE_MAX; i++)
+                sources[i] = computed_source_to_string((ComputedSource) i);
+        n = !!ynode_get(v, "from") + !!ynode_get(v, "constant") + !!ynode_get(v, "ttl");
+        if (n != 1) {
+                load_report(ld, v, path, "give exactly one of from, constant and ttl");
+                return;
+        }
+        if (get_choice(ld, v, path, "from", sources, &k)) {
+                c->kind = COMPUTED_SOURCE;
+                c->source = (ComputedSource) k;
+        } else if (ynode_get(v, "constant")) {
+                c->kind = COMPUTED_CONSTANT;
+                get_string(ld, v, path, "constant", true, 1024, NULL, &c->constant);
+        } else if (ynode_get(v, "ttl"))
+                load_ttl(ld, ynode_get(v, "ttl"), load_join(tp, path, "ttl"), p, c);
+}
+
+static void load_computed(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p) {
+        const YNode *v = load_field(ld, pl, ppath, "computed", false);
+        char path[LOAD_PATH_MAX], ip[LOAD_PATH_MAX], q[80];
+
+        if (!v || !load_expect(ld, v, load_join(path, ppath, "computed"), YNODE_SEQUENCE))
+                return;
+        if (p->format == FORMAT_DDB_JSON) {
+                load_report(ld, v, path, "format ddb-json writes each item as it is: computed does not apply");
+                return;
+        }
+        if (v->n_items > MAX_COLUMNS) {
+                load_report(ld, v, path, "at most %d computed attributes", MAX_COLUMNS);
+                return;
+        }
+        p->computed = calloc(v->n_items ? v->n_items : 1, sizeof(*p->computed));
+        if (!p->computed) {
+                ld->oom = true;
+                return;
+        }
+        p->n_computed = v->n_items;
+        for (size_t i = 0; i < v->n_items; i++) {
+                const char *a;
+
+                load_one_computed(ld, v->items[i], load_index(ip, path, i), p, &p->computed[i]);
+                a = p->computed[i].attribute;
+                if (!a)
+                        continue;
+                if (pipeline_spec_attribute_index(p, a) >= 0 || pipeline_spec_computed_index(p, a) < (int) i)
+                        load_report(ld, v->items[i], ip, "attribute '%s' is written by a column or an "
+                                    "earlier computed attribute too", diag_quote(a, q, sizeof(q)));
+        }
+}
+
 /* ---- key ---- */
 
 static int find_column(const PipelineSpec *p, const char *name, bool nocase) {
@@ -344,9 +543,16 @@ static int find_column(const PipelineSpec *p, const char *name, bool nocase) {
 /* DynamoDB key attributes must be S, N or B and present in every item. */
 static void check_key_column(Loader *ld, const YNode *v, const char *path, const PipelineSpec *p,
                              const bool *bad, const char *name) {
-        int i = find_column(p, name, false);
+        int i = pipeline_spec_attribute_index(p, name);
         char q[80];
 
+        if (p->format == FORMAT_DDB_JSON || (i < 0 && pipeline_spec_computed_index(p, name) >= 0))
+                return;
+        if (i < 0 && (i = find_column(p, name, false)) >= 0) {
+                load_report(ld, v, path, "column '%s' writes attribute '%s': a key names the attribute",
+                            diag_quote(name, q, sizeof(q)), column_spec_attribute(&p->columns[i]));
+                return;
+        }
         if (i < 0) {
                 int j = find_column(p, name, true);
 
@@ -363,6 +569,9 @@ static void check_key_column(Loader *ld, const YNode *v, const char *path, const
         if (p->columns[i].type == COLUMN_BOOLEAN)
                 load_report(ld, v, path, "column '%s' is a boolean; DynamoDB keys must be strings or numbers",
                             diag_quote(name, q, sizeof(q)));
+        else if (table_key_type_of_column(p->columns[i].type) == 0)
+                load_report(ld, v, path, "column '%s' is a %s; DynamoDB keys must be strings or numbers",
+                            diag_quote(name, q, sizeof(q)), column_type_to_string(p->columns[i].type));
         else if (!p->columns[i].required)
                 load_report(ld, v, path, "key column '%s' must be 'required: true' (every item needs its key)",
                             diag_quote(name, q, sizeof(q)));
@@ -496,9 +705,11 @@ static void check_compiles(Loader *ld, const YNode *pl, const char *path, const 
 }
 
 static void load_pipeline(Loader *ld, const YNode *pl, const char *path, PipelineSpec *p) {
-        static const char *const keys[] = { "name", "match", "table", "csv", "columns", "key",
-                                            "max_rejected_rows", "write_mode", "ordering", NULL };
+        static const char *const keys[] = { "name", "match", "table", "format", "csv", "columns",
+                                            "computed", "key", "max_rejected_rows", "write_mode",
+                                            "ordering", NULL };
         static const char *const modes[] = { "stream", "validate_first", NULL };
+        const char *formats[_FORMAT_MAX + 1] = { NULL };
         size_t before = diag_count(&ld->diag);
         _cleanup_free_ bool *bad = NULL;
         int k;
@@ -510,8 +721,13 @@ static void load_pipeline(Loader *ld, const YNode *pl, const char *path, Pipelin
         get_string(ld, pl, path, "name", true, 64, check_pipeline_name, &p->name);
         load_match(ld, pl, path, p);
         get_string(ld, pl, path, "table", true, 255, check_table_name, &p->table);
+        for (int i = 0; i < _FORMAT_MAX; i++)
+                formats[i] = input_format_to_string((InputFormat) i);
+        if (get_choice(ld, pl, path, "format", formats, &k))
+                p->format = (InputFormat) k;
         load_csv(ld, pl, path, &p->csv);
         load_columns(ld, pl, path, p, &bad);
+        load_computed(ld, pl, path, p);
         load_key(ld, pl, path, p, bad);
         get_u64(ld, pl, path, "max_rejected_rows", 0, UINT64_MAX, &p->max_rejected_rows);
         if (get_choice(ld, pl, path, "write_mode", modes, &k))

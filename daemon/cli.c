@@ -16,7 +16,7 @@
 #include "daemon/cli.h"
 #include "version.h"
 
-enum { OPT_VERSION = 0x100, OPT_CHECK, OPT_DUMP };
+enum { OPT_VERSION = 0x100, OPT_CHECK, OPT_DUMP, OPT_FORMAT, OPT_ROWS };
 
 static const struct option long_options[] = {
         { "config", required_argument, NULL, 'c' },
@@ -26,6 +26,8 @@ static const struct option long_options[] = {
         { "pipeline", required_argument, NULL, 'p' },
         { "quiet", no_argument, NULL, 'q' },
         { "dump", no_argument, NULL, OPT_DUMP },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "rows", required_argument, NULL, OPT_ROWS },
         {}
 };
 /* ':' first: a missing argument is reported as ':' rather than '?' */
@@ -67,13 +69,28 @@ static unsigned option_flag(int c) {
                 return CLI_OPT_QUIET;
         case OPT_DUMP:
                 return CLI_OPT_DUMP;
+        case OPT_FORMAT:
+                return CLI_OPT_FORMAT;
+        case OPT_ROWS:
+                return CLI_OPT_ROWS;
         default:
                 return 0;
         }
 }
 
 static const char *option_name(unsigned flag) {
-        return flag == CLI_OPT_PIPELINE ? "--pipeline" : flag == CLI_OPT_QUIET ? "--quiet" : "--dump";
+        switch (flag) {
+        case CLI_OPT_PIPELINE:
+                return "--pipeline";
+        case CLI_OPT_QUIET:
+                return "--quiet";
+        case CLI_OPT_FORMAT:
+                return "--format";
+        case CLI_OPT_ROWS:
+                return "--rows";
+        default:
+                return "--dump";
+        }
 }
 
 static const CliCommand *find_command(const CliCommand *commands, size_t n, const char *name) {
@@ -154,6 +171,12 @@ int cli_parse(const CliCommand *commands, size_t n_commands, int argc, char **ar
                 case OPT_DUMP:
                         a.dump = true;
                         break;
+                case OPT_FORMAT:
+                        a.format = optarg;
+                        break;
+                case OPT_ROWS:
+                        a.rows = optarg;
+                        break;
                 case OPT_CHECK:
                         check = true;
                         break;
@@ -193,7 +216,7 @@ int cli_parse(const CliCommand *commands, size_t n_commands, int argc, char **ar
                         cli_usage(stdout, commands, n_commands);
                 return *ret_status = 0;
         }
-        for (unsigned f = 1; f <= CLI_OPT_DUMP; f <<= 1)
+        for (unsigned f = 1; f <= CLI_OPT_LAST; f <<= 1)
                 if ((seen & f) && !(cmd->options & f))
                         return usage_error(cmd, "option '%s' does not apply to this command", option_name(f));
         if (argc - optind < cmd->min_operands || argc - optind > cmd->max_operands) {

@@ -15,6 +15,9 @@ enum {
         CLI_OPT_PIPELINE = 1u << 0,     /* -p, --pipeline NAME */
         CLI_OPT_QUIET = 1u << 1,        /* -q, --quiet */
         CLI_OPT_DUMP = 1u << 2,         /* --dump */
+        CLI_OPT_FORMAT = 1u << 3,       /* --format csv|jsonl */
+        CLI_OPT_ROWS = 1u << 4,         /* --rows N */
+        CLI_OPT_LAST = CLI_OPT_ROWS,
 };
 
 typedef struct CliCommand {

@@ -126,6 +126,12 @@ static int on_reject(void *userdata, const IngestReject *rj) {
         if (rj->column > 0)
                 printf("column %u%s%s%s: ", rj->column, rj->column_name ? " (" : "",
                        rj->column_name ? rj->column_name : "", rj->column_name ? ")" : "");
+        else if (rj->column_name) {
+                /* JSON Lines and ddb-json: a field, not a position */
+                fputs("field ", stdout);
+                put_escaped(rj->column_name, strlen(rj->column_name), true);
+                fputs(": ", stdout);
+        }
         printf("%s\n", rj->reason);
         print_raw(rj->raw, rj->raw_len, rj->raw_truncated);
         return 0;

@@ -12,6 +12,8 @@ typedef struct CommandArgs {
         const char *pipeline;           /* -p/--pipeline NAME, or NULL (process, validate) */
         bool quiet;                     /* -q/--quiet (check-config, validate) */
         bool dump;                      /* --dump (check-config) */
+        const char *format;             /* --format (infer-schema), or NULL */
+        const char *rows;               /* --rows (infer-schema), as given, or NULL */
         char **operands;                /* what follows the command, options taken out */
         int n_operands;                 /* within the command's declared bounds */
 } CommandArgs;
@@ -23,3 +25,4 @@ int cmd_run(const CommandArgs *a);
 int cmd_process(const CommandArgs *a);
 int cmd_backfill(const CommandArgs *a);
 int cmd_validate(const CommandArgs *a);
+int cmd_infer_schema(const CommandArgs *a);

@@ -253,6 +253,9 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                 }
         }
         r = ingest_new(j->spec, table, j->key, &cb, &run, &in, &err);
+        /* the ETag the job is pinned to, for a computed source_etag */
+        if (r >= 0 && ingest_set_source(in, &(IngestSource) { .key = j->key, .etag = j->etag }) < 0)
+                r = s3b_error_set(&err, -ENOMEM, "out of memory");
         if (r < 0) {
                 snprintf(j->reason, sizeof(j->reason), "pipeline: %.400s", err.message);
                 return READ_FILE_FAILED;

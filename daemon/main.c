@@ -65,6 +65,20 @@ static const CliCommand commands[] = {
                         "                      suffix .csv unless compression is none)\n"
                         "  -q, --quiet         print only the summary\n",
         },
+        {
+                .name = "infer-schema", .fn = cmd_infer_schema, .options = CLI_OPT_FORMAT | CLI_OPT_ROWS,
+                .min_operands = 1, .max_operands = 1,
+                .synopsis = "[--format csv|jsonl] [--rows N] FILE", .expects = "exactly one FILE",
+                .summary = "draft a pipeline's csv:, columns: and key: from a sample file",
+                .help = "Read a sample of FILE (CSV or JSON Lines, gzip or not; - for standard input)\n"
+                        "and print the csv:, columns: and a suggested key: of a pipeline that accepts it,\n"
+                        "as YAML to paste (indented) under a pipeline. Types are the narrowest every\n"
+                        "sampled value fits; review them, later rows may need wider ones. Offline.\n"
+                        "\n"
+                        "Options:\n"
+                        "      --format FORMAT csv (default, delimiter sniffed) or jsonl\n"
+                        "      --rows N        rows to sample (default 1000, at most 1000000)\n",
+        },
 };
 
 int main(int argc, char **argv) {

@@ -38,6 +38,8 @@ SECTION_OF = {
     'load_key': ['pipelines[].key'],
     'load_ordering': ['pipelines[].ordering'],
     'load_order_group': ['pipelines[].ordering.group'],
+    'load_one_computed': ['pipelines[].computed[]'],
+    'load_ttl': ['pipelines[].computed[].ttl'],
 }
 # Keys another branch adds to the loader and documented here already: allowed to be missing
 # from the loader until it lands; empty when every branch is in.
@@ -72,11 +74,18 @@ pipelines:
   - name: p
     match: {bucket: example-inbound, prefix: "in/", suffix: .csv}
     table: T_1
-    csv: {delimiter: ";", header: required, null_values: ["x"], compression: gzip, max_row_bytes: 2048, max_field_bytes: 1024}
+    format: jsonl
+    csv: {delimiter: ";", header: required, header_match: loose, null_values: ["x"], compression: gzip, max_row_bytes: 2048, max_field_bytes: 1024}
     columns:
       - {name: id, type: string, required: true, pattern: "^a$", max_length: 5}
       - {name: k, type: enum, required: true, values: [a, b]}
-      - {name: n, type: number, min: 1, max: 2}
+      - {name: n, type: number, min: 1, max: 2, default: "1.5", omit_if_null: false}
+      - {name: Tag Set, attribute: tags, type: string_set, separator: ";"}
+      - {name: d, type: date}
+    computed:
+      - {attribute: src, from: source_key}
+      - {attribute: tenant, constant: acme}
+      - {attribute: exp, ttl: {from: d, add_days: 3}}
     key: {partition: id, sort: k}
     max_rejected_rows: 3
     write_mode: validate_first

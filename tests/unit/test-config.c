@@ -204,7 +204,7 @@ static const Case cases[] = {
           "    key: { partition: id }\n",
           "t.yaml:10:17: pipelines[0].columns[1].name: duplicate column 'Id' (line 9; header names match case-insensitively)" },
         { "column-type", HEAD PIPE_TOP "    columns: [ { name: id, type: strng, required: true } ]\n    key: { partition: id }\n",
-          "t.yaml:8:34: pipelines[0].columns[0].type: unknown value 'strng' (expected one of: string, integer, number, boolean, date, enum), did you mean 'string'?" },
+          "t.yaml:8:34: pipelines[0].columns[0].type: unknown value 'strng' (expected one of: string, integer, number, boolean, date, enum, string_set, number_set, map, list), did you mean 'string'?" },
         { "enum-no-values", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: g, type: enum } ]\n    key: { partition: id }\n",
           "t.yaml:8:46: pipelines[0].columns[1]: type enum needs its 'values: [...]'" },
         { "enum-dup-value", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: g, type: enum, values: [a, b, a] } ]\n"
@@ -214,12 +214,12 @@ static const Case cases[] = {
           "t.yaml:8:52: pipelines[0].columns[0].values: only allowed for type enum" },
         { "pattern-on-integer", HEAD PIPE_TOP "    columns: [ { name: id, type: integer, required: true, pattern: \"^[0-9]+$\" } ]\n"
           "    key: { partition: id }\n",
-          "t.yaml:8:68: pipelines[0].columns[0].pattern: only allowed for type string" },
+          "t.yaml:8:68: pipelines[0].columns[0].pattern: only allowed for type string or string_set" },
         { "pattern-invalid", HEAD PIPE_TOP "    columns: [ { name: id, required: true, pattern: \"^A[0-9\" } ]\n    key: { partition: id }\n",
           "t.yaml:8:53: pipelines[0].columns[0].pattern: not a valid POSIX extended regular expression: Unmatched [, [^, [:, [., or [=" },
         { "max-length-on-date", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: d, type: date, max_length: 10 } ]\n"
           "    key: { partition: id }\n",
-          "t.yaml:8:81: pipelines[0].columns[1].max_length: only allowed for type string" },
+          "t.yaml:8:81: pipelines[0].columns[1].max_length: only allowed for type string or string_set" },
         { "min-gt-max", HEAD PIPE_TOP "    columns: [ { name: id, required: true }, { name: n, type: integer, min: 10, max: 1 } ]\n"
           "    key: { partition: id }\n",
           "t.yaml:8:86: pipelines[0].columns[1].max: smaller than min" },
@@ -692,7 +692,7 @@ static void test_many_errors(void **state) {
                 "t.yaml:2:10: workers: must be between 1 and 256, got 300",
                 "t.yaml:3:20: archive.bucket: invalid value 'A': must be 3 to 63 characters long",
                 "t.yaml:4:33: errors.prefx: unknown key, did you mean 'prefix'?",
-                "t.yaml:9:34: pipelines[0].columns[0].type: unknown value 'text' (expected one of: string, integer, number, boolean, date, enum)",
+                "t.yaml:9:34: pipelines[0].columns[0].type: unknown value 'text' (expected one of: string, integer, number, boolean, date, enum, string_set, number_set, map, list)",
                 "t.yaml:10:23: pipelines[0].key.partition: no column named 'nope' in columns",
         };
         ConfigDiag d = {};
