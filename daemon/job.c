@@ -424,19 +424,21 @@ static void notify_only(Job *j, const JobEnv *env) {
 #define REPAIR_ROUNDS_MAX 3
 
 /* The newest version of the key, to write its rows again: in inbound, or already moved to
- * the archive by its own job. Returns 1 with *ret filled (strings in buf), 0 when there is
- * none to write, < 0 on failure. */
-static int newest_version(Job *j, const JobEnv *env, Job **ret, S3bError *err) {
+ * the archive by its own job. Returns 1 with *ret (a job reading it) and ret_source (the
+ * ETag of the upload it holds, also for an archive copy) filled, 0 when there is none to
+ * write, < 0 on failure. */
+static int newest_version(Job *j, const JobEnv *env, Job **ret, char ret_source[80], S3bError *err) {
         const ConfigLocation *a = &j->config->archive;
         _cleanup_free_ char *akey = NULL;
         S3ObjectInfo info;
-        const char *src_etag;
+        const char *src_etag, *src_seq;
         int r;
 
         r = s3_head_object(env->client, j->bucket, j->key, NULL, &info, err);
         if (r >= 0) {
                 if (strcmp(info.etag, j->etag) == 0 && strcmp(info.version_id, j->version_id) == 0)
                         return 0;       /* our own version is current again: nothing newer */
+                snprintf(ret_source, 80, "%s", info.etag);
                 *ret = job_new(j->config, j->spec, j->bucket, j->key, info.etag);
                 return *ret && job_set_event(*ret, info.version_id, NULL) >= 0 ? 1 : -ENOMEM;
         }
@@ -450,8 +452,12 @@ static int newest_version(Job *j, const JobEnv *env, Job **ret, S3bError *err) {
         if (r < 0)
                 return r;
         src_etag = s3_object_info_meta(&info, OUTCOME_META_ETAG);
+        src_seq = s3_object_info_meta(&info, OUTCOME_META_SEQUENCER);
         if (!src_etag || strcmp(src_etag, j->etag) == 0)
-                return 0;       /* not known to be newer, or our own copy */
+                return 0;       /* not known to be another version, or our own copy */
+        if (src_seq && job_sequencer_cmp(src_seq, j->sequencer) < 0)
+                return 0;       /* an older version's copy: ours was the newer one */
+        snprintf(ret_source, 80, "%s", src_etag);
         *ret = job_new(j->config, j->spec, a->bucket, akey, info.etag);
         return *ret ? 1 : -ENOMEM;
 }
@@ -459,32 +465,36 @@ static int newest_version(Job *j, const JobEnv *env, Job **ret, S3bError *err) {
 /* This job wrote rows (now, or in an attempt that a crash cut short) of a version that a
  * newer upload replaced. A job is not atomic: the newer version's job may have written the
  * same keys before ours finished, leaving rows of the older version in the table. Writing
- * the newest version's rows once more, after ours, restores "the latest upload wins". */
+ * the newest version's rows once more, after ours, restores "the latest upload wins" — and
+ * only once the newest version, looked up *after* those writes, is the one just written is
+ * it done: a version uploaded (or archived by its own job) meanwhile gets another round. */
 static void repair(Job *j, const JobEnv *env) {
-        for (unsigned round = 0; round < REPAIR_ROUNDS_MAX; round++) {
+        char done[80] = "";     /* the upload whose rows were written last */
+
+        for (unsigned round = 0; round <= REPAIR_ROUNDS_MAX; round++) {
                 _cleanup_(job_freep) Job *n = NULL;
                 _cleanup_(report_freep) Report *scratch = report_new(64 * 1024);
+                char source[80] = "";
                 S3bError err = {};
                 int r;
 
                 if (!scratch)
                         return set_retry(j, env, "repairing rows: out of memory", NULL);
-                r = newest_version(j, env, &n, &err);
+                r = newest_version(j, env, &n, source, &err);
                 if (r == 0)
                         return;
                 if (r < 0)
                         return set_retry(j, env, "looking for the newer version", &err);
+                if (done[0] && strcmp(source, done) == 0)
+                        return;         /* still the newest after its rows were written */
+                if (round == REPAIR_ROUNDS_MAX)
+                        break;
                 n->start_ms = now_ms();
                 switch (read_rows(n, env, scratch, &err)) {
                 case READ_OK:
                 case READ_FILE_FAILED:  /* its own job fails it; rows written are its rows */
                         j->rows_repaired += n->rows_written;
-                        /* Current still? Otherwise one more round for the newest. */
-                        if (strcmp(n->bucket, j->bucket) != 0)
-                                return;
-                        if (s3_head_object(env->client, j->bucket, j->key,
-                                           &(S3Version) { .etag = n->etag }, NULL, &err) != -ESTALE)
-                                return;
+                        snprintf(done, sizeof(done), "%s", source);
                         break;
                 case READ_CANCELLED:
                         return set_status(j, JOB_CANCELLED, "cancelled by shutdown", NULL);
