@@ -51,9 +51,12 @@ void http_response_done(HttpResponse *resp) {
 }
 
 const char *http_response_header(const HttpResponse *resp, const char *name) {
-        const char *p = resp->headers.data, *end = p + resp->headers.len;
+        const char *p = resp->headers.data, *end;
 
-        while (p && p < end) {
+        if (!p)         /* no response at all (a TLS or connect failure): no headers */
+                return NULL;
+        end = p + resp->headers.len;
+        while (p < end) {
                 const char *value = p + strlen(p) + 1;
 
                 if (value >= end)
