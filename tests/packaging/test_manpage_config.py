@@ -36,6 +36,7 @@ SECTION_OF = {
     'load_csv': ['pipelines[].csv'],
     'load_column': ['pipelines[].columns[]'],
     'load_key': ['pipelines[].key'],
+    'load_write_capacity': ['pipelines[].write_capacity'],
 }
 # Keys another branch adds to the loader and documented here already: allowed to be missing
 # from the loader until it lands; empty when every branch is in.
@@ -78,6 +79,8 @@ pipelines:
     key: {partition: id, sort: k}
     max_rejected_rows: 3
     write_mode: validate_first
+    write_capacity: {units_per_second: 100, instances: 2}
+    write_concurrency: 8
 """
 MINIMAL = """
 queue: {url: "https://sqs.eu-west-1.amazonaws.com/111122223333/q"}
