@@ -24,7 +24,7 @@ typedef struct Fake {
         unsigned backoffs;
 } Fake;
 
-static int fake_send(void *ud, unsigned lane, const char *const *items, size_t n, size_t **ret_unp, size_t *ret_n,
+static int fake_send(void *ud, unsigned lane, const char *const *items, size_t n, WriterResult *ret,
                      S3bError *err) {
         Fake *f = ud;
         size_t n_unp = 0;
@@ -45,12 +45,11 @@ static int fake_send(void *ud, unsigned lane, const char *const *items, size_t n
         }
         for (size_t i = 0; i < n - n_unp; i++)
                 f->seen[f->n_seen++] = strdup(items[i]);
-        *ret_n = n_unp;
-        *ret_unp = NULL;
+        *ret = (WriterResult) { .n_unprocessed = n_unp, .consumed = -1 };
         if (n_unp > 0) {
-                *ret_unp = calloc(n_unp, sizeof(size_t));
+                ret->unprocessed = calloc(n_unp, sizeof(size_t));
                 for (size_t i = 0; i < n_unp; i++)
-                        (*ret_unp)[i] = n - n_unp + i;
+                        ret->unprocessed[i] = n - n_unp + i;
         }
         return 0;
 }
@@ -64,7 +63,7 @@ static int fake_backoff(void *ud, unsigned lane, unsigned attempt) {
         return 0;
 }
 
-static const WriterOps ops = { fake_send, fake_retryable, fake_backoff };
+static const WriterOps ops = { .send = fake_send, .retryable = fake_retryable, .backoff = fake_backoff };
 
 static void fake_done(Fake *f) {
         for (size_t i = 0; i < f->n_seen; i++)
@@ -198,8 +197,8 @@ typedef struct Slow {
         pthread_t test_thread;
 } Slow;
 
-static int slow_send(void *ud, unsigned lane, const char *const *items, size_t n, size_t **ret_unp,
-                     size_t *ret_n, S3bError *err) {
+static int slow_send(void *ud, unsigned lane, const char *const *items, size_t n, WriterResult *ret,
+                     S3bError *err) {
         Slow *s = ud;
         unsigned call;
 
@@ -226,8 +225,7 @@ static int slow_send(void *ud, unsigned lane, const char *const *items, size_t n
                 s->last_value[k % 128] = strdup(v);
         }
         pthread_mutex_unlock(&s->lock);
-        *ret_unp = NULL;
-        *ret_n = 0;
+        *ret = (WriterResult) { .consumed = -1 };
         if (s->fail_third && call == 3)
                 return s3b_error_set(err, -EINVAL, "ValidationException: third batch");
         return 0;
