@@ -565,6 +565,7 @@ WriterStats writer_stats(const Writer *w) {
 
         pthread_mutex_lock(&mw->synced.lock);
         st = w->synced.stats;
+        st.window = window_locked(w);
         st.window_max = w->synced.win.max_seen;
         pthread_mutex_unlock(&mw->synced.lock);
         st.superseded = w->superseded;

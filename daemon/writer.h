@@ -73,6 +73,7 @@ typedef struct WriterStats {
         uint64_t retries;       /* calls that re-sent unprocessed items or retried an error */
         uint64_t throttles;     /* throttled calls and mostly-unprocessed batches */
         double consumed;        /* WCU consumed (reported, else estimated from item sizes) */
+        unsigned window;        /* the window now */
         unsigned window_max;    /* the largest window reached */
 } WriterStats;
 
