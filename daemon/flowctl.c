@@ -162,7 +162,7 @@ FlowLimiter *flowctl_table(FlowCtl *fc, const char *table, double budget_wcu) {
                 return NULL;
 
         pthread_mutex_lock(&l->lock);
-        if (l->synced.budget != budget_wcu) {
+        if (budget_wcu >= 0 && l->synced.budget != budget_wcu) {
                 double now = now_s(l);
 
                 refill_locked(l, now);

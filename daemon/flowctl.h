@@ -49,9 +49,9 @@ FlowCtl *flowctl_new(FlowClockFn clock, void *clock_ud);
 FlowCtl *flowctl_free(FlowCtl *fc);
 DEFINE_CLEANUP_FUNC(FlowCtl *, flowctl_free);
 
-/* The limiter of `table` (created on first use) with its budget set to budget_wcu (0 = none):
- * the configuration of the job asking wins, so a reload changes it for the next job (the
- * configuration makes every pipeline of one table agree). Borrowed, valid until
+/* The limiter of `table` (created on first use) with its budget set to budget_wcu (0 = none;
+ * negative = leave it as it is): the configuration of the job starting wins, so a reload
+ * changes it for the next job (the configuration makes every pipeline of one table agree). Borrowed, valid until
  * flowctl_free(). NULL on ENOMEM or past FLOWCTL_TABLES_MAX tables. */
 FlowLimiter *flowctl_table(FlowCtl *fc, const char *table, double budget_wcu);
 

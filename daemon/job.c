@@ -262,7 +262,8 @@ static void report_flow(const Job *j, const JobEnv *env, const WriterStats *ws) 
 
         if (!env->metrics)
                 return;
-        l = env->flow ? flowctl_table(env->flow, j->spec->table, pipeline_spec_write_budget(j->spec)) : NULL;
+        /* -1: a job of an older configuration must not put its budget back after a reload */
+        l = env->flow ? flowctl_table(env->flow, j->spec->table, -1) : NULL;
         if (l)
                 fs = flow_stats(l);
         metrics_table_writes(env->metrics, j->spec->table, ws->consumed, ws->throttles, fs.rate,
