@@ -7,12 +7,12 @@
  * of every job are served in order without a queue of their own. A batch bigger than the
  * bucket waits for a full bucket and leaves it in debt.
  *
- * The adaptive rate follows the SDKs' adaptive mode, with one change (cut_locked): the
- * measured rate is what the table accepted (consumed WCU) in half-second buckets, smoothed
- * 0.8; on a throttle W = that rate, rate = 0.7·W; after it,
- * rate(t) = 0.4·(t − K)³ + W with K = ∛(W·0.3/0.4), so the rate is back at W after K seconds,
- * flat around W, and only then probes above it; never above twice the measured rate (a
- * limiter that was idle must not grant a rate it never tried). */
+ * The adaptive rate follows the SDKs' adaptive mode, with one change (cut_locked): the rate
+ * that W is taken from is what the table accepted (consumed WCU) in half-second buckets,
+ * smoothed 0.8; on a throttle W = that rate, rate = 0.7·W (at least FLOW_MIN_RATE); after
+ * it, rate(t) = 0.4·(t − K)³ + W with K = ∛(W·0.3/0.4), so the rate is back at W after K
+ * seconds, flat around W, and only then probes above it; never above twice the rate we were
+ * sending at (a limiter that was idle must not grant a rate it never tried). */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -26,7 +26,9 @@
 #define FLOW_SCALE 0.4          /* CUBIC scale constant C (SDK adaptive mode) */
 #define FLOW_SMOOTH 0.8         /* weight of the newest measured-rate sample */
 #define FLOW_MEASURE_S 0.5      /* measured-rate bucket */
-#define FLOW_MIN_RATE 1.0       /* WCU/s: never stop entirely */
+/* WCU/s: the adaptive rate's floor. A table that accepts nothing for a while (all throttled,
+ * all unprocessed) must not take the rate to zero: it could never measure its way back. */
+#define FLOW_MIN_RATE 10.0
 #define FLOW_DEPTH_S 1.0        /* bucket depth: one second of the rate */
 #define FLOW_TABLE_MAX 1024     /* table names ≤ 255, ARNs ≤ 1024 */
 
@@ -45,10 +47,12 @@ struct FlowLimiter {
                 double fill;            /* the adaptive rate */
                 double w_max;           /* rate where the last throttle happened */
                 double cut_at;          /* time of the last cut */
-                /* measured sending rate */
+                /* measured rates: accepted (consumed) and sent (reserved), per active bucket */
                 double measure_bucket;
                 double measure_sum;
+                double sent_sum;
                 double measured;
+                double sent;
                 uint64_t throttles;
                 double consumed;
         } synced;
@@ -207,16 +211,26 @@ double flow_reserve(FlowLimiter *l, double cost, double *ret_sent_at) {
         return wait;
 }
 
-static void measure_locked(FlowLimiter *l, double now, double wcu) {
+/* Half-second buckets, smoothed. A gap of idle buckets is not averaged in: the rates are
+ * those of the time the table was written, so a throttle after a quiet spell does not read
+ * a rate near zero. */
+static void measure_locked(FlowLimiter *l, double now, double consumed, double sent) {
         double bucket = floor(now / FLOW_MEASURE_S) * FLOW_MEASURE_S;
 
-        l->synced.measure_sum += wcu;
+        l->synced.measure_sum += consumed;
+        l->synced.sent_sum += sent;
         if (bucket > l->synced.measure_bucket) {
-                double sample = l->synced.measure_bucket > 0 ?
-                        l->synced.measure_sum / (bucket - l->synced.measure_bucket) : 0;
+                double span = l->synced.measure_bucket > 0 ?
+                        fmin(bucket - l->synced.measure_bucket, FLOW_MEASURE_S) : 0;
 
-                l->synced.measured = sample * FLOW_SMOOTH + l->synced.measured * (1 - FLOW_SMOOTH);
+                if (span > 0) {
+                        l->synced.measured = l->synced.measure_sum / span * FLOW_SMOOTH +
+                                             l->synced.measured * (1 - FLOW_SMOOTH);
+                        l->synced.sent = l->synced.sent_sum / span * FLOW_SMOOTH +
+                                         l->synced.sent * (1 - FLOW_SMOOTH);
+                }
                 l->synced.measure_sum = 0;
+                l->synced.sent_sum = 0;
                 l->synced.measure_bucket = bucket;
         }
 }
@@ -228,7 +242,8 @@ static double accepted_locked(const FlowLimiter *l, double now) {
 
         if (l->synced.measured > 0)
                 return l->synced.measured;
-        return l->synced.measure_bucket > 0 && elapsed >= 0.05 ? l->synced.measure_sum / elapsed : 0;
+        return l->synced.measure_bucket > 0 && elapsed >= 0.05 ?
+                l->synced.measure_sum / fmin(elapsed, FLOW_MEASURE_S) : 0;
 }
 
 /* W is what the table accepted (consumed WCU/s), not our previous rate: the table keeps
@@ -240,11 +255,10 @@ static void cut_locked(FlowLimiter *l, double now) {
         double w = accepted_locked(l, now);
         double current = rate_locked(l);
 
-        if (w <= 0) {
-                if (current <= 0)
-                        return;         /* nothing measured yet: wait for the first sample */
+        if (w <= 0 && current > 0)
                 w = current;
-        }
+        if (w <= 0 && l->synced.sent_sum <= 0 && l->synced.sent <= 0)
+                return;         /* nothing measured yet: wait for the first sample */
         l->synced.w_max = w;
         l->synced.fill = fmax(w * FLOW_BETA, FLOW_MIN_RATE);
         l->synced.cut_at = now;
@@ -258,10 +272,11 @@ static void cut_locked(FlowLimiter *l, double now) {
 }
 
 static void grow_locked(FlowLimiter *l, double now) {
-        double r = flow_cubic_rate(l->synced.w_max, now - l->synced.cut_at);
+        double r = flow_cubic_rate(fmax(l->synced.w_max, FLOW_MIN_RATE), now - l->synced.cut_at);
 
-        if (l->synced.measured > 0)
-                r = fmin(r, 2 * l->synced.measured);
+        /* as the SDKs: never more than twice what we were sending */
+        if (l->synced.sent > 0)
+                r = fmin(r, 2 * l->synced.sent);
         /* Never below the level of the cut itself: growth only. */
         l->synced.fill = fmax(fmax(r, l->synced.fill), FLOW_MIN_RATE);
 }
@@ -278,7 +293,7 @@ void flow_done(FlowLimiter *l, double reserved, double consumed, bool throttled,
                 l->synced.tokens = fmin(rate * FLOW_DEPTH_S, l->synced.tokens + reserved - consumed);
         }
         l->synced.consumed += consumed;
-        measure_locked(l, now, consumed);
+        measure_locked(l, now, consumed, reserved);
         if (throttled) {
                 l->synced.throttles++;
                 if (!l->synced.adaptive || sent_at >= l->synced.cut_at)

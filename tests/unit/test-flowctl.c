@@ -151,6 +151,37 @@ static void test_cut_once_per_round_then_cubic(void **state) {
         assert_true(flow_stats(l).rate < rate);
 }
 
+/* A table that accepts nothing for a while: the rate floors (10 WCU/s), not zero, and once
+ * the table takes writes again it climbs back. A throttle after a quiet spell reads the rate
+ * of the time the table was written, not the average over the quiet. */
+static void test_floor_and_recovery(void **state) {
+        Clock c = { 10 };
+        _cleanup_(flowctl_freep) FlowCtl *fc = flowctl_new(fake_clock, &c);
+        FlowLimiter *l = flowctl_table(fc, "t", 0);
+        double sent, w;
+
+        run_at(l, &c, 500, 2);
+        c.t += 60;      /* quiet */
+        assert_true(flow_reserve(l, 25, &sent) == 0);
+        flow_done(l, 25, 0, true, sent);
+        assert_true(flow_stats(l).rate > 0.7 * 400);
+        /* then nothing accepted for 20 s: every answer throttled */
+        for (double end = c.t + 20; c.t < end;) {
+                w = flow_reserve(l, 25, &sent);
+                c.t += w + 0.01;
+                flow_done(l, 25, 0, true, sent);
+        }
+        assert_true(flow_stats(l).rate >= 10);
+        assert_true(flow_stats(l).rate < 20);
+        /* the table recovers: all accepted; within 30 s the rate is in the hundreds again */
+        for (double end = c.t + 30; c.t < end;) {
+                w = flow_reserve(l, 25, &sent);
+                c.t += w + 0.01;
+                flow_done(l, 25, 25, false, sent);
+        }
+        assert_true(flow_stats(l).rate > 200);
+}
+
 /* Closed loop: a table that throttles any call that would take the last second's writes over
  * R. Many lanes send 25-WCU batches as fast as the limiter lets them, each call taking 10 ms.
  * The rate must settle near R (not collapse, not swing): in the last 60 s every second stays
@@ -227,6 +258,7 @@ int main(void) {
                 cmocka_unit_test(test_refund),
                 cmocka_unit_test(test_budget_change),
                 cmocka_unit_test(test_cut_once_per_round_then_cubic),
+                cmocka_unit_test(test_floor_and_recovery),
                 cmocka_unit_test(test_closed_loop_converges),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
