@@ -11,8 +11,10 @@ KB of each item, "Item sizes and formats").
   of hammering or swinging (second half: mean ≥ 0.6 R, no second below 0.3 R, throttled calls
   ≤ 20 % of the calls).
 
-Both print their series as "second,wcu,throttled_calls" lines (the closing note of issue 11
-plots them); FLOW_SERIES_DIR=DIR also writes them to DIR/{budget,adaptive}.csv."""
+- test_adaptive_unprocessed: the same with the throttling answered as UnprocessedItems.
+
+All print their series as "second,wcu,throttled_calls" lines (the closing note of issue 11
+plots them); FLOW_SERIES_DIR=DIR also writes them to DIR/{budget,adaptive,unprocessed}.csv."""
 import os
 import time
 import unittest
@@ -125,6 +127,20 @@ class WriteCapacity(unittest.TestCase):
                 throttled = sum(t for _, _, t in half)
                 self.assertLessEqual(throttled, 0.2 * (calls + throttled),
                                      f'{throttled} throttled calls for {calls:.0f} accepted')
+
+        def test_adaptive_unprocessed(self):
+                """The same table answering with UnprocessedItems instead of an error (what
+                DynamoDB does when part of a batch fits): a mostly-unprocessed batch counts as a
+                throttle, and the rate settles the same way."""
+                rate = 1000
+                self.proxy.add('capacity', {'target': BWI}, rate=rate, mode='unprocessed', times=-1)
+                self.run_files('unprocessed', 12, 1500, '', {}, timeout=60)
+                out, cap = self.series('unprocessed')
+                self.assertEqual(cap['forwarded_wcu'], 12 * 1500)
+                half = out[:-1][len(out) // 2:]
+                mean = sum(w for _, w, _ in half) / len(half)
+                self.assertGreaterEqual(mean, 0.6 * rate, f'second half mean {mean:.0f} WCU/s')
+                self.assertGreaterEqual(min(w for _, w, _ in half), 0.3 * rate, 'the rate collapsed')
 
 
 if __name__ == '__main__':
