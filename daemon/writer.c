@@ -3,7 +3,11 @@
  * The job thread fills the pending batch; a full batch is handed to a lane thread, which runs
  * the whole BatchWriteItem + UnprocessedItems loop for it. The window exists because each call
  * waits a round trip on the server (docs/DESIGN.md, "The job"): with one batch at a time a
- * single large file is bound by latency, not by anyone's throughput. */
+ * single large file is bound by latency, not by anyone's throughput.
+ *
+ * Every attempt goes through attempt_once(): the table's flow limiter (flowctl.h) paces it,
+ * its round trip and outcome feed the adaptive window (Window, window_feedback_locked()),
+ * whose current size window_locked() computes for dispatch(). */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
