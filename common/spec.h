@@ -143,7 +143,20 @@ typedef struct PipelineSpec {
         uint64_t max_rejected_rows;
         WriteMode write_mode;
         OrderingSpec ordering;
+        /* write_capacity: the table's WCU/s budget (0 = none) and the number of daemon
+         * instances sharing it; this process uses units_per_second / instances. */
+        uint64_t write_capacity;
+        unsigned write_instances;       /* ≥ 1 */
+        /* BatchWriteItem calls in flight per file: 0 = adaptive ("auto"), else fixed. */
+        unsigned write_concurrency;
 } PipelineSpec;
+
+#define WRITE_CONCURRENCY_MAX 32u       /* batches in flight per file */
+
+/* This process's share of the pipeline's write budget, WCU/s (0 = none). */
+static inline double pipeline_spec_write_budget(const PipelineSpec *p) {
+        return p->write_capacity ? (double) p->write_capacity / (p->write_instances ? p->write_instances : 1) : 0;
+}
 
 void column_spec_done(ColumnSpec *c);
 void computed_spec_done(ComputedSpec *c);

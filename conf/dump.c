@@ -185,6 +185,13 @@ static void dump_pipeline(FILE *f, const PipelineSpec *p) {
         fprintf(f, "    max_rejected_rows: %llu\n    write_mode: %s\n",
                 (unsigned long long) p->max_rejected_rows, modes[p->write_mode]);
         dump_ordering(f, &p->ordering);
+        if (p->write_capacity)
+                fprintf(f, "    write_capacity:\n      units_per_second: %llu\n      instances: %u\n",
+                        (unsigned long long) p->write_capacity, p->write_instances);
+        if (p->write_concurrency)
+                fprintf(f, "    write_concurrency: %u\n", p->write_concurrency);
+        else
+                fputs("    write_concurrency: auto\n", f);
 }
 
 void config_dump(const Config *c, FILE *f) {

@@ -704,10 +704,36 @@ static void check_compiles(Loader *ld, const YNode *pl, const char *path, const 
                 load_report(ld, pl, path, "%s", err.message);
 }
 
+/* Bounds of the flow-control keys (the man page test reads them from here). */
+#define CAPACITY_UNITS_MAX 100000000    /* WCU/s: far above any table's quota */
+#define INSTANCES_MAX 1024
+#define CONCURRENCY_MAX 32
+_Static_assert(CONCURRENCY_MAX == WRITE_CONCURRENCY_MAX, "the writer's lane cap");
+
+/* write_capacity: { units_per_second: N, instances: M } */
+static void load_write_capacity(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p) {
+        static const char *const keys[] = { "units_per_second", "instances", NULL };
+        const YNode *v = load_field(ld, pl, ppath, "write_capacity", false);
+        char path[LOAD_PATH_MAX];
+
+        p->write_instances = 1;
+        if (!v || !load_expect(ld, v, load_join(path, ppath, "write_capacity"), YNODE_MAPPING))
+                return;
+        load_check_keys(ld, v, path, keys);
+        if (!load_field(ld, v, path, "units_per_second", true))
+                return;
+        get_u64(ld, v, path, "units_per_second", 1, CAPACITY_UNITS_MAX, &p->write_capacity);
+        get_unsigned(ld, v, path, "instances", 1, INSTANCES_MAX, &p->write_instances);
+}
+
+static bool is_auto(const YNode *v) {
+        return v && v->type == YNODE_SCALAR && strcmp(v->value, "auto") == 0;
+}
+
 static void load_pipeline(Loader *ld, const YNode *pl, const char *path, PipelineSpec *p) {
         static const char *const keys[] = { "name", "match", "table", "format", "csv", "columns",
                                             "computed", "key", "max_rejected_rows", "write_mode",
-                                            "ordering", NULL };
+                                            "ordering", "write_capacity", "write_concurrency", NULL };
         static const char *const modes[] = { "stream", "validate_first", NULL };
         const char *formats[_FORMAT_MAX + 1] = { NULL };
         size_t before = diag_count(&ld->diag);
@@ -733,6 +759,10 @@ static void load_pipeline(Loader *ld, const YNode *pl, const char *path, Pipelin
         if (get_choice(ld, pl, path, "write_mode", modes, &k))
                 p->write_mode = (WriteMode) k;
         load_ordering(ld, pl, path, &p->ordering);
+        load_write_capacity(ld, pl, path, p);
+        /* write_concurrency: auto (0) | 1..32 */
+        if (!is_auto(ynode_get(pl, "write_concurrency")))
+                get_unsigned(ld, pl, path, "write_concurrency", 1, CONCURRENCY_MAX, &p->write_concurrency);
         if (diag_count(&ld->diag) == before && !ld->oom)
                 check_compiles(ld, pl, path, p);
 }
@@ -849,6 +879,30 @@ static void check_names_unique(Loader *ld, const YNode *seq, const Config *c, si
                 }
 }
 
+/* The budget is the table's, shared by every pipeline that writes it (flowctl.h): they must
+ * say the same, or which one applied would depend on which file came last. */
+static void check_budget_agrees(Loader *ld, const YNode *seq, const Config *c, size_t j) {
+        const PipelineSpec *p = &c->pipelines[j];
+        char path[LOAD_PATH_MAX];
+
+        for (size_t i = 0; i < j; i++) {
+                const PipelineSpec *q = &c->pipelines[i];
+
+                if (!q->table || !p->table || strcmp(q->table, p->table) != 0)
+                        continue;
+                if (q->write_capacity == p->write_capacity &&
+                    pipeline_spec_write_budget(q) == pipeline_spec_write_budget(p))
+                        continue;
+                load_index(path, "pipelines", j);
+                load_report(ld, ynode_get(seq->items[j], "write_capacity") ?
+                                ynode_get(seq->items[j], "write_capacity") : seq->items[j], path,
+                            "writes table '%s' like pipeline '%s' but with another write_capacity "
+                            "(a table has one budget: give both the same)", p->table,
+                            q->name ? q->name : "?");
+                return;
+        }
+}
+
 static void check_across(Loader *ld, const YNode *seq, const Config *c) {
         char path[LOAD_PATH_MAX];
 
@@ -860,6 +914,7 @@ static void check_across(Loader *ld, const YNode *seq, const Config *c) {
                 check_loop(ld, seq->items[j], path, &c->pipelines[j], &c->archive, "the archive");
                 check_loop(ld, seq->items[j], path, &c->pipelines[j], &c->errors, "the error bucket");
                 check_shadowed(ld, seq, c, j);
+                check_budget_agrees(ld, seq, c, j);
         }
 }
 

@@ -16,6 +16,7 @@
 #include "common/aws/s3.h"
 #include "common/log.h"
 #include "daemon/commands.h"
+#include "daemon/flowctl.h"
 #include "daemon/job.h"
 #include "daemon/pool.h"
 #include "daemon/startup.h"
@@ -87,6 +88,8 @@ int cmd_backfill(const CommandArgs *a) {
         _cleanup_(config_unrefp) Config *config = NULL;
         _cleanup_(aws_context_unrefp) AwsContext *aws = NULL;
         _cleanup_(aws_client_freep) AwsClient *client = NULL;
+        /* declared before the pool: its workers use it until the pool is freed */
+        _cleanup_(flowctl_freep) FlowCtl *flow = NULL;
         _cleanup_(pool_freep) Pool *pool = NULL;
         _cleanup_free_ char *bucket = NULL, *prefix = NULL, *token = NULL;
         atomic_bool cancel = false;
@@ -106,7 +109,10 @@ int cmd_backfill(const CommandArgs *a) {
         r = aws_client_new(aws, &client, &err);
         if (r < 0)
                 return log_error_errno(log, r, "AWS client: %s", err.message), 1;
-        shared = (JobPoolShared) { .aws = aws, .log = log, .cancel = &cancel };
+        flow = flowctl_new(NULL, NULL);
+        if (!flow)
+                return log_error_errno(log, -ENOMEM, "Out of memory"), 1;
+        shared = (JobPoolShared) { .aws = aws, .flow = flow, .log = log, .cancel = &cancel };
         r = pool_new(config->workers, &job_pool_ops, &shared, &pool, &err);
         if (r < 0)
                 return log_error_errno(log, r, "Starting %u workers: %s", config->workers, err.message), 1;

@@ -10,6 +10,7 @@
 #include "common/aws/client.h"
 #include "common/log.h"
 #include "daemon/commands.h"
+#include "daemon/flowctl.h"
 #include "daemon/job.h"
 #include "daemon/outcome.h"
 #include "daemon/startup.h"
@@ -23,6 +24,7 @@ int cmd_process(const CommandArgs *a) {
         JobEnv env = {};
         _cleanup_(job_freep) Job *job = NULL;
         _cleanup_(tablecache_freep) TableCache *tables = NULL;
+        _cleanup_(flowctl_freep) FlowCtl *flow = NULL;
         _cleanup_free_ char *bucket = NULL, *key = NULL, *summary = NULL;
         const char *pipeline = a->pipeline;
         const PipelineSpec *spec;
@@ -57,6 +59,7 @@ int cmd_process(const CommandArgs *a) {
         }
         env.log = log;
         env.tables = tables;
+        env.flow = flow = flowctl_new(NULL, NULL);     /* NULL: no flow control */
         job_clients_env(&clients, &env);
         job_run(job, &env);
         job_clients_done(&clients);

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "daemon/awsmetrics.h"
 #include "daemon/errclass.h"
+#include "daemon/flowctl.h"
 #include "daemon/job.h"
 #include "daemon/metrics.h"
 #include "daemon/outcome.h"
@@ -163,7 +164,7 @@ static int on_item(void *ud, const IngestItem *item) {
 
         if (!run->writer)
                 return 0;
-        r = writer_add(run->writer, item->key, item->json, &run->write_err);
+        r = writer_add_sized(run->writer, item->key, item->json, item->size, &run->write_err);
         if (r < 0)
                 run->write_failed = true;
         return r;
@@ -197,25 +198,77 @@ static int on_data(void *ud, const void *data, size_t n) {
 }
 
 static int send_batch(void *ud, unsigned lane, const char *const *items, size_t n,
-                      size_t **ret_unprocessed, size_t *ret_n_unprocessed, S3bError *err) {
+                      WriterResult *ret, S3bError *err) {
         Run *run = ud;
+        AwsClient *c = job_clients_write(run->env->clients, lane, err);
+        DynamoBatchResult res = {};
+        int r;
 
-        /* dynamodb_batch_write() only reads the strings; its prototype lacks the const. */
-        return dynamodb_batch_write(run->env->write_clients[lane], run->job->spec->table,
-                                    (char *const *) items, n, ret_unprocessed, ret_n_unprocessed, err);
+        if (!c)
+                return err->code < 0 ? err->code : -ENOMEM;
+        /* One attempt per call: the writer retries, so its flow limiter sees every throttle
+         * (the client still corrects clock skew and refreshes an expired token by itself). */
+        r = dynamodb_batch_write_ex(c, &(DynamoBatchWrite) {
+                        .table = run->job->spec->table,
+                        /* only read; the prototype lacks the const */
+                        .items_json = (char *const *) items,
+                        .n = n,
+                        .max_attempts = 1,
+                }, &res, err);
+        if (r < 0)
+                return r;
+        *ret = (WriterResult) { .unprocessed = res.unprocessed_idx, .n_unprocessed = res.n_unprocessed,
+                                .consumed = res.consumed };
+        return 0;
+}
+
+static bool send_retryable(void *ud, int r, const S3bError *err) {
+        return r != -ECANCELED && aws_retry_classify(err) != AWS_RETRY_NO;
+}
+
+static bool send_throttled(void *ud, int r, const S3bError *err) {
+        return aws_retry_classify(err) == AWS_RETRY_THROTTLE;
 }
 
 static int send_backoff(void *ud, unsigned lane, unsigned attempt) {
         Run *run = ud;
-        AwsClient *c = run->env->write_clients[lane];
+        AwsClient *c = job_clients_write(run->env->clients, lane, NULL);
 
         /* The client's shared full-jitter policy; its sleep ends early on shutdown. */
-        return aws_client_sleep_ms(c, aws_client_backoff_ms(c, attempt));
+        return c ? aws_client_sleep_ms(c, aws_client_backoff_ms(c, attempt)) : -ENOMEM;
 }
 
-/* No retryable(): the client already retried a failed call up to max_attempts_batch, so the
- * writer's own rounds are for UnprocessedItems only. */
-static const WriterOps writer_ops = { .send = send_batch, .backoff = send_backoff };
+static int send_sleep(void *ud, unsigned lane, uint64_t ms) {
+        Run *run = ud;
+        AwsClient *c = job_clients_write(run->env->clients, lane, NULL);
+
+        return c ? aws_client_sleep_ms(c, ms) : -ENOMEM;
+}
+
+/* The writer retries errors and UnprocessedItems alike, up to max_attempts_batch calls. */
+static const WriterOps writer_ops = {
+        .send = send_batch,
+        .retryable = send_retryable,
+        .throttled = send_throttled,
+        .backoff = send_backoff,
+        .sleep = send_sleep,
+};
+
+/* Per-table write metrics: what this read consumed and was throttled, and the limiter's
+ * rate and budget now. */
+static void report_flow(const Job *j, const JobEnv *env, const WriterStats *ws) {
+        FlowLimiter *l;
+        FlowStats fs = {};
+
+        if (!env->metrics)
+                return;
+        /* -1: a job of an older configuration must not put its budget back after a reload */
+        l = env->flow ? flowctl_table(env->flow, j->spec->table, -1) : NULL;
+        if (l)
+                fs = flow_stats(l);
+        metrics_table_writes(env->metrics, j->spec->table, ws->consumed, ws->throttles, fs.rate,
+                             fs.budget);
+}
 
 typedef enum ReadResult {
         READ_OK,
@@ -262,8 +315,14 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
         }
         run.ingest = in;
         if (write) {
-                writer = writer_new(&writer_ops, &run, j->config->aws.max_attempts_batch,
-                                    JOB_WRITE_WINDOW);
+                FlowLimiter *flow = env->flow ?
+                        flowctl_table(env->flow, j->spec->table, pipeline_spec_write_budget(j->spec)) : NULL;
+
+                writer = writer_new_with(&writer_ops, &run, &(WriterOptions) {
+                                .max_attempts = j->config->aws.max_attempts_batch,
+                                .window = j->spec->write_concurrency,
+                                .flow = flow,
+                        });
                 if (!writer) {
                         s3b_error_set(ret_err, -ENOMEM, "out of memory");
                         return READ_AWS_FAILED;
@@ -302,6 +361,8 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                 ws = writer_stats(writer);
                 j->rows_written = ws.written;
                 j->rows_superseded = ws.superseded;
+                j->consumed_wcu += ws.consumed;
+                report_flow(j, env, &ws);
         }
         if (r >= 0)
                 return READ_OK;
@@ -625,38 +686,51 @@ void job_run(Job *j, const JobEnv *env) {
 typedef struct Worker {
         JobClients clients;
         TableCache *tables;
-        AwsMetricsSample sample, write_samples[JOB_WRITE_WINDOW];
+        AwsMetricsSample sample, write_samples[JOB_WRITE_LANES_MAX];
         JobEnv env;
 } Worker;
 
 int job_clients_init(JobClients *jc, AwsContext *aws, const atomic_bool *cancel, S3bError *err) {
-        AwsClient **all[1 + JOB_WRITE_WINDOW];
-        int r = 0;
+        int r;
 
-        *jc = (JobClients) {};
-        all[0] = &jc->client;
-        for (size_t i = 0; i < JOB_WRITE_WINDOW; i++)
-                all[1 + i] = &jc->write_clients[i];
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(all); i++) {
-                r = aws_client_new(aws, all[i], err);
-                if (r >= 0 && cancel)
-                        r = aws_client_set_cancel(*all[i], cancel, err);
-        }
+        *jc = (JobClients) { .aws = aws, .cancel = cancel };
+        r = aws_client_new(aws, &jc->client, err);
+        if (r >= 0 && cancel)
+                r = aws_client_set_cancel(jc->client, cancel, err);
         if (r < 0)
                 job_clients_done(jc);
         return r;
 }
 
+AwsClient *job_clients_write(JobClients *jc, unsigned lane, S3bError *err) {
+        AwsClient *c = NULL;
+        int r;
+
+        if (lane >= JOB_WRITE_LANES_MAX) {
+                s3b_error_set(err, -EINVAL, "writer lane %u out of range", lane);
+                return NULL;
+        }
+        if (jc->write_clients[lane])
+                return jc->write_clients[lane];
+        r = aws_client_new(jc->aws, &c, err);
+        if (r >= 0 && jc->cancel)
+                r = aws_client_set_cancel(c, jc->cancel, err);
+        if (r < 0) {
+                aws_client_free(c);
+                return NULL;
+        }
+        return jc->write_clients[lane] = c;
+}
+
 void job_clients_done(JobClients *jc) {
         jc->client = aws_client_free(jc->client);
-        for (size_t i = 0; i < JOB_WRITE_WINDOW; i++)
+        for (size_t i = 0; i < JOB_WRITE_LANES_MAX; i++)
                 jc->write_clients[i] = aws_client_free(jc->write_clients[i]);
 }
 
 void job_clients_env(JobClients *jc, JobEnv *env) {
         env->client = jc->client;
-        for (size_t i = 0; i < JOB_WRITE_WINDOW; i++)
-                env->write_clients[i] = jc->write_clients[i];
+        env->clients = jc;
 }
 
 static void worker_done(void *ud, void *state) {
@@ -688,7 +762,7 @@ static int worker_init(void *ud, unsigned index, void **ret_state) {
                 return -ENOMEM;
         }
         w->env = (JobEnv) { .log = sh->log, .metrics = sh->metrics, .cancel = sh->cancel,
-                            .tables = w->tables };
+                            .tables = w->tables, .flow = sh->flow };
         job_clients_env(&w->clients, &w->env);
         *ret_state = w;
         return 0;
@@ -699,8 +773,9 @@ static void worker_run(void *ud, void *state, void *job) {
 
         job_run(job, &w->env);
         aws_metrics_report(w->env.metrics, w->clients.client, &w->sample);
-        for (size_t i = 0; i < JOB_WRITE_WINDOW; i++)
-                aws_metrics_report(w->env.metrics, w->clients.write_clients[i], &w->write_samples[i]);
+        for (size_t i = 0; i < JOB_WRITE_LANES_MAX; i++)
+                if (w->clients.write_clients[i])
+                        aws_metrics_report(w->env.metrics, w->clients.write_clients[i], &w->write_samples[i]);
 }
 
 const PoolOps job_pool_ops = { worker_init, worker_done, worker_run };

@@ -26,13 +26,16 @@
 #include "common/util.h"
 #include "conf/config.h"
 
-/* BatchWriteItem calls in flight per job (writer.h). One round trip per batch bounds a single
- * file otherwise; measured in docs/DESIGN.md, "The job". */
-#ifndef JOB_WRITE_WINDOW        /* -DJOB_WRITE_WINDOW=1 builds the synchronous writer, to compare */
-#define JOB_WRITE_WINDOW 4
-#endif
+/* BatchWriteItem calls in flight per job at most (writer.h; the pipeline's
+ * write_concurrency, adaptive by default). One round trip per batch bounds a single file
+ * otherwise; measured in docs/DESIGN.md, "The job". Each lane has its own HTTP client,
+ * created the first time the lane is used. */
+#define JOB_WRITE_LANES_MAX 32
 
 typedef struct AwsClient AwsClient;
+typedef struct AwsContext AwsContext;
+typedef struct FlowCtl FlowCtl;
+typedef struct JobClients JobClients;
 typedef struct Logger Logger;
 typedef struct Metrics Metrics;
 typedef struct TableCache TableCache;
@@ -81,6 +84,7 @@ typedef struct Job {
         uint64_t rows_superseded;
         uint64_t rows_repaired;         /* rows of a newer version written again (SUPERSEDED) */
         uint64_t bytes_read;
+        double consumed_wcu;            /* write capacity units the writes consumed */
         uint64_t duration_ms;
         char *location;                 /* s3://… where the file went (archive or error), or NULL */
         char *report_location;          /* s3://…<key>.rejected.csv or …error.json, or NULL */
@@ -104,9 +108,12 @@ DEFINE_CLEANUP_FUNC(Job *, job_free);
 /* What a worker thread lends a job while it runs. */
 typedef struct JobEnv {
         AwsClient *client;              /* the worker's own: S3 (the streamed GET), SNS */
-        /* One client per writer lane for the BatchWriteItem calls, which run while the GET
-         * streams (one HTTP handle cannot run two transfers at once) and in parallel. */
-        AwsClient *write_clients[JOB_WRITE_WINDOW];
+        /* Its owner, for one client per writer lane for the BatchWriteItem calls, which run
+         * while the GET streams (one HTTP handle cannot run two transfers at once) and in
+         * parallel (job_clients_write()). */
+        JobClients *clients;
+        /* The process's per-table write limiters (flowctl.h); NULL = no flow control. */
+        FlowCtl *flow;
         Logger *log;
         Metrics *metrics;               /* may be NULL */
         const atomic_bool *cancel;      /* shutdown grace over: abort transfers */
@@ -121,9 +128,9 @@ void job_run(Job *j, const JobEnv *env);
 
 /* Pool callbacks that give each worker thread its own AwsClient (with the cancel flag) and run
  * jobs: pool_new(n, &job_pool_ops, &shared, ...) with a JobPoolShared that outlives the pool. */
-typedef struct AwsContext AwsContext;
 typedef struct JobPoolShared {
         AwsContext *aws;
+        FlowCtl *flow;                  /* may be NULL */
         Logger *log;
         Metrics *metrics;
         const atomic_bool *cancel;
@@ -132,10 +139,15 @@ extern const struct PoolOps job_pool_ops;
 
 /* The clients a JobEnv needs, all with the cancel flag (may be NULL): a JobClients owns them
  * and job_clients_env() lends them. */
-typedef struct JobClients {
+struct JobClients {
         AwsClient *client;
-        AwsClient *write_clients[JOB_WRITE_WINDOW];
-} JobClients;
+        AwsClient *write_clients[JOB_WRITE_LANES_MAX];  /* created on first use */
+        AwsContext *aws;                                /* borrowed, for those */
+        const atomic_bool *cancel;
+};
 int job_clients_init(JobClients *jc, AwsContext *aws, const atomic_bool *cancel, S3bError *err);
 void job_clients_done(JobClients *jc);
 void job_clients_env(JobClients *jc, JobEnv *env);
+/* The client of writer lane `lane`, created on its first call. Only that lane's thread
+ * calls this for that lane. NULL with err filled on failure. */
+AwsClient *job_clients_write(JobClients *jc, unsigned lane, S3bError *err);

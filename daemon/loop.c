@@ -28,6 +28,7 @@
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
 #include "daemon/ordering.h"
+#include "daemon/flowctl.h"
 #include "daemon/pool.h"
 #include "daemon/queue.h"
 #include "daemon/sdnotify.h"
@@ -64,6 +65,7 @@ struct Loop {
         ConfigQueue queue;              /* the queue settings of the start config (restart to change) */
         char *queue_url;
         unsigned workers;
+        FlowCtl *flow;                  /* per-table write limiters, shared by the workers */
         uint64_t call_budget_usec;      /* one AWS call with all its retries, at most */
 
         Metrics *metrics;
@@ -1069,6 +1071,7 @@ Loop *loop_free(Loop *l) {
         l->ordering = ordering_free(l->ordering);
         sd_event_unref(l->event);
         metrics_free(l->metrics);
+        flowctl_free(l->flow);
         config_unref(l->config);
         free(l->queue_url);
         free(l);
@@ -1164,8 +1167,11 @@ int loop_new(const LoopOptions *opts, Loop **ret) {
         /* queue + each table, one call budget each */
         checker_set_budget(l->checker, (1 + l->config->n_pipelines) * l->call_budget_usec);
 
-        l->shared = (JobPoolShared) { .aws = l->aws, .log = l->log, .metrics = l->metrics,
-                                      .cancel = &l->cancel_jobs };
+        l->flow = flowctl_new(NULL, NULL);
+        if (!l->flow)
+                return log_error_errno(l->log, -ENOMEM, "Setting up");
+        l->shared = (JobPoolShared) { .aws = l->aws, .flow = l->flow, .log = l->log,
+                                      .metrics = l->metrics, .cancel = &l->cancel_jobs };
         r = pool_new(l->workers, &job_pool_ops, &l->shared, &l->pool, &err);
         if (r < 0)
                 return log_error_errno(l->log, r, "Starting %u workers: %s", l->workers, err.message);

@@ -56,6 +56,13 @@ typedef struct PipelineCounters {
         uint64_t config_errors;
 } PipelineCounters;
 
+typedef struct TableCounters {
+        char name[LABEL_MAX + 1];
+        double consumed;
+        uint64_t throttles;
+        double rate, budget;
+} TableCounters;
+
 typedef struct AwsCounters {
         char service[LABEL_MAX + 1];
         char code[LABEL_MAX + 1];
@@ -67,6 +74,8 @@ struct Metrics {
         struct {
                 PipelineCounters pipelines[METRICS_MAX_SERIES];
                 size_t n_pipelines;
+                TableCounters tables[METRICS_MAX_SERIES];
+                size_t n_tables;
                 AwsCounters aws[METRICS_MAX_SERIES];
                 size_t n_aws;
                 uint64_t messages[_METRICS_MESSAGE_MAX];
@@ -309,6 +318,31 @@ static int render_pipelines_locked(Metrics *m, Buf *out) {
         return r;
 }
 
+static int render_tables_locked(Metrics *m, Buf *out) {
+        static const struct { const char *name, *type, *help; } f[] = {
+                { "table_consumed_wcu_total", "counter", "Write capacity units consumed, by DynamoDB table." },
+                { "table_throttles_total", "counter", "Throttled BatchWriteItem calls and mostly-unprocessed batches, by table." },
+                { "table_write_rate_wcu", "gauge", "The table's write limiter rate in WCU/s (0: unlimited)." },
+                { "table_write_budget_wcu", "gauge", "This process's write budget for the table in WCU/s (0: none)." },
+        };
+        int r = 0;
+
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(f); k++) {
+                r = header(out, f[k].name, f[k].type, f[k].help);
+                for (size_t i = 0; r >= 0 && i < m->synced.n_tables; i++) {
+                        const TableCounters *t = &m->synced.tables[i];
+                        const double v[] = { t->consumed, (double) t->throttles, t->rate, t->budget };
+
+                        r = buf_printf(out, "s3batchd_%s{table=\"", f[k].name);
+                        if (r >= 0)
+                                r = metrics_escape_label(out, t->name);
+                        if (r >= 0)
+                                r = buf_printf(out, "\"} %.1f\n", v[k]);
+                }
+        }
+        return r;
+}
+
 static int render_aws_locked(Metrics *m, Buf *out) {
         int r;
 
@@ -355,6 +389,8 @@ static int render_locked(Metrics *m, Buf *out) {
         if (r >= 0)
                 r = render_aws_locked(m, out);
         if (r >= 0)
+                r = render_tables_locked(m, out);
+        if (r >= 0)
                 r = header(out, "jobs_in_flight", "gauge", "Files being processed right now.");
         if (r >= 0)
                 r = buf_printf(out, "s3batchd_jobs_in_flight %" PRId64 "\n", m->synced.jobs_in_flight);
@@ -373,6 +409,32 @@ static int render_locked(Metrics *m, Buf *out) {
         if (r >= 0)
                 r = sample(out, "build_info", "version", S3BATCHD_VERSION, NULL, NULL, 1);
         return r;
+}
+
+void metrics_table_writes(Metrics *m, const char *table, double consumed_wcu, uint64_t throttles,
+                          double rate, double budget) {
+        TableCounters *t = NULL;
+
+        if (!m)
+                return;
+        /* table names come from our own config; bounded like pipeline names */
+        if (!table || !label_is_tame(table))
+                table = "other";
+        pthread_mutex_lock(&m->lock);
+        for (size_t i = 0; i < m->synced.n_tables && !t; i++)
+                if (strcmp(m->synced.tables[i].name, table) == 0)
+                        t = &m->synced.tables[i];
+        if (!t && m->synced.n_tables < METRICS_MAX_SERIES) {
+                t = &m->synced.tables[m->synced.n_tables++];
+                snprintf(t->name, sizeof(t->name), "%s", m->synced.n_tables < METRICS_MAX_SERIES ? table : "other");
+        }
+        if (t) {
+                t->consumed += consumed_wcu > 0 ? consumed_wcu : 0;
+                t->throttles += throttles;
+                t->rate = rate;
+                t->budget = budget;
+        }
+        pthread_mutex_unlock(&m->lock);
 }
 
 int metrics_render(Metrics *m, Buf *out) {

@@ -11,6 +11,11 @@
  *   degraded{source}                       gauge    1 while sqs|jobs|startup is in trouble
  *   aws_requests_total{service,code}       counter  every attempt; code "OK" or the AWS/HTTP
  *   aws_retries_total{service,code}        counter  error code that caused a retry
+ *   table_consumed_wcu_total{table}        counter  write capacity units consumed (as reported)
+ *   table_throttles_total{table}           counter  throttled BatchWriteItem calls and
+ *                                                   mostly-unprocessed batches
+ *   table_write_rate_wcu{table}            gauge    the flow limiter's rate now (0 = unlimited)
+ *   table_write_budget_wcu{table}          gauge    this process's write budget (0 = none)
  *   jobs_in_flight                         gauge
  *   job_duration_seconds                   histogram
  *   start_time_seconds                     gauge    (unix time of metrics_new)
@@ -70,6 +75,10 @@ void metrics_message(Metrics *m, MetricsMessage what, uint64_t n);
  * retried: this failed attempt will be retried (also counts aws_retries_total). */
 void metrics_aws_request(Metrics *m, const char *service, const char *code, bool retried);
 void metrics_jobs_in_flight_add(Metrics *m, int delta);
+/* Writes to one DynamoDB table (a configured name): adds consumed WCU and throttles, sets
+ * the limiter's current rate and budget (flowctl.h; 0 = unlimited / none). */
+void metrics_table_writes(Metrics *m, const char *table, double consumed_wcu, uint64_t throttles,
+                          double rate, double budget);
 void metrics_config_error(Metrics *m, const char *pipeline);
 
 typedef enum MetricsDegraded {

@@ -262,6 +262,7 @@ char *outcome_summary_json(const Job *j) {
         added = added ? cJSON_AddNumberToObject(o, "rows_written", (double) j->rows_written) : NULL;
         added = added ? cJSON_AddNumberToObject(o, "rows_rejected", (double) j->rows_rejected) : NULL;
         added = added ? cJSON_AddNumberToObject(o, "rows_superseded", (double) j->rows_superseded) : NULL;
+        added = added ? cJSON_AddNumberToObject(o, "consumed_wcu", j->consumed_wcu) : NULL;
         if (added && j->rows_repaired)
                 added = cJSON_AddNumberToObject(o, "rows_repaired", (double) j->rows_repaired);
         if (added && j->location)

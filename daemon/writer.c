@@ -3,14 +3,21 @@
  * The job thread fills the pending batch; a full batch is handed to a lane thread, which runs
  * the whole BatchWriteItem + UnprocessedItems loop for it. The window exists because each call
  * waits a round trip on the server (docs/DESIGN.md, "The job"): with one batch at a time a
- * single large file is bound by latency, not by anyone's throughput. */
+ * single large file is bound by latency, not by anyone's throughput.
+ *
+ * Every attempt goes through attempt_once(): the table's flow limiter (flowctl.h) paces it,
+ * its round trip and outcome feed the adaptive window (Window, window_feedback_locked()),
+ * whose current size window_locked() computes for dispatch(). */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/mailbox.h"
+#include "daemon/flowctl.h"
 #include "daemon/writer.h"
 
 /* One row: its key and item in one allocation ("key\0item\0"), and a hash of the key. The
@@ -20,6 +27,7 @@ typedef struct Pending {
         char *mem;
         const char *item;               /* inside mem */
         uint64_t hash;
+        unsigned wcu;           /* estimated: 1 per started KB of the item's size */
 } Pending;
 
 typedef struct Batch {
@@ -40,11 +48,24 @@ typedef struct Lane {
         pthread_t thread;
 } Lane;
 
+/* The adaptive window (writer.h). cwnd is fractional so that +1/cwnd per call adds one per
+ * window of calls. */
+typedef struct Window {
+        bool adaptive;
+        double cwnd;
+        double ssthresh;        /* slow start below it */
+        double min_rtt;         /* seconds, lowest seen; 0 before the first call */
+        double batch_wcu;       /* average WCU of a batch (EWMA), for the flow ceiling */
+        unsigned since_cut;     /* calls since the last decrease */
+        unsigned max_seen;
+} Window;
+
 struct Writer {
         WriterOps ops;
         void *ud;
         unsigned max_attempts;
-        unsigned window;
+        unsigned window;                /* fixed window, or the adaptive one's cap */
+        FlowLimiter *flow;
         Batch *pending;                 /* being filled by the caller */
         uint64_t superseded;            /* caller's thread only */
         Lane lanes[WRITER_WINDOW_MAX];
@@ -57,10 +78,92 @@ struct Writer {
                 Batch *inflight;        /* queued or being sent, for the key-order rule */
                 unsigned n_inflight;
                 WriterStats stats;
+                Window win;
                 int error;
                 S3bError err;
         } synced;
 };
+
+static double mono_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Batches allowed in flight now. */
+static unsigned window_locked(const Writer *w) {
+        const Window *win = &w->synced.win;
+        double limit;
+
+        if (!win->adaptive)
+                return w->window;
+        limit = floor(win->cwnd);
+        if (w->flow && win->min_rtt > 0 && win->batch_wcu > 0) {
+                double rate = flow_stats(w->flow).rate;
+
+                /* Little's law: what the table's rate can keep busy, plus one */
+                if (rate > 0)
+                        limit = fmin(limit, ceil(rate * win->min_rtt / win->batch_wcu) + 1);
+        }
+        return (unsigned) fmax(1, fmin(limit, w->window));
+}
+
+typedef enum Signal {
+        SIGNAL_NONE,            /* a call that failed for another reason: no news */
+        SIGNAL_OK,
+        SIGNAL_THROTTLED,
+} Signal;
+
+static void window_feedback_locked(Writer *w, double rtt, double batch_wcu, Signal sig) {
+        Window *win = &w->synced.win;
+        bool may_cut;
+
+        win->batch_wcu = win->batch_wcu > 0 ? 0.9 * win->batch_wcu + 0.1 * batch_wcu : batch_wcu;
+        if (!win->adaptive || sig == SIGNAL_NONE)
+                return;
+        if (sig == SIGNAL_OK && rtt > 0 && (win->min_rtt == 0 || rtt < win->min_rtt))
+                win->min_rtt = rtt;
+        win->since_cut++;
+        may_cut = win->since_cut >= win->cwnd;
+        if (sig == SIGNAL_THROTTLED) {
+                if (may_cut) {
+                        win->cwnd = fmax(1, win->cwnd / 2);
+                        win->ssthresh = win->cwnd;
+                        win->since_cut = 0;
+                }
+        } else if (rtt > 2 * win->min_rtt + 0.001) {
+                if (may_cut) {
+                        win->cwnd = fmax(1, win->cwnd * 0.9);
+                        win->ssthresh = win->cwnd;
+                        win->since_cut = 0;
+                }
+        } else if (rtt <= 1.5 * win->min_rtt + 0.001) {
+                win->cwnd += win->cwnd < win->ssthresh ? 1 : 1 / win->cwnd;
+                win->cwnd = fmin(win->cwnd, w->window);
+        }
+        if ((unsigned) win->cwnd > win->max_seen)
+                win->max_seen = (unsigned) win->cwnd;
+}
+
+static void window_feedback(Writer *w, double rtt, double batch_wcu, Signal sig) {
+        pthread_mutex_lock(&w->synced.lock);
+        window_feedback_locked(w, rtt, batch_wcu, sig);
+        /* a larger window may let the caller dispatch */
+        pthread_cond_broadcast(&w->synced.done);
+        pthread_mutex_unlock(&w->synced.lock);
+}
+
+static int flow_sleep(Writer *w, unsigned lane, double seconds) {
+        uint64_t ms = (uint64_t) ceil(seconds * 1000);
+
+        if (ms == 0)
+                return 0;
+        if (w->ops.sleep)
+                return w->ops.sleep(w->ud, lane, ms);
+        nanosleep(&(struct timespec) { (time_t) (ms / 1000), (long) (ms % 1000) * 1000000L }, NULL);
+        return 0;
+}
 
 static void batch_free(Batch *b) {
         if (!b)
@@ -93,15 +196,65 @@ static int keep_only(Batch *b, const size_t *idx, size_t n_idx) {
         return 0;
 }
 
+static double batch_wcu(const Batch *b, const size_t *skip, size_t n_skip) {
+        double sum = 0;
+
+        for (size_t i = 0; i < b->n; i++)
+                sum += b->items[i].wcu;
+        for (size_t i = 0; i < n_skip; i++)
+                if (skip[i] < b->n)
+                        sum -= b->items[skip[i]].wcu;
+        return sum;
+}
+
+/* One attempt: pace through the flow limiter, send, and tell the limiter and the window what
+ * happened. Returns send()'s result. */
+static int attempt_once(Writer *w, unsigned lane, Batch *b, WriterResult *res, WriterStats *st,
+                        S3bError *err) {
+        const char *items[WRITER_BATCH_MAX];
+        double cost = batch_wcu(b, NULL, 0), sent_at = 0, t0, rtt, consumed;
+        bool throttled;
+        int r;
+
+        if (w->flow) {
+                r = flow_sleep(w, lane, flow_reserve(w->flow, cost, &sent_at));
+                if (r < 0) {
+                        flow_done(w->flow, cost, 0, false, sent_at);
+                        return s3b_error_set(err, r, "write cancelled");
+                }
+        }
+        for (size_t i = 0; i < b->n; i++)
+                items[i] = b->items[i].item;
+        st->batches++;
+        t0 = mono_s();
+        r = w->ops.send(w->ud, lane, items, b->n, res, err);
+        rtt = mono_s() - t0;
+        if (r < 0) {
+                throttled = w->ops.throttled && w->ops.throttled(w->ud, r, err);
+                consumed = 0;
+        } else {
+                /* More than half unprocessed: the table is over its capacity (DynamoDB
+                 * Developer Guide, "BatchWriteItem": unprocessed items mean throttling). */
+                throttled = res->n_unprocessed * 2 > b->n;
+                consumed = res->consumed >= 0 ? res->consumed :
+                           batch_wcu(b, res->unprocessed, MIN(res->n_unprocessed, b->n));
+                st->consumed += consumed;
+        }
+        st->throttles += throttled;
+        if (w->flow)
+                flow_done(w->flow, cost, consumed, throttled, sent_at);
+        window_feedback(w, rtt, cost, throttled ? SIGNAL_THROTTLED : r < 0 ? SIGNAL_NONE : SIGNAL_OK);
+        return r;
+}
+
 /* The whole life of one batch on one lane: send, re-send what came back unprocessed. */
 static int send_batch(Writer *w, unsigned lane, Batch *b, WriterStats *st, S3bError *err) {
         unsigned attempt = 0;
         int r;
 
         while (b->n > 0) {
-                const char *items[WRITER_BATCH_MAX];
-                _cleanup_free_ size_t *unprocessed = NULL;
-                size_t n_unprocessed = 0, sent = b->n;
+                WriterResult res = { .consumed = -1 };
+                size_t sent = b->n;
 
                 if (attempt > 0) {
                         if (attempt >= w->max_attempts) {
@@ -121,21 +274,19 @@ static int send_batch(Writer *w, unsigned lane, Batch *b, WriterStats *st, S3bEr
                 }
                 attempt++;
 
-                for (size_t i = 0; i < b->n; i++)
-                        items[i] = b->items[i].item;
-                st->batches++;
-                r = w->ops.send(w->ud, lane, items, b->n, &unprocessed, &n_unprocessed, err);
+                r = attempt_once(w, lane, b, &res, st, err);
                 if (r < 0) {
-                        if (!w->ops.retryable || !w->ops.retryable(w->ud, r, err))
+                        if (r == -ECANCELED || !w->ops.retryable || !w->ops.retryable(w->ud, r, err))
                                 return r;
                         continue;
                 }
-                if (n_unprocessed > sent)
+                _cleanup_free_ size_t *unprocessed = res.unprocessed;
+                if (res.n_unprocessed > sent)
                         return s3b_error_set(err, -EBADMSG, "more unprocessed items than sent");
-                st->written += sent - n_unprocessed;
-                if (n_unprocessed == 0)
+                st->written += sent - res.n_unprocessed;
+                if (res.n_unprocessed == 0)
                         break;
-                r = keep_only(b, unprocessed, n_unprocessed);
+                r = keep_only(b, unprocessed, res.n_unprocessed);
                 if (r < 0)
                         return s3b_error_set(err, r, "UnprocessedItems names an item not sent");
                 s3b_error_set(err, 0, "UnprocessedItems");
@@ -149,6 +300,8 @@ static void finish_locked(Writer *w, Batch *b, const WriterStats *st, int r, con
         w->synced.stats.written += st->written;
         w->synced.stats.batches += st->batches;
         w->synced.stats.retries += st->retries;
+        w->synced.stats.throttles += st->throttles;
+        w->synced.stats.consumed += st->consumed;
         if (r < 0 && w->synced.error == 0) {
                 w->synced.error = r;
                 w->synced.err = *err;
@@ -207,8 +360,9 @@ static int error_locked(Writer *w, S3bError *err) {
         return w->synced.error;
 }
 
-static int start_lanes(Writer *w) {
-        for (unsigned i = w->n_lanes; i < w->window; i++) {
+/* Lanes up to `want` (the current window): threads start as the window grows. */
+static int start_lanes(Writer *w, unsigned want) {
+        for (unsigned i = w->n_lanes; i < want; i++) {
                 int r;
 
                 w->lanes[i] = (Lane) { .w = w, .index = i };
@@ -224,6 +378,7 @@ static int start_lanes(Writer *w) {
  * batch of a file that never needed a lane (most files fit in one batch: no threads). */
 static int dispatch(Writer *w, bool last, S3bError *err) {
         Batch *b = TAKE_PTR(w->pending);
+        unsigned want;
         int r = 0;
 
         if (!b || b->n == 0) {
@@ -232,7 +387,10 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
         }
 
         if (w->n_lanes == 0 && !(w->window == 1 || last)) {
-                r = start_lanes(w);
+                pthread_mutex_lock(&w->synced.lock);
+                want = window_locked(w);
+                pthread_mutex_unlock(&w->synced.lock);
+                r = start_lanes(w, MAX(want, 2u));
                 if (r < 0 && w->n_lanes == 0) {
                         batch_free(b);
                         return s3b_error_set(err, r, "starting writer lanes: %s", strerror(-r));
@@ -255,8 +413,15 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
 
         pthread_mutex_lock(&w->synced.lock);
         while (w->synced.error == 0 &&
-               (w->synced.n_inflight >= w->window || conflicts_locked(w, b)))
+               (w->synced.n_inflight >= window_locked(w) || conflicts_locked(w, b)))
                 pthread_cond_wait(&w->synced.done, &w->synced.lock);
+        want = window_locked(w);
+        if (want > w->n_lanes && w->synced.error == 0) {
+                /* the window grew past the lanes: start more (a failure keeps the ones there) */
+                pthread_mutex_unlock(&w->synced.lock);
+                (void) start_lanes(w, want);
+                pthread_mutex_lock(&w->synced.lock);
+        }
         if (w->synced.error < 0) {
                 r = error_locked(w, err);
                 pthread_mutex_unlock(&w->synced.lock);
@@ -294,15 +459,22 @@ Writer *writer_free(Writer *w) {
         return NULL;
 }
 
-Writer *writer_new(const WriterOps *ops, void *ud, unsigned max_attempts, unsigned window) {
+Writer *writer_new_with(const WriterOps *ops, void *ud, const WriterOptions *o) {
         Writer *w = calloc(1, sizeof(*w));
 
         if (!w)
                 return NULL;
         w->ops = *ops;
         w->ud = ud;
-        w->max_attempts = max_attempts ? max_attempts : 1;
-        w->window = MIN(MAX(window, 1u), (unsigned) WRITER_WINDOW_MAX);
+        w->max_attempts = o->max_attempts ? o->max_attempts : 1;
+        w->flow = o->flow;
+        w->window = o->window ? MIN(o->window, (unsigned) WRITER_WINDOW_MAX) : WRITER_WINDOW_MAX;
+        w->synced.win = (Window) {
+                .adaptive = o->window == 0,
+                .cwnd = WRITER_WINDOW_START,
+                .ssthresh = WRITER_WINDOW_MAX,
+                .max_seen = o->window ? w->window : WRITER_WINDOW_START,
+        };
         if (mailbox_new(&w->queue) < 0) {
                 free(w);
                 return NULL;
@@ -310,6 +482,13 @@ Writer *writer_new(const WriterOps *ops, void *ud, unsigned max_attempts, unsign
         pthread_mutex_init(&w->synced.lock, NULL);
         pthread_cond_init(&w->synced.done, NULL);
         return w;
+}
+
+Writer *writer_new(const WriterOps *ops, void *ud, unsigned max_attempts, unsigned window) {
+        return writer_new_with(ops, ud, &(WriterOptions) {
+                .max_attempts = max_attempts,
+                .window = MIN(MAX(window, 1u), (unsigned) WRITER_WINDOW_MAX),
+        });
 }
 
 void writer_drain(Writer *w) {
@@ -361,6 +540,11 @@ static int pending_set(Pending *p, const char *key, size_t key_len, const char *
 }
 
 int writer_add(Writer *w, const char *key, const char *item_json, S3bError *err) {
+        return writer_add_sized(w, key, item_json, strlen(item_json), err);
+}
+
+int writer_add_sized(Writer *w, const char *key, const char *item_json, size_t item_size,
+                     S3bError *err) {
         size_t key_len = strlen(key);
         uint64_t hash = key_hash(key, key_len);
         Batch *b = w->pending;
@@ -371,6 +555,7 @@ int writer_add(Writer *w, const char *key, const char *item_json, S3bError *err)
                         continue;
                 if (pending_set(&b->items[i], key, key_len, item_json, hash) < 0)
                         return s3b_error_set(err, -ENOMEM, "out of memory");
+                b->items[i].wcu = flow_item_wcu(item_size);
                 w->superseded++;
                 return 0;
         }
@@ -394,7 +579,7 @@ int writer_add(Writer *w, const char *key, const char *item_json, S3bError *err)
         b->items[b->n] = (Pending) {};
         if (pending_set(&b->items[b->n], key, key_len, item_json, hash) < 0)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
-        b->n++;
+        b->items[b->n++].wcu = flow_item_wcu(item_size);
         return 0;
 }
 
@@ -404,6 +589,8 @@ WriterStats writer_stats(const Writer *w) {
 
         pthread_mutex_lock(&mw->synced.lock);
         st = w->synced.stats;
+        st.window = window_locked(w);
+        st.window_max = w->synced.win.max_seen;
         pthread_mutex_unlock(&mw->synced.lock);
         st.superseded = w->superseded;
         return st;

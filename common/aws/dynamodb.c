@@ -23,9 +23,35 @@ static bool table_name_ok(const char *t) {
         return true;
 }
 
+/* ConsumedCapacity (DynamoDB API Reference, "BatchWriteItem"): one entry per table. */
+double dynamodb_consumed_capacity(const cJSON *resp, const char *table) {
+        const cJSON *cc = cJSON_GetObjectItemCaseSensitive(resp, "ConsumedCapacity"), *e;
+
+        if (!cJSON_IsArray(cc))
+                return -1;
+        cJSON_ArrayForEach(e, cc) {
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "TableName"),
+                            *units = cJSON_GetObjectItemCaseSensitive(e, "CapacityUnits");
+                const char *slash;
+
+                if (!cJSON_IsString(name) || !cJSON_IsNumber(units))
+                        continue;
+                /* a table given by ARN is answered by name */
+                slash = strrchr(table, '/');
+                if (strcmp(name->valuestring, table) != 0 &&
+                    !(slash && strcmp(name->valuestring, slash + 1) == 0))
+                        continue;
+                if (!(units->valuedouble >= 0 && units->valuedouble <= 1e9))
+                        return -1;      /* NaN, negative or absurd: not a number to charge */
+                return units->valuedouble;
+        }
+        return -1;
+}
+
 static int build_batch_body(const char *table, char *const *items, size_t n, Buf *b) {
         static const char head[] = "{\"RequestItems\":{\"", put[] = ",{\"PutRequest\":{\"Item\":";
-        size_t len[DYNAMODB_BATCH_MAX], total = sizeof(head) + strlen(table) + 8;
+        static const char tail[] = "]},\"ReturnConsumedCapacity\":\"TOTAL\"}";
+        size_t len[DYNAMODB_BATCH_MAX], total = sizeof(head) + strlen(table) + sizeof(tail) + 8;
         int r;
 
         /* sized once: this runs for every 25 rows */
@@ -48,7 +74,7 @@ static int build_batch_body(const char *table, char *const *items, size_t n, Buf
                         r = buf_append(b, "}}", 2);
         }
         if (r >= 0)
-                r = buf_append(b, "]}}", 3);
+                r = buf_append(b, tail, sizeof(tail) - 1);
         return r;
 }
 
@@ -100,11 +126,14 @@ finish:
         return r;
 }
 
-int dynamodb_batch_write(AwsClient *c, const char *table, char *const *items_json, size_t n,
-                         size_t **ret_unprocessed_idx, size_t *ret_n_unprocessed, S3bError *err) {
+int dynamodb_batch_write_ex(AwsClient *c, const DynamoBatchWrite *req, DynamoBatchResult *ret,
+                            S3bError *err) {
         _cleanup_(aws_json_freep) cJSON *resp = NULL;
         Buf body = BUF_INIT(DYNAMODB_BATCH_BYTES_MAX + 4096);
         const cJSON *unprocessed, *mine;
+        const char *table = req->table;
+        char *const *items_json = req->items_json;
+        size_t n = req->n;
         int r;
 
         if (n < 1 || n > DYNAMODB_BATCH_MAX || !table_name_ok(table))
@@ -124,7 +153,8 @@ int dynamodb_batch_write(AwsClient *c, const char *table, char *const *items_jso
                         .body = body.data,
                         .body_len = body.len,
                         .response_max = DYNAMODB_BATCH_RESPONSE_MAX,
-                        .max_attempts = aws_context_max_attempts_batch(aws_client_context(c)),
+                        .max_attempts = req->max_attempts ? req->max_attempts :
+                                        aws_context_max_attempts_batch(aws_client_context(c)),
                 }, &resp, err);
         if (r < 0) {
                 s3b_error_prefix(err, "DynamoDB BatchWriteItem %s", table);
@@ -138,14 +168,29 @@ int dynamodb_batch_write(AwsClient *c, const char *table, char *const *items_jso
                 goto finish;
         }
         if (cJSON_GetArraySize(mine) == 0) {
-                *ret_unprocessed_idx = NULL;
-                *ret_n_unprocessed = 0;
+                *ret = (DynamoBatchResult) { .consumed = dynamodb_consumed_capacity(resp, table) };
                 goto finish;
         }
-        r = match_unprocessed(mine, items_json, n, ret_unprocessed_idx, ret_n_unprocessed, err);
+        r = match_unprocessed(mine, items_json, n, &ret->unprocessed_idx, &ret->n_unprocessed, err);
+        if (r >= 0)
+                ret->consumed = dynamodb_consumed_capacity(resp, table);
 finish:
         buf_done(&body);
         return r;
+}
+
+int dynamodb_batch_write(AwsClient *c, const char *table, char *const *items_json, size_t n,
+                         size_t **ret_unprocessed_idx, size_t *ret_n_unprocessed, S3bError *err) {
+        DynamoBatchResult res = {};
+        int r;
+
+        r = dynamodb_batch_write_ex(c, &(DynamoBatchWrite) { .table = table, .items_json = items_json,
+                                                             .n = n }, &res, err);
+        if (r < 0)
+                return r;
+        *ret_unprocessed_idx = res.unprocessed_idx;
+        *ret_n_unprocessed = res.n_unprocessed;
+        return 0;
 }
 
 static char attribute_type(const cJSON *defs, const char *name) {

@@ -30,6 +30,31 @@
 int dynamodb_batch_write(AwsClient *c, const char *table, char *const *items_json, size_t n,
                          size_t **ret_unprocessed_idx, size_t *ret_n_unprocessed, S3bError *err);
 
+/* The same call with its options and everything the answer says. Every BatchWriteItem asks
+ * for ReturnConsumedCapacity TOTAL: the write capacity units the call consumed (the table's
+ * and its indexes') come back in ->consumed, or -1 when the answer names none for the table
+ * (an emulator that ignores the parameter, or a malformed value). */
+typedef struct DynamoBatchWrite {
+        const char *table;
+        char *const *items_json;
+        size_t n;
+        /* 0: the context's max_attempts_batch. 1: no retry here, for a caller that paces
+         * its own retries (the writer, whose rate limiter must see every throttle). */
+        unsigned max_attempts;
+} DynamoBatchWrite;
+
+typedef struct DynamoBatchResult {
+        size_t *unprocessed_idx;        /* malloc'd, NULL when none */
+        size_t n_unprocessed;
+        double consumed;                /* WCU, -1 when unknown */
+} DynamoBatchResult;
+
+int dynamodb_batch_write_ex(AwsClient *c, const DynamoBatchWrite *req, DynamoBatchResult *ret,
+                            S3bError *err);
+
+/* The CapacityUnits of `table` in a BatchWriteItem response's ConsumedCapacity list, or -1. */
+double dynamodb_consumed_capacity(const cJSON *resp, const char *table);
+
 /* DescribeTable: the table's key attributes and their types, and the key attributes of its
  * global and local secondary indexes (at most TABLE_SHAPE_MAX_INDEXES, else -E2BIG), into
  * *ret. -ENOENT when the table does not exist, -EBADMSG when the answer is malformed (a key

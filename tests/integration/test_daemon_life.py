@@ -110,9 +110,11 @@ class DaemonLife(unittest.TestCase):
                 w = self.w
                 proxy = w.start_fault_proxy('dynamodb')
                 proxy.add('delay', {'target': 'DynamoDB_20120810.BatchWriteItem'}, delay_ms=150, times=-1)
+                # a fixed window of 4 (the adaptive one would grow to 32 at this flat latency)
                 cfg = w.make_daemon_config(shutdown_grace=0, log_level='debug',
-                                           aws={'endpoints': {'dynamodb': proxy.url}})
-                body = rows(1000, 'T1')              # 40 batches, ≥ 6 s through the proxy
+                                           aws={'endpoints': {'dynamodb': proxy.url}},
+                                           pipelines=[dict(w.daemon_config()['pipelines'][0], write_concurrency=4)])
+                body = rows(1000, 'T1')              # 40 batches, ≥ 1.5 s through the proxy
                 proc = w.start_daemon(cfg)
                 w.upload('term/big.csv', body)
                 wait_until(lambda: proxy.stats()['by_target'].get('DynamoDB_20120810.BatchWriteItem', 0) >= 3,
@@ -200,7 +202,8 @@ class DaemonLife(unittest.TestCase):
                 proxy.add('delay', {'target': 'DynamoDB_20120810.BatchWriteItem'}, delay_ms=1000, times=-1)
                 cfg = w.make_daemon_config(workers=2, log_level='debug',
                                            queue={'visibility_timeout': 5},
-                                           aws={'endpoints': {'dynamodb': proxy.url}})
+                                           aws={'endpoints': {'dynamodb': proxy.url}},
+                                           pipelines=[dict(w.daemon_config()['pipelines'][0], write_concurrency=4)])
                 w.start_daemon(cfg)
                 # 48 batches × 1 s, 4 in flight: ≥ 12 s ≫ the 5 s visibility timeout
                 w.upload('slow/s.csv', rows(1200, 'V1'))

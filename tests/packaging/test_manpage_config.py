@@ -40,6 +40,7 @@ SECTION_OF = {
     'load_order_group': ['pipelines[].ordering.group'],
     'load_one_computed': ['pipelines[].computed[]'],
     'load_ttl': ['pipelines[].computed[].ttl'],
+    'load_write_capacity': ['pipelines[].write_capacity'],
 }
 # Keys another branch adds to the loader and documented here already: allowed to be missing
 # from the loader until it lands; empty when every branch is in.
@@ -90,6 +91,8 @@ pipelines:
     max_rejected_rows: 3
     write_mode: validate_first
     ordering: {mode: per_prefix, group: {regex: "^in/([^/]+)/"}, window: 7}
+    write_capacity: {units_per_second: 100, instances: 2}
+    write_concurrency: 8
 """
 MINIMAL = """
 queue: {url: "https://sqs.eu-west-1.amazonaws.com/111122223333/q"}

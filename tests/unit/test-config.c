@@ -255,6 +255,20 @@ static const Case cases[] = {
           "t.yaml:12:39: pipelines[0].ordering.window: must be between 0 and 300, got 301" },
         { "max-rejected-negative", HEAD PIPE "    max_rejected_rows: -1\n",
           "t.yaml:12:24: pipelines[0].max_rejected_rows: must be at least 0, got -1" },
+        { "write-capacity-zero", HEAD PIPE "    write_capacity: { units_per_second: 0 }\n",
+          "t.yaml:12:41: pipelines[0].write_capacity.units_per_second: must be between 1 and 100000000, got 0" },
+        { "write-capacity-negative", HEAD PIPE "    write_capacity: { units_per_second: -5 }\n",
+          "t.yaml:12:41: pipelines[0].write_capacity.units_per_second: must be between 1 and 100000000, got -5" },
+        { "write-capacity-missing", HEAD PIPE "    write_capacity: { instances: 2 }\n",
+          "t.yaml:12:21: pipelines[0].write_capacity: missing required key 'units_per_second'" },
+        { "write-capacity-instances-zero", HEAD PIPE "    write_capacity: { units_per_second: 10, instances: 0 }\n",
+          "t.yaml:12:56: pipelines[0].write_capacity.instances: must be between 1 and 1024, got 0" },
+        { "write-capacity-scalar", HEAD PIPE "    write_capacity: 100\n",
+          "t.yaml:12:21: pipelines[0].write_capacity: expected a mapping, got a scalar" },
+        { "write-concurrency-zero", HEAD PIPE "    write_concurrency: 0\n",
+          "t.yaml:12:24: pipelines[0].write_concurrency: must be between 1 and 32, got 0" },
+        { "write-concurrency-word", HEAD PIPE "    write_concurrency: fast\n",
+          "t.yaml:12:24: pipelines[0].write_concurrency: expected an integer, got 'fast'" },
         { "archive-loop", "queue: { url: \"https://sqs.ap-south-1.amazonaws.com/123456789012/q\" }\n"
           "archive: { bucket: inbound-file-drop, prefix: done/ }\nerrors: { bucket: error-bucket }\n" PIPE,
           "t.yaml:6:12: pipelines[0].match: files moved to the archive (s3://inbound-file-drop/done/) would match this pipeline again; use another bucket or a prefix outside the pipeline's" },
@@ -262,6 +276,11 @@ static const Case cases[] = {
           "  - name: students\n    match: { bucket: other-bucket }\n    table: T_2\n"
           "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
           "t.yaml:12:11: pipelines[1].name: duplicate pipeline name 'students' (first at line 5)" },
+        { "budget-disagrees", HEAD PIPE
+          "  - name: other\n    match: { bucket: other-bucket }\n    table: PRELIM_STUDENT_DATA\n"
+          "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n"
+          "    write_capacity: { units_per_second: 50 }\n",
+          "t.yaml:17:21: pipelines[1]: writes table 'PRELIM_STUDENT_DATA' like pipeline 'students' but with another write_capacity (a table has one budget: give both the same)" },
         { "shadowed-pipeline", HEAD PIPE
           "  - name: late\n    match: { bucket: inbound-file-drop, prefix: in/, suffix: .csv }\n    table: T_2\n"
           "    columns: [ { name: id, required: true } ]\n    key: { partition: id }\n",
@@ -369,6 +388,8 @@ static void test_example(void **state) {
         assert_string_equal(p->sort_key, "course");
         assert_int_equal(p->max_rejected_rows, 0);
         assert_int_equal(p->write_mode, WRITE_MODE_STREAM);
+        assert_int_equal(p->write_capacity, 0);
+        assert_int_equal(p->write_concurrency, 0);      /* auto */
         assert_ptr_equal(config_find_pipeline(c, "inbound-file-drop", "2024/a.csv"), p);
         assert_null(config_find_pipeline(c, "inbound-file-drop", "a.txt"));
         assert_null(config_find_pipeline(c, "other", "a.csv"));
@@ -399,7 +420,8 @@ static const char all_options[] =
         "      - { name: note, max_length: 10, pattern: \"^[a-z ]*$\" }\n"
         "    key: { partition: id, sort: day }\n"
         "    max_rejected_rows: 18446744073709551615\n    write_mode: validate_first\n"
-        "    ordering: { mode: per_prefix, group: { regex: \"^incoming/([0-9]{4})-\" }, window: 300 }\n";
+        "    ordering: { mode: per_prefix, group: { regex: \"^incoming/([0-9]{4})-\" }, window: 300 }\n"
+        "    write_capacity: { units_per_second: 400, instances: 2 }\n    write_concurrency: 8\n";
 
 static char *dump_to_string(const Config *c) {
         char *s = NULL;
@@ -552,6 +574,10 @@ static void test_all_options(void **state) {
         assert_int_equal(p->ordering.mode, ORDERING_PER_PREFIX);
         assert_string_equal(p->ordering.group_regex, "^incoming/([0-9]{4})-");
         assert_int_equal(p->ordering.window, 300);
+        assert_int_equal(p->write_capacity, 400);
+        assert_int_equal(p->write_instances, 2);
+        assert_true(pipeline_spec_write_budget(p) == 200);
+        assert_int_equal(p->write_concurrency, 8);
 }
 
 static void test_delimiters(void **state) {

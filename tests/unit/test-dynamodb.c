@@ -118,8 +118,33 @@ static void test_describe_too_many_indexes(void **state) {
         free(json);
 }
 
+/* ReturnConsumedCapacity TOTAL: BatchWriteItem answers a list, one entry per table. */
+static void test_consumed_capacity(void **state) {
+        static const struct { const char *json; const char *table; double want; } t[] = {
+                { "{\"ConsumedCapacity\":[{\"TableName\":\"T_1\",\"CapacityUnits\":50.0}]}", "T_1", 50 },
+                { "{\"ConsumedCapacity\":[{\"TableName\":\"T_0\",\"CapacityUnits\":3},"
+                  "{\"TableName\":\"T_1\",\"CapacityUnits\":7}]}", "T_1", 7 },
+                { "{\"ConsumedCapacity\":[{\"TableName\":\"T_1\",\"CapacityUnits\":7}]}",
+                  "arn:aws:dynamodb:eu-west-1:111122223333:table/T_1", 7 },
+                { "{\"UnprocessedItems\":{}}", "T_1", -1 },
+                { "{\"ConsumedCapacity\":{\"TableName\":\"T_1\",\"CapacityUnits\":7}}", "T_1", -1 },
+                { "{\"ConsumedCapacity\":[{\"TableName\":\"T_1\",\"CapacityUnits\":-7}]}", "T_1", -1 },
+                { "{\"ConsumedCapacity\":[{\"TableName\":\"T_1\",\"CapacityUnits\":\"7\"}]}", "T_1", -1 },
+                { "{\"ConsumedCapacity\":[{\"TableName\":\"T_2\",\"CapacityUnits\":7}]}", "T_1", -1 },
+        };
+
+        for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+                cJSON *j = cJSON_Parse(t[i].json);
+
+                assert_non_null(j);
+                assert_true(dynamodb_consumed_capacity(j, t[i].table) == t[i].want);
+                cJSON_Delete(j);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_consumed_capacity),
                 cmocka_unit_test(test_describe_parse),
                 cmocka_unit_test(test_describe_malformed),
                 cmocka_unit_test(test_describe_too_many_indexes),

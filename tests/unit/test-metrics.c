@@ -90,6 +90,26 @@ static void test_render(void **state) {
         }
 }
 
+/* Per-table write flow: counters add up, gauges take the last value. */
+static void test_table_writes(void **state) {
+        _cleanup_(metrics_freep) Metrics *m = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        assert_int_equal(metrics_new(&m), 0);
+        metrics_table_writes(m, "PRELIM_STUDENT_DATA", 100, 2, 700, 0);
+        metrics_table_writes(m, "PRELIM_STUDENT_DATA", 50.5, 1, 350, 400);
+        metrics_table_writes(m, "bad\"name", 1, 0, 0, 0);
+        text = render(m);
+        expect_line(text, "# TYPE s3batchd_table_consumed_wcu_total counter");
+        expect_line(text, "s3batchd_table_consumed_wcu_total{table=\"PRELIM_STUDENT_DATA\"} 150.5");
+        expect_line(text, "s3batchd_table_throttles_total{table=\"PRELIM_STUDENT_DATA\"} 3.0");
+        expect_line(text, "# TYPE s3batchd_table_write_rate_wcu gauge");
+        expect_line(text, "s3batchd_table_write_rate_wcu{table=\"PRELIM_STUDENT_DATA\"} 350.0");
+        expect_line(text, "s3batchd_table_write_budget_wcu{table=\"PRELIM_STUDENT_DATA\"} 400.0");
+        /* a name that is no identifier is never a label */
+        expect_line(text, "s3batchd_table_consumed_wcu_total{table=\"other\"} 1.0");
+}
+
 static void test_label_escaping(void **state) {
         _cleanup_(metrics_freep) Metrics *m = NULL;
         _cleanup_free_ char *text = NULL;
@@ -249,6 +269,7 @@ static void test_atomic_write(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_render),
+                cmocka_unit_test(test_table_writes),
                 cmocka_unit_test(test_label_escaping),
                 cmocka_unit_test(test_cardinality_is_bounded),
                 cmocka_unit_test(test_threads),

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "daemon/flowctl.h"
 #include "daemon/writer.h"
 
 typedef struct Fake {
@@ -24,7 +25,7 @@ typedef struct Fake {
         unsigned backoffs;
 } Fake;
 
-static int fake_send(void *ud, unsigned lane, const char *const *items, size_t n, size_t **ret_unp, size_t *ret_n,
+static int fake_send(void *ud, unsigned lane, const char *const *items, size_t n, WriterResult *ret,
                      S3bError *err) {
         Fake *f = ud;
         size_t n_unp = 0;
@@ -45,12 +46,11 @@ static int fake_send(void *ud, unsigned lane, const char *const *items, size_t n
         }
         for (size_t i = 0; i < n - n_unp; i++)
                 f->seen[f->n_seen++] = strdup(items[i]);
-        *ret_n = n_unp;
-        *ret_unp = NULL;
+        *ret = (WriterResult) { .n_unprocessed = n_unp, .consumed = -1 };
         if (n_unp > 0) {
-                *ret_unp = calloc(n_unp, sizeof(size_t));
+                ret->unprocessed = calloc(n_unp, sizeof(size_t));
                 for (size_t i = 0; i < n_unp; i++)
-                        (*ret_unp)[i] = n - n_unp + i;
+                        ret->unprocessed[i] = n - n_unp + i;
         }
         return 0;
 }
@@ -64,7 +64,7 @@ static int fake_backoff(void *ud, unsigned lane, unsigned attempt) {
         return 0;
 }
 
-static const WriterOps ops = { fake_send, fake_retryable, fake_backoff };
+static const WriterOps ops = { .send = fake_send, .retryable = fake_retryable, .backoff = fake_backoff };
 
 static void fake_done(Fake *f) {
         for (size_t i = 0; i < f->n_seen; i++)
@@ -198,8 +198,8 @@ typedef struct Slow {
         pthread_t test_thread;
 } Slow;
 
-static int slow_send(void *ud, unsigned lane, const char *const *items, size_t n, size_t **ret_unp,
-                     size_t *ret_n, S3bError *err) {
+static int slow_send(void *ud, unsigned lane, const char *const *items, size_t n, WriterResult *ret,
+                     S3bError *err) {
         Slow *s = ud;
         unsigned call;
 
@@ -226,8 +226,7 @@ static int slow_send(void *ud, unsigned lane, const char *const *items, size_t n
                 s->last_value[k % 128] = strdup(v);
         }
         pthread_mutex_unlock(&s->lock);
-        *ret_unp = NULL;
-        *ret_n = 0;
+        *ret = (WriterResult) { .consumed = -1 };
         if (s->fail_third && call == 3)
                 return s3b_error_set(err, -EINVAL, "ValidationException: third batch");
         return 0;
@@ -342,6 +341,122 @@ static void test_window_small_file_needs_no_thread(void **state) {
         slow_done(&s);
 }
 
+/* ---- the adaptive window and the flow limiter ---- */
+
+typedef struct Adaptive {
+        pthread_mutex_t lock;
+        unsigned running, max_running;
+        unsigned throttle_calls;        /* this many calls fail as throttled */
+        unsigned calls;
+} Adaptive;
+
+static int adaptive_send(void *ud, unsigned lane, const char *const *items, size_t n, WriterResult *ret,
+                         S3bError *err) {
+        Adaptive *a = ud;
+        bool throttle;
+
+        pthread_mutex_lock(&a->lock);
+        a->calls++;
+        throttle = a->throttle_calls > 0;
+        if (throttle)
+                a->throttle_calls--;
+        if (++a->running > a->max_running)
+                a->max_running = a->running;
+        pthread_mutex_unlock(&a->lock);
+        /* a flat 5 ms: more in flight never costs latency */
+        nanosleep(&(struct timespec) { 0, 5 * 1000000L }, NULL);
+        pthread_mutex_lock(&a->lock);
+        a->running--;
+        pthread_mutex_unlock(&a->lock);
+        if (throttle) {
+                strcpy(err->aws_code, "ProvisionedThroughputExceededException");
+                return s3b_error_set(err, -EAGAIN, "throttled");
+        }
+        *ret = (WriterResult) { .consumed = -1 };
+        return 0;
+}
+
+static bool adaptive_retryable(void *ud, int r, const S3bError *err) {
+        return r == -EAGAIN;
+}
+
+static const WriterOps adaptive_ops = {
+        .send = adaptive_send, .retryable = adaptive_retryable, .throttled = adaptive_retryable,
+        .backoff = slow_backoff,
+};
+
+static void add_many(Writer *w, unsigned from, unsigned n) {
+        for (unsigned i = from; i < from + n; i++)
+                add_kv(w, i, "v");
+}
+
+/* Flat latency: the window grows from 4 towards the cap, and really runs that many. */
+static void test_adaptive_window_grows(void **state) {
+        Adaptive a = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        _cleanup_(writer_freep) Writer *w = writer_new_with(&adaptive_ops, &a, &(WriterOptions) { .max_attempts = 3 });
+        S3bError err = {};
+
+        assert_int_equal(writer_stats(w).window, WRITER_WINDOW_START);
+        add_many(w, 0, 3000);   /* 120 batches */
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_int_equal(writer_stats(w).written, 3000);
+        assert_true(writer_stats(w).window_max >= 12);
+        assert_true(a.max_running > WRITER_WINDOW_START);
+        assert_true(a.max_running <= WRITER_WINDOW_MAX);
+}
+
+/* Throttling halves it, once per window of calls; it grows back afterwards. */
+static void test_adaptive_window_halves_on_throttle(void **state) {
+        Adaptive a = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        _cleanup_(writer_freep) Writer *w = writer_new_with(&adaptive_ops, &a, &(WriterOptions) { .max_attempts = 20 });
+        S3bError err = {};
+
+        add_many(w, 0, 1000);
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_true(writer_stats(w).window >= 6);
+        a.throttle_calls = 40;
+        add_many(w, 1000, 250);     /* 10 batches: retried through the 40 throttles */
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_true(writer_stats(w).window <= 4);
+        assert_true(writer_stats(w).throttles >= 40);
+        assert_int_equal(writer_stats(w).written, 1250);
+}
+
+/* A fixed window stays fixed. */
+static void test_fixed_window(void **state) {
+        Adaptive a = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        _cleanup_(writer_freep) Writer *w = writer_new_with(&adaptive_ops, &a, &(WriterOptions) { .max_attempts = 3, .window = 3 });
+        S3bError err = {};
+
+        add_many(w, 0, 1000);
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_int_equal(writer_stats(w).window, 3);
+        assert_true(a.max_running <= 3);
+}
+
+/* With a budget, the writer waits for it: 500 one-WCU items at 250 WCU/s take about a second
+ * past the first (full) bucket, and the items' estimated cost is what is reported consumed. */
+static void test_flow_budget_paces(void **state) {
+        Adaptive a = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        _cleanup_(flowctl_freep) FlowCtl *fc = flowctl_new(NULL, NULL);
+        FlowLimiter *l = flowctl_table(fc, "t", 250);
+        _cleanup_(writer_freep) Writer *w = writer_new_with(&adaptive_ops, &a,
+                &(WriterOptions) { .max_attempts = 3, .flow = l });
+        struct timespec t0, t1;
+        S3bError err = {};
+        double elapsed;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        add_many(w, 0, 500);
+        assert_int_equal(writer_flush(w, &err), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        elapsed = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        assert_true(elapsed >= 0.9);
+        assert_true(elapsed < 3);
+        assert_true(writer_stats(w).consumed == 500);
+        assert_true(flow_stats(l).consumed == 500);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_batches_of_25),
@@ -354,6 +469,10 @@ int main(void) {
                 cmocka_unit_test(test_window_keeps_key_order),
                 cmocka_unit_test(test_window_first_error_wins),
                 cmocka_unit_test(test_window_small_file_needs_no_thread),
+                cmocka_unit_test(test_adaptive_window_grows),
+                cmocka_unit_test(test_adaptive_window_halves_on_throttle),
+                cmocka_unit_test(test_fixed_window),
+                cmocka_unit_test(test_flow_budget_paces),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,15 @@
 //              "truncate"       forward, send the headers and `bytes` body bytes, then close
 //              "unprocessed"    BatchWriteItem: forward only `keep` write requests (default
 //                               half, at least one) and return the rest in UnprocessedItems
+//              "capacity"       BatchWriteItem: a table with `rate` WCU/s of write capacity.
+//                               A call whose items would take the WCU forwarded over the
+//                               last second past `rate` is throttled: mode "error" (default)
+//                               answers ProvisionedThroughputExceededException (or `preset`),
+//                               mode "unprocessed" forwards the items that fit and returns
+//                               the rest in UnprocessedItems (none fit: the exception, as
+//                               DynamoDB does). Use times: -1. Items cost 1 WCU per started
+//                               KB of their DynamoDB size (attribute names + values, numbers
+//                               1 byte per 2 digits + 1, as "Item sizes and formats" counts)
 //              "copy-200-error" answer a CopyObject with 200 and an <Error> body
 //              "receive-corrupt" SQS ReceiveMessage: forward, then damage message `index`
 //                               (default 0; or a list, with a list `corrupt` to match) of the
@@ -44,6 +53,11 @@
 //     size
 //   DELETE /faults   remove every fault
 //   GET    /stats    {"total", "by_target", "faults": [{id, fired, remaining, ...}]}
+//   GET    /capacity WCU of the BatchWriteItem items forwarded, per wall-clock second:
+//                     {"seconds": [[unix_second, wcu], ...], "throttled": calls throttled by
+//                     "capacity" faults, "throttled_seconds": [[unix_second, calls], ...],
+//                     "forwarded_wcu": total}. Counted for every forwarded
+//                     call, with or without a fault.
 //   GET    /requests the last 1000 requests seen: [{method, url, target, status, fault, time_ms,
 //                     body (JSON APIs: first 4 KiB, else null)}]
 //   POST   /reset    clear faults, stats and the request log
@@ -68,6 +82,7 @@ let faults = [];
 let nextId = 1;
 let stats = { total: 0, by_target: {} };
 let requestLog = [];
+let capacity = { bySecond: new Map(), throttledBySecond: new Map(), window: [], throttled: 0, total: 0 };
 
 function log(msg) {
         process.stderr.write(`${new Date().toISOString()} fault-proxy: ${msg}\n`);
@@ -185,7 +200,8 @@ function matches(fault, req, body, tgt) {
         const m = fault.match || {};
         // These two only make sense for one operation each.
         if (fault.action === 'copy-200-error' && !req.headers['x-amz-copy-source']) return false;
-        if (fault.action === 'unprocessed' && tgt !== 'DynamoDB_20120810.BatchWriteItem') return false;
+        if ((fault.action === 'unprocessed' || fault.action === 'capacity') &&
+            tgt !== 'DynamoDB_20120810.BatchWriteItem') return false;
         if (fault.action === 'receive-corrupt' && tgt !== 'AmazonSQS.ReceiveMessage') return false;
         if (m.target && m.target !== tgt) return false;
         if (m.method && m.method.toUpperCase() !== req.method) return false;
@@ -264,7 +280,79 @@ function madeUp(fault) {
         return { status: fault.status, headers: fault.headers, body: fault.body };
 }
 
+// DynamoDB item size ("Item sizes and formats"): names and values in UTF-8 bytes.
+function valueSize(v) {
+        const [type, x] = Object.entries(v)[0] || ['NULL', true];
+        switch (type) {
+        case 'S': return Buffer.byteLength(x);
+        case 'N': {
+                const digits = String(x).replace(/^[-+]/, '').replace(/[eE].*$/, '').replace('.', '')
+                        .replace(/^0+/, '').replace(/0+$/, '');
+                return Math.ceil(digits.length / 2) + 1;
+        }
+        case 'B': return Buffer.from(x, 'base64').length;
+        case 'BOOL': case 'NULL': return 1;
+        case 'SS': return x.reduce((a, s) => a + Buffer.byteLength(s), 0);
+        case 'NS': return x.reduce((a, n) => a + valueSize({ N: n }), 0);
+        case 'BS': return x.reduce((a, b) => a + Buffer.from(b, 'base64').length, 0);
+        case 'L': return 3 + x.reduce((a, e) => a + 1 + valueSize(e), 0);
+        case 'M': return 3 + Object.entries(x).reduce((a, [k, e]) => a + 1 + Buffer.byteLength(k) + valueSize(e), 0);
+        default: return 0;
+        }
+}
+
+function itemWcu(item) {
+        const size = Object.entries(item || {}).reduce((a, [k, v]) => a + Buffer.byteLength(k) + valueSize(v), 0);
+        return Math.max(1, Math.ceil(size / 1024));
+}
+
+// [wcu of each write request] of a BatchWriteItem body, in request order.
+function batchWcus(body) {
+        const input = JSON.parse(body.toString('utf8'));
+        const out = [];
+        for (const reqs of Object.values(input.RequestItems || {}))
+                for (const r of reqs) out.push(r.PutRequest ? itemWcu(r.PutRequest.Item) : 1);
+        return out;
+}
+
+// WCU forwarded over the last second (the capacity faults' window).
+function windowWcu(now) {
+        while (capacity.window.length && capacity.window[0][0] <= now - 1000) capacity.window.shift();
+        return capacity.window.reduce((a, [, w]) => a + w, 0);
+}
+
+function account(wcu) {
+        const now = Date.now();
+        const sec = Math.floor(now / 1000);
+        capacity.window.push([now, wcu]);
+        capacity.bySecond.set(sec, (capacity.bySecond.get(sec) || 0) + wcu);
+        capacity.total += wcu;
+        while (capacity.bySecond.size > 3600) capacity.bySecond.delete(capacity.bySecond.keys().next().value);
+}
+
+function capacityFault(req, res, body, fault, rec) {
+        const wcus = batchWcus(body);
+        const room = fault.rate - windowWcu(Date.now());
+        let keep = 0;
+        for (let used = 0; keep < wcus.length && used + wcus[keep] <= room; keep++) used += wcus[keep];
+        if (keep === wcus.length) return passThrough(req, res, body, rec);
+        capacity.throttled++;
+        const sec = Math.floor(Date.now() / 1000);
+        capacity.throttledBySecond.set(sec, (capacity.throttledBySecond.get(sec) || 0) + 1);
+        if (fault.mode === 'unprocessed' && keep > 0)
+                return unprocessed(req, res, body, { keep }, rec);
+        rec.status = 400;
+        return answer(res, PRESETS[fault.preset || 'dynamodb-throughput']());
+}
+
 function passThrough(req, res, body, rec) {
+        if (rec.target === 'DynamoDB_20120810.BatchWriteItem') {
+                try {
+                        account(batchWcus(body).reduce((a, w) => a + w, 0));
+                } catch (e) {
+                        log(`capacity accounting: ${e.message}`);
+                }
+        }
         forward(req, body, (upRes) => {
                 rec.status = upRes.statusCode;
                 res.writeHead(upRes.statusCode, upRes.statusMessage, upRes.rawHeaders);
@@ -290,6 +378,7 @@ function unprocessed(req, res, body, fault, rec) {
                 return out;
         };
         const held = all.slice(keep);
+        account(all.slice(0, keep).reduce((a, [, r]) => a + (r.PutRequest ? itemWcu(r.PutRequest.Item) : 1), 0));
         const fwdBody = Buffer.from(JSON.stringify({ ...input, RequestItems: group(all.slice(0, keep)) }));
         // The signature no longer covers this body; the local servers do not check it.
         const headers = { ...req.headers, 'content-length': String(fwdBody.length) };
@@ -408,6 +497,8 @@ async function act(req, res, body, fault, rec) {
                 }, () => req.socket.destroy());
         case 'unprocessed':
                 return unprocessed(req, res, body, fault, rec);
+        case 'capacity':
+                return capacityFault(req, res, body, fault, rec);
         case 'receive-corrupt':
                 return receiveCorrupt(req, res, body, fault, rec);
         case 'copy-200-error': {
@@ -436,7 +527,7 @@ const proxy = http.createServer(async (req, res) => {
         try {
                 if (fault) {
                         rec.status = fault.status || null;
-                        log(`fault ${fault.id} (${fault.action}${fault.preset ? ' ' + fault.preset : ''}) on ${tgt} ${req.url}`);
+                        if (fault.action !== 'capacity') log(`fault ${fault.id} (${fault.action}${fault.preset ? ' ' + fault.preset : ''}) on ${tgt} ${req.url}`);
                         await act(req, res, body, fault, rec);
                 } else {
                         passThrough(req, res, body, rec);
@@ -452,7 +543,7 @@ function json(res, status, value) {
 }
 
 const ACTIONS = ['status', 'delay', 'reset', 'drop-response', 'truncate', 'unprocessed', 'copy-200-error',
-        'receive-corrupt'];
+        'receive-corrupt', 'capacity'];
 
 const control = http.createServer(async (req, res) => {
         const body = await readBody(req);
@@ -465,6 +556,8 @@ const control = http.createServer(async (req, res) => {
                                 return json(res, 400, { error: 'probability must be a number in 0..1' });
                         if (!ACTIONS.includes(f.action)) return json(res, 400, { error: `unknown action ${f.action}` });
                         if (f.preset && !PRESETS[f.preset]) return json(res, 400, { error: `unknown preset ${f.preset}` });
+                        if (f.action === 'capacity' && !(typeof f.rate === 'number' && f.rate > 0))
+                                return json(res, 400, { error: 'capacity needs a rate > 0 (WCU/s)' });
                         if (f.action === 'status' && !f.preset && !f.status)
                                 return json(res, 400, { error: 'status needs status or preset' });
                         if (f.action === 'receive-corrupt' && f.corrupt !== undefined &&
@@ -484,12 +577,17 @@ const control = http.createServer(async (req, res) => {
                 }
                 if (req.method === 'GET' && path === '/stats')
                         return json(res, 200, { ...stats, faults });
+                if (req.method === 'GET' && path === '/capacity')
+                        return json(res, 200, { seconds: [...capacity.bySecond.entries()],
+                                throttled_seconds: [...capacity.throttledBySecond.entries()],
+                                throttled: capacity.throttled, forwarded_wcu: capacity.total });
                 if (req.method === 'GET' && path === '/requests')
                         return json(res, 200, requestLog);
                 if (req.method === 'POST' && path === '/reset') {
                         faults = [];
                         stats = { total: 0, by_target: {} };
                         requestLog = [];
+                        capacity = { bySecond: new Map(), throttledBySecond: new Map(), window: [], throttled: 0, total: 0 };
                         return json(res, 200, {});
                 }
                 return json(res, 404, { error: 'no such control endpoint' });

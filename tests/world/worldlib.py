@@ -75,6 +75,10 @@ class FaultProxy:
         def requests(self):
                 return self._call('GET', '/requests')
 
+        def capacity(self):
+                """WCU forwarded per second and calls throttled (fault-proxy.js, GET /capacity)."""
+                return self._call('GET', '/capacity')
+
 
 class World:
         def __init__(self, keep=None, redrive_max_receive_count=worldctl.MAX_RECEIVE_COUNT):
