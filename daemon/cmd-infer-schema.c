@@ -44,6 +44,22 @@ typedef struct Infer {
         size_t *map;            /* CSV: field position → column */
 } Infer;
 
+static Infer *infer_free(Infer *in) {
+        if (!in)
+                return NULL;
+        for (size_t i = 0; i < in->n_cols; i++) {
+                free(in->cols[i].name);
+                free(in->cols[i].hashes);
+                for (size_t k = 0; k < in->cols[i].n_values; k++)
+                        free(in->cols[i].values[k]);
+        }
+        buf_done(&in->canon);
+        free(in->map);
+        free(in);
+        return NULL;
+}
+DEFINE_CLEANUP_FUNC(Infer *, infer_free);
+
 static uint64_t hash(const char *p, size_t n) {
         uint64_t h = UINT64_C(14695981039346656037);
 
@@ -406,8 +422,8 @@ static void print_columns(const Infer *in) {
 
 int cmd_infer_schema(const CommandArgs *a) {
         const char *file = a->operands[0], *fmt = a->format ? a->format : "csv";
-        Infer *in = calloc(1, sizeof(*in));
-        Buf sample = BUF_INIT(SAMPLE_MAX + 1);
+        _cleanup_(infer_freep) Infer *in = calloc(1, sizeof(*in));
+        _cleanup_(buf_done) Buf sample = BUF_INIT(SAMPLE_MAX + 1);
         bool jsonl;
         char *end;
         char delim = ',';
