@@ -900,7 +900,9 @@ static int next_elem(const SchemaColumn *c, ElemIter *it, const char **v, size_t
 static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, size_t *ret_size,
                      const char **ret_why) {
         bool numbers = c->spec->type == COLUMN_NUMBER_SET;
-        ElemIter it = { .p = cell->data, .end = cell->data + cell->len, .j = cell->json };
+        /* a JSON cell has no text (data NULL): no arithmetic on it */
+        ElemIter it = { .p = cell->data, .end = cell->data ? cell->data + cell->len : NULL,
+                        .j = cell->json };
         const char *v;
         size_t n, count = 0, size = 0;
         Span *sp;
