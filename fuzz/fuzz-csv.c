@@ -23,6 +23,7 @@
 #include "common/buf.h"
 #include "common/inflate.h"
 #include "common/ingest.h"
+#include "fuzz/fuzz-item.h"
 
 #define ORACLE_MAX_DECODED (32u << 20)  /* past this the oracle checks the rows it scanned */
 
@@ -88,35 +89,6 @@ static void make_spec(PipelineSpec *p, uint8_t mode) {
                 p->partition_key = xstrdup("student_id");
                 p->sort_key = xstrdup("course");
         }
-}
-
-static void check_json(const char *j, size_t n) {
-        int depth = 0;
-        bool in_str = false;
-
-        if (strlen(j) != n || n < 2 || j[0] != '{' || j[n - 1] != '}')
-                abort();
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) j[i];
-
-                if (c < 0x20)
-                        abort();
-                if (in_str) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_str = false;
-                        continue;
-                }
-                if (c == '"')
-                        in_str = true;
-                else if (c == '{')
-                        depth++;
-                else if (c == '}' && --depth < 0)
-                        abort();
-        }
-        if (depth != 0 || in_str)
-                abort();
 }
 
 /* The decoded input and where its records start, computed without the parser. */
@@ -266,7 +238,7 @@ static int on_item(void *userdata, const IngestItem *it) {
         Run *run = userdata;
         Buf *out = run->out;
 
-        check_json(it->json, it->json_len);
+        fuzz_check_item_json(it->json, it->json_len);
         if (it->key_len == 0 || it->size > 400 * 1024)
                 abort();
         check_row_start(run, it->line, NULL, 0);

@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/ingest.h"
+#include "fuzz/fuzz-item.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,39 +71,10 @@ static void make_spec(PipelineSpec *p, uint8_t mode) {
         p->sort_key = xstrdup("line");
 }
 
-static void check_json(const char *j, size_t n) {
-        int depth = 0;
-        bool in_str = false;
-
-        if (strlen(j) != n || n < 2 || j[0] != '{' || j[n - 1] != '}')
-                abort();
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) j[i];
-
-                if (c < 0x20)
-                        abort();
-                if (in_str) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_str = false;
-                        continue;
-                }
-                if (c == '"')
-                        in_str = true;
-                else if (c == '{' || c == '[')
-                        depth++;
-                else if ((c == '}' || c == ']') && --depth < 0)
-                        abort();
-        }
-        if (depth != 0 || in_str)
-                abort();
-}
-
 static int on_item(void *userdata, const IngestItem *it) {
         Buf *out = userdata;
 
-        check_json(it->json, it->json_len);
+        fuzz_check_item_json(it->json, it->json_len);
         if (it->key_len == 0 || it->size > 400 * 1024)
                 abort();
         buf_printf(out, "I%llu:", (unsigned long long) it->line);
