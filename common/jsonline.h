@@ -18,9 +18,8 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/util.h"
-
-DEFINE_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 
 typedef struct JsonLine {
         Buf text;
