@@ -14,17 +14,14 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "common/cleanup.h"
 #include "common/event.h"
+#include "common/urlcode.h"
 
 /* Bounds on fields we copy, well above what S3 sends, so a hostile body cannot make us keep
  * large strings around. */
 #define SHORT_FIELD_MAX 256u
 #define BUCKET_MAX 255u         /* legacy us-east-1 names may be up to 255 characters */
-
-static inline void cjson_deletep(cJSON **p) {
-        if (*p)
-                cJSON_Delete(*p);
-}
 
 static void record_done(S3EventRecord *r) {
         free(r->bucket);
@@ -101,16 +98,6 @@ static bool utf8_is_valid(const unsigned char *s, size_t n) {
         return true;
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Checks a key that is already in its decoded form and copies it into buf. */
 static int key_check(const char *key, size_t n, char *buf, size_t bufsz) {
         if (n == 0 || memchr(key, '\0', n))
@@ -126,31 +113,18 @@ static int key_check(const char *key, size_t n, char *buf, size_t bufsz) {
 }
 
 int s3_event_decode_key(const char *in, size_t len, char *buf, size_t bufsz) {
-        size_t o = 0;
+        ssize_t n;
 
         if (!in || !buf || bufsz == 0)
                 return -EINVAL;
-        /* S3 form-encodes keys in notifications (the "application/x-www-form-urlencoded"
-         * flavour): a literal '+' arrives as %2B and a space as '+'. Decoding '+' after %XX
-         * would turn an encoded "%2B" into a space, so both happen in one left-to-right pass. */
-        for (size_t i = 0; i < len; i++) {
-                char c = in[i];
-
-                if (o >= bufsz - 1 || o >= S3EVENT_KEY_MAX)
-                        return -ENAMETOOLONG;
-                if (c == '+')
-                        c = ' ';
-                else if (c == '%') {
-                        int hi, lo;
-
-                        if (len - i < 3 || (hi = unhex(in[i + 1])) < 0 || (lo = unhex(in[i + 2])) < 0)
-                                return -EINVAL;
-                        c = (char) (hi << 4 | lo);
-                        i += 2;
-                }
-                buf[o++] = c;
-        }
-        return key_check(buf, o, buf, bufsz);
+        /* S3 form-encodes keys in notifications (urlcode.h). Capping the output at the key
+         * limit stops a long key at its first byte too many. */
+        n = url_decode(in, len, buf, MIN(bufsz, (size_t) S3EVENT_KEY_MAX + 1));
+        if (n == -ENOBUFS)
+                return -ENAMETOOLONG;
+        if (n < 0)
+                return (int) n;
+        return key_check(buf, (size_t) n, buf, bufsz);
 }
 
 static const char *get_string(const cJSON *obj, const char *name) {
@@ -416,7 +390,7 @@ static int parse_tree(S3EventBatch *b, const cJSON *root, bool in_envelope, S3bE
 }
 
 static int parse_json(S3EventBatch *b, const char *body, size_t len, bool in_envelope, S3bError *err) {
-        _cleanup_(cjson_deletep) cJSON *root = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
 
         if (len > S3EVENT_BODY_MAX)
                 return s3b_error_set(err, -EBADMSG, "body of %zu bytes is over the %u byte limit", len, S3EVENT_BODY_MAX);

@@ -43,16 +43,18 @@ int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
                 .endpoint_s3 = c->aws.endpoint_s3,
                 .endpoint_dynamodb = c->aws.endpoint_dynamodb,
                 .endpoint_sns = c->aws.endpoint_sns,
-                .s3_force_path_style = c->aws.s3_force_path_style,
                 .ca_file = c->aws.ca_bundle,
                 .max_attempts = c->aws.max_attempts,
-                .max_attempts_batch = c->aws.max_attempts_batch,
                 .connect_timeout_ms = c->aws.connect_timeout_ms,
                 .request_timeout_ms = c->aws.request_timeout_ms,
         };
+        S3Options s3 = { .force_path_style = c->aws.s3_force_path_style };
+        DynamoOptions ddb = { .max_attempts_batch = c->aws.max_attempts_batch };
         S3bError err = {};
         int r;
 
+        s3_options_set(&o, &s3);
+        dynamodb_options_set(&o, &ddb);
         r = aws_context_new(&o, ret, &err);
         if (r < 0)
                 return log_error_errno(log, r, "AWS setup: %s", err.message);

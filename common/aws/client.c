@@ -18,25 +18,7 @@
 
 #include "common/aws/awserror.h"
 #include "common/aws/client.h"
-
-struct AwsContext {
-        atomic_uint n_ref;
-        char region[AWS_REGION_MAX + 1];
-        AwsEndpoint endpoints[_AWS_SERVICE_MAX];
-        bool s3_force_path_style;
-        unsigned max_attempts;
-        unsigned max_attempts_batch;
-        unsigned connect_timeout_ms;
-        unsigned request_timeout_ms;
-        unsigned retry_base_ms;
-        unsigned retry_cap_ms;
-        uint64_t s3_multipart_copy_threshold;
-        uint64_t s3_copy_part_size;
-        char *ca_file;
-        AwsCredentialsChain *credentials;
-        bool owns_credentials;
-        _Atomic int64_t clock_offset_s;
-};
+#include "common/time-util.h"
 
 struct AwsClient {
         AwsContext *ctx;
@@ -51,194 +33,24 @@ struct AwsClient {
 /* The long poll waits up to 20 s without a byte on the wire: the stall limit must exceed it. */
 #define STALL_TIMEOUT_MIN_S 25
 
-static unsigned or_default(unsigned v, unsigned def) {
-        return v ? v : def;
-}
-
-static AwsContext *context_free(AwsContext *c) {
-        if (!c)
-                return NULL;
-        if (c->owns_credentials)
-                aws_credentials_chain_free(c->credentials);
-        free(c->ca_file);
-        free(c);
-        return NULL;
-}
-
-/* The configured bundle, else AWS_CA_BUNDLE: the AWS CLI User Guide ("Environment variables
- * to configure the AWS CLI") lets the variable override the shared config file's ca_bundle
- * and a --ca-bundle parameter override the variable; the daemon's own setting plays the
- * parameter's part, as aws.region and aws.endpoints do for theirs. libcurl reads the file
- * only at the first handshake, so an unreadable one is reported now. */
-static int context_ca_file(AwsContext *c, const char *configured, const AwsEnv *env, S3bError *err) {
-        const char *from = "the configuration", *path = configured;
-
-        if (!path || !path[0]) {
-                path = aws_env_get(env, "AWS_CA_BUNDLE");
-                from = "AWS_CA_BUNDLE";
-        }
-        if (!path || !path[0])
-                return 0;
-        if (access(path, R_OK) < 0)
-                return s3b_error_set(err, -errno, "CA bundle %.200s (from %s): cannot read: %s", path,
-                                     from, strerror(errno));
-        c->ca_file = strdup(path);
-        return c->ca_file ? 0 : s3b_error_set(err, -ENOMEM, "out of memory");
-}
-
-static int context_credentials(AwsContext *c, const AwsContextOptions *o, const AwsEnv *env,
-                               S3bError *err) {
-        HttpClientOptions http = {
-                .connect_timeout_ms = c->connect_timeout_ms,
-                .ca_file = c->ca_file,
-        };
-        AwsCredentialsOptions co = {
-                .env = *env,
-                .profile = o->profile,
-                .http = &http,
-        };
-        int r;
-
-        if (o->credentials) {
-                c->credentials = o->credentials;
-                return 0;
-        }
-        r = aws_credentials_chain_new(&c->credentials, &co, err);
-        if (r < 0)
-                return r;
-        c->owns_credentials = true;
-        return 0;
-}
-
-static int context_region(AwsContext *c, const char *region, S3bError *err) {
-        int r;
-
-        if (region && *region) {
-                if (!aws_region_is_valid(region))
-                        return s3b_error_set(err, -EINVAL, "invalid region \"%s\"", region);
-                snprintf(c->region, sizeof(c->region), "%s", region);
-                return 0;
-        }
-        r = aws_credentials_chain_region(c->credentials, c->region, err);
-        if (r < 0)
-                return s3b_error_prefix(err, "no region configured");
-        if (!aws_region_is_valid(c->region))
-                return s3b_error_set(err, -EINVAL, "invalid region \"%s\"", c->region);
-        return 0;
-}
-
-int aws_context_new(const AwsContextOptions *o, AwsContext **ret, S3bError *err) {
-        const char *configured[_AWS_SERVICE_MAX] = {
-                [AWS_SERVICE_SQS] = o->endpoint_sqs,
-                [AWS_SERVICE_S3] = o->endpoint_s3,
-                [AWS_SERVICE_DYNAMODB] = o->endpoint_dynamodb,
-                [AWS_SERVICE_SNS] = o->endpoint_sns,
-        };
-        AwsEnv env = o->env.get ? o->env : aws_env_process();
-        AwsContext *c;
-        int r;
-
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return s3b_error_set(err, -ENOMEM, "out of memory");
-        atomic_init(&c->n_ref, 1);
-        atomic_init(&c->clock_offset_s, 0);
-        c->s3_force_path_style = o->s3_force_path_style;
-        c->max_attempts = or_default(o->max_attempts, AWS_MAX_ATTEMPTS_DEFAULT);
-        c->max_attempts_batch = or_default(o->max_attempts_batch, AWS_MAX_ATTEMPTS_BATCH_DEFAULT);
-        c->connect_timeout_ms = or_default(o->connect_timeout_ms, AWS_CONNECT_TIMEOUT_MS_DEFAULT);
-        c->request_timeout_ms = or_default(o->request_timeout_ms, AWS_REQUEST_TIMEOUT_MS_DEFAULT);
-        c->retry_base_ms = or_default(o->retry_base_ms, AWS_RETRY_BASE_MS_DEFAULT);
-        c->retry_cap_ms = or_default(o->retry_cap_ms, AWS_RETRY_CAP_MS_DEFAULT);
-        c->s3_multipart_copy_threshold = o->s3_multipart_copy_threshold ? o->s3_multipart_copy_threshold : S3_COPY_SINGLE_MAX;
-        c->s3_copy_part_size = o->s3_copy_part_size ? o->s3_copy_part_size : S3_COPY_PART_SIZE_DEFAULT;
-        r = context_ca_file(c, o->ca_file, &env, err);
-        if (r < 0)
-                goto fail;
-
-        r = context_credentials(c, o, &env, err);
-        if (r < 0)
-                goto fail;
-        r = context_region(c, o->region, err);
-        if (r < 0)
-                goto fail;
-        for (AwsService s = 0; s < _AWS_SERVICE_MAX; s++) {
-                r = aws_endpoint_resolve(s, c->region, configured[s], &env, &c->endpoints[s], err);
-                if (r < 0)
-                        goto fail;
-        }
-        *ret = c;
-        return 0;
-fail:
-        context_free(c);
-        return r;
-}
-
-AwsContext *aws_context_ref(AwsContext *c) {
-        if (c)
-                atomic_fetch_add_explicit(&c->n_ref, 1, memory_order_relaxed);
-        return c;
-}
-
-AwsContext *aws_context_unref(AwsContext *c) {
-        if (c && atomic_fetch_sub_explicit(&c->n_ref, 1, memory_order_acq_rel) == 1)
-                context_free(c);
-        return NULL;
-}
-
-const char *aws_context_ca_file(const AwsContext *c) {
-        return c->ca_file;
-}
-
-const char *aws_context_region(const AwsContext *c) {
-        return c->region;
-}
-
-const AwsEndpoint *aws_context_endpoint(const AwsContext *c, AwsService s) {
-        return (unsigned) s < _AWS_SERVICE_MAX ? &c->endpoints[s] : NULL;
-}
-
-bool aws_context_s3_force_path_style(const AwsContext *c) {
-        return c->s3_force_path_style;
-}
-
-unsigned aws_context_max_attempts_batch(const AwsContext *c) {
-        return c->max_attempts_batch;
-}
-
-uint64_t aws_context_s3_multipart_copy_threshold(const AwsContext *c) {
-        return c->s3_multipart_copy_threshold;
-}
-
-uint64_t aws_context_s3_copy_part_size(const AwsContext *c) {
-        return c->s3_copy_part_size;
-}
-
-unsigned aws_context_request_timeout_ms(const AwsContext *c) {
-        return c->request_timeout_ms;
-}
-
-int64_t aws_context_clock_offset(const AwsContext *c) {
-        return atomic_load_explicit(&c->clock_offset_s, memory_order_relaxed);
-}
-
 /* ---- client ---- */
 
 static int client_http_new(AwsClient *c, const atomic_bool *cancel, HttpClient **ret,
                            S3bError *err) {
-        unsigned stall = (c->ctx->request_timeout_ms + 999) / 1000;
+        const AwsLimits *l = aws_context_limits(c->ctx);
+        unsigned stall = (l->request_timeout_ms + 999) / 1000;
         HttpClientOptions o = {
-                .connect_timeout_ms = c->ctx->connect_timeout_ms,
+                .connect_timeout_ms = l->connect_timeout_ms,
                 .stall_timeout_s = MAX(stall, STALL_TIMEOUT_MIN_S),
                 .cancel = cancel,
-                .ca_file = c->ctx->ca_file,
+                .ca_file = aws_context_ca_file(c->ctx),
         };
 
         return http_client_new(ret, &o, err);
 }
 
 int aws_client_new(AwsContext *ctx, AwsClient **ret, S3bError *err) {
-        AwsClient *c;
+        _cleanup_(aws_client_freep) AwsClient *c = NULL;
         int r;
 
         c = calloc(1, sizeof(*c));
@@ -249,17 +61,12 @@ int aws_client_new(AwsContext *ctx, AwsClient **ret, S3bError *err) {
         aws_rng_seed(&c->rng, 0);
         r = client_http_new(c, NULL, &c->http, err);
         if (r < 0)
-                goto fail;
+                return r;
         r = sigv4_key_cache_new(&c->keys);
-        if (r < 0) {
-                s3b_error_set(err, r, "cannot create the signing key cache");
-                goto fail;
-        }
-        *ret = c;
+        if (r < 0)
+                return s3b_error_set(err, r, "cannot create the signing key cache");
+        *ret = TAKE_PTR(c);
         return 0;
-fail:
-        aws_client_free(c);
-        return r;
 }
 
 AwsClient *aws_client_free(AwsClient *c) {
@@ -297,7 +104,9 @@ void aws_client_get_stats(AwsClient *c, AwsClientStats *ret) {
 }
 
 uint64_t aws_client_backoff_ms(AwsClient *c, unsigned retry) {
-        return aws_retry_backoff_ms(&c->rng, retry, c->ctx->retry_base_ms, c->ctx->retry_cap_ms);
+        const AwsLimits *l = aws_context_limits(c->ctx);
+
+        return aws_retry_backoff_ms(&c->rng, retry, l->retry_base_ms, l->retry_cap_ms);
 }
 
 static bool cancelled(const AwsClient *c) {
@@ -308,7 +117,7 @@ int aws_client_sleep_ms(AwsClient *c, uint64_t ms) {
         /* slices short enough that shutdown is not held up by a 20 s backoff */
         while (ms > 0) {
                 uint64_t slice = MIN(ms, 50);
-                struct timespec ts = { .tv_sec = 0, .tv_nsec = (long) slice * 1000000L };
+                struct timespec ts = timespec_store(slice * USEC_PER_MSEC);
 
                 if (cancelled(c))
                         return -ECANCELED;
@@ -393,6 +202,15 @@ static void stats_add(AwsClient *c, AwsService s, StatEvent ev, const S3bError *
 
 /* ---- one attempt ---- */
 
+static int64_t local_now_s(void) {
+        return (int64_t) (now(CLOCK_REALTIME) / USEC_PER_SEC);
+}
+
+/* AWS's time as far as we know it: the local clock corrected by what AWS told us. */
+static int64_t aws_now_s(const AwsClient *c) {
+        return local_now_s() + aws_context_clock_offset(c->ctx);
+}
+
 /* Counts what reached the caller's write callback in this attempt: after the first byte a
  * plain retry would hand the caller the same bytes twice. */
 typedef struct StreamTap {
@@ -422,7 +240,8 @@ static int build_path(const AwsEndpoint *ep, const char *path, Buf *out) {
 }
 
 /* DynamoDB sends the CRC32 of every response body in x-amz-crc32 (the SDKs check it): a
- * body damaged on the way is a transient failure, not data. */
+ * body damaged on the way is a transient failure, not data. Asked for per request
+ * (AwsRequest.check_crc32), so this file knows no service that sends it. */
 static bool crc32_mismatch(const HttpResponse *resp) {
         const char *want = http_response_header(resp, "x-amz-crc32");
         unsigned long v;
@@ -446,7 +265,7 @@ static void classify_response(const AwsRequest *req, HttpResponse *resp, S3bErro
         };
 
         if (resp->status >= 200 && resp->status <= 299) {
-                if (!req->write && crc32_mismatch(resp)) {
+                if (req->check_crc32 && !req->write && crc32_mismatch(resp)) {
                         s3b_error_set(e, -EIO, "response body does not match its x-amz-crc32");
                         e->http_status = resp->status;
                         snprintf(e->aws_code, sizeof(e->aws_code), "%s", AWS_CODE_CRC32_MISMATCH);
@@ -478,7 +297,7 @@ static int sign(AwsClient *c, const AwsRequest *req, const AwsEndpoint *ep, cons
                 s3b_error_set(e, r, "request path too long");
                 goto finish;
         }
-        r = aws_credentials_chain_get(c->ctx->credentials, &creds, e);
+        r = aws_credentials_chain_get(aws_context_credentials(c->ctx), &creds, e);
         if (r < 0) {
                 s3b_error_prefix(e, "credentials");
                 goto finish;
@@ -494,8 +313,8 @@ static int sign(AwsClient *c, const AwsRequest *req, const AwsEndpoint *ep, cons
                         .n_headers = req->n_headers,
                         .body = req->body,
                         .body_len = req->body_len,
-                }, &creds, req->region ? req->region : c->ctx->region,
-                aws_service_name(req->service), time(NULL) + aws_context_clock_offset(c->ctx),
+                }, &creds, req->region ? req->region : aws_context_region(c->ctx),
+                aws_service_name(req->service), aws_now_s(c),
                 c->keys, ret, e);
 finish:
         buf_done(&path);
@@ -505,13 +324,13 @@ finish:
 static long timeout_of(const AwsClient *c, const AwsRequest *req) {
         if (req->timeout_ms == AWS_TIMEOUT_NONE)
                 return 0;
-        return req->timeout_ms ? req->timeout_ms : (long) c->ctx->request_timeout_ms;
+        return req->timeout_ms ? req->timeout_ms : (long) aws_context_request_timeout_ms(c->ctx);
 }
 
 /* One signed exchange; 0 for a 2xx (that is not an error document), else e filled. */
 static int attempt(AwsClient *c, const AwsRequest *req, StreamTap *tap, HttpResponse *resp,
                    S3bError *e) {
-        const AwsEndpoint *ep = req->endpoint ? req->endpoint : &c->ctx->endpoints[req->service];
+        const AwsEndpoint *ep = req->endpoint ? req->endpoint : aws_context_endpoint(c->ctx, req->service);
         HttpHeader hh[MAX_SIGNED_HEADERS + _SIGV4_ADD_MAX];
         char host[sizeof(ep->host) + 72];
         Buf url = BUF_INIT(16384);
@@ -568,8 +387,7 @@ static bool learn_clock_offset(AwsClient *c, const HttpResponse *resp) {
 
         if (!date || aws_parse_http_date(date, &server) < 0)
                 return false;
-        atomic_store_explicit(&c->ctx->clock_offset_s, (int64_t) server - (int64_t) time(NULL),
-                              memory_order_relaxed);
+        aws_context_set_clock_offset(c->ctx, (int64_t) server - local_now_s());
         return true;
 }
 
@@ -586,7 +404,7 @@ static bool bare_denial_with_far_date(const AwsClient *c, const S3bError *e,
         if (e->aws_code[0] || (e->http_status != 401 && e->http_status != 403) || !date ||
             aws_parse_http_date(date, &server) < 0)
                 return false;
-        diff = (int64_t) server - ((int64_t) time(NULL) + aws_context_clock_offset(c->ctx));
+        diff = (int64_t) server - aws_now_s(c);
         return diff > SKEW_SUSPECT_S || diff < -SKEW_SUSPECT_S;
 }
 
@@ -596,7 +414,7 @@ static bool is_expired_token(const S3bError *e) {
 }
 
 int aws_client_send(AwsClient *c, const AwsRequest *req, HttpResponse *resp, S3bError *err) {
-        unsigned max = req->max_attempts ? req->max_attempts : c->ctx->max_attempts;
+        unsigned max = req->max_attempts ? req->max_attempts : aws_context_limits(c->ctx)->max_attempts;
         StreamTap tap = { .fn = req->write, .userdata = req->write_userdata };
         bool skew_retried = false, token_retried = false;
         AwsRequest cur = *req;
@@ -628,7 +446,7 @@ int aws_client_send(AwsClient *c, const AwsRequest *req, HttpResponse *resp, S3b
                         continue;
                 }
                 if (is_expired_token(&e) && !token_retried && tap.delivered == 0) {
-                        aws_credentials_chain_invalidate(c->ctx->credentials);
+                        aws_credentials_chain_invalidate(aws_context_credentials(c->ctx));
                         token_retried = true;
                         n--;
                         continue;
@@ -677,6 +495,7 @@ int aws_client_json_call(AwsClient *c, const AwsJsonCall *call, cJSON **ret, S3b
                         .body_max = call->response_max,
                         .timeout_ms = call->timeout_ms,
                         .max_attempts = call->max_attempts,
+                        .check_crc32 = call->check_crc32,
                 }, &resp, err);
         if (r < 0)
                 return r;

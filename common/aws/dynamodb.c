@@ -7,9 +7,17 @@
 #include <string.h>
 
 #include "common/aws/dynamodb.h"
+#include "common/cleanup.h"
 
 /* UnprocessedItems echoes up to the whole request back. */
 #define DYNAMODB_BATCH_RESPONSE_MAX (DYNAMODB_BATCH_BYTES_MAX + 1024u * 1024)
+
+static unsigned max_attempts_batch(AwsClient *c) {
+        const DynamoOptions *o = aws_context_service_options(aws_client_context(c),
+                                                             AWS_SERVICE_DYNAMODB, sizeof(*o));
+
+        return o && o->max_attempts_batch ? o->max_attempts_batch : DYNAMODB_MAX_ATTEMPTS_BATCH_DEFAULT;
+}
 
 /* Table names are [a-zA-Z0-9_.-]{3,255}; a table ARN adds ':' and '/'. Nothing to escape. */
 static bool table_name_ok(const char *t) {
@@ -78,14 +86,43 @@ static int build_batch_body(const char *table, char *const *items, size_t n, Buf
         return r;
 }
 
+/* The parsed input items, parsed only when something came back unprocessed. */
+typedef struct ParsedItems {
+        cJSON *item[DYNAMODB_BATCH_MAX];
+        size_t n;
+} ParsedItems;
+
+static void parsed_items_done(ParsedItems *p) {
+        for (size_t i = 0; i < p->n; i++)
+                cJSON_Delete(p->item[i]);
+}
+
+/* The index of the first unused input equal to item, n when none. */
+static int find_input(ParsedItems *p, char *const *items, size_t n, const bool *used,
+                      const cJSON *item, size_t *ret, S3bError *err) {
+        size_t i;
+
+        for (i = 0; i < n; i++) {
+                if (used[i])
+                        continue;
+                if (!p->item[i] && !(p->item[i] = cJSON_Parse(items[i])))
+                        return s3b_error_set(err, -EINVAL, "item %zu is not valid JSON", i);
+                if (cJSON_Compare(p->item[i], item, true))
+                        break;
+        }
+        *ret = i;
+        return 0;
+}
+
 /* Indexes of the inputs equal to the returned items. */
 static int match_unprocessed(const cJSON *returned, char *const *items, size_t n,
                              size_t **ret, size_t *ret_n, S3bError *err) {
-        cJSON *parsed[DYNAMODB_BATCH_MAX] = {};
+        _cleanup_(parsed_items_done) ParsedItems parsed = { .n = n };
+        _cleanup_free_ size_t *idx = NULL;
         bool used[DYNAMODB_BATCH_MAX] = {};
         const cJSON *req;
-        size_t *idx = NULL, k = 0;
-        int r = 0;
+        size_t k = 0;
+        int r;
 
         idx = calloc(n, sizeof(*idx));
         if (!idx)
@@ -93,23 +130,14 @@ static int match_unprocessed(const cJSON *returned, char *const *items, size_t n
         cJSON_ArrayForEach(req, returned) {
                 const cJSON *item = cJSON_GetObjectItemCaseSensitive(
                         cJSON_GetObjectItemCaseSensitive(req, "PutRequest"), "Item");
-                size_t i;
+                size_t i = n;
 
-                for (i = 0; i < n; i++) {
-                        if (used[i])
-                                continue;
-                        if (!parsed[i] && !(parsed[i] = cJSON_Parse(items[i]))) {
-                                r = s3b_error_set(err, -EINVAL, "item %zu is not valid JSON", i);
-                                goto finish;
-                        }
-                        if (cJSON_Compare(parsed[i], item, true))
-                                break;
-                }
-                if (i == n || k == n) {
-                        r = s3b_error_set(err, -EBADMSG,
-                                          "DynamoDB returned an unprocessed item that was not sent");
-                        goto finish;
-                }
+                r = find_input(&parsed, items, n, used, item, &i, err);
+                if (r < 0)
+                        return r;
+                if (i == n || k == n)
+                        return s3b_error_set(err, -EBADMSG,
+                                             "DynamoDB returned an unprocessed item that was not sent");
                 used[i] = true;
                 k++;
         }
@@ -119,34 +147,53 @@ static int match_unprocessed(const cJSON *returned, char *const *items, size_t n
                         idx[k++] = i;
         *ret = k ? TAKE_PTR(idx) : NULL;
         *ret_n = k;
-finish:
-        for (size_t i = 0; i < n; i++)
-                cJSON_Delete(parsed[i]);
-        free(idx);
-        return r;
+        return 0;
+}
+
+static int batch_check(const DynamoBatchWrite *req, S3bError *err) {
+        if (req->n < 1 || req->n > DYNAMODB_BATCH_MAX || !table_name_ok(req->table))
+                return s3b_error_set(err, -EINVAL, "DynamoDB BatchWriteItem: 1..25 items and a valid table name");
+        for (size_t i = 0; i < req->n; i++)
+                if (!req->items_json[i] || req->items_json[i][0] != '{')
+                        return s3b_error_set(err, -EINVAL, "DynamoDB BatchWriteItem: item %zu is not a JSON object", i);
+        return 0;
+}
+
+/* UnprocessedItems (DynamoDB API Reference, "BatchWriteItem"): a map of table → requests;
+ * ours is the only table asked, so anything else in it is malformed. */
+static int batch_result(const cJSON *resp, const DynamoBatchWrite *req, DynamoBatchResult *ret,
+                        S3bError *err) {
+        const cJSON *unprocessed = cJSON_GetObjectItemCaseSensitive(resp, "UnprocessedItems");
+        const cJSON *mine = cJSON_GetObjectItemCaseSensitive(unprocessed, req->table);
+        DynamoBatchResult res = {};
+        int r;
+
+        if (cJSON_GetArraySize(unprocessed) > (mine ? 1 : 0) || (mine && !cJSON_IsArray(mine)))
+                return s3b_error_set(err, -EBADMSG, "DynamoDB BatchWriteItem: malformed UnprocessedItems");
+        if (cJSON_GetArraySize(mine) > 0) {
+                r = match_unprocessed(mine, req->items_json, req->n, &res.unprocessed_idx,
+                                      &res.n_unprocessed, err);
+                if (r < 0)
+                        return r;
+        }
+        res.consumed = dynamodb_consumed_capacity(resp, req->table);
+        *ret = res;
+        return 0;
 }
 
 int dynamodb_batch_write_ex(AwsClient *c, const DynamoBatchWrite *req, DynamoBatchResult *ret,
                             S3bError *err) {
-        _cleanup_(aws_json_freep) cJSON *resp = NULL;
-        Buf body = BUF_INIT(DYNAMODB_BATCH_BYTES_MAX + 4096);
-        const cJSON *unprocessed, *mine;
-        const char *table = req->table;
-        char *const *items_json = req->items_json;
-        size_t n = req->n;
+        _cleanup_(cJSON_Deletep) cJSON *resp = NULL;
+        _cleanup_(buf_done) Buf body = BUF_INIT(DYNAMODB_BATCH_BYTES_MAX + 4096);
         int r;
 
-        if (n < 1 || n > DYNAMODB_BATCH_MAX || !table_name_ok(table))
-                return s3b_error_set(err, -EINVAL, "DynamoDB BatchWriteItem: 1..25 items and a valid table name");
-        for (size_t i = 0; i < n; i++)
-                if (!items_json[i] || items_json[i][0] != '{')
-                        return s3b_error_set(err, -EINVAL, "DynamoDB BatchWriteItem: item %zu is not a JSON object", i);
-        r = build_batch_body(table, items_json, n, &body);
-        if (r < 0) {
-                s3b_error_set(err, r, "DynamoDB BatchWriteItem: request over %u bytes",
-                              DYNAMODB_BATCH_BYTES_MAX);
-                goto finish;
-        }
+        r = batch_check(req, err);
+        if (r < 0)
+                return r;
+        r = build_batch_body(req->table, req->items_json, req->n, &body);
+        if (r < 0)
+                return s3b_error_set(err, r, "DynamoDB BatchWriteItem: request over %u bytes",
+                                     DYNAMODB_BATCH_BYTES_MAX);
         r = aws_client_json_call(c, &(AwsJsonCall) {
                         .service = AWS_SERVICE_DYNAMODB,
                         .target = "DynamoDB_20120810.BatchWriteItem",
@@ -154,29 +201,12 @@ int dynamodb_batch_write_ex(AwsClient *c, const DynamoBatchWrite *req, DynamoBat
                         .body_len = body.len,
                         .response_max = DYNAMODB_BATCH_RESPONSE_MAX,
                         .max_attempts = req->max_attempts ? req->max_attempts :
-                                        aws_context_max_attempts_batch(aws_client_context(c)),
+                                        max_attempts_batch(c),
+                        .check_crc32 = true,
                 }, &resp, err);
-        if (r < 0) {
-                s3b_error_prefix(err, "DynamoDB BatchWriteItem %s", table);
-                goto finish;
-        }
-
-        unprocessed = cJSON_GetObjectItemCaseSensitive(resp, "UnprocessedItems");
-        mine = cJSON_GetObjectItemCaseSensitive(unprocessed, table);
-        if (cJSON_GetArraySize(unprocessed) > (mine ? 1 : 0) || (mine && !cJSON_IsArray(mine))) {
-                r = s3b_error_set(err, -EBADMSG, "DynamoDB BatchWriteItem: malformed UnprocessedItems");
-                goto finish;
-        }
-        if (cJSON_GetArraySize(mine) == 0) {
-                *ret = (DynamoBatchResult) { .consumed = dynamodb_consumed_capacity(resp, table) };
-                goto finish;
-        }
-        r = match_unprocessed(mine, items_json, n, &ret->unprocessed_idx, &ret->n_unprocessed, err);
-        if (r >= 0)
-                ret->consumed = dynamodb_consumed_capacity(resp, table);
-finish:
-        buf_done(&body);
-        return r;
+        if (r < 0)
+                return s3b_error_prefix(err, "DynamoDB BatchWriteItem %s", req->table);
+        return batch_result(resp, req, ret, err);
 }
 
 int dynamodb_batch_write(AwsClient *c, const char *table, char *const *items_json, size_t n,
@@ -287,7 +317,7 @@ static int table_shape_from_json(const cJSON *t, TableShape *ts, S3bError *err) 
 }
 
 int dynamodb_table_shape_parse(const char *json, size_t len, TableShape *ret, S3bError *err) {
-        _cleanup_(aws_json_freep) cJSON *resp = cJSON_ParseWithLength(json, len);
+        _cleanup_(cJSON_Deletep) cJSON *resp = cJSON_ParseWithLength(json, len);
         TableShape *ts;
         int r;
 
@@ -305,7 +335,7 @@ int dynamodb_table_shape_parse(const char *json, size_t len, TableShape *ret, S3
 }
 
 int dynamodb_describe_table(AwsClient *c, const char *table, TableShape *ret, S3bError *err) {
-        _cleanup_(aws_json_freep) cJSON *resp = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *resp = NULL;
         _cleanup_free_ char *body = NULL;
         _cleanup_free_ TableShape *ts = NULL;
         int r;
@@ -322,6 +352,7 @@ int dynamodb_describe_table(AwsClient *c, const char *table, TableShape *ret, S3
                         .target = "DynamoDB_20120810.DescribeTable",
                         .body = body,
                         .body_len = strlen(body),
+                        .check_crc32 = true,
                 }, &resp, err);
         if (r < 0)
                 return s3b_error_prefix(err, "DynamoDB DescribeTable %s", table);

@@ -6,6 +6,22 @@
 #include "common/aws/client.h"
 #include "common/tableshape.h"
 
+/* Settings only DynamoDB reads, handed to the context with dynamodb_options_set(). */
+#define DYNAMODB_MAX_ATTEMPTS_BATCH_DEFAULT 10u
+typedef struct DynamoOptions {
+        /* BatchWriteItem calls per batch when the call does not say (DynamoBatchWrite); a
+         * batch is worth more patience than one small call. 0: 10. */
+        unsigned max_attempts_batch;
+} DynamoOptions;
+
+/* Gives d to the context built from o (copied by aws_context_new()). */
+static inline void dynamodb_options_set(AwsContextOptions *o, const DynamoOptions *d) {
+        o->service[AWS_SERVICE_DYNAMODB] = (AwsServiceOptions) { d, sizeof(*d) };
+}
+
+/* Every call asks the shared path to check the x-amz-crc32 DynamoDB sends with each answer
+ * (AwsRequest.check_crc32): a body damaged on the way is retried, never read as data. */
+
 /* BatchWriteItem limits (DynamoDB API Reference, "BatchWriteItem"). */
 #define DYNAMODB_BATCH_MAX 25u
 #define DYNAMODB_BATCH_BYTES_MAX (16u * 1024 * 1024)
@@ -15,7 +31,7 @@
  * JSON object (the schema module produced it): it is pasted into the request, not re-parsed.
  * n is 1..25.
  *
- * The HTTP call is retried by the shared path up to max_attempts_batch. UnprocessedItems
+ * The HTTP call is retried by the shared path up to DynamoOptions.max_attempts_batch. UnprocessedItems
  * are NOT retried here — the writer owns that loop (with aws_client_backoff_ms). They are
  * reported as indexes into items_json, in ascending order, in *ret_unprocessed_idx (malloc'd,
  * NULL when none; caller frees) and *ret_n_unprocessed. They are matched by value: each item
@@ -38,7 +54,7 @@ typedef struct DynamoBatchWrite {
         const char *table;
         char *const *items_json;
         size_t n;
-        /* 0: the context's max_attempts_batch. 1: no retry here, for a caller that paces
+        /* 0: DynamoOptions.max_attempts_batch. 1: no retry here, for a caller that paces
          * its own retries (the writer, whose rate limiter must see every throttle). */
         unsigned max_attempts;
 } DynamoBatchWrite;

@@ -16,6 +16,39 @@
 #define S3_KEY_MAX 1024u                /* bytes of UTF-8 */
 #define S3_LIST_MAX_KEYS 1000u
 
+/* CopyObject copies at most 5 GB in one request (S3 API Reference, "CopyObject": "You can
+ * create a copy of your object up to 5 GB in size in a single atomic action"); a larger
+ * object must be copied as a multipart upload of UploadPartCopy parts. */
+#define S3_COPY_SINGLE_MAX              (UINT64_C(5) << 30)
+/* A multipart upload has at most 10,000 parts of 5 MiB to 5 GiB each, the last one excepted
+ * from the minimum (S3 User Guide, "Amazon S3 multipart upload limits"). */
+#define S3_MULTIPART_PARTS_MAX          10000u
+#define S3_PART_SIZE_MIN                (UINT64_C(5) << 20)
+#define S3_PART_SIZE_MAX                (UINT64_C(5) << 30)
+/* Few enough parts for a 5 GiB object to copy in ten requests. */
+#define S3_COPY_PART_SIZE_DEFAULT       (UINT64_C(512) << 20)
+
+/* Settings only S3 reads, handed to the context with s3_options_set(). */
+typedef struct S3Options {
+        /* Path-style addressing (host/bucket/key) for every bucket; otherwise only where a
+         * virtual host cannot work (endpoint.h, s3_use_path_style()). */
+        bool force_path_style;
+        /* Objects larger than this are copied with multipart UploadPartCopy; 0 (and anything
+         * above S3_COPY_SINGLE_MAX): S3_COPY_SINGLE_MAX. Lowered by tests only. */
+        uint64_t multipart_copy_threshold;
+        /* 0: S3_COPY_PART_SIZE_DEFAULT; kept within S3_PART_SIZE_MIN..MAX and raised so an
+         * object fits in S3_MULTIPART_PARTS_MAX parts. */
+        uint64_t copy_part_size;
+} S3Options;
+
+/* Gives s3 to the context built from o (copied by aws_context_new()). */
+static inline void s3_options_set(AwsContextOptions *o, const S3Options *s3) {
+        o->service[AWS_SERVICE_S3] = (AwsServiceOptions) { s3, sizeof(*s3) };
+}
+
+/* The S3Options of c's context, defaults applied. */
+S3Options s3_options(const AwsClient *c);
+
 /* Receives object bytes in order. Returning < 0 aborts the transfer; s3_get_object then
  * returns that value. */
 typedef int (*S3DataFn)(void *userdata, const void *data, size_t n);
@@ -83,7 +116,7 @@ typedef struct S3CopyOptions {
 } S3CopyOptions;
 
 /* Server-side copy, metadata and content type kept. Heads the source first (pinned to
- * o->source): up to the context's threshold (5 GiB) one CopyObject; above,
+ * o->source): up to S3Options.multipart_copy_threshold (5 GiB) one CopyObject; above,
  * CreateMultipartUpload + UploadPartCopy (each part pinned to the headed ETag with
  * x-amz-copy-source-if-match) + CompleteMultipartUpload, aborted on failure. With o->meta the
  * copy is made with x-amz-metadata-directive REPLACE and given the source's x-amz-meta-*,

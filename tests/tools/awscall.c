@@ -571,6 +571,8 @@ int main(int argc, char **argv) {
                 {},
         };
         AwsContextOptions o = {};
+        S3Options s3o = {};
+        DynamoOptions ddbo = {};
         AwsContext *ctx = NULL;
         Call call = {};
         unsigned long repeat = 1;
@@ -590,15 +592,15 @@ int main(int argc, char **argv) {
                 case O_EP_S3: o.endpoint_s3 = optarg; break;
                 case O_EP_DDB: o.endpoint_dynamodb = optarg; break;
                 case O_EP_SNS: o.endpoint_sns = optarg; break;
-                case O_PATH: o.s3_force_path_style = true; break;
+                case O_PATH: s3o.force_path_style = true; break;
                 case O_MAX: o.max_attempts = (unsigned) arg_ulong(optarg, "max-attempts"); break;
-                case O_MAXB: o.max_attempts_batch = (unsigned) arg_ulong(optarg, "max-attempts-batch"); break;
+                case O_MAXB: ddbo.max_attempts_batch = (unsigned) arg_ulong(optarg, "max-attempts-batch"); break;
                 case O_BASE: o.retry_base_ms = (unsigned) arg_ulong(optarg, "retry-base-ms"); break;
                 case O_CAP: o.retry_cap_ms = (unsigned) arg_ulong(optarg, "retry-cap-ms"); break;
                 case O_TIMEOUT: o.request_timeout_ms = (unsigned) arg_ulong(optarg, "timeout-ms"); break;
                 case O_CTIMEOUT: o.connect_timeout_ms = (unsigned) arg_ulong(optarg, "connect-timeout-ms"); break;
-                case O_THRESH: o.s3_multipart_copy_threshold = arg_ulong(optarg, "copy-threshold"); break;
-                case O_PART: o.s3_copy_part_size = arg_ulong(optarg, "copy-part-size"); break;
+                case O_THRESH: s3o.multipart_copy_threshold = arg_ulong(optarg, "copy-threshold"); break;
+                case O_PART: s3o.copy_part_size = arg_ulong(optarg, "copy-part-size"); break;
                 case O_REPEAT: repeat = arg_ulong(optarg, "repeat"); break;
                 case O_CANCEL: canceller.after_ms = arg_ulong(optarg, "cancel-after-ms"); break;
                 default: usage();
@@ -614,6 +616,8 @@ int main(int argc, char **argv) {
         call.argv = argv + optind + 1;
 
         out = cJSON_CreateObject();
+        s3_options_set(&o, &s3o);
+        dynamodb_options_set(&o, &ddbo);
         r = aws_context_new(&o, &ctx, &call.err);
         if (r >= 0)
                 r = aws_client_new(ctx, &call.client, &call.err);

@@ -154,7 +154,7 @@ static void fixture_stop(Fixture *f) {
         server_stop(&f->server);
 }
 
-static int describe(Fixture *f, cJSON **ret, S3bError *err) {
+static int describe_crc(Fixture *f, bool check_crc32, cJSON **ret, S3bError *err) {
         static const char body[] = "{\"TableName\":\"t\"}";
 
         return aws_client_json_call(f->client, &(AwsJsonCall) {
@@ -162,7 +162,12 @@ static int describe(Fixture *f, cJSON **ret, S3bError *err) {
                 .target = "DynamoDB_20120810.DescribeTable",
                 .body = body,
                 .body_len = sizeof(body) - 1,
+                .check_crc32 = check_crc32,
         }, ret, err);
+}
+
+static int describe(Fixture *f, cJSON **ret, S3bError *err) {
+        return describe_crc(f, false, ret, err);
 }
 
 static void test_retries_then_success(void **state) {
@@ -292,9 +297,41 @@ static void test_crc32_mismatch_retried(void **state) {
         f.server.script[0] = (Answer) { 200, "x-amz-crc32: 1\r\n", "{\"a\":2}" };
         f.server.script[1] = (Answer) { 200, good, "{\"a\":1}" };
         fixture_start(&f, 3);
-        assert_int_equal(describe(&f, &resp, &err), 0);
+        assert_int_equal(describe_crc(&f, true, &resp, &err), 0);
         assert_int_equal(cJSON_GetObjectItem(resp, "a")->valueint, 1);
+        assert_int_equal(f.server.served, 2);
         cJSON_Delete(resp);
+        fixture_stop(&f);
+}
+
+/* The check is the service's to ask for: without the flag the header is not read. */
+static void test_crc32_only_when_asked(void **state) {
+        Fixture f = { .server = { .n_script = 1, .script = {
+                { 200, "x-amz-crc32: 1\r\n", "{\"a\":2}" },
+        } } };
+        S3bError err = {};
+        cJSON *resp = NULL;
+
+        fixture_start(&f, 3);
+        assert_int_equal(describe_crc(&f, false, &resp, &err), 0);
+        assert_int_equal(cJSON_GetObjectItem(resp, "a")->valueint, 2);
+        cJSON_Delete(resp);
+        fixture_stop(&f);
+}
+
+static void test_crc32_mismatch_every_attempt(void **state) {
+        Fixture f = { .server = { .n_script = 2, .script = {
+                { 200, "x-amz-crc32: 1\r\n", "{\"a\":2}" },
+                { 200, "x-amz-crc32: 1\r\n", "{\"a\":2}" },
+        } } };
+        S3bError err = {};
+        cJSON *resp = NULL;
+
+        fixture_start(&f, 2);
+        assert_int_equal(describe_crc(&f, true, &resp, &err), -EIO);
+        assert_null(resp);
+        assert_string_equal(err.aws_code, AWS_CODE_CRC32_MISMATCH);
+        assert_int_equal(f.server.served, 2);
         fixture_stop(&f);
 }
 
@@ -346,8 +383,8 @@ static void test_context_rejects_bad_setup(void **state) {
                 .region = "eu-west-1", .env = aws_env_strv(test_env),
         }, &ctx, &err), 0);
         assert_string_equal(aws_context_endpoint(ctx, AWS_SERVICE_SQS)->host, "sqs.eu-west-1.amazonaws.com");
-        assert_int_equal(aws_context_max_attempts_batch(ctx), 10);
-        assert_int_equal(aws_context_s3_multipart_copy_threshold(ctx), UINT64_C(5) << 30);
+        assert_int_equal(aws_context_limits(ctx)->max_attempts, AWS_MAX_ATTEMPTS_DEFAULT);
+        assert_null(aws_context_service_options(ctx, AWS_SERVICE_S3, 1));
         aws_context_unref(ctx);
 }
 
@@ -358,6 +395,8 @@ int main(void) {
                 cmocka_unit_test(test_throttled_until_attempts_run_out),
                 cmocka_unit_test(test_clock_skew_from_date),
                 cmocka_unit_test(test_crc32_mismatch_retried),
+                cmocka_unit_test(test_crc32_only_when_asked),
+                cmocka_unit_test(test_crc32_mismatch_every_attempt),
                 cmocka_unit_test(test_not_json),
                 cmocka_unit_test(test_backoff_and_cancellable_sleep),
                 cmocka_unit_test(test_context_rejects_bad_setup),
