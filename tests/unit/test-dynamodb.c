@@ -1,4 +1,6 @@
-/* DescribeTable answers into a TableShape: keys, types, secondary indexes, and the bounds. */
+/* DynamoDB: DescribeTable answers into a TableShape (keys, types, secondary indexes, the
+ * bounds), and BatchWriteItem against a scripted server: the request it sends, what comes
+ * back unprocessed, and the x-amz-crc32 check it asks the shared path for. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "common/aws/dynamodb.h"
+#include "aws-fixture.h"
 
 /* Shaped like DynamoDB's DescribeTable answer (API Reference, "DescribeTable" example),
  * trimmed to what the parser reads plus a few fields it must skip. */
@@ -142,12 +146,142 @@ static void test_consumed_capacity(void **state) {
         }
 }
 
+static char *const two_items[] = {
+        "{\"student_id\":{\"S\":\"1\"},\"course\":{\"S\":\"math\"}}",
+        "{\"student_id\":{\"S\":\"2\"},\"course\":{\"S\":\"art\"}}",
+};
+
+/* "x-amz-crc32: <crc of body>\r\n" */
+static const char *crc_header(const char *body, char *buf, size_t n) {
+        snprintf(buf, n, "x-amz-crc32: %lu\r\n", crc32(0L, (const Bytef *) body, (uInt) strlen(body)));
+        return buf;
+}
+
+static void ddb_fixture(Fixture *f, unsigned max_attempts, const DynamoOptions *d) {
+        AwsContextOptions o = {};
+
+        if (d)
+                dynamodb_options_set(&o, d);
+        fixture_start_with(f, max_attempts, &o);
+}
+
+/* The request as the API Reference spells it, the second item handed back unprocessed. */
+static void test_batch_write_request_and_unprocessed(void **state) {
+        static const char answer[] =
+                "{\"UnprocessedItems\":{\"T_1\":[{\"PutRequest\":{\"Item\":"
+                "{\"course\":{\"S\":\"art\"},\"student_id\":{\"S\":\"2\"}}}}]},"
+                "\"ConsumedCapacity\":[{\"TableName\":\"T_1\",\"CapacityUnits\":1.5}]}";
+        static const char want_body[] =
+                "{\"RequestItems\":{\"T_1\":[{\"PutRequest\":{\"Item\":"
+                "{\"student_id\":{\"S\":\"1\"},\"course\":{\"S\":\"math\"}}}},"
+                "{\"PutRequest\":{\"Item\":{\"student_id\":{\"S\":\"2\"},\"course\":{\"S\":\"art\"}}}}]},"
+                "\"ReturnConsumedCapacity\":\"TOTAL\"}";
+        char crc[64], hv[128];
+        Fixture f = { .server = { .n_script = 1 } };
+        DynamoBatchResult res = {};
+        S3bError err = {};
+
+        f.server.script[0] = (Answer) { 200, crc_header(answer, crc, sizeof(crc)), answer };
+        ddb_fixture(&f, 3, NULL);
+        assert_int_equal(dynamodb_batch_write_ex(f.client, &(DynamoBatchWrite) {
+                                .table = "T_1", .items_json = two_items, .n = 2 }, &res, &err), 0);
+        assert_string_equal(f.server.bodies[0], want_body);
+        assert_true(strncmp(f.server.requests[0], "POST / HTTP/1.1\r\n", 17) == 0);
+        assert_string_equal(request_header(f.server.requests[0], "X-Amz-Target", hv, sizeof(hv)),
+                            "DynamoDB_20120810.BatchWriteItem");
+        assert_string_equal(request_header(f.server.requests[0], "Content-Type", hv, sizeof(hv)),
+                            "application/x-amz-json-1.0");
+        assert_int_equal(res.n_unprocessed, 1);
+        assert_int_equal(res.unprocessed_idx[0], 1);
+        assert_true(res.consumed == 1.5);
+        free(res.unprocessed_idx);
+        fixture_stop(&f);
+}
+
+/* An unprocessed item that was never sent is a malformed answer, not a lost row. */
+static void test_batch_write_unknown_unprocessed(void **state) {
+        static const char answer[] =
+                "{\"UnprocessedItems\":{\"T_1\":[{\"PutRequest\":{\"Item\":"
+                "{\"student_id\":{\"S\":\"3\"},\"course\":{\"S\":\"art\"}}}}]}}";
+        Fixture f = { .server = { .n_script = 1, .script = { { 200, NULL, answer } } } };
+        DynamoBatchResult res = { .n_unprocessed = 99 };
+        S3bError err = {};
+
+        ddb_fixture(&f, 3, NULL);
+        assert_int_equal(dynamodb_batch_write_ex(f.client, &(DynamoBatchWrite) {
+                                .table = "T_1", .items_json = two_items, .n = 2 }, &res, &err),
+                         -EBADMSG);
+        assert_int_equal(res.n_unprocessed, 99);        /* untouched */
+        assert_non_null(strstr(err.message, "not sent"));
+        fixture_stop(&f);
+}
+
+/* DynamoDB asks the shared path for the CRC32 check: a damaged body is retried... */
+static void test_batch_write_crc32_mismatch_retried(void **state) {
+        static const char good[] = "{\"UnprocessedItems\":{}}";
+        char crc[64];
+        Fixture f = { .server = { .n_script = 2 } };
+        DynamoBatchResult res = {};
+        S3bError err = {};
+
+        f.server.script[0] = (Answer) { 200, "x-amz-crc32: 7\r\n", good };
+        f.server.script[1] = (Answer) { 200, crc_header(good, crc, sizeof(crc)), good };
+        ddb_fixture(&f, 3, NULL);
+        assert_int_equal(dynamodb_batch_write_ex(f.client, &(DynamoBatchWrite) {
+                                .table = "T_1", .items_json = two_items, .n = 2 }, &res, &err), 0);
+        assert_int_equal(f.server.served, 2);
+        assert_int_equal(res.n_unprocessed, 0);
+        assert_string_equal(f.server.bodies[0], f.server.bodies[1]);    /* the same request */
+        fixture_stop(&f);
+}
+
+/* ...and with one attempt it is the call's failure, never data. */
+static void test_describe_crc32_mismatch_fails(void **state) {
+        Fixture f = { .server = { .n_script = 1, .script = {
+                { 200, "x-amz-crc32: 7\r\n", describe_json },
+        } } };
+        TableShape *t = calloc(1, sizeof(*t));
+        S3bError err = {};
+
+        assert_non_null(t);
+        ddb_fixture(&f, 1, NULL);
+        assert_int_equal(dynamodb_describe_table(f.client, "PRELIM_STUDENT_DATA", t, &err), -EIO);
+        assert_string_equal(err.aws_code, AWS_CODE_CRC32_MISMATCH);
+        assert_string_equal(t->hash.name, "");          /* untouched */
+        free(t);
+        fixture_stop(&f);
+}
+
+/* DynamoOptions.max_attempts_batch is the default of a call that does not say. */
+static void test_batch_write_attempts_from_options(void **state) {
+        static const char throttled[] =
+                "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException\","
+                "\"message\":\"slow down\"}";
+        Fixture f = { .server = { .n_script = 3, .script = {
+                { 400, NULL, throttled }, { 400, NULL, throttled }, { 400, NULL, throttled },
+        } } };
+        DynamoBatchResult res = {};
+        S3bError err = {};
+
+        ddb_fixture(&f, 1, &(DynamoOptions) { .max_attempts_batch = 2 });
+        assert_int_equal(dynamodb_batch_write_ex(f.client, &(DynamoBatchWrite) {
+                                .table = "T_1", .items_json = two_items, .n = 2 }, &res, &err),
+                         -EAGAIN);
+        assert_int_equal(f.server.served, 2);
+        fixture_stop(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_consumed_capacity),
                 cmocka_unit_test(test_describe_parse),
                 cmocka_unit_test(test_describe_malformed),
                 cmocka_unit_test(test_describe_too_many_indexes),
+                cmocka_unit_test(test_batch_write_request_and_unprocessed),
+                cmocka_unit_test(test_batch_write_unknown_unprocessed),
+                cmocka_unit_test(test_batch_write_crc32_mismatch_retried),
+                cmocka_unit_test(test_describe_crc32_mismatch_fails),
+                cmocka_unit_test(test_batch_write_attempts_from_options),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
