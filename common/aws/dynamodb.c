@@ -318,7 +318,7 @@ static int table_shape_from_json(const cJSON *t, TableShape *ts, S3bError *err) 
 
 int dynamodb_table_shape_parse(const char *json, size_t len, TableShape *ret, S3bError *err) {
         _cleanup_(cJSON_Deletep) cJSON *resp = cJSON_ParseWithLength(json, len);
-        TableShape *ts;
+        _cleanup_free_ TableShape *ts = NULL;
         int r;
 
         if (!resp)
@@ -330,7 +330,6 @@ int dynamodb_table_shape_parse(const char *json, size_t len, TableShape *ret, S3
         r = table_shape_from_json(cJSON_GetObjectItemCaseSensitive(resp, "Table"), ts, err);
         if (r >= 0)
                 *ret = *ts;
-        free(ts);
         return r;
 }
 
