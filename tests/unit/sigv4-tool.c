@@ -64,7 +64,7 @@ static cJSON *sign_one(const cJSON *in) {
         snprintf(creds.session_token, sizeof(creds.session_token), "%s",
                  str_or(in, "token", ""));
         body = malloc(blen * repeat + 1);
-        if (!body || sigv4_key_cache_new(&cache) < 0)
+        if (!body || sigv4_key_cache_new(&cache, NULL) < 0)
                 abort();
         for (size_t i = 0; i < repeat; i++)
                 memcpy(body + i * blen, b, blen);

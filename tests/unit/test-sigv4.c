@@ -142,7 +142,7 @@ static void test_key_cache(void **state) {
         SigV4Result a = {}, b = {}, c = {};
         AwsCredentials other;
 
-        assert_int_equal(sigv4_key_cache_new(&cache), 0);
+        assert_int_equal(sigv4_key_cache_new(&cache, NULL), 0);
         assert_int_equal(sign(&req, NULL, "sqs", NULL, &a, NULL), 0);
         assert_int_equal(sign(&req, NULL, "sqs", cache, &b, NULL), 0);
         sigv4_result_done(&b);
