@@ -51,6 +51,12 @@ void http_response_done(HttpResponse *resp) {
         resp->content_length = -1;
 }
 
+void http_response_done_wiped(HttpResponse *resp) {
+        if (resp && resp->body.data)
+                OPENSSL_cleanse(resp->body.data, resp->body.cap);
+        http_response_done(resp);
+}
+
 const char *http_response_header(const HttpResponse *resp, const char *name) {
         const char *p = resp->headers.data, *end;
 

@@ -10,7 +10,8 @@
   /headers/N       N response headers of 1 KiB each
   POST /           an Amazon SQS JSON 1.0 endpoint (X-Amz-Target: AmazonSQS.<Action>) for
                    test-sqs, see sqs_answer(); every such request is logged
-  /sqs-log         the logged SQS requests: JSON [{target, content_type, authorization, body}]
+  /sqs-log         the logged SQS requests: JSON [{target, content_type, authorization, token,
+                   body}]
 prints the port on the first stdout line. --tls CERT KEY serves https instead.
 """
 import hashlib
@@ -104,6 +105,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 SQS_LOG.append({"target": target,
                                 "content_type": self.headers.get("Content-Type"),
                                 "authorization": self.headers.get("Authorization", ""),
+                                "token": self.headers.get("X-Amz-Security-Token"),
                                 "body": body.decode()})
             try:
                 status, doc = sqs_answer(target.split(".", 1)[1], json.loads(body))

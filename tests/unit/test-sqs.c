@@ -1,7 +1,8 @@
 /* The SQS service file against the python test server's SQS endpoint (http-test-server.py):
  * how ReceiveMessage answers are read (good, corrupted, unusable, FIFO, skipped entries), how
  * batch results map back per entry (partial failures, an entry SQS left out), and the AWS JSON
- * 1.0 request each call sends (X-Amz-Target, Content-Type, signed, body), as the server saw
+ * 1.0 request each call sends (X-Amz-Target, Content-Type, signed with the session token, body),
+ * as the server saw
  * it. */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,12 +19,16 @@
 
 #define QURL "https://sqs.eu-west-1.amazonaws.com/123456789012/inbound"
 
+#define TOKEN "IQoJb3JpZ2luX2VjEXAMPLE+sqs/session=="
+
+/* session credentials, as the daemon has on EC2 or ECS; nothing else may be read */
 static char *const test_env[] = {
-        "AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        "AWS_EC2_METADATA_DISABLED=true",
-        "AWS_CONFIG_FILE=/nonexistent",
         "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
+        "AWS_CONFIG_FILE=/nonexistent",
+        "AWS_EC2_METADATA_DISABLED=true",
+        "AWS_ACCESS_KEY_ID=ASIAEXAMPLESQS",
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "AWS_SESSION_TOKEN=" TOKEN,
         NULL,
 };
 
@@ -101,9 +106,10 @@ static cJSON *expect_request(Fixture *f, const char *action) {
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "content_type")),
                             "application/x-amz-json-1.0");
         assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(req, "authorization")),
-                               "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+                               "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLESQS/"));
         assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(req, "authorization")),
                                "/eu-west-1/sqs/aws4_request"));
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "token")), TOKEN);
         body = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItem(req, "body")));
         assert_true(cJSON_IsObject(body));
         /* a configured endpoint gets the queue only in the body */
