@@ -40,7 +40,7 @@ typedef struct KeySlot {
 struct SigV4KeyCache {
         KeySlot slot[SIGV4_CACHE_SLOTS];
         unsigned next;                  /* round-robin victim */
-        EVP_MAC *hmac;
+        EVP_MAC_CTX *hmac;              /* HMAC-SHA256, re-keyed for each use */
         EVP_MD *sha256;
 };
 
@@ -52,12 +52,30 @@ typedef struct CanonHeader {
         size_t order;                   /* position given: keeps repeated values in order */
 } CanonHeader;
 
+/* A fresh HMAC-SHA256 context, not yet keyed; NULL on failure. */
+static EVP_MAC_CTX *hmac_ctx_new(void) {
+        _cleanup_(EVP_MAC_freep) EVP_MAC *mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+        _cleanup_(EVP_MAC_CTX_freep) EVP_MAC_CTX *ctx = NULL;
+        char digest[] = OSSL_DIGEST_NAME_SHA2_256;
+        OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                OSSL_PARAM_construct_end(),
+        };
+
+        /* the context holds its own reference to mac */
+        if (mac)
+                ctx = EVP_MAC_CTX_new(mac);
+        if (!ctx || !EVP_MAC_CTX_set_params(ctx, params))
+                return NULL;
+        return TAKE_PTR(ctx);
+}
+
 int sigv4_key_cache_new(SigV4KeyCache **ret, S3bError *err) {
         _cleanup_(sigv4_key_cache_freep) SigV4KeyCache *c = calloc(1, sizeof(*c));
 
         if (!c)
                 return s3b_error_set(err, -ENOMEM, "sigv4: out of memory");
-        c->hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+        c->hmac = hmac_ctx_new();
         c->sha256 = EVP_MD_fetch(NULL, OSSL_DIGEST_NAME_SHA2_256, NULL);
         if (!c->hmac || !c->sha256)
                 return s3b_error_set(err, -EIO, "sigv4: OpenSSL offers no HMAC-SHA256");
@@ -68,7 +86,7 @@ int sigv4_key_cache_new(SigV4KeyCache **ret, S3bError *err) {
 SigV4KeyCache *sigv4_key_cache_free(SigV4KeyCache *c) {
         if (!c)
                 return NULL;
-        EVP_MAC_free(c->hmac);
+        EVP_MAC_CTX_free(c->hmac);
         EVP_MD_free(c->sha256);
         OPENSSL_cleanse(c, sizeof(*c));
         free(c);
@@ -268,29 +286,23 @@ void sigv4_sha256_hex(const void *data, size_t n, char out[65]) {
         sha256_hex(NULL, data, n, out);
 }
 
-/* HMAC-SHA256; mac NULL: fetched for this call. */
-static int hmac(EVP_MAC *mac, const void *key, size_t keylen, const void *msg, size_t n,
+/* HMAC-SHA256 with ctx (re-keyed: OpenSSL 3 fetches the digest again for every new context,
+ * a third of a signature's cost outside the hashing itself), or with a context of its own when
+ * ctx is NULL. */
+static int hmac(EVP_MAC_CTX *ctx, const void *key, size_t keylen, const void *msg, size_t n,
                 uint8_t out[32]) {
-        _cleanup_(EVP_MAC_freep) EVP_MAC *fetched = NULL;
-        _cleanup_(EVP_MAC_CTX_freep) EVP_MAC_CTX *ctx = NULL;
-        char digest[] = OSSL_DIGEST_NAME_SHA2_256;
-        OSSL_PARAM params[] = {
-                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                OSSL_PARAM_construct_end(),
-        };
+        _cleanup_(EVP_MAC_CTX_freep) EVP_MAC_CTX *own = NULL;
         size_t len = 0;
 
-        if (!mac)
-                mac = fetched = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-        if (mac)
-                ctx = EVP_MAC_CTX_new(mac);
-        if (!ctx || !EVP_MAC_init(ctx, key, keylen, params) || !EVP_MAC_update(ctx, msg, n) ||
+        if (!ctx)
+                ctx = own = hmac_ctx_new();
+        if (!ctx || !EVP_MAC_init(ctx, key, keylen, NULL) || !EVP_MAC_update(ctx, msg, n) ||
             !EVP_MAC_final(ctx, out, &len, 32) || len != 32)
                 return -EIO;
         return 0;
 }
 
-static int derive_key(EVP_MAC *mac, const char *secret, const char *date8, const char *region,
+static int derive_key(EVP_MAC_CTX *mac, const char *secret, const char *date8, const char *region,
                       const char *service, uint8_t ret_key[32]) {
         char k0[4 + AWS_SECRET_KEY_MAX + 1];
         uint8_t a[32], b[32];
