@@ -8,6 +8,7 @@
 
 #include "common/aws/awserror.h"
 #include "common/aws/xml.h"
+#include "common/cleanup.h"
 
 /* Throttling error codes across SQS, S3, DynamoDB and SNS (the SDKs' standard retry mode
  * list). RequestThrottled* are matched by prefix below. */
@@ -137,11 +138,11 @@ typedef struct Found {
 } Found;
 
 static void found_from_json(Found *f, const char *body, size_t n) {
-        cJSON *root = cJSON_ParseWithLength(body, n);
+        _cleanup_(cJSON_Deletep) cJSON *root = cJSON_ParseWithLength(body, n);
         const cJSON *t, *m;
 
         if (!cJSON_IsObject(root))
-                goto finish;
+                return;
         t = cJSON_GetObjectItemCaseSensitive(root, "__type");
         if (!cJSON_IsString(t))
                 t = cJSON_GetObjectItemCaseSensitive(root, "code");
@@ -154,8 +155,6 @@ static void found_from_json(Found *f, const char *body, size_t n) {
                 m = cJSON_GetObjectItemCaseSensitive(root, "errorMessage");
         if (cJSON_IsString(m))
                 copy_str(f->message, sizeof(f->message), m->valuestring);
-finish:
-        cJSON_Delete(root);
 }
 
 /* Returns the <Error> element of any of the XML error shapes, or NULL. */

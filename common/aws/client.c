@@ -62,9 +62,9 @@ int aws_client_new(AwsContext *ctx, AwsClient **ret, S3bError *err) {
         r = client_http_new(c, NULL, &c->http, err);
         if (r < 0)
                 return r;
-        r = sigv4_key_cache_new(&c->keys);
+        r = sigv4_key_cache_new(&c->keys, err);
         if (r < 0)
-                return s3b_error_set(err, r, "cannot create the signing key cache");
+                return r;
         *ret = TAKE_PTR(c);
         return 0;
 }

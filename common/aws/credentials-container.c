@@ -92,106 +92,92 @@ static int check_full_uri(const char *uri) {
 }
 
 static int read_token_file(const char *path, char **ret, S3bError *err) {
-        char *buf;
+        _cleanup_(aws_secret_freep) char *buf = NULL;
         size_t n;
         FILE *f;
 
+        buf = calloc(1, TOKEN_FILE_MAX + 1);
+        if (!buf)
+                return s3b_error_set(err, -ENOMEM, "container credentials: out of memory");
         f = fopen(path, "re");
         if (!f)
                 return s3b_error_set(err, -errno, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
                                      path, strerror(errno));
-        buf = calloc(1, TOKEN_FILE_MAX + 1);
-        if (!buf) {
-                fclose(f);
-                return -ENOMEM;
-        }
         n = fread(buf, 1, TOKEN_FILE_MAX + 1, f);
         fclose(f);
-        if (n > TOKEN_FILE_MAX) {
-                OPENSSL_cleanse(buf, TOKEN_FILE_MAX + 1);
-                free(buf);
+        if (n > TOKEN_FILE_MAX)
                 return s3b_error_set(err, -EFBIG, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE is too large");
-        }
         /* the file is rotated by the agent and usually ends with a newline */
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
                 buf[--n] = '\0';
-        *ret = buf;
+        *ret = TAKE_PTR(buf);
         return 0;
 }
 
-static void free_secret(char *s) {
-        if (s) {
-                OPENSSL_cleanse(s, strlen(s));
-                free(s);
+/* The URL to ask: the base + RELATIVE_URI, or a FULL_URI we accept. */
+static int container_url(const AwsEnv *env, const AwsMetadataOptions *o, char **ret,
+                         S3bError *err) {
+        const char *rel = aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+        const char *full = aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+        const char *base = o && o->container_base_url ? o->container_base_url
+                                                       : AWS_CONTAINER_BASE_URL;
+
+        if (!rel && !full)
+                return s3b_error_set(err, -ENOENT, "no container credentials URI");
+        if (rel && (rel[0] != '/' || strpbrk(rel, "\r\n @")))
+                return s3b_error_set(err, -EINVAL,
+                                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path");
+        if (!rel && check_full_uri(full) < 0)
+                return s3b_error_set(err, -EINVAL,
+                                     "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or a loopback/link-local http URL");
+        if (rel ? asprintf(ret, "%s%s", base, rel) < 0 : !(*ret = strdup(full)))
+                return s3b_error_set(err, -ENOMEM, "container credentials: out of memory");
+        return 0;
+}
+
+/* The authorization token, or NULL when none is configured. */
+static int container_token(const AwsEnv *env, char **ret, S3bError *err) {
+        const char *token_file = aws_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+        const char *token = aws_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
+        _cleanup_(aws_secret_freep) char *t = NULL;
+        int r;
+
+        /* the _FILE variant wins: it is the one the agent rotates */
+        if (token_file) {
+                r = read_token_file(token_file, &t, err);
+                if (r < 0)
+                        return r;
+        } else if (token && !(t = strdup(token))) {
+                return s3b_error_set(err, -ENOMEM, "container credentials: out of memory");
         }
+        if (t && strpbrk(t, "\r\n"))
+                return s3b_error_set(err, -EINVAL, "container authorization token contains a line break");
+        *ret = TAKE_PTR(t);
+        return 0;
 }
 
 int aws_credentials_from_container(const AwsEnv *env, HttpClient *http,
                                    const AwsMetadataOptions *o, AwsCredentials *ret,
                                    S3bError *err) {
-        const char *rel = aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-        const char *full = aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
-        const char *token_file = aws_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-        const char *base = o && o->container_base_url ? o->container_base_url
-                                                       : AWS_CONTAINER_BASE_URL;
-        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
+        _cleanup_(http_response_done_wiped) HttpResponse resp = HTTP_RESPONSE_INIT;
+        _cleanup_(aws_secret_freep) char *token = NULL;
+        _cleanup_free_ char *url = NULL;
         HttpHeader auth = { "Authorization", NULL };
-        char *url = NULL, *token = NULL;
         int r;
 
-        if (!rel && !full)
-                return s3b_error_set(err, -ENOENT, "no container credentials URI");
-        if (rel) {
-                if (rel[0] != '/' || strpbrk(rel, "\r\n @"))
-                        return s3b_error_set(err, -EINVAL,
-                                             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path");
-                if (asprintf(&url, "%s%s", base, rel) < 0)
-                        return -ENOMEM;
-        } else {
-                if (check_full_uri(full) < 0)
-                        return s3b_error_set(err, -EINVAL,
-                                             "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or a loopback/link-local http URL");
-                url = strdup(full);
-                if (!url)
-                        return -ENOMEM;
-        }
-        /* the _FILE variant wins: it is the one the agent rotates */
-        if (token_file) {
-                r = read_token_file(token_file, &token, err);
-                if (r < 0)
-                        goto finish;
-        } else if (aws_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
-                token = strdup(aws_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN"));
-                if (!token) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-        }
-        if (token && strpbrk(token, "\r\n")) {
-                r = s3b_error_set(err, -EINVAL, "container authorization token contains a line break");
-                goto finish;
-        }
+        r = container_url(env, o, &url, err);
+        if (r >= 0)
+                r = container_token(env, &token, err);
+        if (r < 0)
+                return r;
         auth.value = token;
-
         r = aws_metadata_request(http, o, "GET", url, &auth, token ? 1 : 0, &resp, err);
-        if (r < 0) {
-                s3b_error_prefix(err, "container credentials");
-                goto finish;
-        }
-        if (resp.status == 401 || resp.status == 403) {
-                r = s3b_error_set(err, -EACCES, "container credentials: HTTP %ld (authorization refused)",
-                                  resp.status);
-                goto finish;
-        }
-        if (resp.status != 200) {
-                r = s3b_error_set(err, -EIO, "container credentials: HTTP %ld", resp.status);
-                goto finish;
-        }
-        r = aws_credentials_parse_json(resp.body.data, resp.body.len, "container", ret, err);
-finish:
-        if (resp.body.data)
-                OPENSSL_cleanse(resp.body.data, resp.body.len);
-        free_secret(token);
-        free(url);
-        return r;
+        if (r < 0)
+                return s3b_error_prefix(err, "container credentials");
+        if (resp.status == 401 || resp.status == 403)
+                return s3b_error_set(err, -EACCES, "container credentials: HTTP %ld (authorization refused)",
+                                     resp.status);
+        if (resp.status != 200)
+                return s3b_error_set(err, -EIO, "container credentials: HTTP %ld", resp.status);
+        return aws_credentials_parse_json(resp.body.data, resp.body.len, "container", ret, err);
 }

@@ -49,9 +49,7 @@ const char *aws_env_get(const AwsEnv *env, const char *name) {
         return v && *v ? v : NULL;
 }
 
-/* Copies s into dst[size]; -E2BIG instead of truncating a key (a cut key only fails later, with
- * a confusing SignatureDoesNotMatch). */
-static int copy_field(char *dst, size_t size, const char *s) {
+int aws_credentials_copy_field(char *dst, size_t size, const char *s) {
         size_t n = strlen(s);
 
         if (n >= size)
@@ -63,9 +61,11 @@ static int copy_field(char *dst, size_t size, const char *s) {
 int aws_credentials_fill(AwsCredentials *c, const char *akid, const char *secret,
                          const char *token, int64_t expiration, const char *source,
                          S3bError *err) {
-        if (copy_field(c->access_key_id, sizeof(c->access_key_id), akid) < 0 ||
-            copy_field(c->secret_access_key, sizeof(c->secret_access_key), secret) < 0 ||
-            copy_field(c->session_token, sizeof(c->session_token), token ? token : "") < 0) {
+        if (aws_credentials_copy_field(c->access_key_id, sizeof(c->access_key_id), akid) < 0 ||
+            aws_credentials_copy_field(c->secret_access_key, sizeof(c->secret_access_key),
+                                       secret) < 0 ||
+            aws_credentials_copy_field(c->session_token, sizeof(c->session_token),
+                                       token ? token : "") < 0) {
                 aws_credentials_wipe(c);
                 return s3b_error_set(err, -E2BIG, "%s credentials: a field is too long", source);
         }

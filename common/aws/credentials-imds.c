@@ -16,6 +16,8 @@
 #include <openssl/crypto.h>
 
 #include "common/aws/credentials-provider.h"
+#include "common/cleanup.h"
+#include "common/time-util.h"
 
 #define IMDS_TOKEN_TTL_S        21600
 #define IMDS_TOKEN_MAX          4096
@@ -27,15 +29,8 @@ struct AwsImds {
         char *endpoint;                 /* no trailing '/' */
         AwsMetadataOptions o;
         char token[IMDS_TOKEN_MAX + 1];
-        int64_t token_deadline;         /* CLOCK_MONOTONIC seconds; 0: no token */
+        usec_t token_deadline;          /* CLOCK_MONOTONIC; 0: no token */
 };
-
-static int64_t monotonic_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec;
-}
 
 int aws_imds_new(AwsImds **ret, const AwsEnv *env, const AwsMetadataOptions *o, S3bError *err) {
         const char *disabled = aws_env_get(env, "AWS_EC2_METADATA_DISABLED");
@@ -55,7 +50,7 @@ int aws_imds_new(AwsImds **ret, const AwsEnv *env, const AwsMetadataOptions *o, 
         m = calloc(1, sizeof(*m));
         if (!m || !(m->endpoint = strdup(ep))) {
                 free(m);
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "IMDS: out of memory");
         }
         n = strlen(m->endpoint);
         while (n > 0 && m->endpoint[n - 1] == '/')
@@ -78,14 +73,14 @@ AwsImds *aws_imds_free(AwsImds *m) {
 static int fetch_token(AwsImds *m, HttpClient *http, S3bError *err) {
         const HttpHeader ttl = { "X-aws-ec2-metadata-token-ttl-seconds", "21600" };
         _cleanup_free_ char *url = NULL;
-        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
+        _cleanup_(http_response_done_wiped) HttpResponse resp = HTTP_RESPONSE_INIT;
         const char *body;
         size_t n;
         int r;
 
         m->token_deadline = 0;
         if (asprintf(&url, "%s/latest/api/token", m->endpoint) < 0)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "IMDS: out of memory");
         r = aws_metadata_request(http, &m->o, "PUT", url, &ttl, 1, &resp, err);
         if (r < 0)
                 return s3b_error_prefix(err, "IMDS session token");
@@ -97,15 +92,12 @@ static int fetch_token(AwsImds *m, HttpClient *http, S3bError *err) {
         n = resp.body.len;
         while (n > 0 && (body[n - 1] == '\n' || body[n - 1] == '\r' || body[n - 1] == ' '))
                 n--;
-        if (n == 0 || n > IMDS_TOKEN_MAX || memchr(body, '\n', n) || memchr(body, '\r', n)) {
-                OPENSSL_cleanse(resp.body.data, resp.body.len);
+        if (n == 0 || n > IMDS_TOKEN_MAX || memchr(body, '\n', n) || memchr(body, '\r', n))
                 return s3b_error_set(err, -EBADMSG, "IMDS session token: malformed answer");
-        }
         memcpy(m->token, body, n);
         m->token[n] = '\0';
-        OPENSSL_cleanse(resp.body.data, resp.body.len);
         /* renew a minute early: a token that expires between our check and IMDS's is a 401 */
-        m->token_deadline = monotonic_s() + IMDS_TOKEN_TTL_S - 60;
+        m->token_deadline = now(CLOCK_MONOTONIC) + (IMDS_TOKEN_TTL_S - 60) * USEC_PER_SEC;
         return 0;
 }
 
@@ -118,9 +110,9 @@ static int imds_get(AwsImds *m, HttpClient *http, const char *path, HttpResponse
         int r;
 
         if (asprintf(&url, "%s%s", m->endpoint, path) < 0)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "IMDS: out of memory");
         for (int pass = 0; pass < 2; pass++) {
-                if (m->token_deadline == 0 || monotonic_s() >= m->token_deadline) {
+                if (m->token_deadline == 0 || now(CLOCK_MONOTONIC) >= m->token_deadline) {
                         r = fetch_token(m, http, err);
                         if (r < 0)
                                 return r;
@@ -139,7 +131,7 @@ int aws_imds_credentials(AwsImds *m, HttpClient *http, int64_t now, AwsCredentia
                          S3bError *err) {
         _cleanup_free_ char *path = NULL;
         char role[ROLE_NAME_MAX + 1];
-        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
+        _cleanup_(http_response_done_wiped) HttpResponse resp = HTTP_RESPONSE_INIT;
         size_t n;
         int r;
 
@@ -158,27 +150,21 @@ int aws_imds_credentials(AwsImds *m, HttpClient *http, int64_t now, AwsCredentia
         memcpy(role, resp.body.data, n);
         role[n] = '\0';
         if (asprintf(&path, ROLE_PATH "%s", role) < 0)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "IMDS: out of memory");
         r = imds_get(m, http, path, &resp, err);
         if (r < 0)
                 return r;
-        if (resp.status != 200) {
-                r = s3b_error_set(err, resp.status == 404 ? -ENOENT : -EIO,
-                                  "IMDS credentials of role %s: HTTP %ld", role, resp.status);
-                goto finish;
-        }
-        r = aws_credentials_parse_json(resp.body.data, resp.body.len, "imds", ret, err);
-finish:
-        if (resp.body.data)
-                OPENSSL_cleanse(resp.body.data, resp.body.len);
-        return r;
+        if (resp.status != 200)
+                return s3b_error_set(err, resp.status == 404 ? -ENOENT : -EIO,
+                                     "IMDS credentials of role %s: HTTP %ld", role, resp.status);
+        return aws_credentials_parse_json(resp.body.data, resp.body.len, "imds", ret, err);
 }
 
 int aws_imds_region(AwsImds *m, HttpClient *http, int64_t now, char ret[AWS_REGION_MAX + 1],
                     S3bError *err) {
         _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
         const cJSON *region;
-        cJSON *doc;
         int r;
 
         r = imds_get(m, http, "/latest/dynamic/instance-identity/document", &resp, err);
@@ -189,11 +175,8 @@ int aws_imds_region(AwsImds *m, HttpClient *http, int64_t now, char ret[AWS_REGI
         doc = cJSON_ParseWithLength(resp.body.data, resp.body.len);
         region = cJSON_GetObjectItemCaseSensitive(doc, "region");
         if (!cJSON_IsString(region) || !region->valuestring[0] ||
-            strlen(region->valuestring) > AWS_REGION_MAX) {
-                cJSON_Delete(doc);
+            strlen(region->valuestring) > AWS_REGION_MAX)
                 return s3b_error_set(err, -EBADMSG, "IMDS identity document has no region");
-        }
         memcpy(ret, region->valuestring, strlen(region->valuestring) + 1);
-        cJSON_Delete(doc);
         return 0;
 }

@@ -78,51 +78,44 @@ static void wipe_json_string(cJSON *o, const char *name) {
                 OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
 }
 
+/* Cleanup of a parsed credentials document: its secrets wiped, then freed. */
+static void credentials_doc_freep(cJSON **doc) {
+        if (!*doc)
+                return;
+        wipe_json_string(*doc, "SecretAccessKey");
+        wipe_json_string(*doc, "Token");
+        cJSON_Delete(*doc);
+}
+
 int aws_credentials_parse_json(const char *json, size_t n, const char *source,
                                AwsCredentials *ret, S3bError *err) {
+        _cleanup_(credentials_doc_freep) cJSON *doc = cJSON_ParseWithLength(json, n);
+        _cleanup_(aws_credentials_wipe) AwsCredentials c = {};
         const char *code, *akid, *secret, *token, *exp;
-        AwsCredentials c = {};
         int64_t expiration;
-        cJSON *doc;
         int r;
 
-        doc = cJSON_ParseWithLength(json, n);
-        if (!cJSON_IsObject(doc)) {
-                r = s3b_error_set(err, -EBADMSG, "%s: credentials document is not a JSON object",
-                                  source);
-                goto finish;
-        }
+        if (!cJSON_IsObject(doc))
+                return s3b_error_set(err, -EBADMSG, "%s: credentials document is not a JSON object",
+                                     source);
         /* IMDS: Code is "Success" or names why the role could not be assumed */
         code = json_string(doc, "Code");
-        if (cJSON_GetObjectItemCaseSensitive(doc, "Code") && (!code || strcmp(code, "Success"))) {
-                r = s3b_error_set(err, -EACCES, "%s: credentials not available (Code %.64s)",
-                                  source, code ? code : "?");
-                goto finish;
-        }
+        if (cJSON_GetObjectItemCaseSensitive(doc, "Code") && (!code || strcmp(code, "Success")))
+                return s3b_error_set(err, -EACCES, "%s: credentials not available (Code %.64s)",
+                                     source, code ? code : "?");
         akid = json_string(doc, "AccessKeyId");
         secret = json_string(doc, "SecretAccessKey");
         token = json_string(doc, "Token");
         exp = json_string(doc, "Expiration");
-        if (!akid || !secret || !exp) {
-                r = s3b_error_set(err, -EBADMSG,
-                                  "%s: credentials document lacks AccessKeyId, SecretAccessKey or Expiration",
-                                  source);
-                goto finish;
-        }
-        if (aws_parse_iso8601(exp, &expiration) < 0) {
-                r = s3b_error_set(err, -EBADMSG, "%s: bad Expiration \"%.40s\"", source, exp);
-                goto finish;
-        }
+        if (!akid || !secret || !exp)
+                return s3b_error_set(err, -EBADMSG,
+                                     "%s: credentials document lacks AccessKeyId, SecretAccessKey or Expiration",
+                                     source);
+        if (aws_parse_iso8601(exp, &expiration) < 0)
+                return s3b_error_set(err, -EBADMSG, "%s: bad Expiration \"%.40s\"", source, exp);
         r = aws_credentials_fill(&c, akid, secret, token, expiration, source, err);
         if (r < 0)
-                goto finish;
+                return r;
         *ret = c;
-finish:
-        OPENSSL_cleanse(&c, sizeof(c));
-        if (doc) {
-                wipe_json_string(doc, "SecretAccessKey");
-                wipe_json_string(doc, "Token");
-                cJSON_Delete(doc);
-        }
-        return r;
+        return 0;
 }

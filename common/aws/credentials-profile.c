@@ -63,15 +63,6 @@ static bool section_matches(const char *sec, const char *profile, bool config_st
         return strcmp(profile, "default") == 0 && strcmp(sec, "default") == 0;
 }
 
-static int set_field(char *dst, size_t size, const char *v) {
-        size_t n = strlen(v);
-
-        if (n >= size)
-                return -E2BIG;
-        memcpy(dst, v, n + 1);
-        return 0;
-}
-
 static const char *const unsupported_keys[] = {
         "role_arn", "credential_process", "sso_start_url", "sso_session",
         "web_identity_token_file", "credential_source",
@@ -79,40 +70,25 @@ static const char *const unsupported_keys[] = {
 
 static int apply_key(Profile *p, const char *key, const char *value) {
         if (strcmp(key, "aws_access_key_id") == 0)
-                return set_field(p->akid, sizeof(p->akid), value);
+                return aws_credentials_copy_field(p->akid, sizeof(p->akid), value);
         if (strcmp(key, "aws_secret_access_key") == 0)
-                return set_field(p->secret, sizeof(p->secret), value);
+                return aws_credentials_copy_field(p->secret, sizeof(p->secret), value);
         if (strcmp(key, "aws_session_token") == 0)
-                return set_field(p->token, sizeof(p->token), value);
+                return aws_credentials_copy_field(p->token, sizeof(p->token), value);
         if (strcmp(key, "region") == 0)
-                return set_field(p->region, sizeof(p->region), value);
+                return aws_credentials_copy_field(p->region, sizeof(p->region), value);
         for (size_t i = 0; i < ELEMENTSOF(unsupported_keys); i++)
                 if (strcmp(key, unsupported_keys[i]) == 0 && !p->unsupported)
                         p->unsupported = unsupported_keys[i];
         return 0;
 }
 
-/* Reads the profile's keys from one file into *p (keys already set are overwritten, as a later
- * duplicate section wins in configparser). A missing file is not an error. */
-static int profile_read(const char *path, const char *profile, bool config_style, Profile *p,
-                        S3bError *err) {
-        _cleanup_free_ char *line = NULL;
+/* The lines of f (path, for messages) into *p; line is a PROFILE_LINE_MAX scratch buffer. */
+static int profile_parse(FILE *f, const char *path, const char *profile, bool config_style,
+                         Profile *p, char *line, S3bError *err) {
         bool in_section = false, seen_key = false;
         size_t total = 0, lineno = 0;
-        FILE *f;
-        int r = 0;
 
-        f = fopen(path, "re");
-        if (!f) {
-                if (errno == ENOENT || errno == ENOTDIR)
-                        return 0;
-                return s3b_error_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
-        }
-        line = malloc(PROFILE_LINE_MAX);
-        if (!line) {
-                r = -ENOMEM;
-                goto finish;
-        }
         while (fgets(line, PROFILE_LINE_MAX, f)) {
                 size_t len = strlen(line);
                 char *s, *eq;
@@ -120,9 +96,8 @@ static int profile_read(const char *path, const char *profile, bool config_style
                 lineno++;
                 total += len;
                 if (total > PROFILE_FILE_MAX || (len == PROFILE_LINE_MAX - 1 && line[len - 1] != '\n')) {
-                        r = s3b_error_set(err, -EFBIG, "%s:%zu: file or line too long", path,
-                                          lineno);
-                        goto finish;
+                        return s3b_error_set(err, -EFBIG, "%s:%zu: file or line too long", path,
+                                             lineno);
                 }
                 if (line[0] == ' ' || line[0] == '\t') {
                         /* continuation or nested key, unless nothing precedes it */
@@ -136,9 +111,8 @@ static int profile_read(const char *path, const char *profile, bool config_style
                         char *close = strrchr(s, ']');
 
                         if (!close) {
-                                r = s3b_error_set(err, -EINVAL, "%s:%zu: unterminated section",
-                                                  path, lineno);
-                                goto finish;
+                                return s3b_error_set(err, -EINVAL, "%s:%zu: unterminated section",
+                                                     path, lineno);
                         }
                         *close = '\0';
                         /* the name between the brackets is taken as is, blanks included, as
@@ -156,17 +130,33 @@ static int profile_read(const char *path, const char *profile, bool config_style
                 seen_key = true;
                 if (!in_section)
                         continue;
-                r = apply_key(p, strip(s), strip(eq + 1));
-                if (r < 0) {
-                        r = s3b_error_set(err, r, "%s:%zu: value too long", path, lineno);
-                        goto finish;
-                }
+                if (apply_key(p, strip(s), strip(eq + 1)) < 0)
+                        return s3b_error_set(err, -E2BIG, "%s:%zu: value too long", path, lineno);
         }
         if (ferror(f))
-                r = s3b_error_set(err, -EIO, "cannot read %s", path);
-finish:
-        if (line)
-                OPENSSL_cleanse(line, PROFILE_LINE_MAX);
+                return s3b_error_set(err, -EIO, "cannot read %s", path);
+        return 0;
+}
+
+/* Reads the profile's keys from one file into *p (keys already set are overwritten, as a later
+ * duplicate section wins in configparser). A missing file is not an error. */
+static int profile_read(const char *path, const char *profile, bool config_style, Profile *p,
+                        S3bError *err) {
+        _cleanup_free_ char *line = malloc(PROFILE_LINE_MAX);
+        FILE *f;
+        int r;
+
+        if (!line)
+                return s3b_error_set(err, -ENOMEM, "%s: out of memory", path);
+        f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        return 0;
+                return s3b_error_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+        }
+        r = profile_parse(f, path, profile, config_style, p, line, err);
+        /* the lines held keys */
+        OPENSSL_cleanse(line, PROFILE_LINE_MAX);
         fclose(f);
         return r;
 }
@@ -201,7 +191,7 @@ static const char *profile_name(const AwsEnv *env, const char *profile, bool *re
 /* Reads both files; credentials file first, config values only fill what it left empty. */
 static int profile_load(const AwsEnv *env, const char *name, Profile *ret, S3bError *err) {
         char cred_path[4096], conf_path[4096];
-        Profile conf = {};
+        _cleanup_(profile_wipe) Profile conf = {};
         bool have_cred, have_conf;
         int r;
 
@@ -211,14 +201,13 @@ static int profile_load(const AwsEnv *env, const char *name, Profile *ret, S3bEr
         if (have_cred) {
                 r = profile_read(cred_path, name, false, ret, err);
                 if (r < 0)
-                        goto finish;
+                        return r;
         }
         if (have_conf) {
                 r = profile_read(conf_path, name, true, &conf, err);
                 if (r < 0)
-                        goto finish;
+                        return r;
         }
-        r = 0;
         ret->found = ret->found || conf.found;
         if (!ret->akid[0] && !ret->secret[0] && (conf.akid[0] || conf.secret[0])) {
                 memcpy(ret->akid, conf.akid, sizeof(conf.akid));
@@ -229,20 +218,25 @@ static int profile_load(const AwsEnv *env, const char *name, Profile *ret, S3bEr
         memcpy(ret->region, conf.region, sizeof(conf.region));
         if (!ret->unsupported)
                 ret->unsupported = conf.unsupported;
-finish:
-        profile_wipe(&conf);
-        return r;
+        return 0;
+}
+
+/* The profile asked for (NULL: from the environment) from both files, and its name;
+ * *ret_explicit when it was named rather than "default". */
+static int profile_get(const AwsEnv *env, const char *profile, Profile *ret,
+                       const char **ret_name, bool *ret_explicit, S3bError *err) {
+        *ret_name = profile_name(env, profile, ret_explicit);
+        return profile_load(env, *ret_name, ret, err);
 }
 
 int aws_credentials_from_profile(const AwsEnv *env, const char *profile, AwsCredentials *ret,
                                  S3bError *err) {
         _cleanup_(profile_wipe) Profile p = {};
         _cleanup_(aws_credentials_wipe) AwsCredentials c = {};
+        const char *name;
         bool explicit;
-        const char *name = profile_name(env, profile, &explicit);
-        int r;
+        int r = profile_get(env, profile, &p, &name, &explicit, err);
 
-        r = profile_load(env, name, &p, err);
         if (r < 0)
                 return r;
         if (!p.found) {
@@ -273,11 +267,10 @@ int aws_credentials_from_profile(const AwsEnv *env, const char *profile, AwsCred
 int aws_profile_region(const AwsEnv *env, const char *profile, char ret[AWS_REGION_MAX + 1],
                        S3bError *err) {
         _cleanup_(profile_wipe) Profile p = {};
+        const char *name;
         bool explicit;
-        const char *name = profile_name(env, profile, &explicit);
-        int r;
+        int r = profile_get(env, profile, &p, &name, &explicit, err);
 
-        r = profile_load(env, name, &p, err);
         if (r < 0)
                 return r;
         if (!p.region[0])

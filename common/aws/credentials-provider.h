@@ -24,6 +24,10 @@ typedef struct AwsMetadataOptions {
         const char *container_base_url; /* NULL: AWS_CONTAINER_BASE_URL */
 } AwsMetadataOptions;
 
+/* Copies s into dst[size]; -E2BIG instead of truncating a key (a cut key only fails later,
+ * with a confusing SignatureDoesNotMatch). The caller sets the message. */
+int aws_credentials_copy_field(char *dst, size_t size, const char *s);
+
 /* Fills *c from the parts (token NULL or ""), -E2BIG (c wiped) when one does not fit. */
 int aws_credentials_fill(AwsCredentials *c, const char *akid, const char *secret,
                          const char *token, int64_t expiration, const char *source,

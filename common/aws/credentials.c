@@ -14,6 +14,7 @@
 
 #include "common/aws/credentials-provider.h"
 #include "common/aws/credentials.h"
+#include "common/time-util.h"
 
 #define REFRESH_AHEAD_DEFAULT_S 300
 #define RETRY_MIN_S             5
@@ -64,29 +65,26 @@ struct AwsCredentialsChain {
         } synced;
 };
 
+/* The default clock of the chain (tests pass their own): UTC seconds, as expirations are. */
 static int64_t realtime_s(void *userdata) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec;
+        return (int64_t) (now(CLOCK_REALTIME) / USEC_PER_SEC);
 }
 
 static int64_t chain_now(AwsCredentialsChain *c) {
         return c->now(c->now_userdata);
 }
 
-static void free_secret_string(char *s) {
-        if (s) {
-                OPENSSL_cleanse(s, strlen(s));
-                free(s);
-        }
+char *aws_secret_free(char *s) {
+        if (s)
+                OPENSSL_clear_free(s, strlen(s));
+        return NULL;
 }
 
 AwsCredentialsChain *aws_credentials_chain_free(AwsCredentialsChain *c) {
         if (!c)
                 return NULL;
         for (size_t i = 0; c->env_strv[i]; i++)
-                free_secret_string(c->env_strv[i]);
+                aws_secret_free(c->env_strv[i]);
         free(c->profile);
         free(c->container_base_url);
         free(c->ca_file);
@@ -139,7 +137,7 @@ int aws_credentials_chain_new(AwsCredentialsChain **ret, const AwsCredentialsOpt
                 return s3b_error_set(err, -EINVAL, "credentials: invalid option");
         c = calloc(1, sizeof(*c));
         if (!c)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "credentials: out of memory");
         pthread_mutex_init(&c->io_mutex, NULL);
         pthread_mutex_init(&c->mutex, NULL);
         pthread_cond_init(&c->cond, NULL);
@@ -149,7 +147,7 @@ int aws_credentials_chain_new(AwsCredentialsChain **ret, const AwsCredentialsOpt
                                                    : REFRESH_AHEAD_DEFAULT_S;
         if (snapshot_env(c, &opts->env) < 0 || dup_opt(opts->profile, &c->profile) < 0 ||
             dup_opt(opts->container_base_url, &c->container_base_url) < 0)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "credentials: out of memory");
         c->md = (AwsMetadataOptions) {
                 .timeout_ms = opts->metadata_timeout_ms,
                 .attempts = opts->metadata_attempts,
@@ -159,7 +157,7 @@ int aws_credentials_chain_new(AwsCredentialsChain **ret, const AwsCredentialsOpt
                 c->http_opts = *opts->http;
                 if (dup_opt(opts->http->ca_file, &c->ca_file) < 0 ||
                     dup_opt(opts->http->user_agent, &c->user_agent) < 0)
-                        return -ENOMEM;
+                        return s3b_error_set(err, -ENOMEM, "credentials: out of memory");
                 c->http_opts.ca_file = c->ca_file;
                 c->http_opts.user_agent = c->user_agent;
         }

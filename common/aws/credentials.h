@@ -55,6 +55,11 @@ typedef struct AwsCredentials {
 /* OPENSSL_cleanse of the whole struct. */
 void aws_credentials_wipe(AwsCredentials *c);
 DEFINE_CLEANUP_FUNC(AwsCredentials *, aws_credentials_wipe);
+
+/* Zeroes and frees a heap string that held a secret (a token, an environment entry with a
+ * key); NULL-safe, returns NULL. */
+char *aws_secret_free(char *s);
+DEFINE_CLEANUP_FUNC(char *, aws_secret_free);
 /* Has a key pair and, if temporary, is not expired at `now` (UTC seconds). */
 bool aws_credentials_usable(const AwsCredentials *c, int64_t now);
 

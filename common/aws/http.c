@@ -2,9 +2,10 @@
  *
  * The easy handle is curl_easy_reset() before each request so no option of the previous one
  * (NOBODY for a HEAD, UPLOAD for a PUT) leaks into the next; reset keeps the connection cache,
- * so keep-alive survives. libcurl ≥ 7.84 initialises itself thread-safely on the first
- * curl_easy_init, but the daemon still calls curl_global_init once in main (the documented
- * way). */
+ * so keep-alive survives. Nothing in the daemon calls curl_global_init: the first
+ * curl_easy_init() of any thread does it, which libcurl ≥ 7.84 runs under its own lock when
+ * curl_version_info() reports CURL_VERSION_THREADSAFE (Debian 12's 7.88 does). No
+ * curl_global_cleanup runs: the process exits. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -48,6 +49,12 @@ void http_response_done(HttpResponse *resp) {
         buf_done(&resp->headers);
         resp->status = 0;
         resp->content_length = -1;
+}
+
+void http_response_done_wiped(HttpResponse *resp) {
+        if (resp && resp->body.data)
+                OPENSSL_cleanse(resp->body.data, resp->body.cap);
+        http_response_done(resp);
 }
 
 const char *http_response_header(const HttpResponse *resp, const char *name) {
@@ -94,7 +101,8 @@ int http_client_new(HttpClient **ret, const HttpClientOptions *opts, S3bError *e
                 int r = c->easy ? -ENOMEM : -EIO;
 
                 http_client_free(c);
-                return s3b_error_set(err, r, "cannot initialise the HTTP client");
+                return s3b_error_set(err, r, "cannot initialise the HTTP client%s",
+                                     r == -ENOMEM ? ": out of memory" : "");
         }
         *ret = c;
         return 0;
@@ -177,45 +185,47 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
-static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
-        HttpClient *c = userdata;
+/* Hands a piece of the response to the request's consumer (2xx only) or to resp->body. */
+static int deliver(HttpClient *c, const char *data, size_t n) {
         const HttpRequest *req = c->req;
-        size_t n = size * nmemb;
         int r;
 
         if (req->write && c->resp->status >= 200 && c->resp->status < 300) {
                 r = req->write(req->write_userdata, c->resp, data, n);
-                if (r < 0) {
+                if (r < 0)
                         fail_cb(c, r, "response consumer failed");
-                        return 0;
-                }
-                return n;
+                return r;
         }
         r = buf_append(&c->resp->body, data, n);
-        if (r < 0) {
+        if (r < 0)
                 fail_cb(c, r, "response body over its limit");
-                return 0;
-        }
+        return r;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
+        /* less than was offered aborts the transfer */
+        return deliver(userdata, data, size * nmemb) < 0 ? 0 : size * nmemb;
+}
+
+/* A body in memory: the next piece of it (0 at its end). */
+static size_t read_memory(HttpClient *c, char *buf, size_t n) {
+        size_t left = c->req->body_len - c->upload_off;
+
+        n = MIN(n, left);
+        if (n)
+                memcpy(buf, (const char *) c->req->body + c->upload_off, n);
+        c->upload_off += n;
         return n;
 }
 
 static size_t read_cb(char *buf, size_t size, size_t nmemb, void *userdata) {
         HttpClient *c = userdata;
-        const HttpRequest *req = c->req;
-        size_t n = size * nmemb;
         ssize_t got;
 
-        if (!req->read) {
-                size_t left = req->body_len - c->upload_off;
-
-                n = MIN(n, left);
-                if (n)
-                        memcpy(buf, (const char *) req->body + c->upload_off, n);
-                c->upload_off += n;
-                return n;
-        }
-        got = req->read(req->read_userdata, buf, n);
-        if (got < 0 || (size_t) got > n) {
+        if (!c->req->read)
+                return read_memory(c, buf, size * nmemb);
+        got = c->req->read(c->req->read_userdata, buf, size * nmemb);
+        if (got < 0 || (size_t) got > size * nmemb) {
                 fail_cb(c, got < 0 ? (int) got : -EINVAL, "request body source failed");
                 return CURL_READFUNC_ABORT;
         }
@@ -257,7 +267,8 @@ static bool request_has_header(const HttpRequest *req, const char *name) {
         return false;
 }
 
-static int add_header(struct curl_slist **list, const char *name, const char *value) {
+static int add_header(struct curl_slist **list, const char *name, const char *value,
+                      S3bError *err) {
         struct curl_slist *l;
         char *line;
         int n;
@@ -270,87 +281,126 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
         else
                 n = asprintf(&line, "%s: %s", name, value);
         if (n < 0)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "cannot build HTTP headers: out of memory");
         l = curl_slist_append(*list, line);
         OPENSSL_cleanse(line, (size_t) n);
         free(line);
         if (!l)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "cannot build HTTP headers: out of memory");
         *list = l;
         return 0;
 }
 
+/* Into c->headers; a list left half-built by a failure is freed by the next request or by
+ * http_client_free(). */
 static int build_headers(HttpClient *c, const HttpRequest *req, S3bError *err) {
-        struct curl_slist *list = NULL;
         int r = 0;
 
+        slist_free_wiped(c->headers);
+        c->headers = NULL;
         for (size_t i = 0; i < req->n_headers && r >= 0; i++) {
                 const HttpHeader *h = &req->headers[i];
 
                 if (!h->name || !*h->name || !h->value || has_crlf(h->name) ||
-                    has_crlf(h->value) || strchr(h->name, ':')) {
-                        r = s3b_error_set(err, -EINVAL, "invalid HTTP header");
-                        goto fail;
-                }
-                r = add_header(&list, h->name, h->value);
+                    has_crlf(h->value) || strchr(h->name, ':'))
+                        return s3b_error_set(err, -EINVAL, "invalid HTTP header");
+                r = add_header(&c->headers, h->name, h->value, err);
         }
         /* Strip what libcurl would add on its own: the signature covers only what we send, and
          * its form Content-Type on a POST/PUT makes fauxqs answer 500. */
         if (r >= 0 && !request_has_header(req, "Content-Type"))
-                r = add_header(&list, "Content-Type", NULL);
+                r = add_header(&c->headers, "Content-Type", NULL, err);
         if (r >= 0 && !request_has_header(req, "Accept"))
-                r = add_header(&list, "Accept", NULL);
+                r = add_header(&c->headers, "Accept", NULL, err);
         if (r >= 0 && !request_has_header(req, "Expect"))
-                r = add_header(&list, "Expect", NULL);
-        if (r < 0) {
-                s3b_error_set(err, r, "cannot build HTTP headers");
-                goto fail;
-        }
-        slist_free_wiped(c->headers);
-        c->headers = list;
-        return 0;
-fail:
-        slist_free_wiped(list);
+                r = add_header(&c->headers, "Expect", NULL, err);
         return r;
 }
 
-#define SETOPT(c, opt, val)                                                                        \
-        do {                                                                                       \
-                if (curl_easy_setopt((c)->easy, opt, val) != CURLE_OK)                             \
-                        goto setopt_fail;                                                          \
-        } while (0)
+/* Each group of options below is one chain of curl_easy_setopt() calls: the first refusal
+ * stops it (libcurl refuses only an unknown option or a value it cannot take). */
+static bool setopt_ok(CURLcode rc) {
+        return rc == CURLE_OK;
+}
 
-static int set_method(HttpClient *c, const HttpRequest *req) {
+static bool set_method(HttpClient *c, const HttpRequest *req) {
         const char *m = req->method;
         bool has_body = req->read || req->body_len > 0;
         curl_off_t len = (curl_off_t) req->body_len;
+        CURL *e = c->easy;
 
-        if (strcmp(m, "GET") == 0 && !has_body) {
-                SETOPT(c, CURLOPT_HTTPGET, 1L);
-        } else if (strcmp(m, "HEAD") == 0) {
-                SETOPT(c, CURLOPT_NOBODY, 1L);
-        } else if (strcmp(m, "POST") == 0) {
-                SETOPT(c, CURLOPT_POST, 1L);
-                SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, len);
+        if (strcmp(m, "GET") == 0 && !has_body)
+                return setopt_ok(curl_easy_setopt(e, CURLOPT_HTTPGET, 1L));
+        if (strcmp(m, "HEAD") == 0)
+                return setopt_ok(curl_easy_setopt(e, CURLOPT_NOBODY, 1L));
+        if (strcmp(m, "POST") == 0)
                 /* A body in memory is handed over as is (not copied): libcurl then sends a small
                  * one in the same write as the headers, one syscall per request instead of two
                  * (every DynamoDB and SQS call), and resends it itself when it must. */
-                if (!req->read)
-                        SETOPT(c, CURLOPT_POSTFIELDS, has_body ? req->body : "");
-        } else if (strcmp(m, "PUT") == 0) {
-                SETOPT(c, CURLOPT_UPLOAD, 1L);
-                SETOPT(c, CURLOPT_INFILESIZE_LARGE, len);
-        } else {
-                /* DELETE and anything else: the verb on the request line only */
-                if (has_body) {
-                        SETOPT(c, CURLOPT_UPLOAD, 1L);
-                        SETOPT(c, CURLOPT_INFILESIZE_LARGE, len);
-                }
-                SETOPT(c, CURLOPT_CUSTOMREQUEST, m);
-        }
-        return 0;
-setopt_fail:
-        return -EINVAL;
+                return setopt_ok(curl_easy_setopt(e, CURLOPT_POST, 1L)) &&
+                       setopt_ok(curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, len)) &&
+                       (req->read || setopt_ok(curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+                                                                 has_body ? req->body : "")));
+        if (strcmp(m, "PUT") == 0)
+                return setopt_ok(curl_easy_setopt(e, CURLOPT_UPLOAD, 1L)) &&
+                       setopt_ok(curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, len));
+        /* DELETE and anything else: the verb on the request line only */
+        if (has_body && !(setopt_ok(curl_easy_setopt(e, CURLOPT_UPLOAD, 1L)) &&
+                          setopt_ok(curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, len))))
+                return false;
+        return setopt_ok(curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m));
+}
+
+static bool set_transfer(HttpClient *c, const HttpRequest *req) {
+        CURL *e = c->easy;
+
+        return setopt_ok(curl_easy_setopt(e, CURLOPT_URL, req->url)) &&
+               /* S3 keys may hold "/./" and "/../": they name other objects and are signed as
+                * they are, so libcurl must not squash them */
+               setopt_ok(curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https")) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                                          req->timeout_ms > 0 ? req->timeout_ms : 0L)) &&
+               /* a stalled transfer: less than 1 byte/s for stall_timeout_s */
+               setopt_ok(curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s)) &&
+               /* the AWS endpoints we call speak HTTP/1.1 */
+               setopt_ok(curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1)) &&
+               (!c->no_proxy ||        /* "" disables the environment's proxy */
+                setopt_ok(curl_easy_setopt(e, CURLOPT_PROXY, "")));
+}
+
+static bool set_tls(HttpClient *c) {
+        CURL *e = c->easy;
+
+        /* AWS requires TLS 1.2 or later */
+        return setopt_ok(curl_easy_setopt(e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L)) &&
+               (!c->ca_file || setopt_ok(curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file)));
+}
+
+static bool set_callbacks(HttpClient *c) {
+        CURL *e = c->easy;
+
+        return setopt_ok(curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_HEADERDATA, c)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_WRITEDATA, c)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_READDATA, c)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_SEEKDATA, c)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, xferinfo_cb)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_XFERINFODATA, c)) &&
+               setopt_ok(curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L));
 }
 
 int http_client_begin(HttpClient *c, const HttpRequest *req, HttpResponse *resp,
@@ -376,55 +426,16 @@ int http_client_begin(HttpClient *c, const HttpRequest *req, HttpResponse *resp,
         resp->headers.max = HTTP_HEADERS_MAX;
 
         r = build_headers(c, req, err);
-        if (r < 0)
+        if (r >= 0 && !(set_transfer(c, req) && set_tls(c) && set_callbacks(c) &&
+                        set_method(c, req)))
+                r = s3b_error_set(err, -EINVAL, "libcurl refused an option for %s", req->method);
+        if (r < 0) {
+                c->req = NULL;
+                c->resp = NULL;
                 return r;
-
-        SETOPT(c, CURLOPT_URL, req->url);
-        /* S3 keys may hold "/./" and "/../": they name other objects and are signed as they
-         * are, so libcurl must not squash them */
-        SETOPT(c, CURLOPT_PATH_AS_IS, 1L);
-        SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        SETOPT(c, CURLOPT_NOSIGNAL, 1L);
-        SETOPT(c, CURLOPT_ERRORBUFFER, c->errbuf);
-        SETOPT(c, CURLOPT_HTTPHEADER, c->headers);
-        SETOPT(c, CURLOPT_USERAGENT, c->user_agent);
-        SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
-        SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
-        SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-        SETOPT(c, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
-        /* a stalled transfer: less than 1 byte/s for stall_timeout_s */
-        SETOPT(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        SETOPT(c, CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s);
-        /* the AWS endpoints we call speak HTTP/1.1; AWS requires TLS 1.2 or later */
-        SETOPT(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
-        SETOPT(c, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-        SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
-        SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
-        if (c->ca_file)
-                SETOPT(c, CURLOPT_CAINFO, c->ca_file);
-        if (c->no_proxy)
-                SETOPT(c, CURLOPT_PROXY, "");   /* "" disables the environment's proxy */
-        SETOPT(c, CURLOPT_HEADERFUNCTION, header_cb);
-        SETOPT(c, CURLOPT_HEADERDATA, c);
-        SETOPT(c, CURLOPT_WRITEFUNCTION, write_cb);
-        SETOPT(c, CURLOPT_WRITEDATA, c);
-        SETOPT(c, CURLOPT_READFUNCTION, read_cb);
-        SETOPT(c, CURLOPT_READDATA, c);
-        SETOPT(c, CURLOPT_SEEKFUNCTION, seek_cb);
-        SETOPT(c, CURLOPT_SEEKDATA, c);
-        SETOPT(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-        SETOPT(c, CURLOPT_XFERINFODATA, c);
-        SETOPT(c, CURLOPT_NOPROGRESS, 0L);
-        if (set_method(c, req) < 0)
-                goto setopt_fail;
-
+        }
         *ret_easy = c->easy;
         return 0;
-
-setopt_fail:
-        c->req = NULL;
-        c->resp = NULL;
-        return s3b_error_set(err, -EINVAL, "libcurl refused an option for %s", req->method);
 }
 
 static int map_curl_error(HttpClient *c, CURLcode code) {

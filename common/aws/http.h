@@ -124,6 +124,8 @@ struct HttpResponse {
  * pointer whose cleanup could run after resp's scope ended (clang ASan caught that). */
 void http_response_init(HttpResponse *resp);
 void http_response_done(HttpResponse *resp);
+/* As http_response_done, with the body zeroed first: for answers that carry credentials. */
+void http_response_done_wiped(HttpResponse *resp);
 
 /* Value of the first header named `name` (case-insensitive), trimmed; NULL when absent.
  * Valid until the next send or http_response_done. */

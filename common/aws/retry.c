@@ -8,6 +8,7 @@
 
 #include "common/aws/awserror.h"
 #include "common/aws/retry.h"
+#include "common/time-util.h"
 
 static const char *const transient_codes[] = {
         "RequestTimeout",
@@ -104,13 +105,9 @@ uint64_t aws_rng_next(AwsRng *r) {
 }
 
 void aws_rng_seed(AwsRng *r, uint64_t seed) {
-        if (seed == 0 && getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
-                struct timespec ts;
-
+        if (seed == 0 && getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
                 /* no entropy yet (early boot): time and address still differ per thread */
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                seed = (uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 32) ^ (uint64_t) (uintptr_t) r;
-        }
+                seed = now(CLOCK_MONOTONIC) ^ (uint64_t) (uintptr_t) r;
         r->state = seed;
 }
 

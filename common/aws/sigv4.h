@@ -109,41 +109,99 @@ void sigv4_result_done(SigV4Result *r);
 DEFINE_CLEANUP_FUNC(SigV4Result *, sigv4_result_done);
 
 /* Caches derived signing keys per (secret, date, region, service): the four HMACs are redone
- * only when one of them changes (once a day per service). Not thread-safe: one per thread (the
- * shared client path keeps one per HttpClient user). Stores a digest of the secret, never the
- * secret; the derived keys are wiped on free. */
+ * only when one of them changes (once a day per service). Also holds the HMAC and SHA-256
+ * implementations, fetched once: OpenSSL 3's one-shot HMAC() and EVP_sha256() look them up
+ * again on every call. Not thread-safe: one per thread (the shared client path keeps one per
+ * AwsClient). Stores a digest of the secret, never the secret; the derived keys are wiped on
+ * free. */
 typedef struct SigV4KeyCache SigV4KeyCache;
 
-int sigv4_key_cache_new(SigV4KeyCache **ret);
+/* Errors: -ENOMEM, -EIO (OpenSSL has no HMAC or SHA-256), with err's message set. */
+int sigv4_key_cache_new(SigV4KeyCache **ret, S3bError *err);
 SigV4KeyCache *sigv4_key_cache_free(SigV4KeyCache *c);
 DEFINE_CLEANUP_FUNC(SigV4KeyCache *, sigv4_key_cache_free);
 
 /* Signs req for region/service at `now` (UTC seconds; the caller applies any clock-skew
  * correction). cache may be NULL. On success fills *ret (which the caller later releases with
  * sigv4_result_done); on failure *ret is untouched.
+ * The three stages below, in order: sigv4_canonical_request → sigv4_string_to_sign →
+ * sigv4_signing_key + sigv4_authorization.
  * Errors: -EINVAL (missing credentials/region/service, path not starting with '/', header
- *         name or value with CR/LF), -ENOMEM. Messages never contain the secret or token. */
+ *         name or value with CR/LF), -ENOBUFS (a string past 256 KiB), -ENOMEM, -EIO (OpenSSL).
+ *         Messages never contain the secret or token. */
 int sigv4_sign(const SigV4Request *req, const AwsCredentials *creds, const char *region,
                const char *service, time_t now, SigV4KeyCache *cache, SigV4Result *ret,
                S3bError *err);
 
-/* ---- Stages and helpers, exposed for the tests and for building URLs elsewhere ---- */
+/* ---- The stages, each public so each is tested on its own against botocore's intermediate
+ * strings (tests/unit/test-sigv4.py: SigV4Auth.canonical_request(), .string_to_sign(),
+ * .signature()). aws-c-auth's aws_signing.c splits the same way. Every stage appends to Bufs
+ * the caller owns (and releases with buf_done()); nothing else is allocated for the caller. */
+
+/* The credential scope of one signature: when, where, for what. region and service are
+ * borrowed and must outlive the scope. */
+typedef struct SigV4Scope {
+        char amz_date[17];              /* "20261129T074456Z" (X-Amz-Date) */
+        char date8[9];                  /* "20261129" */
+        const char *region;
+        const char *service;
+} SigV4Scope;
+
+/* Fills *ret for `now` (UTC seconds). */
+void sigv4_scope_init(SigV4Scope *ret, time_t now, const char *region, const char *service);
+
+/* Stage 1 ("Create a canonical request"): appends the canonical request of req to `out`, and
+ * the ';'-joined signed header names to `ret_signed_headers`. The signer's own headers are
+ * included here: host, x-amz-date (scope->amz_date), x-amz-security-token when session_token
+ * is non-empty, and, for service "s3", x-amz-content-sha256. payload_hash is the hex
+ * sha256 of the body or SIGV4_UNSIGNED_PAYLOAD (see SigV4Request). `out` holds the session
+ * token afterwards: wipe it before release. Errors: -EINVAL (bad header, reserved header
+ * given by the caller), -ENOBUFS, -ENOMEM; err set. */
+int sigv4_canonical_request(Buf *out, Buf *ret_signed_headers, const SigV4Request *req,
+                            const SigV4Scope *scope, const char *session_token,
+                            const char *payload_hash, S3bError *err);
+
+/* Stage 2 ("Create a string to sign"): appends
+ * "AWS4-HMAC-SHA256\n<amz_date>\n<date8>/<region>/<service>/aws4_request\n<hex sha256(cr)>"
+ * to `out`. cache may be NULL. Errors: -ENOBUFS, -ENOMEM; err set. */
+int sigv4_string_to_sign(Buf *out, const SigV4Scope *scope, const char *canonical_request,
+                         size_t len, SigV4KeyCache *cache, S3bError *err);
+
+/* The signing key of scope, from cache when it holds it (cache may be NULL: then always
+ * derived). ret_key must be wiped by the caller. Errors: -EINVAL (secret too long), -EIO;
+ * err set. */
+int sigv4_signing_key(SigV4KeyCache *cache, const char *secret, const SigV4Scope *scope,
+                      uint8_t ret_key[32], S3bError *err);
+
+/* Stage 3 ("Calculate the signature" and "Add the signature to the request"): the lowercase
+ * hex HMAC-SHA256 of string_to_sign under key into ret_signature, and the Authorization value
+ * "AWS4-HMAC-SHA256 Credential=<akid>/<scope>, SignedHeaders=<…>, Signature=<…>" appended to
+ * `out`. cache may be NULL. Errors: -EIO, -ENOBUFS, -ENOMEM; err set. */
+int sigv4_authorization(Buf *out, char ret_signature[65], const uint8_t key[32],
+                        const char *string_to_sign, const char *access_key_id,
+                        const SigV4Scope *scope, const char *signed_headers,
+                        SigV4KeyCache *cache, S3bError *err);
+
+/* ---- Helpers, exposed for the tests and for building URLs elsewhere ---- */
 
 /* AWS URI encoding: A-Za-z0-9-_.~ kept, every other byte as %XX (uppercase); '/' kept when
- * keep_slash. Returns 0, -ENOBUFS/-ENOMEM from the Buf. */
+ * keep_slash. Returns 0, -ENOBUFS/-ENOMEM from the Buf (the caller sets the message).
+ * common/urlcode.{c,h} is meant to become the one home of this rule set. */
 int sigv4_uri_encode(Buf *out, const char *s, size_t n, bool keep_slash);
 
-/* The canonical URI of a raw path under the rules of `service` (see the top of this file). */
+/* The canonical URI of a raw path under the rules of `service` (see the top of this file).
+ * Returns 0, -ENOBUFS, -ENOMEM (the caller sets the message). */
 int sigv4_canonical_uri(Buf *out, const char *raw_path, const char *service);
 
-/* The canonical (and URL) query string: encoded, sorted, '&'-joined. */
+/* The canonical (and URL) query string: encoded, sorted, '&'-joined. Returns as above. */
 int sigv4_canonical_query(Buf *out, const SigV4Param *query, size_t n_query);
 
 /* hex(sha256(data)) into out[65]. */
 void sigv4_sha256_hex(const void *data, size_t n, char out[65]);
 
 /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date8), region), service), "aws4_request").
- * Returns 0 or -EIO (OpenSSL failure). */
+ * Returns 0, -EINVAL (secret too long) or -EIO (OpenSSL failure); the caller sets the
+ * message (sigv4_signing_key does). */
 int sigv4_derive_key(const char *secret, const char *date8, const char *region,
                      const char *service, uint8_t ret_key[32]);
 

@@ -10,6 +10,7 @@
 
 #include "common/aws/awserror.h"
 #include "common/aws/sqs.h"
+#include "common/cleanup.h"
 
 /* A queue may be configured for messages of up to 1 MiB (Amazon SQS Developer Guide, "Amazon
  * SQS message quotas"; CreateQueue MaximumMessageSize 1,024..1,048,576 bytes). In the JSON
@@ -51,11 +52,12 @@ static int sqs_target(AwsClient *c, const char *queue_url, SqsTarget *ret, S3bEr
         return 0;
 }
 
-/* Sends body (consumed) as AmazonSQS.<action> and returns the parsed response. */
+/* Sends body (consumed; NULL means building it ran out of memory) as AmazonSQS.<action> and
+ * returns the parsed response. */
 static int sqs_call_limited(AwsClient *c, const char *queue_url, const char *action, cJSON *body,
                             size_t response_max, long timeout_ms, unsigned max_attempts,
                             cJSON **ret, S3bError *err) {
-        _cleanup_(aws_json_freep) cJSON *b = body;
+        _cleanup_(cJSON_Deletep) cJSON *b = body;
         _cleanup_free_ char *text = NULL;
         SqsTarget ep;
         char target[64];
@@ -93,12 +95,12 @@ static int sqs_call(AwsClient *c, const char *queue_url, const char *action, cJS
 
 static int sqs_call_no_result(AwsClient *c, const char *queue_url, const char *action,
                               cJSON *body, S3bError *err) {
-        _cleanup_(aws_json_freep) cJSON *resp = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *resp = NULL;
 
         return sqs_call(c, queue_url, action, body, 0, 0, &resp, err);
 }
 
-static void sqs_messages_free_one(SqsMessage *m) {
+void sqs_message_done(SqsMessage *m) {
         free(m->message_id);
         free(m->receipt_handle);
         free(m->body);
@@ -112,7 +114,7 @@ void sqs_messages_free(SqsMessage *m, size_t n) {
         if (!m)
                 return;
         for (size_t i = 0; i < n; i++)
-                sqs_messages_free_one(&m[i]);
+                sqs_message_done(&m[i]);
         free(m);
 }
 
@@ -224,8 +226,8 @@ static const char *entry_problem(const cJSON *j, char *buf, size_t size, unsigne
 }
 
 /* One entry of Messages into m. Returns 0 (m may be marked invalid), -ENOENT for an entry
- * without a receipt handle (nothing can be done with it: skipped), -ENOMEM. */
-static int message_from_json(const cJSON *j, SqsMessage *m) {
+ * without a receipt handle (nothing can be done with it: skipped), -ENOMEM (err set). */
+static int message_from_json(const cJSON *j, SqsMessage *m, S3bError *err) {
         const char *rh = json_string(j, "ReceiptHandle"), *id = json_string(j, "MessageId"),
                    *problem;
         char buf[160];
@@ -236,18 +238,16 @@ static int message_from_json(const cJSON *j, SqsMessage *m) {
         m->receipt_handle = strdup(rh);
         m->message_id = strdup(id ? id : "");
         if (!m->receipt_handle || !m->message_id)
-                return -ENOMEM;
+                oom = true;
         problem = entry_problem(j, buf, sizeof(buf), &m->receive_count);
-        if (!problem)
+        if (!problem && !oom)
                 problem = fifo_attributes(j, m, &oom);
+        if (!oom && problem)
+                oom = !(m->invalid = strdup(problem));
+        else if (!oom)
+                oom = !(m->body = strdup(json_string(j, "Body")));
         if (oom)
-                return -ENOMEM;
-        if (problem)
-                m->invalid = strdup(problem);
-        else
-                m->body = strdup(json_string(j, "Body"));
-        if (!m->invalid && !m->body)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "SQS ReceiveMessage: out of memory");
         return 0;
 }
 
@@ -271,16 +271,16 @@ static int messages_from_json(const cJSON *resp, SqsMessage **ret, size_t *ret_n
         if (!m)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         cJSON_ArrayForEach(j, list) {
-                r = message_from_json(j, &m[n]);
+                r = message_from_json(j, &m[n], err);
                 if (r == -ENOENT) {
-                        sqs_messages_free_one(&m[n]);
+                        sqs_message_done(&m[n]);
                         skipped++;
                         continue;
                 }
                 n++;
                 if (r < 0) {
                         sqs_messages_free(m, n);
-                        return s3b_error_set(err, r, "out of memory");
+                        return r;
                 }
         }
         if (n == 0) {
@@ -295,8 +295,8 @@ static int messages_from_json(const cJSON *resp, SqsMessage **ret, size_t *ret_n
 int sqs_receive_message(AwsClient *c, const char *queue_url, unsigned max, unsigned wait_seconds,
                         unsigned visibility_timeout, SqsMessage **ret_msgs, size_t *ret_n,
                         S3bError *err) {
-        _cleanup_(aws_json_freep) cJSON *resp = NULL;
-        cJSON *body, *names;
+        _cleanup_(cJSON_Deletep) cJSON *resp = NULL, *body = NULL;
+        cJSON *names;
         long timeout;
         int r;
 
@@ -312,50 +312,42 @@ int sqs_receive_message(AwsClient *c, const char *queue_url, unsigned max, unsig
             !cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateReceiveCount")) ||
             /* FIFO queues: the group whose order the daemon keeps (standard queues send neither) */
             !cJSON_AddItemToArray(names, cJSON_CreateString("MessageGroupId")) ||
-            !cJSON_AddItemToArray(names, cJSON_CreateString("SequenceNumber"))) {
-                cJSON_Delete(body);
-                return s3b_error_set(err, -ENOMEM, "out of memory");
-        }
+            !cJSON_AddItemToArray(names, cJSON_CreateString("SequenceNumber")))
+                return s3b_error_set(err, -ENOMEM, "SQS ReceiveMessage: out of memory");
         /* the long poll is silence by design: the request timeout starts after the wait */
         timeout = (long) wait_seconds * 1000 +
                   (long) aws_context_request_timeout_ms(aws_client_context(c));
-        r = sqs_call(c, queue_url, "ReceiveMessage", body,
+        r = sqs_call(c, queue_url, "ReceiveMessage", TAKE_PTR(body),
                      max * SQS_RECEIVE_ENTRY_MAX + SQS_RECEIVE_ENVELOPE_MAX, timeout, &resp, err);
         if (r < 0)
                 return r;
         return messages_from_json(resp, ret_msgs, ret_n, err);
 }
 
-static cJSON *body_with_handle(const char *receipt_handle) {
-        cJSON *body = cJSON_CreateObject();
+/* {"ReceiptHandle": …[, "VisibilityTimeout": timeout]}, or NULL when out of memory. */
+static cJSON *body_with_handle(const char *receipt_handle, bool with_timeout, unsigned timeout) {
+        _cleanup_(cJSON_Deletep) cJSON *body = cJSON_CreateObject();
 
-        if (!body || !cJSON_AddStringToObject(body, "ReceiptHandle", receipt_handle)) {
-                cJSON_Delete(body);
+        if (!body || !cJSON_AddStringToObject(body, "ReceiptHandle", receipt_handle) ||
+            (with_timeout && !cJSON_AddNumberToObject(body, "VisibilityTimeout", timeout)))
                 return NULL;
-        }
-        return body;
+        return TAKE_PTR(body);
 }
 
 int sqs_delete_message(AwsClient *c, const char *queue_url, const char *receipt_handle,
                        S3bError *err) {
         if (!receipt_handle || !*receipt_handle)
                 return s3b_error_set(err, -EINVAL, "SQS DeleteMessage: no receipt handle");
-        return sqs_call_no_result(c, queue_url, "DeleteMessage", body_with_handle(receipt_handle),
-                                  err);
+        return sqs_call_no_result(c, queue_url, "DeleteMessage",
+                                  body_with_handle(receipt_handle, false, 0), err);
 }
 
 int sqs_change_message_visibility(AwsClient *c, const char *queue_url,
                                   const char *receipt_handle, unsigned timeout, S3bError *err) {
-        cJSON *body;
-
         if (!receipt_handle || !*receipt_handle || timeout > SQS_VISIBILITY_TIMEOUT_MAX)
                 return s3b_error_set(err, -EINVAL, "SQS ChangeMessageVisibility: bad argument");
-        body = body_with_handle(receipt_handle);
-        if (body && !cJSON_AddNumberToObject(body, "VisibilityTimeout", timeout)) {
-                cJSON_Delete(body);
-                body = NULL;
-        }
-        return sqs_call_no_result(c, queue_url, "ChangeMessageVisibility", body, err);
+        return sqs_call_no_result(c, queue_url, "ChangeMessageVisibility",
+                                  body_with_handle(receipt_handle, true, timeout), err);
 }
 
 /* Entry ids are the indexes ("0".."9"), so results map back without a lookup table. */
@@ -404,46 +396,49 @@ static int batch_results(const cJSON *resp, size_t n, SqsBatchResult *ret, S3bEr
         return failed;
 }
 
-/* timeouts: NULL (delete), or one per entry. */
-static int batch_call(AwsClient *c, const char *queue_url, const char *action,
-                      const char *const *receipt_handles, size_t n, const unsigned *timeouts,
-                      const SqsCallLimits *limits, SqsBatchResult *ret_results, S3bError *err) {
-        _cleanup_(aws_json_freep) cJSON *resp = NULL;
-        cJSON *body, *entries;
-        int r;
+/* {"Entries": [{"Id": "<i>", "ReceiptHandle": …[, "VisibilityTimeout": …]}…]}, or NULL when
+ * out of memory. */
+static cJSON *batch_body(const char *const *receipt_handles, size_t n, const unsigned *timeouts) {
+        _cleanup_(cJSON_Deletep) cJSON *body = cJSON_CreateObject();
+        cJSON *entries = cJSON_AddArrayToObject(body, "Entries");
 
-        if (n < 1 || n > SQS_BATCH_MAX)
-                return s3b_error_set(err, -EINVAL, "SQS %s: 1..10 entries", action);
-        for (size_t i = 0; timeouts && i < n; i++)
-                if (timeouts[i] > SQS_VISIBILITY_TIMEOUT_MAX)
-                        return s3b_error_set(err, -EINVAL, "SQS %s: timeout above 43200 s", action);
-        body = cJSON_CreateObject();
-        entries = cJSON_AddArrayToObject(body, "Entries");
         if (!entries)
-                goto oom;
+                return NULL;
         for (size_t i = 0; i < n; i++) {
+                /* adding to a valid array fails only for a NULL item: e is never lost */
                 cJSON *e = cJSON_CreateObject();
                 char id[8];
 
-                if (!receipt_handles[i] || !*receipt_handles[i]) {
-                        cJSON_Delete(e);
-                        cJSON_Delete(body);
-                        return s3b_error_set(err, -EINVAL, "SQS %s: empty receipt handle", action);
-                }
                 snprintf(id, sizeof(id), "%zu", i);
                 if (!cJSON_AddItemToArray(entries, e) || !cJSON_AddStringToObject(e, "Id", id) ||
                     !cJSON_AddStringToObject(e, "ReceiptHandle", receipt_handles[i]) ||
                     (timeouts && !cJSON_AddNumberToObject(e, "VisibilityTimeout", timeouts[i])))
-                        goto oom;
+                        return NULL;
         }
-        r = sqs_call_limited(c, queue_url, action, body, 0, limits ? limits->timeout_ms : 0,
-                             limits ? limits->max_attempts : 0, &resp, err);
+        return TAKE_PTR(body);
+}
+
+/* timeouts: NULL (delete), or one per entry. */
+static int batch_call(AwsClient *c, const char *queue_url, const char *action,
+                      const char *const *receipt_handles, size_t n, const unsigned *timeouts,
+                      const SqsCallLimits *limits, SqsBatchResult *ret_results, S3bError *err) {
+        _cleanup_(cJSON_Deletep) cJSON *resp = NULL;
+        int r;
+
+        if (n < 1 || n > SQS_BATCH_MAX)
+                return s3b_error_set(err, -EINVAL, "SQS %s: 1..10 entries", action);
+        for (size_t i = 0; i < n; i++) {
+                if (!receipt_handles[i] || !*receipt_handles[i])
+                        return s3b_error_set(err, -EINVAL, "SQS %s: empty receipt handle", action);
+                if (timeouts && timeouts[i] > SQS_VISIBILITY_TIMEOUT_MAX)
+                        return s3b_error_set(err, -EINVAL, "SQS %s: timeout above 43200 s", action);
+        }
+        r = sqs_call_limited(c, queue_url, action, batch_body(receipt_handles, n, timeouts), 0,
+                             limits ? limits->timeout_ms : 0, limits ? limits->max_attempts : 0,
+                             &resp, err);
         if (r < 0)
                 return r;
         return batch_results(resp, n, ret_results, err);
-oom:
-        cJSON_Delete(body);
-        return s3b_error_set(err, -ENOMEM, "out of memory");
 }
 
 int sqs_delete_message_batch(AwsClient *c, const char *queue_url,
@@ -499,33 +494,38 @@ const char *sqs_queue_attribute(const SqsQueueAttribute *a, size_t n, const char
         return NULL;
 }
 
+/* {"AttributeNames": [names… or "All"]}, or NULL when out of memory. */
+static cJSON *attributes_body(const char *const *names, size_t n_names) {
+        _cleanup_(cJSON_Deletep) cJSON *body = cJSON_CreateObject();
+        cJSON *list = cJSON_AddArrayToObject(body, "AttributeNames");
+
+        if (!list)
+                return NULL;
+        for (size_t i = 0; i < MAX(n_names, (size_t) 1); i++)
+                if (!cJSON_AddItemToArray(list, cJSON_CreateString(n_names ? names[i] : "All")))
+                        return NULL;
+        return TAKE_PTR(body);
+}
+
 int sqs_get_queue_attributes(AwsClient *c, const char *queue_url, const char *const *names,
                              size_t n_names, SqsQueueAttribute **ret, size_t *ret_n,
                              S3bError *err) {
-        _cleanup_(aws_json_freep) cJSON *resp = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *resp = NULL;
         const cJSON *attrs, *a;
         SqsQueueAttribute *out;
-        cJSON *body, *list;
         size_t n = 0;
         int r;
 
-        body = cJSON_CreateObject();
-        list = cJSON_AddArrayToObject(body, "AttributeNames");
-        if (!list)
-                goto oom;
-        for (size_t i = 0; i < MAX(n_names, (size_t) 1); i++)
-                if (!cJSON_AddItemToArray(list, cJSON_CreateString(n_names ? names[i] : "All")))
-                        goto oom;
-        r = sqs_call(c, queue_url, "GetQueueAttributes", body, 0, 0, &resp, err);
+        r = sqs_call(c, queue_url, "GetQueueAttributes", attributes_body(names, n_names), 0, 0,
+                     &resp, err);
         if (r < 0)
                 return r;
-
         attrs = cJSON_GetObjectItemCaseSensitive(resp, "Attributes");
         if (attrs && !cJSON_IsObject(attrs))
                 return s3b_error_set(err, -EBADMSG, "SQS GetQueueAttributes: malformed Attributes");
         out = calloc((size_t) MAX(cJSON_GetArraySize(attrs), 1), sizeof(*out));
         if (!out)
-                return s3b_error_set(err, -ENOMEM, "out of memory");
+                return s3b_error_set(err, -ENOMEM, "SQS GetQueueAttributes: out of memory");
         cJSON_ArrayForEach(a, attrs) {
                 if (!cJSON_IsString(a))
                         continue;
@@ -533,14 +533,11 @@ int sqs_get_queue_attributes(AwsClient *c, const char *queue_url, const char *co
                 out[n].value = strdup(a->valuestring);
                 if (!out[n].name || !out[n].value) {
                         sqs_queue_attributes_free(out, n + 1);
-                        return s3b_error_set(err, -ENOMEM, "out of memory");
+                        return s3b_error_set(err, -ENOMEM, "SQS GetQueueAttributes: out of memory");
                 }
                 n++;
         }
         *ret = out;
         *ret_n = n;
         return 0;
-oom:
-        cJSON_Delete(body);
-        return s3b_error_set(err, -ENOMEM, "out of memory");
 }

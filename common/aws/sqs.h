@@ -59,6 +59,9 @@ int sqs_receive_message(AwsClient *c, const char *queue_url, unsigned max, unsig
                         unsigned visibility_timeout, SqsMessage **ret_msgs, size_t *ret_n,
                         S3bError *err);
 void sqs_messages_free(SqsMessage *m, size_t n);
+/* Frees the strings of one message and clears it (for a caller that keeps one by moving it
+ * out of the array: it owns the strings then). */
+void sqs_message_done(SqsMessage *m);
 
 int sqs_delete_message(AwsClient *c, const char *queue_url, const char *receipt_handle,
                        S3bError *err);

@@ -8,6 +8,7 @@
 
 #include "common/aws/xml.h"
 #include "common/buf.h"
+#include "common/cleanup.h"
 
 typedef struct XmlBuilder {
         XML_Parser parser;
@@ -117,44 +118,39 @@ static void on_doctype(void *userdata, const XML_Char *name, const XML_Char *sys
         stop(userdata, -EBADMSG, "XML with a DOCTYPE refused");
 }
 
+static void builder_done(XmlBuilder *b) {
+        for (unsigned i = 0; i <= XML_MAX_DEPTH; i++)
+                buf_done(&b->text[i]);
+        xml_free(b->root);
+}
+
 int xml_parse(const char *data, size_t n, size_t max_nodes, XmlNode **ret, S3bError *err) {
-        XmlBuilder b = {
+        _cleanup_(XML_ParserFreep) XML_Parser parser = NULL;
+        _cleanup_(builder_done) XmlBuilder b = {
                 .max_nodes = max_nodes ? max_nodes : XML_MAX_NODES_DEFAULT,
                 .max_text = n,
         };
-        int r = 0;
 
         if (n > INT_MAX)
                 return s3b_error_set(err, -EBADMSG, "XML document too large");
-        b.parser = XML_ParserCreateNS(NULL, '|');
-        if (!b.parser)
-                return s3b_error_set(err, -ENOMEM, "out of memory");
-        XML_SetUserData(b.parser, &b);
-        XML_SetElementHandler(b.parser, on_start, on_end);
-        XML_SetCharacterDataHandler(b.parser, on_text);
-        XML_SetStartDoctypeDeclHandler(b.parser, on_doctype);
+        b.parser = parser = XML_ParserCreateNS(NULL, '|');
+        if (!parser)
+                return s3b_error_set(err, -ENOMEM, "XML parser: out of memory");
+        XML_SetUserData(parser, &b);
+        XML_SetElementHandler(parser, on_start, on_end);
+        XML_SetCharacterDataHandler(parser, on_text);
+        XML_SetStartDoctypeDeclHandler(parser, on_doctype);
 
-        if (XML_Parse(b.parser, data, (int) n, XML_TRUE) != XML_STATUS_OK && b.error == 0) {
-                r = s3b_error_set(err, -EBADMSG, "malformed XML at line %lu: %s",
-                                  (unsigned long) XML_GetCurrentLineNumber(b.parser),
-                                  XML_ErrorString(XML_GetErrorCode(b.parser)));
-                goto finish;
-        }
-        if (b.error) {
-                r = s3b_error_set(err, b.error, "%s", b.why);
-                goto finish;
-        }
-        if (!b.root || b.cur) {
-                r = s3b_error_set(err, -EBADMSG, "XML document without a complete root element");
-                goto finish;
-        }
+        if (XML_Parse(parser, data, (int) n, XML_TRUE) != XML_STATUS_OK && b.error == 0)
+                return s3b_error_set(err, -EBADMSG, "malformed XML at line %lu: %s",
+                                     (unsigned long) XML_GetCurrentLineNumber(parser),
+                                     XML_ErrorString(XML_GetErrorCode(parser)));
+        if (b.error)
+                return s3b_error_set(err, b.error, "%s", b.why);
+        if (!b.root || b.cur)
+                return s3b_error_set(err, -EBADMSG, "XML document without a complete root element");
         *ret = TAKE_PTR(b.root);
-finish:
-        for (unsigned i = 0; i <= XML_MAX_DEPTH; i++)
-                buf_done(&b.text[i]);
-        xml_free(b.root);
-        XML_ParserFree(b.parser);
-        return r;
+        return 0;
 }
 
 const XmlNode *xml_child(const XmlNode *n, const char *name) {

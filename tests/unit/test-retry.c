@@ -140,27 +140,34 @@ static void test_rng_independent_and_seeded(void **state) {
 }
 
 static void test_http_date(void **state) {
-        time_t t;
+        /* the three HTTP forms of RFC 7231 7.1.1.1 and both ISO 8601 spellings AWS uses */
+        static const struct {
+                const char *s;
+                int r;
+                time_t t;
+        } cases[] = {
+                { "Sun, 06 Nov 1994 08:49:37 GMT", 0, 784111777 },
+                { "Sunday, 06-Nov-94 08:49:37 GMT", 0, 784111777 },
+                { "Sun Nov  6 08:49:37 1994", 0, 784111777 },
+                { "19941106T084937Z", 0, 784111777 },
+                { "1994-11-06T08:49:37.123Z", 0, 784111777 },
+                { "Sun, 29 Nov 2026 07:43:54 GMT", 0, 1795938234 },
+                { "Sun, 06 Foo 1994 08:49:37 GMT", -EINVAL, 0 },
+                { "Sun, 06 Nov 1994 25:49:37 GMT", -EINVAL, 0 },
+                { "Sun, 06 Nov 1994 08:49:37", -EINVAL, 0 },
+                { "1994-11-06T08:49:37", -EINVAL, 0 },
+                { "", -EINVAL, 0 },
+                { NULL, -EINVAL, 0 },
+        };
 
-        assert_int_equal(aws_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", &t), 0);
-        assert_int_equal(t, 784111777);
-        assert_int_equal(aws_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", &t), 0);
-        assert_int_equal(t, 784111777);
-        assert_int_equal(aws_parse_http_date("Sun Nov  6 08:49:37 1994", &t), 0);
-        assert_int_equal(t, 784111777);
-        assert_int_equal(aws_parse_http_date("19941106T084937Z", &t), 0);
-        assert_int_equal(t, 784111777);
-        assert_int_equal(aws_parse_http_date("1994-11-06T08:49:37.123Z", &t), 0);
-        assert_int_equal(t, 784111777);
-        assert_int_equal(aws_parse_http_date("Sun, 29 Nov 2026 07:43:54 GMT", &t), 0);
-        assert_int_equal(t, 1795938234);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                time_t t = 12345;
 
-        assert_int_equal(aws_parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT", &t), -EINVAL);
-        assert_int_equal(aws_parse_http_date("Sun, 06 Nov 1994 25:49:37 GMT", &t), -EINVAL);
-        assert_int_equal(aws_parse_http_date("Sun, 06 Nov 1994 08:49:37", &t), -EINVAL);
-        assert_int_equal(aws_parse_http_date("1994-11-06T08:49:37", &t), -EINVAL);
-        assert_int_equal(aws_parse_http_date("", &t), -EINVAL);
-        assert_int_equal(aws_parse_http_date(NULL, &t), -EINVAL);
+                if (aws_parse_http_date(cases[i].s, &t) != cases[i].r ||
+                    t != (cases[i].r < 0 ? 12345 : cases[i].t))
+                        fail_msg("aws_parse_http_date(\"%s\"): got time %lld",
+                                 cases[i].s ? cases[i].s : "(null)", (long long) t);
+        }
 }
 
 int main(void) {

@@ -1,10 +1,17 @@
 #!/usr/bin/python3
 """SigV4 signer vs botocore, stage by stage.
 
-Every request of TABLE is signed twice: by our C signer (through sigv4-tool, built by meson)
-and by botocore's SigV4Auth / S3SigV4Auth (Debian python3-botocore) at the same fixed time.
-The canonical request, string to sign, signature and Authorization header must be identical,
-and the URL path/query the C side tells the HTTP layer to send must be the one botocore signed.
+Every request of TABLE is signed by botocore's SigV4Auth / S3SigV4Auth (Debian
+python3-botocore) at a fixed time, recording its intermediate strings (canonical_request(),
+string_to_sign(), signature()), and by our C signer through sigv4-tool (built by meson), twice:
+
+  - each stage alone, fed with botocore's output of the stage before:
+      sigv4_canonical_request(request)                 == botocore canonical request
+      sigv4_string_to_sign(botocore canonical request) == botocore string to sign
+      sigv4_authorization(botocore string to sign)     == botocore signature, Authorization
+    so a wrong stage is named alone, not hidden behind the stages it spoils;
+  - sigv4_sign end to end: every stage again, and the URL path/query the C side tells the
+    HTTP layer to send must be the one botocore signed.
 
 The table covers each service's real request shapes and every canonicalisation rule we know
 of; when a new request shape is added to a service client, add a row here.
@@ -139,6 +146,12 @@ TABLE = {
     "sqs-queue-url-path": dict(sqs("SendMessage", {"QueueUrl": QURL, "MessageBody": "hi"}),
                                path="/123456789012/inbound"),
     "non-s3-unicode-path": dict(sqs("ListQueues", {}), path="/é/ü ~/"),
+    # no path at all in the URL: the canonical URI is "/" ("Create a canonical request": "If
+    # the absolute path is empty, use a forward slash"); our callers always pass "/". (For S3,
+    # botocore signs "" then, but never builds an S3 URL without a path: the bucket root is "/".)
+    "non-s3-empty-path": dict(sqs("ListQueues", {"QueueNamePrefix": "in"}), path=""),
+    "s3-bucket-root-virtual-host": s3("GET", "/", host="landing.s3.eu-west-1.amazonaws.com",
+                                    query=[["list-type", "2"], ["prefix", "a b/"]]),
     "s3-local-path-style": s3("GET", "/landing/k.csv", host="127.0.0.1:4566", scheme="http",
                               region="us-east-1"),
     "sns-publish": sns([["Action", "Publish"], ["Version", "2010-03-31"],
@@ -168,7 +181,7 @@ TABLE = {
 
 
 def url_of(case):
-    path = quote(case["path"], safe="/~")
+    path = quote(case["path"], safe="/~")    # "" stays "": botocore's URL has no path
     parts = []
     for k, v in case.get("query", []):
         k = quote(k, safe="-_.~")
@@ -210,58 +223,88 @@ def botocore_sign(case):
     with mock.patch("botocore.auth.datetime.datetime", FixedDatetime):
         auth.add_auth(req)
     stages["authorization"] = req.headers["Authorization"]
+    stages["signed_headers"] = stages["canonical_request"].split("\n")[-2]
     return stages
 
 
-def tool_input(case):
-    d = dict(method=case["method"], host=case["host"], path=case["path"],
+def tool_input(case, ref=None):
+    d = dict(method=case["method"], host=case["host"], path=case["path"] or "/",
              query=case.get("query", []), headers=case.get("headers", []),
              body=case.get("body", ""), body_repeat=case.get("body_repeat", 1),
              access_key=AKID, secret=SECRET, token=case.get("token", ""),
              region=case["region"], service=case["service"], time=FIXED_EPOCH)
     if case.get("unsigned"):
         d["payload_hash"] = "UNSIGNED-PAYLOAD"
+    if ref:
+        d["ref"] = {k: ref[k] for k in ("canonical_request", "string_to_sign", "signed_headers")}
     return d
+
+
+STAGES = [  # (what sigv4-tool printed, botocore's, what the C stage was fed)
+    ("stage_canonical_request", "canonical_request", "the request"),
+    ("stage_signed_headers", "signed_headers", "the request"),
+    ("stage_string_to_sign", "string_to_sign", "botocore's canonical request"),
+    ("stage_signature", "signature", "botocore's string to sign"),
+    ("stage_authorization", "authorization", "botocore's string to sign"),
+]
+
+
+def stage_problems(ours, ref):
+    problems = []
+    for key in ("stage_canonical_request", "stage_string_to_sign", "stage_authorization"):
+        if key + "_error" in ours:
+            problems.append("%s failed: %s" % (key, ours[key + "_error"]))
+    for key, ref_key, fed in STAGES:
+        if ours.get(key) != ref[ref_key]:
+            problems.append("%s (from %s) differs:\n  ours:     %r\n  botocore: %r"
+                            % (key, fed, ours.get(key), ref[ref_key]))
+    return problems
+
+
+def whole_problems(case, ours, ref):
+    if "error" in ours:
+        return ["C signer failed: %s" % ours["message"]]
+    problems = []
+    _, path = url_of(case)
+    for stage in ("canonical_request", "string_to_sign", "signature", "authorization"):
+        if ours[stage] != ref[stage]:
+            problems.append("sigv4_sign %s differs:\n  ours:     %r\n  botocore: %r"
+                            % (stage, ours[stage], ref[stage]))
+    # the URL the HTTP layer sends must be the one that was signed
+    if ours["url_path"] != (path or "/"):
+        problems.append("url_path %r != %r" % (ours["url_path"], path or "/"))
+    ref_query = ref["canonical_request"].split("\n")[2]
+    if ours["url_query"] != ref_query:
+        problems.append("url_query %r != canonical %r" % (ours["url_query"], ref_query))
+    if ours["add"].get("Authorization") != ref["authorization"]:
+        problems.append("Authorization header to add differs")
+    if bool(case.get("token")) != ("X-Amz-Security-Token" in ours["add"]):
+        problems.append("X-Amz-Security-Token header presence wrong")
+    if (case["service"] == "s3") != ("X-Amz-Content-Sha256" in ours["add"]):
+        problems.append("X-Amz-Content-Sha256 header presence wrong")
+    return problems
+
+
+def run_tool(tool, inputs):
+    out = subprocess.run([tool], input=json.dumps(inputs), capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout)
 
 
 def main():
     tool = sys.argv[1]
     assert len(TABLE) >= 25, "the table must stay wide"
     names = list(TABLE)
-    out = subprocess.run([tool], input=json.dumps([tool_input(TABLE[n]) for n in names]),
-                         capture_output=True, text=True, check=True)
-    results = json.loads(out.stdout)
+    refs = [botocore_sign(TABLE[n]) for n in names]
+    results = run_tool(tool, [tool_input(TABLE[n], ref) for n, ref in zip(names, refs)])
     assert len(results) == len(names)
     failures = 0
     sigs = set()
-    for name, ours in zip(names, results):
-        case = TABLE[name]
-        ref = botocore_sign(case)
-        url, path = url_of(case)
-        problems = []
-        if "error" in ours:
-            problems.append("C signer failed: %s" % ours["message"])
-        else:
-            for stage in ("canonical_request", "string_to_sign", "signature", "authorization"):
-                if ours[stage] != ref[stage]:
-                    problems.append("%s differs:\n  ours:     %r\n  botocore: %r"
-                                    % (stage, ours[stage], ref[stage]))
-            # the URL the HTTP layer sends must be the one that was signed
-            sent_query = ours["url_query"]
-            if ours["url_path"] != path:
-                problems.append("url_path %r != %r" % (ours["url_path"], path))
-            ref_query = ref["canonical_request"].split("\n")[2]
-            if sent_query != ref_query:
-                problems.append("url_query %r != canonical %r" % (sent_query, ref_query))
-            if ours["add"].get("Authorization") != ref["authorization"]:
-                problems.append("Authorization header to add differs")
-            if bool(case.get("token")) != ("X-Amz-Security-Token" in ours["add"]):
-                problems.append("X-Amz-Security-Token header presence wrong")
-            if (case["service"] == "s3") != ("X-Amz-Content-Sha256" in ours["add"]):
-                problems.append("X-Amz-Content-Sha256 header presence wrong")
+    for name, ours, ref in zip(names, results, refs):
+        problems = stage_problems(ours, ref) + whole_problems(TABLE[name], ours, ref)
+        if "error" not in ours:
             sigs.add(ours["signature"])
-        status = "ok" if not problems else "FAIL"
-        print("%-40s %s" % (name, status))
+        print("%-40s %s" % (name, "ok" if not problems else "FAIL"))
         for p in problems:
             print("    " + p)
         failures += bool(problems)
@@ -280,16 +323,13 @@ def main():
         failures += 1
     # AWS's own documented example (Signature Version 4 "Examples of the complete Version 4
     # signing process", IAM ListUsers at 20150830T123600Z): pins botocore and us to AWS.
-    doc = dict(TABLE["aws-doc-iam-list-users"], time=1440938160)
-    doc_in = tool_input(doc)
+    doc_in = tool_input(TABLE["aws-doc-iam-list-users"])
     doc_in["time"] = 1440938160
-    out = subprocess.run([tool], input=json.dumps([doc_in]), capture_output=True, text=True,
-                         check=True)
-    doc_sig = json.loads(out.stdout)[0]["signature"]
+    doc_sig = run_tool(tool, [doc_in])[0]["signature"]
     expect = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
     print("%-40s %s" % ("aws-doc-example-signature", "ok" if doc_sig == expect else "FAIL"))
     failures += doc_sig != expect
-    print("%d/%d rows match botocore" % (rows_ok, len(names)))
+    print("%d/%d rows match botocore, stage by stage and end to end" % (rows_ok, len(names)))
     return 1 if failures else 0
 
 
