@@ -14,17 +14,13 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "common/cleanup.h"
 #include "common/event.h"
 
 /* Bounds on fields we copy, well above what S3 sends, so a hostile body cannot make us keep
  * large strings around. */
 #define SHORT_FIELD_MAX 256u
 #define BUCKET_MAX 255u         /* legacy us-east-1 names may be up to 255 characters */
-
-static inline void cjson_deletep(cJSON **p) {
-        if (*p)
-                cJSON_Delete(*p);
-}
 
 static void record_done(S3EventRecord *r) {
         free(r->bucket);
@@ -416,7 +412,7 @@ static int parse_tree(S3EventBatch *b, const cJSON *root, bool in_envelope, S3bE
 }
 
 static int parse_json(S3EventBatch *b, const char *body, size_t len, bool in_envelope, S3bError *err) {
-        _cleanup_(cjson_deletep) cJSON *root = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
 
         if (len > S3EVENT_BODY_MAX)
                 return s3b_error_set(err, -EBADMSG, "body of %zu bytes is over the %u byte limit", len, S3EVENT_BODY_MAX);
