@@ -359,7 +359,8 @@ static int find_key(Schema *s, const char *name, const char *what, int *ret_col,
 }
 
 /* Marks the column that writes index key attribute `a` (if any) with the index's rules. */
-static int mark_index_attr(Schema *s, const TableIndex *ix, const TableKeyAttr *a, unsigned max) {
+static int mark_index_attr(Schema *s, const TableIndex *ix, const TableKeyAttr *a, unsigned max,
+                           S3bError *err) {
         int i = a->name[0] ? pipeline_spec_attribute_index(s->spec, a->name) : -1;
         SchemaColumn *c;
 
@@ -372,14 +373,14 @@ static int mark_index_attr(Schema *s, const TableIndex *ix, const TableKeyAttr *
         free(c->index);
         if (asprintf(&c->index, "%s %s", table_index_kind(ix), ix->name) < 0) {
                 c->index = NULL;
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory naming index %s", ix->name);
         }
         c->index_max = max;
         return 0;
 }
 
 /* The per-column key rules: computed once here so a row pays one flag test per field. */
-static int setup_key_rules(Schema *s, const TableShape *table) {
+static int setup_key_rules(Schema *s, const TableShape *table, S3bError *err) {
         int r;
 
         if (s->pk >= 0) {
@@ -399,9 +400,9 @@ static int setup_key_rules(Schema *s, const TableShape *table) {
         for (size_t i = 0; table && i < table->n_indexes; i++) {
                 const TableIndex *ix = &table->indexes[i];
 
-                r = mark_index_attr(s, ix, &ix->hash, DYNAMO_PARTITION_KEY_MAX);
+                r = mark_index_attr(s, ix, &ix->hash, DYNAMO_PARTITION_KEY_MAX, err);
                 if (r >= 0)
-                        r = mark_index_attr(s, ix, &ix->range, DYNAMO_SORT_KEY_MAX);
+                        r = mark_index_attr(s, ix, &ix->range, DYNAMO_SORT_KEY_MAX, err);
                 if (r < 0)
                         return r;
         }
@@ -417,13 +418,13 @@ static int setup_key_rules(Schema *s, const TableShape *table) {
 
 
 /* ddb-json: the key and index key rules kept for the rows, which carry their own types. */
-static int setup_ddb_rules(Schema *s, const TableShape *table) {
+static int setup_ddb_rules(Schema *s, const TableShape *table, S3bError *err) {
         const PipelineSpec *spec = s->spec;
         size_t n = 2 + (table ? 2 * table->n_indexes : 0);
 
         s->ddb_rules = calloc(n, sizeof(*s->ddb_rules));
         if (!s->ddb_rules)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for the key rules");
         for (int k = 0; k < 2; k++) {
                 const char *name = k == 0 ? spec->partition_key : spec->sort_key;
                 DdbKeyRule *r = &s->ddb_rules[s->n_ddb_rules];
@@ -467,7 +468,7 @@ static int setup_columns(Schema *s, S3bError *err) {
         s->cells = calloc(spec->n_columns ? spec->n_columns : 1, sizeof(*s->cells));
         s->order = calloc(spec->n_columns ? spec->n_columns : 1, sizeof(*s->order));
         if (!s->columns || !s->map || !s->cells || !s->order)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for %zu columns", spec->n_columns);
         s->n_columns = spec->n_columns;
         for (size_t i = 0; i < spec->n_columns; i++) {
                 const ColumnSpec *cs = &spec->columns[i];
@@ -476,7 +477,7 @@ static int setup_columns(Schema *s, S3bError *err) {
                 c->spec = cs;
                 r = item_name_init(&c->name, column_spec_attribute(cs));
                 if (r < 0)
-                        return r;
+                        return s3b_error_set(err, r, "column '%s': %s", cs->name, strerror(-r));
                 c->sep = cs->separator ? cs->separator : "|";
                 c->sep_len = strlen(c->sep);
                 if (c->sep_len == 0)
@@ -489,7 +490,8 @@ static int setup_columns(Schema *s, S3bError *err) {
                                 return s3b_error_set(err, -EINVAL, "column '%s': pattern '%s': %s",
                                                      cs->name, cs->pattern, msg);
                         if (r < 0)
-                                return r;
+                                return s3b_error_set(err, r, "column '%s': pattern: %s", cs->name,
+                                                     strerror(-r));
                 }
                 s->map[i] = s->order[i] = i;
         }
@@ -503,7 +505,8 @@ static int setup_computed(Schema *s, S3bError *err) {
 
         s->computed = calloc(spec->n_computed ? spec->n_computed : 1, sizeof(*s->computed));
         if (!s->computed)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for %zu computed attributes",
+                                     spec->n_computed);
         s->n_computed = spec->n_computed;
         for (size_t i = 0; i < spec->n_computed; i++) {
                 SchemaComputed *c = &s->computed[i];
@@ -512,7 +515,8 @@ static int setup_computed(Schema *s, S3bError *err) {
                 c->ttl_col = -1;
                 r = item_name_init(&c->name, c->spec->attribute);
                 if (r < 0)
-                        return r;
+                        return s3b_error_set(err, r, "computed '%s': %s", c->spec->attribute,
+                                             strerror(-r));
                 if (c->spec->kind == COMPUTED_TTL && c->spec->ttl_column) {
                         c->ttl_col = pipeline_spec_column_index(spec, c->spec->ttl_column);
                         if (c->ttl_col < 0 || spec->columns[c->ttl_col].type != COLUMN_DATE)
@@ -563,7 +567,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
                 field_max = 400 * 1024;
         s = calloc(1, sizeof(*s));
         if (!s)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for the schema");
         s->spec = spec;
         s->pk = s->sk = s->pk_comp = s->sk_comp = -1;
         /* allocated before any early return, so schema_free() finds them initialised */
@@ -578,7 +582,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
         ddb_conv_init(&s->conv);
         r = schema_set_source(s, NULL, NULL, 0);
         if (r < 0)
-                return r;
+                return s3b_error_set(err, r, "out of memory for the schema");
         r = setup_columns(s, err);
         if (r >= 0)
                 r = setup_computed(s, err);
@@ -586,13 +590,13 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
                 return r;
         s->null_lens = calloc(spec->csv.n_null_values + 1, sizeof(*s->null_lens));
         if (!s->null_lens)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for the null values");
         for (size_t i = 0; i < spec->csv.n_null_values; i++) {
                 s->null_lens[i] = strlen(spec->csv.null_values[i]);
                 s->null_len_mask |= UINT64_C(1) << MIN(s->null_lens[i], (size_t) 63);
         }
         if (ddb) {
-                r = setup_ddb_rules(s, table);
+                r = setup_ddb_rules(s, table, err);
                 if (r >= 0 && table)
                         r = table_shape_check_spec(table, spec, err);
                 if (r < 0)
@@ -604,7 +608,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
                 if (r >= 0 && table)
                         r = table_shape_check_spec(table, spec, err);
                 if (r >= 0)
-                        r = setup_key_rules(s, table);
+                        r = setup_key_rules(s, table, err);
                 if (r < 0)
                         return r;
         }
@@ -612,7 +616,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
         if (buf_reserve(&s->canon, 64) < 0 ||
             buf_reserve(&s->key_pk, 64) < 0 || buf_reserve(&s->key_sk, 64) < 0 ||
             buf_reserve(&s->reason, 256) < 0)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for the row buffers");
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -644,13 +648,13 @@ static size_t column_named(const Schema *s, const char *h, size_t n) {
 int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *err) {
         _cleanup_free_ size_t *map = NULL;
         _cleanup_free_ bool *seen = NULL;
-        Buf missing = BUF_INIT(2048), unknown = BUF_INIT(2048), repeated = BUF_INIT(2048);
-        int r = 0;
+        _cleanup_(buf_done) Buf missing = BUF_INIT(2048), unknown = BUF_INIT(2048),
+                                repeated = BUF_INIT(2048);
 
         map = calloc(n ? n : 1, sizeof(*map));
         seen = calloc(s->n_columns ? s->n_columns : 1, sizeof(*seen));
         if (!map || !seen)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory binding %zu header fields", n);
         for (size_t i = 0; i < n; i++) {
                 size_t j = column_named(s, fields[i].data, fields[i].len);
 
@@ -666,25 +670,19 @@ int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *er
         for (size_t j = 0; j < s->n_columns; j++)
                 if (!seen[j])
                         list_add(&missing, s->columns[j].spec->name, strlen(s->columns[j].spec->name));
-        if (missing.len || unknown.len || repeated.len) {
-                r = s3b_error_set(err, -EBADMSG,
-                                  "header does not match the columns of pipeline '%s':%s%s%s%s%s%s",
-                                  s->spec->name ? s->spec->name : "",
-                                  missing.len ? " missing: " : "", buf_str(&missing),
-                                  unknown.len ? (missing.len ? "; unknown: " : " unknown: ") : "",
-                                  buf_str(&unknown),
-                                  repeated.len ? (missing.len || unknown.len ? "; repeated: " : " repeated: ") : "",
-                                  buf_str(&repeated));
-                goto finish;
-        }
+        if (missing.len || unknown.len || repeated.len)
+                return s3b_error_set(err, -EBADMSG,
+                                     "header does not match the columns of pipeline '%s':%s%s%s%s%s%s",
+                                     s->spec->name ? s->spec->name : "",
+                                     missing.len ? " missing: " : "", buf_str(&missing),
+                                     unknown.len ? (missing.len ? "; unknown: " : " unknown: ") : "",
+                                     buf_str(&unknown),
+                                     repeated.len ? (missing.len || unknown.len ? "; repeated: " : " repeated: ") : "",
+                                     buf_str(&repeated));
         free(s->map);
         s->map = TAKE_PTR(map);
         s->n_map = n;
-finish:
-        buf_done(&missing);
-        buf_done(&unknown);
-        buf_done(&repeated);
-        return r;
+        return 0;
 }
 
 /* Runs for every field: most values are ruled out by their length alone. */
