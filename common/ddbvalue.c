@@ -40,9 +40,8 @@ typedef struct Span {
 
 static int span_cmp(const void *a, const void *b) {
         const Span *x = a, *y = b;
-        int d = memcmp(x->p, y->p, MIN(x->n, y->n));
 
-        return d ? d : (x->n > y->n) - (x->n < y->n);
+        return memcmp_len(x->p, x->n, y->p, y->n);
 }
 
 /* 1 when two spans are equal, 0 when not, -ENOMEM. Sorts sp. */
@@ -83,12 +82,45 @@ static bool key_ok(const cJSON *ch, const char **ret_why) {
         return true;
 }
 
+/* Writes one element value (from_json, or check_av without its type). */
+typedef int (*ElemFn)(DdbConv *c, const cJSON *v, unsigned depth, Buf *out, size_t *size,
+                      const char **ret_why);
+
+/* The elements of an M or L value, between its brackets: separators, a map element's quoted
+ * name, and each value through fn one level deeper. *size gets DynamoDB's count for them: each
+ * name's bytes, each value's size + 1. 0, 1 with *ret_why, or < 0. */
+static int put_elements(DdbConv *c, const cJSON *v, bool map, unsigned depth, Buf *out,
+                        size_t *size, ElemFn fn, const char **ret_why) {
+        const cJSON *ch;
+        bool first = true;
+
+        cJSON_ArrayForEach(ch, v) {
+                size_t sub = 0;
+                int r = first ? 0 : buf_append_char(out, ',');
+
+                first = false;
+                if (r >= 0 && map) {
+                        if (!key_ok(ch, ret_why))
+                                return 1;
+                        r = put_str(out, ch->string, strlen(ch->string));
+                        if (r >= 0)
+                                r = buf_append_char(out, ':');
+                        *size += strlen(ch->string);
+                }
+                if (r < 0)
+                        return r;
+                r = fn(c, ch, depth + 1, out, &sub, ret_why);
+                if (r != 0)
+                        return r;
+                *size += sub + 1;
+        }
+        return 0;
+}
+
 static int from_json(DdbConv *c, const cJSON *v, unsigned depth, Buf *out, size_t *size,
                      const char **ret_why) {
         const char *t, *why;
-        size_t n, sub;
-        const cJSON *ch;
-        bool first = true;
+        size_t n;
         int r;
 
         if (json_number_text(v, &t, &n)) {
@@ -132,28 +164,11 @@ static int from_json(DdbConv *c, const cJSON *v, unsigned depth, Buf *out, size_
         }
         r = buf_append_str(out, cJSON_IsArray(v) ? "{\"L\":[" : "{\"M\":{");
         *size += 3;
-        cJSON_ArrayForEach(ch, v) {
-                if (r >= 0 && !first)
-                        r = buf_append_char(out, ',');
-                first = false;
-                if (r >= 0 && cJSON_IsObject(v)) {
-                        if (!key_ok(ch, ret_why))
-                                return 1;
-                        r = put_str(out, ch->string, strlen(ch->string));
-                        if (r >= 0)
-                                r = buf_append_char(out, ':');
-                        *size += strlen(ch->string);
-                }
-                if (r < 0)
-                        return r;
-                sub = 0;
-                r = from_json(c, ch, depth + 1, out, &sub, ret_why);
-                if (r != 0)
-                        return r;
-                *size += sub + 1;
-        }
         if (r >= 0)
-                r = buf_append_str(out, cJSON_IsArray(v) ? "]}" : "}}");
+                r = put_elements(c, v, cJSON_IsObject(v), depth, out, size, from_json, ret_why);
+        if (r != 0)
+                return r;
+        r = buf_append_str(out, cJSON_IsArray(v) ? "]}" : "}}");
         return r < 0 ? r : 0;
 }
 
@@ -281,12 +296,20 @@ static int set(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, const
 }
 
 static int check_av(DdbConv *c, const cJSON *av, unsigned depth, Buf *out, size_t *size,
+                    const char **ret_type, const char **ret_why);
+
+static int check_elem(DdbConv *c, const cJSON *av, unsigned depth, Buf *out, size_t *size,
+                      const char **ret_why) {
+        const char *type;
+
+        return check_av(c, av, depth, out, size, &type, ret_why);
+}
+
+static int check_av(DdbConv *c, const cJSON *av, unsigned depth, Buf *out, size_t *size,
                     const char **ret_type, const char **ret_why) {
         static const char *const types[] = { "S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "M", "L" };
-        const cJSON *v = av ? av->child : NULL, *ch;
-        const char *t = NULL, *sub_t;
-        size_t sub;
-        bool first = true;
+        const cJSON *v = av ? av->child : NULL;
+        const char *t = NULL;
         int r;
 
         if (!cJSON_IsObject(av) || !v || v->next) {
@@ -332,25 +355,9 @@ static int check_av(DdbConv *c, const cJSON *av, unsigned depth, Buf *out, size_
                         return r;
                 r = buf_append_char(out, map ? '{' : '[');
                 *size += 3;
-                cJSON_ArrayForEach(ch, v) {
-                        if (r >= 0 && !first)
-                                r = buf_append_char(out, ',');
-                        first = false;
-                        if (r >= 0 && map) {
-                                r = put_str(out, ch->string, strlen(ch->string));
-                                if (r >= 0)
-                                        r = buf_append_char(out, ':');
-                                *size += strlen(ch->string);
-                        }
-                        if (r < 0)
-                                return r;
-                        sub = 0;
-                        r = check_av(c, ch, depth + 1, out, &sub, &sub_t, ret_why);
-                        if (r != 0)
-                                return r;
-                        *size += sub + 1;
-                }
                 if (r >= 0)
+                        r = put_elements(c, v, map, depth, out, size, check_elem, ret_why);
+                if (r == 0)
                         r = buf_append_char(out, map ? '}' : ']');
         }
         if (r != 0)

@@ -834,9 +834,8 @@ typedef struct Span {
 
 static int span_cmp(const void *a, const void *b) {
         const Span *x = a, *y = b;
-        int d = memcmp(x->p, y->p, MIN(x->n, y->n));
 
-        return d ? d : (x->n > y->n) - (x->n < y->n);
+        return memcmp_len(x->p, x->n, y->p, y->n);
 }
 
 static int span_add(Schema *s, size_t i, Span sp) {

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -43,6 +44,14 @@ static inline void closep(int *fd) {
                 close(*fd);
 }
 #define _cleanup_close_ _cleanup_(closep)
+
+/* Orders two byte strings like memcmp(), a shorter one first when it is the other's prefix:
+ * the order of sort keys and set elements (common/ddbvalue.c, common/schema.c). */
+static inline int memcmp_len(const void *a, size_t an, const void *b, size_t bn) {
+        int d = memcmp(a, b, MIN(an, bn));
+
+        return d ? d : (an > bn) - (an < bn);
+}
 
 /* Compare without leaking timing, for secrets and MACs. */
 static inline int memeq_ct(const void *a, const void *b, size_t n) {
