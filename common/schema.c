@@ -110,53 +110,93 @@ static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
 
-const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
-        const char *what = integral ? "not an integer" : "not a number";
-        size_t i = 0, int_start, int_end, frac_start, frac_end;
-        size_t total, first = SIZE_MAX, last = 0, k;
-        bool neg = false, has_exp = false, exp_neg = false;
-        long exp = 0, e10;
+/* A number's text taken apart: where its integer and fraction digits are, its sign and its
+ * exponent. Digit k of the mantissa is the integer digits first, then the fraction's. */
+typedef struct NumText {
+        const char *v;
+        size_t int_start, int_end, frac_start, frac_end;
+        long exp;
+        bool neg, has_exp;
+} NumText;
 
+static inline char num_digit(const NumText *t, size_t k) {
+        size_t int_len = t->int_end - t->int_start;
+
+        return k < int_len ? t->v[t->int_start + k] : t->v[t->frac_start + k - int_len];
+}
+
+/* [+-]digits[.digits][(e|E)[+-]digits], the fraction and exponent only when !integral. False
+ * when v is not one. */
+static bool num_lex(const char *v, size_t n, bool integral, NumText *t) {
+        size_t i = 0;
+
+        *t = (NumText) { .v = v };
         if (i < n && (v[i] == '+' || v[i] == '-'))
-                neg = v[i++] == '-';
-        int_start = i;
+                t->neg = v[i++] == '-';
+        t->int_start = i;
         while (i < n && is_digit(v[i]))
                 i++;
-        int_end = frac_start = frac_end = i;
+        t->int_end = t->frac_start = t->frac_end = i;
         if (!integral && i < n && v[i] == '.') {
-                frac_start = ++i;
+                t->frac_start = ++i;
                 while (i < n && is_digit(v[i]))
                         i++;
-                frac_end = i;
+                t->frac_end = i;
         }
-        total = (int_end - int_start) + (frac_end - frac_start);
-        if (total == 0)
-                return what;
+        if (t->int_end == t->int_start && t->frac_end == t->frac_start)
+                return false;
         if (!integral && i < n && (v[i] == 'e' || v[i] == 'E')) {
                 size_t exp_start;
+                bool exp_neg = false;
 
-                has_exp = true;
+                t->has_exp = true;
                 i++;
                 if (i < n && (v[i] == '+' || v[i] == '-'))
                         exp_neg = v[i++] == '-';
                 exp_start = i;
                 while (i < n && is_digit(v[i])) {
-                        if (exp < 1000000)      /* anything this big is out of range anyway */
-                                exp = exp * 10 + (v[i] - '0');
+                        if (t->exp < 1000000)   /* anything this big is out of range anyway */
+                                t->exp = t->exp * 10 + (v[i] - '0');
                         i++;
                 }
                 if (i == exp_start)
-                        return what;
+                        return false;
                 if (exp_neg)
-                        exp = -exp;
+                        t->exp = -t->exp;
         }
-        if (i != n)
-                return what;
+        return i == n;
+}
 
-        /* digit k of the mantissa, integer digits first, then the fraction's */
-#define DIGIT(k) ((k) < int_end - int_start ? v[int_start + (k)] : v[frac_start + (k) - (int_end - int_start)])
-        for (k = 0; k < total; k++)
-                if (DIGIT(k) != '0') {
+/* The canonical text: sign, the integer part without leading zeros ("0" when there is none),
+ * the fraction without trailing zeros, the exponent as written. first/last: the first and
+ * last non-zero mantissa digits. Room was reserved. */
+static void num_put_canon(const NumText *t, size_t first, size_t last, Buf *canon) {
+        size_t int_len = t->int_end - t->int_start, s = first < int_len ? first : int_len;
+
+        if (t->neg)
+                buf_append_char(canon, '-');
+        if (s == int_len)
+                buf_append_char(canon, '0');
+        else
+                buf_append(canon, t->v + t->int_start + s, int_len - s);
+        if (last >= int_len) {
+                buf_append_char(canon, '.');
+                buf_append(canon, t->v + t->frac_start, last - int_len + 1);
+        }
+        if (t->has_exp && t->exp != 0)
+                buf_printf(canon, "E%ld", t->exp);
+}
+
+const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
+        size_t total, first = SIZE_MAX, last = 0;
+        NumText t;
+        long e10;
+
+        if (!num_lex(v, n, integral, &t))
+                return integral ? "not an integer" : "not a number";
+        total = (t.int_end - t.int_start) + (t.frac_end - t.frac_start);
+        for (size_t k = 0; k < total; k++)
+                if (num_digit(&t, k) != '0') {
                         if (first == SIZE_MAX)
                                 first = k;
                         last = k;
@@ -172,39 +212,20 @@ const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *can
         }
         if (last - first + 1 > N_MAX_DIGITS)
                 return "more than 38 significant digits";
-        e10 = (long) (int_end - int_start) - (long) first - 1 + exp;
+        e10 = (long) (t.int_end - t.int_start) - (long) first - 1 + t.exp;
         if (e10 < N_MIN_EXP || e10 > N_MAX_EXP)
                 return "magnitude out of DynamoDB's range (1E-130 to 9.99E+125)";
 
         if (buf_reserve(canon, n + 24) < 0 || (key && buf_reserve(key, n + 24) < 0))
                 return "number too long";
-        if (neg)
-                buf_append_char(canon, '-');
-        /* integer part without leading zeros, "0" when there is none */
-        {
-                size_t int_len = int_end - int_start, s = first < int_len ? first : int_len;
-
-                if (s == int_len)
-                        buf_append_char(canon, '0');
-                else
-                        buf_append(canon, v + int_start + s, int_len - s);
-                /* fraction without trailing zeros */
-                if (last >= int_len) {
-                        buf_append_char(canon, '.');
-                        buf_append(canon, v + frac_start, last - int_len + 1);
-                }
-        }
-        if (has_exp && exp != 0)
-                buf_printf(canon, "E%ld", exp);
-
+        num_put_canon(&t, first, last, canon);
         if (key) {
-                if (neg)
+                if (t.neg)
                         buf_append_char(key, '-');
-                for (k = first; k <= last; k++)
-                        buf_append_char(key, DIGIT(k));
+                for (size_t k = first; k <= last; k++)
+                        buf_append_char(key, num_digit(&t, k));
                 buf_printf(key, "E%ld", e10);
         }
-#undef DIGIT
         return NULL;
 }
 
