@@ -1089,6 +1089,15 @@ static const char *key_rules(Schema *s, const SchemaColumn *c, size_t n) {
         return NULL;
 }
 
+/* An item_add*() result as a row outcome: past the item's bound the row is rejected. */
+static inline int item_outcome(int r, const char **ret_why) {
+        if (r == -ENOBUFS) {
+                *ret_why = "item too large";
+                return 1;
+        }
+        return r < 0 ? r : 0;
+}
+
 /* One column's non-null value into the item. 0, 1 (ret_why), or < 0. */
 static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder *item,
                      const char **ret_why) {
@@ -1103,8 +1112,8 @@ static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder 
                                                         : build_set(s, c, cell, &size, ret_why);
                 if (r != 0)
                         return r;
-                r = item_add_raw(item, &c->name, s->av.data, s->av.len, size);
-                goto added;
+                return item_outcome(item_add_raw(item, &c->name, s->av.data, s->av.len, size),
+                                    ret_why);
         }
         if (cell->json) {
                 *ret_why = reason(s, "expected a %s, found %s", column_type_to_string(t), json_kind(cell->json));
@@ -1124,13 +1133,7 @@ static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder 
         }
         if (c->key_rules && (*ret_why = key_rules(s, c, vlen)))
                 return 1;
-        r = item_add(item, &c->name, column_item_type(t), v, vlen);
-added:
-        if (r == -ENOBUFS) {
-                *ret_why = "item too large";
-                return 1;
-        }
-        return r < 0 ? r : 0;
+        return item_outcome(item_add(item, &c->name, column_item_type(t), v, vlen), ret_why);
 }
 
 /* The computed attributes, after the columns. 0, 1 (ret_why), or < 0. */
@@ -1202,12 +1205,9 @@ static int add_computed(Schema *s, uint64_t line, ItemBuilder *item, const char 
                         }
                         s->parts[(int) i == s->pk_comp ? 0 : 1] = (KeyPart) { type, v, n };
                 }
-                r = item_add(item, &c->name, type == 'N' ? ITEM_N : ITEM_S, v, strlen(v));
-                if (r == -ENOBUFS) {
-                        *ret_why = "item too large";
-                        return 1;
-                }
-                if (r < 0)
+                r = item_outcome(item_add(item, &c->name, type == 'N' ? ITEM_N : ITEM_S, v, strlen(v)),
+                                 ret_why);
+                if (r != 0)
                         return r;
         }
         return 0;
@@ -1279,6 +1279,7 @@ static int build_row(Schema *s, size_t n_order, uint64_t line, ItemBuilder *item
         r = build_key(s, key, &why);
         if (r <= 0)
                 return r;
+        /* the one way out for a rejected row (a goto as the single exit, not for cleanup) */
 reject:
         *ret_reject = (SchemaReject) {
                 .column = pos,
