@@ -33,28 +33,17 @@ static int put_str(Buf *out, const char *s, size_t n) {
         return r;
 }
 
-typedef struct Span {
-        const char *p;
-        size_t n;
-} Span;
-
-static int span_cmp(const void *a, const void *b) {
-        const Span *x = a, *y = b;
-
-        return memcmp_len(x->p, x->n, y->p, y->n);
-}
-
 /* 1 when two spans are equal, 0 when not, -ENOMEM. Sorts sp. */
-static int has_dup(Span *sp, size_t n) {
-        qsort(sp, n, sizeof(*sp), span_cmp);
+static int has_dup(MemSpan *sp, size_t n) {
+        qsort(sp, n, sizeof(*sp), mem_span_cmp);
         for (size_t i = 1; i < n; i++)
-                if (span_cmp(&sp[i - 1], &sp[i]) == 0)
+                if (mem_span_cmp(&sp[i - 1], &sp[i]) == 0)
                         return 1;
         return 0;
 }
 
 static int object_keys_unique(const cJSON *obj, const char **ret_why) {
-        _cleanup_free_ Span *sp = NULL;
+        _cleanup_free_ MemSpan *sp = NULL;
         size_t n = 0, i = 0;
         const cJSON *ch;
 
@@ -66,7 +55,7 @@ static int object_keys_unique(const cJSON *obj, const char **ret_why) {
         if (!sp)
                 return -ENOMEM;
         cJSON_ArrayForEach(ch, obj)
-                sp[i++] = (Span) { ch->string, strlen(ch->string) };
+                sp[i++] = (MemSpan) { ch->string, strlen(ch->string) };
         if (has_dup(sp, n)) {
                 *ret_why = "a map has the same key twice";
                 return 1;
@@ -206,7 +195,7 @@ long ddb_base64_len(const char *s, size_t n) {
 
 /* One scalar of type t ("S", "N", "B") given as a JSON string: checked, sized, written. */
 static int scalar(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, Buf *keys,
-                  Span *ret_span, const char **ret_why) {
+                  MemSpan *ret_span, const char **ret_why) {
         const char *s;
         size_t n;
         long bl;
@@ -238,14 +227,14 @@ static int scalar(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, Bu
         } else
                 *size += n;
         if (ret_span)
-                *ret_span = (Span) { s, n };
+                *ret_span = (MemSpan) { s, n };
         r = put_str(out, s, n);
         return r < 0 ? r : 0;
 }
 
 /* SS, NS, BS: a non-empty array of distinct values. */
 static int set(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, const char **ret_why) {
-        _cleanup_free_ Span *sp = NULL;
+        _cleanup_free_ MemSpan *sp = NULL;
         _cleanup_free_ size_t *ends = NULL;
         size_t n = 0, i = 0;
         const cJSON *ch;
@@ -276,7 +265,7 @@ static int set(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, const
                         size_t off = c->keys.len;
 
                         r = buf_append(&c->keys, key.data, key.len);
-                        sp[i] = (Span) { NULL, key.len };
+                        sp[i] = (MemSpan) { NULL, key.len };
                         ends[i] = off;
                 }
                 buf_done(&key);

@@ -847,17 +847,11 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
         return why ? 1 : 0;
 }
 
+/* One set element: its comparable form first, so mem_span_cmp() sorts an array of these. */
 typedef struct Span {
+        MemSpan s;
         size_t off;             /* into the element's base (the cell, or s->setkeys) */
-        const char *p;
-        size_t n;
 } Span;
-
-static int span_cmp(const void *a, const void *b) {
-        const Span *x = a, *y = b;
-
-        return memcmp_len(x->p, x->n, y->p, y->n);
-}
 
 static int span_add(Schema *s, size_t i, Span sp) {
         if (i == s->spans_cap) {
@@ -942,7 +936,7 @@ static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, s
                         }
                         r = buf_append(&s->setkeys, s->key_sk.data, s->key_sk.len);
                         if (r >= 0)
-                                r = span_add(s, count, (Span) { off, NULL, s->key_sk.len });
+                                r = span_add(s, count, (Span) { { NULL, s->key_sk.len }, off });
                         size += item_number_size(s->canon.data, s->canon.len);
                         v = s->canon.data;
                         n = s->canon.len;
@@ -954,7 +948,7 @@ static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, s
                                 *ret_why = reason(s, "set element '%.*s': %s", (int) MIN(n, (size_t) 64), v, why);
                                 return 1;
                         }
-                        r = span_add(s, count, (Span) { 0, v, n });
+                        r = span_add(s, count, (Span) { { v, n }, 0 });
                         size += n;
                 }
                 if (r >= 0 && count > 0)
@@ -978,13 +972,13 @@ static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, s
         sp = s->spans;
         if (numbers)
                 for (size_t i = 0; i < count; i++)
-                        sp[i].p = s->setkeys.data + sp[i].off;
-        qsort(sp, count, sizeof(Span), span_cmp);
+                        sp[i].s.p = s->setkeys.data + sp[i].off;
+        qsort(sp, count, sizeof(Span), mem_span_cmp);
         for (size_t i = 1; i < count; i++)
-                if (span_cmp(&sp[i - 1], &sp[i]) == 0) {
+                if (mem_span_cmp(&sp[i - 1], &sp[i]) == 0) {
                         *ret_why = numbers ? "the set holds the same number twice (DynamoDB sets are unique)"
                                            : reason(s, "the set holds '%.*s' twice (DynamoDB sets are unique)",
-                                                    (int) MIN(sp[i].n, (size_t) 64), sp[i].p);
+                                                    (int) MIN(sp[i].s.n, (size_t) 64), sp[i].s.p);
                         return 1;
                 }
         r = buf_append_str(&s->av, "]}");

@@ -53,6 +53,19 @@ static inline int memcmp_len(const void *a, size_t an, const void *b, size_t bn)
         return d ? d : (an > bn) - (an < bn);
 }
 
+/* A borrowed byte string. mem_span_cmp() is its qsort order (memcmp_len), also for an array of
+ * structs whose first member is a MemSpan. */
+typedef struct MemSpan {
+        const char *p;
+        size_t n;
+} MemSpan;
+
+static inline int mem_span_cmp(const void *a, const void *b) {
+        const MemSpan *x = a, *y = b;
+
+        return memcmp_len(x->p, x->n, y->p, y->n);
+}
+
 /* Compare without leaking timing, for secrets and MACs. */
 static inline int memeq_ct(const void *a, const void *b, size_t n) {
         const unsigned char *x = a, *y = b;
