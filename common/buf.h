@@ -3,7 +3,12 @@
  * Everything that grows from network or file input goes through a Buf whose `max` is set by
  * its owner, so a hostile or broken peer can only make an append fail with -ENOBUFS, never
  * exhaust memory (curl's dynbuf idea). The data is always NUL-terminated for convenience;
- * len does not count the terminator. A Buf is embedded by value; buf_done() releases it. */
+ * len does not count the terminator. A Buf is embedded by value; buf_done() releases it (also
+ * as `_cleanup_(buf_done) Buf b = BUF_INIT(max);`).
+ *
+ * Errors are codes only (-ENOBUFS past max, -ENOMEM), never an S3bError: a Buf sits under
+ * every message path, and only its owner knows what it was building, so the owner writes the
+ * message (common/error.h). */
 #pragma once
 
 #include <stddef.h>

@@ -73,7 +73,10 @@ typedef struct CsvOptions {
         size_t max_fields;      /* 0 = 1024 */
 } CsvOptions;
 
-/* -EINVAL for an impossible delimiter, -ENOMEM. opts is copied. */
+/* The parser returns codes only, no S3bError: a row's problems are its CsvRowError, and a
+ * failure of the parser itself (-EINVAL, -ENOMEM, a callback's code) is one the caller names
+ * better (common/ingest writes "pipeline '…': invalid CSV delimiter", "CSV parser: …").
+ * -EINVAL for an impossible delimiter, -ENOMEM. opts is copied. */
 int csv_parser_new(const CsvOptions *opts, CsvRowFn fn, void *userdata, CsvParser **ret);
 CsvParser *csv_parser_free(CsvParser *p);
 DEFINE_CLEANUP_FUNC(CsvParser *, csv_parser_free);

@@ -33,29 +33,17 @@ static int put_str(Buf *out, const char *s, size_t n) {
         return r;
 }
 
-typedef struct Span {
-        const char *p;
-        size_t n;
-} Span;
-
-static int span_cmp(const void *a, const void *b) {
-        const Span *x = a, *y = b;
-        int d = memcmp(x->p, y->p, MIN(x->n, y->n));
-
-        return d ? d : (x->n > y->n) - (x->n < y->n);
-}
-
 /* 1 when two spans are equal, 0 when not, -ENOMEM. Sorts sp. */
-static int has_dup(Span *sp, size_t n) {
-        qsort(sp, n, sizeof(*sp), span_cmp);
+static int has_dup(MemSpan *sp, size_t n) {
+        qsort(sp, n, sizeof(*sp), mem_span_cmp);
         for (size_t i = 1; i < n; i++)
-                if (span_cmp(&sp[i - 1], &sp[i]) == 0)
+                if (mem_span_cmp(&sp[i - 1], &sp[i]) == 0)
                         return 1;
         return 0;
 }
 
 static int object_keys_unique(const cJSON *obj, const char **ret_why) {
-        _cleanup_free_ Span *sp = NULL;
+        _cleanup_free_ MemSpan *sp = NULL;
         size_t n = 0, i = 0;
         const cJSON *ch;
 
@@ -67,7 +55,7 @@ static int object_keys_unique(const cJSON *obj, const char **ret_why) {
         if (!sp)
                 return -ENOMEM;
         cJSON_ArrayForEach(ch, obj)
-                sp[i++] = (Span) { ch->string, strlen(ch->string) };
+                sp[i++] = (MemSpan) { ch->string, strlen(ch->string) };
         if (has_dup(sp, n)) {
                 *ret_why = "a map has the same key twice";
                 return 1;
@@ -83,12 +71,45 @@ static bool key_ok(const cJSON *ch, const char **ret_why) {
         return true;
 }
 
+/* Writes one element value (from_json, or check_av without its type). */
+typedef int (*ElemFn)(DdbConv *c, const cJSON *v, unsigned depth, Buf *out, size_t *size,
+                      const char **ret_why);
+
+/* The elements of an M or L value, between its brackets: separators, a map element's quoted
+ * name, and each value through fn one level deeper. *size gets DynamoDB's count for them: each
+ * name's bytes, each value's size + 1. 0, 1 with *ret_why, or < 0. */
+static int put_elements(DdbConv *c, const cJSON *v, bool map, unsigned depth, Buf *out,
+                        size_t *size, ElemFn fn, const char **ret_why) {
+        const cJSON *ch;
+        bool first = true;
+
+        cJSON_ArrayForEach(ch, v) {
+                size_t sub = 0;
+                int r = first ? 0 : buf_append_char(out, ',');
+
+                first = false;
+                if (r >= 0 && map) {
+                        if (!key_ok(ch, ret_why))
+                                return 1;
+                        r = put_str(out, ch->string, strlen(ch->string));
+                        if (r >= 0)
+                                r = buf_append_char(out, ':');
+                        *size += strlen(ch->string);
+                }
+                if (r < 0)
+                        return r;
+                r = fn(c, ch, depth + 1, out, &sub, ret_why);
+                if (r != 0)
+                        return r;
+                *size += sub + 1;
+        }
+        return 0;
+}
+
 static int from_json(DdbConv *c, const cJSON *v, unsigned depth, Buf *out, size_t *size,
                      const char **ret_why) {
         const char *t, *why;
-        size_t n, sub;
-        const cJSON *ch;
-        bool first = true;
+        size_t n;
         int r;
 
         if (json_number_text(v, &t, &n)) {
@@ -132,28 +153,11 @@ static int from_json(DdbConv *c, const cJSON *v, unsigned depth, Buf *out, size_
         }
         r = buf_append_str(out, cJSON_IsArray(v) ? "{\"L\":[" : "{\"M\":{");
         *size += 3;
-        cJSON_ArrayForEach(ch, v) {
-                if (r >= 0 && !first)
-                        r = buf_append_char(out, ',');
-                first = false;
-                if (r >= 0 && cJSON_IsObject(v)) {
-                        if (!key_ok(ch, ret_why))
-                                return 1;
-                        r = put_str(out, ch->string, strlen(ch->string));
-                        if (r >= 0)
-                                r = buf_append_char(out, ':');
-                        *size += strlen(ch->string);
-                }
-                if (r < 0)
-                        return r;
-                sub = 0;
-                r = from_json(c, ch, depth + 1, out, &sub, ret_why);
-                if (r != 0)
-                        return r;
-                *size += sub + 1;
-        }
         if (r >= 0)
-                r = buf_append_str(out, cJSON_IsArray(v) ? "]}" : "}}");
+                r = put_elements(c, v, cJSON_IsObject(v), depth, out, size, from_json, ret_why);
+        if (r != 0)
+                return r;
+        r = buf_append_str(out, cJSON_IsArray(v) ? "]}" : "}}");
         return r < 0 ? r : 0;
 }
 
@@ -191,7 +195,7 @@ long ddb_base64_len(const char *s, size_t n) {
 
 /* One scalar of type t ("S", "N", "B") given as a JSON string: checked, sized, written. */
 static int scalar(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, Buf *keys,
-                  Span *ret_span, const char **ret_why) {
+                  MemSpan *ret_span, const char **ret_why) {
         const char *s;
         size_t n;
         long bl;
@@ -223,14 +227,14 @@ static int scalar(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, Bu
         } else
                 *size += n;
         if (ret_span)
-                *ret_span = (Span) { s, n };
+                *ret_span = (MemSpan) { s, n };
         r = put_str(out, s, n);
         return r < 0 ? r : 0;
 }
 
 /* SS, NS, BS: a non-empty array of distinct values. */
 static int set(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, const char **ret_why) {
-        _cleanup_free_ Span *sp = NULL;
+        _cleanup_free_ MemSpan *sp = NULL;
         _cleanup_free_ size_t *ends = NULL;
         size_t n = 0, i = 0;
         const cJSON *ch;
@@ -261,7 +265,7 @@ static int set(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, const
                         size_t off = c->keys.len;
 
                         r = buf_append(&c->keys, key.data, key.len);
-                        sp[i] = (Span) { NULL, key.len };
+                        sp[i] = (MemSpan) { NULL, key.len };
                         ends[i] = off;
                 }
                 buf_done(&key);
@@ -281,12 +285,20 @@ static int set(DdbConv *c, char t, const cJSON *v, Buf *out, size_t *size, const
 }
 
 static int check_av(DdbConv *c, const cJSON *av, unsigned depth, Buf *out, size_t *size,
+                    const char **ret_type, const char **ret_why);
+
+static int check_elem(DdbConv *c, const cJSON *av, unsigned depth, Buf *out, size_t *size,
+                      const char **ret_why) {
+        const char *type;
+
+        return check_av(c, av, depth, out, size, &type, ret_why);
+}
+
+static int check_av(DdbConv *c, const cJSON *av, unsigned depth, Buf *out, size_t *size,
                     const char **ret_type, const char **ret_why) {
         static const char *const types[] = { "S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "M", "L" };
-        const cJSON *v = av ? av->child : NULL, *ch;
-        const char *t = NULL, *sub_t;
-        size_t sub;
-        bool first = true;
+        const cJSON *v = av ? av->child : NULL;
+        const char *t = NULL;
         int r;
 
         if (!cJSON_IsObject(av) || !v || v->next) {
@@ -332,25 +344,9 @@ static int check_av(DdbConv *c, const cJSON *av, unsigned depth, Buf *out, size_
                         return r;
                 r = buf_append_char(out, map ? '{' : '[');
                 *size += 3;
-                cJSON_ArrayForEach(ch, v) {
-                        if (r >= 0 && !first)
-                                r = buf_append_char(out, ',');
-                        first = false;
-                        if (r >= 0 && map) {
-                                r = put_str(out, ch->string, strlen(ch->string));
-                                if (r >= 0)
-                                        r = buf_append_char(out, ':');
-                                *size += strlen(ch->string);
-                        }
-                        if (r < 0)
-                                return r;
-                        sub = 0;
-                        r = check_av(c, ch, depth + 1, out, &sub, &sub_t, ret_why);
-                        if (r != 0)
-                                return r;
-                        *size += sub + 1;
-                }
                 if (r >= 0)
+                        r = put_elements(c, v, map, depth, out, size, check_elem, ret_why);
+                if (r == 0)
                         r = buf_append_char(out, map ? '}' : ']');
         }
         if (r != 0)

@@ -31,7 +31,8 @@ void ddb_conv_init(DdbConv *c);
 void ddb_conv_done(DdbConv *c);
 
 /* Plain JSON → AttributeValue: string S, number N, true/false BOOL, null NULL, array L,
- * object M. Appends to out, adds the size to *size. 0, 1 with *ret_why, or < 0. */
+ * object M. Appends to out, adds the size to *size. 0, 1 with *ret_why, or < 0 (-ENOMEM,
+ * -ENOBUFS: codes only, per value on the row path; the caller names the line). */
 int ddb_from_json(DdbConv *c, const cJSON *v, Buf *out, size_t *size, const char **ret_why);
 
 /* One DynamoDB-JSON AttributeValue ({"S": "..."}, {"NS": ["1"]}, {"M": {...}}, ...) checked

@@ -3,7 +3,13 @@
  * Functions return a negative errno-style code on failure and, when given a non-NULL
  * S3bError, fill it with a human message and, for AWS calls, the HTTP status, the AWS error
  * code and the request id. Positive return values are documented outcomes, never errors.
- * common/ never logs: the daemon decides what to print. Messages must never carry secrets. */
+ * common/ never logs: the daemon decides what to print. Messages must never carry secrets.
+ *
+ * Every failure that leaves a function taking an S3bError has a message, -ENOMEM included.
+ * A function without one returns a code only, and its header says why and who writes the
+ * message: the row path (csv, item, ddbvalue, jsonline, schema_row*, pattern_match) runs per
+ * value and leaves it to common/ingest, which names the line; buf, mailbox and the log sink are
+ * primitives whose owner knows what failed. */
 #pragma once
 
 #include <stdarg.h>

@@ -153,7 +153,7 @@ static int dup_field(const cJSON *obj, const char *name, char **ret, const char 
                 if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
                         return s3b_error_set(err, -EBADMSG, "%s holds a control character", what);
         *ret = strdup(s);
-        return *ret ? 0 : s3b_error_set(err, -ENOMEM, "out of memory");
+        return *ret ? 0 : s3b_error_set(err, -ENOMEM, "out of memory copying %s", what);
 }
 
 static bool bucket_is_valid(const char *b) {
@@ -211,7 +211,7 @@ static int record_fill(S3EventRecord *r, const char *bucket, const char *key_raw
         r->bucket = strdup(bucket);
         r->key = strdup(key);
         if (!r->bucket || !r->key)
-                return s3b_error_set(err, -ENOMEM, "out of memory");
+                return s3b_error_set(err, -ENOMEM, "out of memory copying the bucket and key");
         return get_size(object, &r->size, err);
 }
 
@@ -248,7 +248,7 @@ static int parse_s3_record(S3EventBatch *b, const cJSON *rec, size_t idx, S3bErr
         ignored = strncmp(name, "ObjectCreated:", strlen("ObjectCreated:")) != 0;
         r = batch_add(b, ignored);
         if (!r)
-                return s3b_error_set(err, -ENOMEM, "out of memory");
+                return s3b_error_set(err, -ENOMEM, "out of memory adding a record");
         k = record_fill(r, get_string(get_object(s3, "bucket"), "name"), get_string(object, "key"),
                         true, ignored, object, err);
         if (k >= 0)
@@ -321,7 +321,7 @@ static int parse_eventbridge(S3EventBatch *b, const cJSON *root, S3bError *err) 
         name = eventbridge_event_name(detail_type, get_string(detail, "reason"));
         r = batch_add(b, ignored);
         if (!r)
-                return s3b_error_set(err, -ENOMEM, "out of memory");
+                return s3b_error_set(err, -ENOMEM, "out of memory adding a record");
         /* EventBridge carries the key as it is, not form-encoded. */
         k = record_fill(r, get_string(get_object(detail, "bucket"), "name"),
                         get_string(object, "key"), false, ignored, object, err);
@@ -338,7 +338,7 @@ static int parse_eventbridge(S3EventBatch *b, const cJSON *root, S3bError *err) 
         if (k >= 0 && strlen(name) > SHORT_FIELD_MAX)
                 k = s3b_error_set(err, -EBADMSG, "detail-type is too long");
         if (k >= 0 && !(r->event_name = strdup(name)))
-                k = s3b_error_set(err, -ENOMEM, "out of memory");
+                k = s3b_error_set(err, -ENOMEM, "out of memory copying the event name");
         return k < 0 ? k : S3EVENT_RECORDS;
 }
 
@@ -381,7 +381,7 @@ static int parse_tree(S3EventBatch *b, const cJSON *root, bool in_envelope, S3bE
                         free(b->sns_message_id);
                         b->sns_message_id = strdup(id);
                         if (!b->sns_message_id)
-                                return s3b_error_set(err, -ENOMEM, "out of memory");
+                                return s3b_error_set(err, -ENOMEM, "out of memory copying MessageId");
                 }
                 b->source = S3EVENT_SOURCE_SNS;
                 return parse_json(b, message, strlen(message), true, err);
@@ -418,8 +418,6 @@ int s3_event_parse(const char *body, size_t len, S3EventBatch **ret, S3bError *e
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         b->source = S3EVENT_SOURCE_S3;
         k = parse_json(b, body, len, false, err);
-        if (k == -ENOMEM)
-                return s3b_error_set(err, -ENOMEM, "out of memory");
         if (k < 0)
                 return k;
         if (k == S3EVENT_TEST) {

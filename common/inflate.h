@@ -19,6 +19,8 @@ typedef struct Inflater Inflater;
 /* Receives decompressed bytes, valid only during the call. Return < 0 to stop. */
 typedef int (*InflaterOutFn)(void *userdata, const void *data, size_t n);
 
+/* -ENOMEM, its only failure (zlib's inflateInit2 fails only for memory with fixed, valid
+ * arguments), so no S3bError: the caller names it ("gzip: …", common/ingest). */
 int inflater_new(InflaterOutFn fn, void *userdata, Inflater **ret);
 Inflater *inflater_free(Inflater *z);
 DEFINE_CLEANUP_FUNC(Inflater *, inflater_free);

@@ -293,7 +293,7 @@ int ingest_new(const PipelineSpec *spec, const TableShape *table, const char *ob
 
         in = calloc(1, sizeof(*in));
         if (!in)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for the ingest");
         in->spec = spec;
         in->cb = *cb;
         in->userdata = userdata;
@@ -314,7 +314,7 @@ int ingest_new(const PipelineSpec *spec, const TableShape *table, const char *ob
         in->max_row = max_row;
         r = schema_set_source(in->schema, object_key, NULL, (int64_t) time(NULL));
         if (r < 0)
-                return r;
+                return s3b_error_set(err, r, "out of memory copying the object key");
 
         switch (spec->csv.compression) {
         case COMPRESSION_GZIP:
@@ -334,7 +334,7 @@ int ingest_new(const PipelineSpec *spec, const TableShape *table, const char *ob
         if (in->mode == MODE_GZIP) {
                 r = inflater_new(to_csv, in, &in->z);
                 if (r < 0)
-                        return r;
+                        return s3b_error_set(err, r, "gzip: %s", strerror(-r));
         }
         *ret = TAKE_PTR(in);
         return 0;
@@ -372,63 +372,73 @@ static int detect(Ingest *in, bool at_end) {
         return r;
 }
 
-int ingest_feed(Ingest *in, const void *data, size_t n, S3bError *err) {
-        const unsigned char *p = data;
-        S3bError dummy;
-        int r = 0;
-
-        if (in->failed)
-                return s3b_error_set(err, -EINVAL, "ingest already failed");
-        in->err = err ? err : &dummy;
-        s3b_error_clear(in->err);
-        in->stats.bytes_in += n;
-        while (in->mode == MODE_DETECT && n > 0) {
-                in->held[in->n_held++] = *p++;
-                n--;
-                r = detect(in, false);
-                if (r < 0)
-                        goto finish;
-        }
-        r = push(in, p, n);
-finish:
+/* How every ingest_feed() and ingest_finish() ends: a failure is final, and the caller's
+ * S3bError is borrowed only for the call. */
+static int settle(Ingest *in, int r) {
         if (r < 0)
                 in->failed = true;
         in->err = NULL;
         return r;
 }
 
-int ingest_finish(Ingest *in, IngestStats *ret_stats, S3bError *err) {
-        S3bError dummy;
-        int r = 0;
+static int feed(Ingest *in, const unsigned char *p, size_t n) {
+        in->stats.bytes_in += n;
+        while (in->mode == MODE_DETECT && n > 0) {
+                int r;
 
-        if (in->failed) {
-                r = s3b_error_set(err, -EINVAL, "ingest already failed");
-                goto finish;
+                in->held[in->n_held++] = *p++;
+                n--;
+                r = detect(in, false);
+                if (r < 0)
+                        return r;
         }
+        return push(in, p, n);
+}
+
+int ingest_feed(Ingest *in, const void *data, size_t n, S3bError *err) {
+        S3bError dummy;
+
+        if (in->failed)
+                return s3b_error_set(err, -EINVAL, "ingest already failed");
         in->err = err ? err : &dummy;
         s3b_error_clear(in->err);
+        return settle(in, feed(in, data, n));
+}
+
+static int finish(Ingest *in) {
+        int r;
+
         if (in->mode == MODE_DETECT) {
                 r = detect(in, true);
                 if (r < 0)
-                        goto finish;
+                        return r;
         }
         if (in->mode == MODE_GZIP && in->z) {
                 r = inflater_finish(in->z, in->err);
                 if (r < 0)
-                        goto finish;
+                        return r;
         }
         r = in->spec->format == FORMAT_CSV ? csv_parser_finish(in->csv) : lines_finish(in);
-        if (r < 0) {
-                if (in->err->code == 0)
-                        s3b_error_set(in->err, r, "CSV parser: %s", strerror(-r));
-                goto finish;
-        }
-        if (in->spec->format == FORMAT_CSV && in->spec->csv.header == HEADER_REQUIRED && !in->header_done)
-                r = s3b_error_set(in->err, -EBADMSG, "no header row: the file is empty");
-finish:
         if (r < 0)
-                in->failed = true;
-        in->err = NULL;
+                return in->err->code == 0 ? s3b_error_set(in->err, r, "CSV parser: %s", strerror(-r))
+                                          : r;
+        if (in->spec->format == FORMAT_CSV && in->spec->csv.header == HEADER_REQUIRED && !in->header_done)
+                return s3b_error_set(in->err, -EBADMSG, "no header row: the file is empty");
+        return 0;
+}
+
+int ingest_finish(Ingest *in, IngestStats *ret_stats, S3bError *err) {
+        S3bError dummy;
+        int r;
+
+        if (in->failed)
+                r = s3b_error_set(err, -EINVAL, "ingest already failed");
+        else {
+                in->err = err ? err : &dummy;
+                s3b_error_clear(in->err);
+                r = finish(in);
+        }
+        r = settle(in, r);
         in->stats.gzip = in->mode == MODE_GZIP;
         if (ret_stats)
                 *ret_stats = in->stats;

@@ -95,7 +95,8 @@ int ingest_new(const PipelineSpec *spec, const TableShape *table, const char *ob
 /* Where the object came from, for computed attributes (source_key, source_etag,
  * ingested_at). ingest_new() sets the key it was given and the current time; the daemon adds
  * the ETag it pinned the job to. NULL or "" = unknown (the attribute is left out of items).
- * ingested_at 0 = now. Call before the first ingest_feed(). -ENOMEM. */
+ * ingested_at 0 = now. Call before the first ingest_feed(). -ENOMEM, its only failure (a
+ * copy of two strings), so it takes no S3bError: the caller says "out of memory". */
 typedef struct IngestSource {
         const char *key;
         const char *etag;

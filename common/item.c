@@ -89,8 +89,8 @@ static const char *const open_value[] = {
 };
 
 int item_name_init(ItemName *n, const char *name) {
-        Buf b = BUF_INIT(SIZE_MAX / 2);
-        ItemName x = {};
+        _cleanup_(buf_done) Buf b = BUF_INIT(SIZE_MAX / 2);
+        _cleanup_(item_name_done) ItemName x = {};
         int r;
 
         r = buf_append_char(&b, '"');
@@ -99,31 +99,26 @@ int item_name_init(ItemName *n, const char *name) {
         if (r >= 0)
                 r = buf_append(&b, "\":", 2);
         if (r < 0)
-                goto fail;
+                return r;
         x.json_len = b.len;
         x.size = strlen(name);
         for (size_t t = 0; t < ELEMENTSOF(open_value); t++) {
-                Buf o = BUF_INIT(SIZE_MAX / 2);
+                _cleanup_(buf_done) Buf o = BUF_INIT(SIZE_MAX / 2);
 
                 r = buf_append_char(&o, ',');
                 if (r >= 0)
                         r = buf_append(&o, b.data, b.len);
                 if (r >= 0)
                         r = buf_append_str(&o, open_value[t]);
-                if (r < 0) {
-                        buf_done(&o);
-                        goto fail;
-                }
+                if (r < 0)
+                        return r;
                 x.open_len[t] = o.len - 1;
                 x.open[t] = buf_steal(&o);
         }
         x.json = buf_steal(&b);
         *n = x;
+        x = (ItemName) {};
         return 0;
-fail:
-        buf_done(&b);
-        item_name_done(&x);
-        return r;
 }
 
 void item_name_done(ItemName *n) {

@@ -43,7 +43,9 @@ typedef struct ItemBuilder {
         size_t n_attrs;
 } ItemBuilder;
 
-/* max_json bounds the JSON text (-ENOBUFS past it). */
+/* max_json bounds the JSON text (-ENOBUFS past it). The builder runs per value on the row
+ * path and returns codes only (-ENOBUFS, -ENOMEM, -EINVAL); the schema's caller names the
+ * line (common/ingest). */
 void item_builder_init(ItemBuilder *b, size_t max_json);
 void item_builder_done(ItemBuilder *b);
 

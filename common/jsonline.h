@@ -30,7 +30,8 @@ void json_line_init(JsonLine *j, size_t max);
 void json_line_done(JsonLine *j);
 
 /* 0 with the tree in *ret (the caller cJSON_Delete()s it), 1 with *ret_why when the line is
- * not one JSON value as described above, or -ENOMEM / -ENOBUFS. */
+ * not one JSON value as described above, or -ENOMEM / -ENOBUFS (codes only, per line on the
+ * row path: common/ingest names the line). */
 int json_line_parse(JsonLine *j, const char *line, size_t n, cJSON **ret, const char **ret_why);
 
 /* The literal of a number from json_line_parse(): true with its text, false for any other

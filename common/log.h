@@ -63,7 +63,8 @@ typedef struct Logger Logger;
 
 /* ident: SYSLOG_IDENTIFIER and nothing else (copied; NULL = "s3batchd"). fd: where lines go,
  * -1 for stderr; the Logger does not own it. max_level: LOG_ERR..LOG_DEBUG; entries above it
- * are dropped. Returns 0 or -ENOMEM / -EINVAL. */
+ * are dropped. Returns 0 or -ENOMEM / -EINVAL: a code only, since the sink cannot report its
+ * own failure; main() prints it on stderr. */
 int logger_new(const char *ident, LogTarget target, int fd, int max_level, Logger **ret);
 Logger *logger_free(Logger *l);
 DEFINE_CLEANUP_FUNC(Logger *, logger_free);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/mailbox.h"
+#include "common/time-util.h"
 
 typedef struct Node {
         struct Node *next;
@@ -124,18 +125,16 @@ void *mailbox_pop(Mailbox *m) {
 }
 
 void *mailbox_wait(Mailbox *m, uint64_t timeout_usec) {
-        struct timespec ts;
+        struct timespec ts = { 0 };
         uint64_t kicks;
         void *item = NULL;
 
         if (timeout_usec != MAILBOX_FOREVER) {
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_sec += (time_t) (timeout_usec / 1000000u);
-                ts.tv_nsec += (long) (timeout_usec % 1000000u) * 1000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
+                usec_t start = now(CLOCK_MONOTONIC);
+
+                /* saturate: a huge timeout is a deadline far away, not one in the past */
+                ts = timespec_store(timeout_usec > USEC_INFINITY - start ? USEC_INFINITY
+                                                                          : start + timeout_usec);
         }
         pthread_mutex_lock(&m->synced.lock);
         kicks = m->synced.kicks;
@@ -151,21 +150,39 @@ void *mailbox_wait(Mailbox *m, uint64_t timeout_usec) {
         return item;
 }
 
-void mailbox_close(Mailbox *m) {
+/* close and kick are one wake-up: they differ only in what changes under the lock. */
+static void wake_all(Mailbox *m, bool close) {
         pthread_mutex_lock(&m->synced.lock);
-        m->synced.closed = true;
+        if (close)
+                m->synced.closed = true;
+        else
+                m->synced.kicks++;
         pthread_cond_broadcast(&m->synced.cond);
         pthread_mutex_unlock(&m->synced.lock);
         signal_fd(m);
 }
 
-bool mailbox_closed(Mailbox *m) {
-        bool v;
+/* One consistent read of the state that mailbox_closed() and mailbox_size() report. */
+static size_t snapshot(Mailbox *m, bool *ret_closed) {
+        size_t n;
 
         pthread_mutex_lock(&m->synced.lock);
-        v = m->synced.closed;
+        n = m->synced.n;
+        if (ret_closed)
+                *ret_closed = m->synced.closed;
         pthread_mutex_unlock(&m->synced.lock);
-        return v;
+        return n;
+}
+
+void mailbox_close(Mailbox *m) {
+        wake_all(m, true);
+}
+
+bool mailbox_closed(Mailbox *m) {
+        bool closed;
+
+        (void) snapshot(m, &closed);
+        return closed;
 }
 
 int mailbox_fd(Mailbox *m) {
@@ -179,18 +196,9 @@ void mailbox_ack_fd(Mailbox *m) {
 }
 
 void mailbox_kick(Mailbox *m) {
-        pthread_mutex_lock(&m->synced.lock);
-        m->synced.kicks++;
-        pthread_cond_broadcast(&m->synced.cond);
-        pthread_mutex_unlock(&m->synced.lock);
-        signal_fd(m);
+        wake_all(m, false);
 }
 
 size_t mailbox_size(Mailbox *m) {
-        size_t n;
-
-        pthread_mutex_lock(&m->synced.lock);
-        n = m->synced.n;
-        pthread_mutex_unlock(&m->synced.lock);
-        return n;
+        return snapshot(m, NULL);
 }

@@ -8,7 +8,10 @@
  *
  * The mailbox never looks at or frees the items: whoever posts hands the item over whole, and
  * whoever pops owns it. Posting never blocks (the caller bounds how much it posts) and fails
- * only with -ENOMEM, or -ESHUTDOWN once the mailbox is closed. Thread-safe throughout. */
+ * only with -ENOMEM, or -ESHUTDOWN once the mailbox is closed. Thread-safe throughout.
+ *
+ * Errors are codes only, no S3bError: a thread primitive's -ENOMEM, -ESHUTDOWN or eventfd's
+ * errno say all there is, and the daemon, which alone knows which hand-off failed, logs it. */
 #pragma once
 
 #include <stdbool.h>

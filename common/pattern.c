@@ -217,8 +217,11 @@ int pattern_new(const char *regex, Pattern **ret, char *errbuf, size_t errlen) {
         Pattern *pt = calloc(1, sizeof(*pt));
         int r;
 
-        if (!pt)
+        if (!pt) {
+                if (errbuf && errlen)
+                        snprintf(errbuf, errlen, "out of memory");
                 return -ENOMEM;
+        }
         r = regcomp(&pt->re, regex, REG_EXTENDED | REG_NOSUB);
         if (r != 0) {
                 if (errbuf && errlen)

@@ -18,12 +18,14 @@
 
 typedef struct Pattern Pattern;
 
-/* -EINVAL with regerror()'s text in errbuf when the regex does not compile; -ENOMEM. */
+/* -EINVAL when the regex does not compile, -ENOMEM; errbuf (the message, as an S3bError's
+ * would be: conf/ reports it at the YAML node) gets regerror()'s text or "out of memory". */
 int pattern_new(const char *regex, Pattern **ret, char *errbuf, size_t errlen);
 Pattern *pattern_free(Pattern *p);
 DEFINE_CLEANUP_FUNC(Pattern *, pattern_free);
 
-/* Searches s[0, n) like regexec(): 1 when it matches, 0 when not, -ENOMEM. s need not be
+/* Searches s[0, n) like regexec(): 1 when it matches, 0 when not, -ENOMEM (per value on the
+ * row path: a code only; the schema's caller names the line). s need not be
  * NUL-terminated but must not contain NUL bytes (a POSIX regex cannot see past one; the
  * schema rejects such values before matching). */
 int pattern_match(const Pattern *p, const char *s, size_t n);

@@ -110,53 +110,93 @@ static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
 
-const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
-        const char *what = integral ? "not an integer" : "not a number";
-        size_t i = 0, int_start, int_end, frac_start, frac_end;
-        size_t total, first = SIZE_MAX, last = 0, k;
-        bool neg = false, has_exp = false, exp_neg = false;
-        long exp = 0, e10;
+/* A number's text taken apart: where its integer and fraction digits are, its sign and its
+ * exponent. Digit k of the mantissa is the integer digits first, then the fraction's. */
+typedef struct NumText {
+        const char *v;
+        size_t int_start, int_end, frac_start, frac_end;
+        long exp;
+        bool neg, has_exp;
+} NumText;
 
+static inline char num_digit(const NumText *t, size_t k) {
+        size_t int_len = t->int_end - t->int_start;
+
+        return k < int_len ? t->v[t->int_start + k] : t->v[t->frac_start + k - int_len];
+}
+
+/* [+-]digits[.digits][(e|E)[+-]digits], the fraction and exponent only when !integral. False
+ * when v is not one. */
+static bool num_lex(const char *v, size_t n, bool integral, NumText *t) {
+        size_t i = 0;
+
+        *t = (NumText) { .v = v };
         if (i < n && (v[i] == '+' || v[i] == '-'))
-                neg = v[i++] == '-';
-        int_start = i;
+                t->neg = v[i++] == '-';
+        t->int_start = i;
         while (i < n && is_digit(v[i]))
                 i++;
-        int_end = frac_start = frac_end = i;
+        t->int_end = t->frac_start = t->frac_end = i;
         if (!integral && i < n && v[i] == '.') {
-                frac_start = ++i;
+                t->frac_start = ++i;
                 while (i < n && is_digit(v[i]))
                         i++;
-                frac_end = i;
+                t->frac_end = i;
         }
-        total = (int_end - int_start) + (frac_end - frac_start);
-        if (total == 0)
-                return what;
+        if (t->int_end == t->int_start && t->frac_end == t->frac_start)
+                return false;
         if (!integral && i < n && (v[i] == 'e' || v[i] == 'E')) {
                 size_t exp_start;
+                bool exp_neg = false;
 
-                has_exp = true;
+                t->has_exp = true;
                 i++;
                 if (i < n && (v[i] == '+' || v[i] == '-'))
                         exp_neg = v[i++] == '-';
                 exp_start = i;
                 while (i < n && is_digit(v[i])) {
-                        if (exp < 1000000)      /* anything this big is out of range anyway */
-                                exp = exp * 10 + (v[i] - '0');
+                        if (t->exp < 1000000)   /* anything this big is out of range anyway */
+                                t->exp = t->exp * 10 + (v[i] - '0');
                         i++;
                 }
                 if (i == exp_start)
-                        return what;
+                        return false;
                 if (exp_neg)
-                        exp = -exp;
+                        t->exp = -t->exp;
         }
-        if (i != n)
-                return what;
+        return i == n;
+}
 
-        /* digit k of the mantissa, integer digits first, then the fraction's */
-#define DIGIT(k) ((k) < int_end - int_start ? v[int_start + (k)] : v[frac_start + (k) - (int_end - int_start)])
-        for (k = 0; k < total; k++)
-                if (DIGIT(k) != '0') {
+/* The canonical text: sign, the integer part without leading zeros ("0" when there is none),
+ * the fraction without trailing zeros, the exponent as written. first/last: the first and
+ * last non-zero mantissa digits. Room was reserved. */
+static void num_put_canon(const NumText *t, size_t first, size_t last, Buf *canon) {
+        size_t int_len = t->int_end - t->int_start, s = first < int_len ? first : int_len;
+
+        if (t->neg)
+                buf_append_char(canon, '-');
+        if (s == int_len)
+                buf_append_char(canon, '0');
+        else
+                buf_append(canon, t->v + t->int_start + s, int_len - s);
+        if (last >= int_len) {
+                buf_append_char(canon, '.');
+                buf_append(canon, t->v + t->frac_start, last - int_len + 1);
+        }
+        if (t->has_exp && t->exp != 0)
+                buf_printf(canon, "E%ld", t->exp);
+}
+
+const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
+        size_t total, first = SIZE_MAX, last = 0;
+        NumText t;
+        long e10;
+
+        if (!num_lex(v, n, integral, &t))
+                return integral ? "not an integer" : "not a number";
+        total = (t.int_end - t.int_start) + (t.frac_end - t.frac_start);
+        for (size_t k = 0; k < total; k++)
+                if (num_digit(&t, k) != '0') {
                         if (first == SIZE_MAX)
                                 first = k;
                         last = k;
@@ -172,39 +212,20 @@ const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *can
         }
         if (last - first + 1 > N_MAX_DIGITS)
                 return "more than 38 significant digits";
-        e10 = (long) (int_end - int_start) - (long) first - 1 + exp;
+        e10 = (long) (t.int_end - t.int_start) - (long) first - 1 + t.exp;
         if (e10 < N_MIN_EXP || e10 > N_MAX_EXP)
                 return "magnitude out of DynamoDB's range (1E-130 to 9.99E+125)";
 
         if (buf_reserve(canon, n + 24) < 0 || (key && buf_reserve(key, n + 24) < 0))
                 return "number too long";
-        if (neg)
-                buf_append_char(canon, '-');
-        /* integer part without leading zeros, "0" when there is none */
-        {
-                size_t int_len = int_end - int_start, s = first < int_len ? first : int_len;
-
-                if (s == int_len)
-                        buf_append_char(canon, '0');
-                else
-                        buf_append(canon, v + int_start + s, int_len - s);
-                /* fraction without trailing zeros */
-                if (last >= int_len) {
-                        buf_append_char(canon, '.');
-                        buf_append(canon, v + frac_start, last - int_len + 1);
-                }
-        }
-        if (has_exp && exp != 0)
-                buf_printf(canon, "E%ld", exp);
-
+        num_put_canon(&t, first, last, canon);
         if (key) {
-                if (neg)
+                if (t.neg)
                         buf_append_char(key, '-');
-                for (k = first; k <= last; k++)
-                        buf_append_char(key, DIGIT(k));
+                for (size_t k = first; k <= last; k++)
+                        buf_append_char(key, num_digit(&t, k));
                 buf_printf(key, "E%ld", e10);
         }
-#undef DIGIT
         return NULL;
 }
 
@@ -359,7 +380,8 @@ static int find_key(Schema *s, const char *name, const char *what, int *ret_col,
 }
 
 /* Marks the column that writes index key attribute `a` (if any) with the index's rules. */
-static int mark_index_attr(Schema *s, const TableIndex *ix, const TableKeyAttr *a, unsigned max) {
+static int mark_index_attr(Schema *s, const TableIndex *ix, const TableKeyAttr *a, unsigned max,
+                           S3bError *err) {
         int i = a->name[0] ? pipeline_spec_attribute_index(s->spec, a->name) : -1;
         SchemaColumn *c;
 
@@ -372,14 +394,14 @@ static int mark_index_attr(Schema *s, const TableIndex *ix, const TableKeyAttr *
         free(c->index);
         if (asprintf(&c->index, "%s %s", table_index_kind(ix), ix->name) < 0) {
                 c->index = NULL;
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory naming index %s", ix->name);
         }
         c->index_max = max;
         return 0;
 }
 
 /* The per-column key rules: computed once here so a row pays one flag test per field. */
-static int setup_key_rules(Schema *s, const TableShape *table) {
+static int setup_key_rules(Schema *s, const TableShape *table, S3bError *err) {
         int r;
 
         if (s->pk >= 0) {
@@ -399,9 +421,9 @@ static int setup_key_rules(Schema *s, const TableShape *table) {
         for (size_t i = 0; table && i < table->n_indexes; i++) {
                 const TableIndex *ix = &table->indexes[i];
 
-                r = mark_index_attr(s, ix, &ix->hash, DYNAMO_PARTITION_KEY_MAX);
+                r = mark_index_attr(s, ix, &ix->hash, DYNAMO_PARTITION_KEY_MAX, err);
                 if (r >= 0)
-                        r = mark_index_attr(s, ix, &ix->range, DYNAMO_SORT_KEY_MAX);
+                        r = mark_index_attr(s, ix, &ix->range, DYNAMO_SORT_KEY_MAX, err);
                 if (r < 0)
                         return r;
         }
@@ -417,13 +439,13 @@ static int setup_key_rules(Schema *s, const TableShape *table) {
 
 
 /* ddb-json: the key and index key rules kept for the rows, which carry their own types. */
-static int setup_ddb_rules(Schema *s, const TableShape *table) {
+static int setup_ddb_rules(Schema *s, const TableShape *table, S3bError *err) {
         const PipelineSpec *spec = s->spec;
         size_t n = 2 + (table ? 2 * table->n_indexes : 0);
 
         s->ddb_rules = calloc(n, sizeof(*s->ddb_rules));
         if (!s->ddb_rules)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for the key rules");
         for (int k = 0; k < 2; k++) {
                 const char *name = k == 0 ? spec->partition_key : spec->sort_key;
                 DdbKeyRule *r = &s->ddb_rules[s->n_ddb_rules];
@@ -467,7 +489,7 @@ static int setup_columns(Schema *s, S3bError *err) {
         s->cells = calloc(spec->n_columns ? spec->n_columns : 1, sizeof(*s->cells));
         s->order = calloc(spec->n_columns ? spec->n_columns : 1, sizeof(*s->order));
         if (!s->columns || !s->map || !s->cells || !s->order)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for %zu columns", spec->n_columns);
         s->n_columns = spec->n_columns;
         for (size_t i = 0; i < spec->n_columns; i++) {
                 const ColumnSpec *cs = &spec->columns[i];
@@ -476,7 +498,7 @@ static int setup_columns(Schema *s, S3bError *err) {
                 c->spec = cs;
                 r = item_name_init(&c->name, column_spec_attribute(cs));
                 if (r < 0)
-                        return r;
+                        return s3b_error_set(err, r, "column '%s': %s", cs->name, strerror(-r));
                 c->sep = cs->separator ? cs->separator : "|";
                 c->sep_len = strlen(c->sep);
                 if (c->sep_len == 0)
@@ -489,7 +511,8 @@ static int setup_columns(Schema *s, S3bError *err) {
                                 return s3b_error_set(err, -EINVAL, "column '%s': pattern '%s': %s",
                                                      cs->name, cs->pattern, msg);
                         if (r < 0)
-                                return r;
+                                return s3b_error_set(err, r, "column '%s': pattern: %s", cs->name,
+                                                     strerror(-r));
                 }
                 s->map[i] = s->order[i] = i;
         }
@@ -503,7 +526,8 @@ static int setup_computed(Schema *s, S3bError *err) {
 
         s->computed = calloc(spec->n_computed ? spec->n_computed : 1, sizeof(*s->computed));
         if (!s->computed)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for %zu computed attributes",
+                                     spec->n_computed);
         s->n_computed = spec->n_computed;
         for (size_t i = 0; i < spec->n_computed; i++) {
                 SchemaComputed *c = &s->computed[i];
@@ -512,7 +536,8 @@ static int setup_computed(Schema *s, S3bError *err) {
                 c->ttl_col = -1;
                 r = item_name_init(&c->name, c->spec->attribute);
                 if (r < 0)
-                        return r;
+                        return s3b_error_set(err, r, "computed '%s': %s", c->spec->attribute,
+                                             strerror(-r));
                 if (c->spec->kind == COMPUTED_TTL && c->spec->ttl_column) {
                         c->ttl_col = pipeline_spec_column_index(spec, c->spec->ttl_column);
                         if (c->ttl_col < 0 || spec->columns[c->ttl_col].type != COLUMN_DATE)
@@ -563,7 +588,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
                 field_max = 400 * 1024;
         s = calloc(1, sizeof(*s));
         if (!s)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for the schema");
         s->spec = spec;
         s->pk = s->sk = s->pk_comp = s->sk_comp = -1;
         /* allocated before any early return, so schema_free() finds them initialised */
@@ -578,7 +603,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
         ddb_conv_init(&s->conv);
         r = schema_set_source(s, NULL, NULL, 0);
         if (r < 0)
-                return r;
+                return s3b_error_set(err, r, "out of memory for the schema");
         r = setup_columns(s, err);
         if (r >= 0)
                 r = setup_computed(s, err);
@@ -586,13 +611,13 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
                 return r;
         s->null_lens = calloc(spec->csv.n_null_values + 1, sizeof(*s->null_lens));
         if (!s->null_lens)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for the null values");
         for (size_t i = 0; i < spec->csv.n_null_values; i++) {
                 s->null_lens[i] = strlen(spec->csv.null_values[i]);
                 s->null_len_mask |= UINT64_C(1) << MIN(s->null_lens[i], (size_t) 63);
         }
         if (ddb) {
-                r = setup_ddb_rules(s, table);
+                r = setup_ddb_rules(s, table, err);
                 if (r >= 0 && table)
                         r = table_shape_check_spec(table, spec, err);
                 if (r < 0)
@@ -604,7 +629,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
                 if (r >= 0 && table)
                         r = table_shape_check_spec(table, spec, err);
                 if (r >= 0)
-                        r = setup_key_rules(s, table);
+                        r = setup_key_rules(s, table, err);
                 if (r < 0)
                         return r;
         }
@@ -612,7 +637,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
         if (buf_reserve(&s->canon, 64) < 0 ||
             buf_reserve(&s->key_pk, 64) < 0 || buf_reserve(&s->key_sk, 64) < 0 ||
             buf_reserve(&s->reason, 256) < 0)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory for the row buffers");
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -644,13 +669,13 @@ static size_t column_named(const Schema *s, const char *h, size_t n) {
 int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *err) {
         _cleanup_free_ size_t *map = NULL;
         _cleanup_free_ bool *seen = NULL;
-        Buf missing = BUF_INIT(2048), unknown = BUF_INIT(2048), repeated = BUF_INIT(2048);
-        int r = 0;
+        _cleanup_(buf_done) Buf missing = BUF_INIT(2048), unknown = BUF_INIT(2048),
+                                repeated = BUF_INIT(2048);
 
         map = calloc(n ? n : 1, sizeof(*map));
         seen = calloc(s->n_columns ? s->n_columns : 1, sizeof(*seen));
         if (!map || !seen)
-                return -ENOMEM;
+                return s3b_error_set(err, -ENOMEM, "out of memory binding %zu header fields", n);
         for (size_t i = 0; i < n; i++) {
                 size_t j = column_named(s, fields[i].data, fields[i].len);
 
@@ -666,25 +691,19 @@ int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *er
         for (size_t j = 0; j < s->n_columns; j++)
                 if (!seen[j])
                         list_add(&missing, s->columns[j].spec->name, strlen(s->columns[j].spec->name));
-        if (missing.len || unknown.len || repeated.len) {
-                r = s3b_error_set(err, -EBADMSG,
-                                  "header does not match the columns of pipeline '%s':%s%s%s%s%s%s",
-                                  s->spec->name ? s->spec->name : "",
-                                  missing.len ? " missing: " : "", buf_str(&missing),
-                                  unknown.len ? (missing.len ? "; unknown: " : " unknown: ") : "",
-                                  buf_str(&unknown),
-                                  repeated.len ? (missing.len || unknown.len ? "; repeated: " : " repeated: ") : "",
-                                  buf_str(&repeated));
-                goto finish;
-        }
+        if (missing.len || unknown.len || repeated.len)
+                return s3b_error_set(err, -EBADMSG,
+                                     "header does not match the columns of pipeline '%s':%s%s%s%s%s%s",
+                                     s->spec->name ? s->spec->name : "",
+                                     missing.len ? " missing: " : "", buf_str(&missing),
+                                     unknown.len ? (missing.len ? "; unknown: " : " unknown: ") : "",
+                                     buf_str(&unknown),
+                                     repeated.len ? (missing.len || unknown.len ? "; repeated: " : " repeated: ") : "",
+                                     buf_str(&repeated));
         free(s->map);
         s->map = TAKE_PTR(map);
         s->n_map = n;
-finish:
-        buf_done(&missing);
-        buf_done(&unknown);
-        buf_done(&repeated);
-        return r;
+        return 0;
 }
 
 /* Runs for every field: most values are ruled out by their length alone. */
@@ -828,18 +847,11 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
         return why ? 1 : 0;
 }
 
+/* One set element: its comparable form first, so mem_span_cmp() sorts an array of these. */
 typedef struct Span {
+        MemSpan s;
         size_t off;             /* into the element's base (the cell, or s->setkeys) */
-        const char *p;
-        size_t n;
 } Span;
-
-static int span_cmp(const void *a, const void *b) {
-        const Span *x = a, *y = b;
-        int d = memcmp(x->p, y->p, MIN(x->n, y->n));
-
-        return d ? d : (x->n > y->n) - (x->n < y->n);
-}
 
 static int span_add(Schema *s, size_t i, Span sp) {
         if (i == s->spans_cap) {
@@ -924,7 +936,7 @@ static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, s
                         }
                         r = buf_append(&s->setkeys, s->key_sk.data, s->key_sk.len);
                         if (r >= 0)
-                                r = span_add(s, count, (Span) { off, NULL, s->key_sk.len });
+                                r = span_add(s, count, (Span) { { NULL, s->key_sk.len }, off });
                         size += item_number_size(s->canon.data, s->canon.len);
                         v = s->canon.data;
                         n = s->canon.len;
@@ -936,7 +948,7 @@ static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, s
                                 *ret_why = reason(s, "set element '%.*s': %s", (int) MIN(n, (size_t) 64), v, why);
                                 return 1;
                         }
-                        r = span_add(s, count, (Span) { 0, v, n });
+                        r = span_add(s, count, (Span) { { v, n }, 0 });
                         size += n;
                 }
                 if (r >= 0 && count > 0)
@@ -960,13 +972,13 @@ static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, s
         sp = s->spans;
         if (numbers)
                 for (size_t i = 0; i < count; i++)
-                        sp[i].p = s->setkeys.data + sp[i].off;
-        qsort(sp, count, sizeof(Span), span_cmp);
+                        sp[i].s.p = s->setkeys.data + sp[i].off;
+        qsort(sp, count, sizeof(Span), mem_span_cmp);
         for (size_t i = 1; i < count; i++)
-                if (span_cmp(&sp[i - 1], &sp[i]) == 0) {
+                if (mem_span_cmp(&sp[i - 1], &sp[i]) == 0) {
                         *ret_why = numbers ? "the set holds the same number twice (DynamoDB sets are unique)"
                                            : reason(s, "the set holds '%.*s' twice (DynamoDB sets are unique)",
-                                                    (int) MIN(sp[i].n, (size_t) 64), sp[i].p);
+                                                    (int) MIN(sp[i].s.n, (size_t) 64), sp[i].s.p);
                         return 1;
                 }
         r = buf_append_str(&s->av, "]}");
@@ -1071,6 +1083,15 @@ static const char *key_rules(Schema *s, const SchemaColumn *c, size_t n) {
         return NULL;
 }
 
+/* An item_add*() result as a row outcome: past the item's bound the row is rejected. */
+static inline int item_outcome(int r, const char **ret_why) {
+        if (r == -ENOBUFS) {
+                *ret_why = "item too large";
+                return 1;
+        }
+        return r < 0 ? r : 0;
+}
+
 /* One column's non-null value into the item. 0, 1 (ret_why), or < 0. */
 static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder *item,
                      const char **ret_why) {
@@ -1085,8 +1106,8 @@ static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder 
                                                         : build_set(s, c, cell, &size, ret_why);
                 if (r != 0)
                         return r;
-                r = item_add_raw(item, &c->name, s->av.data, s->av.len, size);
-                goto added;
+                return item_outcome(item_add_raw(item, &c->name, s->av.data, s->av.len, size),
+                                    ret_why);
         }
         if (cell->json) {
                 *ret_why = reason(s, "expected a %s, found %s", column_type_to_string(t), json_kind(cell->json));
@@ -1106,13 +1127,7 @@ static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder 
         }
         if (c->key_rules && (*ret_why = key_rules(s, c, vlen)))
                 return 1;
-        r = item_add(item, &c->name, column_item_type(t), v, vlen);
-added:
-        if (r == -ENOBUFS) {
-                *ret_why = "item too large";
-                return 1;
-        }
-        return r < 0 ? r : 0;
+        return item_outcome(item_add(item, &c->name, column_item_type(t), v, vlen), ret_why);
 }
 
 /* The computed attributes, after the columns. 0, 1 (ret_why), or < 0. */
@@ -1184,12 +1199,9 @@ static int add_computed(Schema *s, uint64_t line, ItemBuilder *item, const char 
                         }
                         s->parts[(int) i == s->pk_comp ? 0 : 1] = (KeyPart) { type, v, n };
                 }
-                r = item_add(item, &c->name, type == 'N' ? ITEM_N : ITEM_S, v, strlen(v));
-                if (r == -ENOBUFS) {
-                        *ret_why = "item too large";
-                        return 1;
-                }
-                if (r < 0)
+                r = item_outcome(item_add(item, &c->name, type == 'N' ? ITEM_N : ITEM_S, v, strlen(v)),
+                                 ret_why);
+                if (r != 0)
                         return r;
         }
         return 0;
@@ -1261,6 +1273,7 @@ static int build_row(Schema *s, size_t n_order, uint64_t line, ItemBuilder *item
         r = build_key(s, key, &why);
         if (r <= 0)
                 return r;
+        /* the one way out for a rejected row (a goto as the single exit, not for cleanup) */
 reject:
         *ret_reject = (SchemaReject) {
                 .column = pos,

@@ -70,7 +70,9 @@ const char *schema_column_name_at(const Schema *s, unsigned column);
 size_t schema_n_columns(const Schema *s);
 
 /* Checks one row. 0: the item is in *item (complete JSON) and the key in *key (see
- * IngestItem.key); 1: rejected, *ret_reject says why; < 0: -ENOMEM / -ENOBUFS. */
+ * IngestItem.key); 1: rejected, *ret_reject says why; < 0: -ENOMEM / -ENOBUFS. The row
+ * functions take no S3bError: they run per row, a negative code is the whole story, and the
+ * caller names the line (common/ingest: "line N: <strerror>"). */
 int schema_row(Schema *s, const CsvField *fields, size_t n, ItemBuilder *item, Buf *key,
                SchemaReject *ret_reject);
 /* The same, for the row starting on `line` (for the computed source_line). */
@@ -94,7 +96,7 @@ int schema_row_ddb(Schema *s, const cJSON *line_obj, ItemBuilder *item, Buf *key
 
 /* Where the rows come from, for computed attributes: the object key and ETag (either may be
  * NULL: unknown, and the attribute is then left out) and when the ingest began (epoch s).
- * -ENOMEM. */
+ * -ENOMEM, its only failure, so no S3bError: the caller says "out of memory". */
 int schema_set_source(Schema *s, const char *key, const char *etag, int64_t ingested_at);
 
 /* The value checks on their own. Each returns NULL when v is valid, else the reason. */

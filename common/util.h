@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -43,6 +44,27 @@ static inline void closep(int *fd) {
                 close(*fd);
 }
 #define _cleanup_close_ _cleanup_(closep)
+
+/* Orders two byte strings like memcmp(), a shorter one first when it is the other's prefix:
+ * the order of sort keys and set elements (common/ddbvalue.c, common/schema.c). */
+static inline int memcmp_len(const void *a, size_t an, const void *b, size_t bn) {
+        int d = memcmp(a, b, MIN(an, bn));
+
+        return d ? d : (an > bn) - (an < bn);
+}
+
+/* A borrowed byte string. mem_span_cmp() is its qsort order (memcmp_len), also for an array of
+ * structs whose first member is a MemSpan. */
+typedef struct MemSpan {
+        const char *p;
+        size_t n;
+} MemSpan;
+
+static inline int mem_span_cmp(const void *a, const void *b) {
+        const MemSpan *x = a, *y = b;
+
+        return memcmp_len(x->p, x->n, y->p, y->n);
+}
 
 /* Compare without leaking timing, for secrets and MACs. */
 static inline int memeq_ct(const void *a, const void *b, size_t n) {

@@ -125,10 +125,10 @@ static void load_endpoints(Loader *ld, const YNode *v, ConfigAws *a) {
         if (!load_expect(ld, v, path, YNODE_MAPPING))
                 return;
         load_check_keys(ld, v, path, keys);
-        get_string(ld, v, path, "sqs", false, 2048, check_endpoint_url, &a->endpoint_sqs);
-        get_string(ld, v, path, "s3", false, 2048, check_endpoint_url, &a->endpoint_s3);
-        get_string(ld, v, path, "dynamodb", false, 2048, check_endpoint_url, &a->endpoint_dynamodb);
-        get_string(ld, v, path, "sns", false, 2048, check_endpoint_url, &a->endpoint_sns);
+        load_get_string(ld, v, path, "sqs", false, 2048, check_endpoint_url, &a->endpoint_sqs);
+        load_get_string(ld, v, path, "s3", false, 2048, check_endpoint_url, &a->endpoint_s3);
+        load_get_string(ld, v, path, "dynamodb", false, 2048, check_endpoint_url, &a->endpoint_dynamodb);
+        load_get_string(ld, v, path, "sns", false, 2048, check_endpoint_url, &a->endpoint_sns);
 }
 
 /* The bundle is read by libcurl at the first HTTPS request, hours after a reload perhaps:
@@ -174,17 +174,17 @@ static void load_aws(Loader *ld, const YNode *root, ConfigAws *a) {
         if (!v || !load_expect(ld, v, "aws", YNODE_MAPPING))
                 return;
         load_check_keys(ld, v, "aws", keys);
-        get_string(ld, v, "aws", "region", false, 32, check_region, &a->region);
-        get_string(ld, v, "aws", "profile", false, 128, NULL, &a->profile);
+        load_get_string(ld, v, "aws", "region", false, 32, check_region, &a->region);
+        load_get_string(ld, v, "aws", "profile", false, 128, NULL, &a->profile);
         e = load_field(ld, v, "aws", "endpoints", false);
         if (e)
                 load_endpoints(ld, e, a);
-        get_bool(ld, v, "aws", "s3_force_path_style", &a->s3_force_path_style);
-        get_string(ld, v, "aws", "ca_bundle", false, 4095, check_ca_bundle, &a->ca_bundle);
-        get_unsigned(ld, v, "aws", "max_attempts", 1, 20, &a->max_attempts);
-        get_unsigned(ld, v, "aws", "max_attempts_batch", 1, 100, &a->max_attempts_batch);
-        get_unsigned(ld, v, "aws", "connect_timeout_ms", 100, 600000, &a->connect_timeout_ms);
-        get_unsigned(ld, v, "aws", "request_timeout_ms", 1000, 3600000, &a->request_timeout_ms);
+        load_get_bool(ld, v, "aws", "s3_force_path_style", &a->s3_force_path_style);
+        load_get_string(ld, v, "aws", "ca_bundle", false, 4095, check_ca_bundle, &a->ca_bundle);
+        load_get_unsigned(ld, v, "aws", "max_attempts", 1, 20, &a->max_attempts);
+        load_get_unsigned(ld, v, "aws", "max_attempts_batch", 1, 100, &a->max_attempts_batch);
+        load_get_unsigned(ld, v, "aws", "connect_timeout_ms", 100, 600000, &a->connect_timeout_ms);
+        load_get_unsigned(ld, v, "aws", "request_timeout_ms", 1000, 3600000, &a->request_timeout_ms);
 }
 
 static void load_queue(Loader *ld, const YNode *root, ConfigQueue *q) {
@@ -197,17 +197,17 @@ static void load_queue(Loader *ld, const YNode *root, ConfigQueue *q) {
         if (!v || !load_expect(ld, v, "queue", YNODE_MAPPING))
                 return;
         load_check_keys(ld, v, "queue", keys);
-        get_string(ld, v, "queue", "url", true, 2048, check_queue_url, &q->url);
+        load_get_string(ld, v, "queue", "url", true, 2048, check_queue_url, &q->url);
         /* ReceiveMessage limits (SQS API Reference): WaitTimeSeconds ≤ 20, MaxNumberOfMessages
          * ≤ 10, VisibilityTimeout ≤ 12 hours; 0 would hand a file to a second worker at once */
-        get_unsigned(ld, v, "queue", "wait_seconds", 1, 20, &q->wait_seconds);
-        get_unsigned(ld, v, "queue", "max_messages", 1, 10, &q->max_messages);
-        get_unsigned(ld, v, "queue", "visibility_timeout", 1, 43200, &q->visibility_timeout);
+        load_get_unsigned(ld, v, "queue", "wait_seconds", 1, 20, &q->wait_seconds);
+        load_get_unsigned(ld, v, "queue", "max_messages", 1, 10, &q->max_messages);
+        load_get_unsigned(ld, v, "queue", "visibility_timeout", 1, 43200, &q->visibility_timeout);
         /* the same bound SQS puts on a redrive policy's maxReceiveCount */
-        get_unsigned(ld, v, "queue", "max_receive_count", 1, 1000, &q->max_receive_count);
+        load_get_unsigned(ld, v, "queue", "max_receive_count", 1, 1000, &q->max_receive_count);
         /* a release is a ChangeMessageVisibility: at most 12 hours (SQS API Reference) */
-        get_unsigned(ld, v, "queue", "retry_delay_min", 1, 43200, &q->retry_delay_min);
-        get_unsigned(ld, v, "queue", "retry_delay_max", 1, 43200, &q->retry_delay_max);
+        load_get_unsigned(ld, v, "queue", "retry_delay_min", 1, 43200, &q->retry_delay_min);
+        load_get_unsigned(ld, v, "queue", "retry_delay_max", 1, 43200, &q->retry_delay_max);
         if (q->retry_delay_max < q->retry_delay_min)
                 load_report(ld, ynode_get(v, "retry_delay_max") ? ynode_get(v, "retry_delay_max") :
                             ynode_get(v, "retry_delay_min"),
@@ -223,9 +223,9 @@ static void load_location(Loader *ld, const YNode *root, const char *name, Confi
 
         if (v && load_expect(ld, v, name, YNODE_MAPPING)) {
                 load_check_keys(ld, v, name, keys);
-                get_string(ld, v, name, "bucket", true, 63, check_bucket_name, &l->bucket);
+                load_get_string(ld, v, name, "bucket", true, 63, check_bucket_name, &l->bucket);
                 /* the original key is appended as is: "done" + "in/a.csv" = "donein/a.csv" */
-                if (get_string(ld, v, name, "prefix", false, 1024, check_key_prefix, &l->prefix) &&
+                if (load_get_string(ld, v, name, "prefix", false, 1024, check_key_prefix, &l->prefix) &&
                     l->prefix && l->prefix[0] && l->prefix[strlen(l->prefix) - 1] != '/')
                         load_warn(ld, ynode_get(v, "prefix"), load_join(p, name, "prefix"),
                                   "does not end with '/': keys become '%.64sKEY'", l->prefix);
@@ -266,7 +266,7 @@ static void load_notify(Loader *ld, const YNode *root, ConfigNotify *n) {
                 return;
         load_check_keys(ld, v, "notify", keys);
         /* a notify section without a topic is a forgotten ARN, not "notifications off" */
-        get_string(ld, v, "notify", "topic_arn", true, 1024, check_sns_topic_arn, &n->topic_arn);
+        load_get_string(ld, v, "notify", "topic_arn", true, 1024, check_sns_topic_arn, &n->topic_arn);
         on = ynode_get(v, "on");
         if (on && ynode_is_null(on))
                 load_report(ld, on, "notify.on", "expected a list of events, got nothing (null)");
@@ -288,11 +288,11 @@ static void load_globals(Loader *ld, const YNode *root, Config *c) {
                 LOG_LEVEL_NOTICE, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
         int k;
 
-        get_unsigned(ld, root, "", "workers", 1, 256, &c->workers);
-        get_unsigned(ld, root, "", "shutdown_grace", 0, 3600, &c->shutdown_grace);
-        if (get_choice(ld, root, "", "log_level", levels, &k))
+        load_get_unsigned(ld, root, "", "workers", 1, 256, &c->workers);
+        load_get_unsigned(ld, root, "", "shutdown_grace", 0, 3600, &c->shutdown_grace);
+        if (load_get_choice(ld, root, "", "log_level", levels, &k))
                 c->log_level = level_values[k];
-        get_string(ld, root, "", "metrics_file", false, 4095, check_abs_path, &c->metrics_file);
+        load_get_string(ld, root, "", "metrics_file", false, 4095, check_abs_path, &c->metrics_file);
 }
 
 /* ---- cross-checks ---- */

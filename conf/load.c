@@ -157,8 +157,8 @@ static bool text_ok(Loader *ld, const YNode *v, const char *path, const char *s,
         return true;
 }
 
-bool get_string(Loader *ld, const YNode *map, const char *path, const char *key, bool required,
-                size_t max, CheckFn check, char **out) {
+bool load_get_string(Loader *ld, const YNode *map, const char *path, const char *key, bool required,
+                     size_t max, CheckFn check, char **out) {
         const YNode *v = load_field(ld, map, path, key, required);
         char p[LOAD_PATH_MAX], why[CHECK_WHY_MAX], q[80];
         const char *s;
@@ -226,8 +226,8 @@ static void report_range(Loader *ld, const YNode *v, const char *path, uint64_t 
                             min, max, q);
 }
 
-bool get_u64(Loader *ld, const YNode *map, const char *path, const char *key, uint64_t min,
-             uint64_t max, uint64_t *out) {
+bool load_get_u64(Loader *ld, const YNode *map, const char *path, const char *key, uint64_t min,
+                  uint64_t max, uint64_t *out) {
         const YNode *v = load_field(ld, map, path, key, false);
         char p[LOAD_PATH_MAX], q[80];
         const char *s;
@@ -253,17 +253,17 @@ bool get_u64(Loader *ld, const YNode *map, const char *path, const char *key, ui
         return true;
 }
 
-bool get_unsigned(Loader *ld, const YNode *map, const char *path, const char *key, unsigned min,
-                  unsigned max, unsigned *out) {
+bool load_get_unsigned(Loader *ld, const YNode *map, const char *path, const char *key, unsigned min,
+                       unsigned max, unsigned *out) {
         uint64_t x;
 
-        if (!get_u64(ld, map, path, key, min, max, &x))
+        if (!load_get_u64(ld, map, path, key, min, max, &x))
                 return false;
         *out = (unsigned) x;
         return true;
 }
 
-bool get_bool(Loader *ld, const YNode *map, const char *path, const char *key, bool *out) {
+bool load_get_bool(Loader *ld, const YNode *map, const char *path, const char *key, bool *out) {
         static const char *const yes[] = { "true", "True", "TRUE" }, *const no[] = { "false", "False", "FALSE" };
         const YNode *v = load_field(ld, map, path, key, false);
         char p[LOAD_PATH_MAX], q[80];
@@ -285,7 +285,7 @@ bool get_bool(Loader *ld, const YNode *map, const char *path, const char *key, b
         return false;
 }
 
-bool get_double(Loader *ld, const YNode *map, const char *path, const char *key, double *out) {
+bool load_get_double(Loader *ld, const YNode *map, const char *path, const char *key, double *out) {
         const YNode *v = load_field(ld, map, path, key, false);
         char p[LOAD_PATH_MAX], q[80];
         const char *s;
@@ -337,8 +337,8 @@ bool load_choice(Loader *ld, const YNode *v, const char *path, const char *const
         return false;
 }
 
-bool get_choice(Loader *ld, const YNode *map, const char *path, const char *key,
-                const char *const *names, int *out) {
+bool load_get_choice(Loader *ld, const YNode *map, const char *path, const char *key,
+                     const char *const *names, int *out) {
         const YNode *v = load_field(ld, map, path, key, false);
         char p[LOAD_PATH_MAX];
 

@@ -1,7 +1,7 @@
 /* Internal to conf/: the pieces of the YAML → Config mapping shared by config.c (top level,
  * AWS, queue, locations, notify, cross-checks) and pipeline.c (pipelines, CSV, columns, key).
  *
- * Every get_* helper reports its own problem at the offending node, as
+ * Every load_get_* helper (one key of a mapping) reports its own problem at the offending node, as
  * "PATH: message" where PATH is the dotted location ("pipelines[0].csv.delimiter"), and
  * returns false, so callers simply go on to the next key: one run reports everything.
  * Out-parameters are left untouched on failure, so defaults survive. */
@@ -39,17 +39,17 @@ const YNode *load_field(Loader *ld, const YNode *map, const char *path, const ch
                         bool required);
 const char *load_scalar(Loader *ld, const YNode *v, const char *path);
 
-bool get_string(Loader *ld, const YNode *map, const char *path, const char *key, bool required,
-                size_t max, CheckFn check, char **out);
-bool get_u64(Loader *ld, const YNode *map, const char *path, const char *key, uint64_t min,
-             uint64_t max, uint64_t *out);
-bool get_unsigned(Loader *ld, const YNode *map, const char *path, const char *key, unsigned min,
-                  unsigned max, unsigned *out);
-bool get_bool(Loader *ld, const YNode *map, const char *path, const char *key, bool *out);
-bool get_double(Loader *ld, const YNode *map, const char *path, const char *key, double *out);
+bool load_get_string(Loader *ld, const YNode *map, const char *path, const char *key, bool required,
+                     size_t max, CheckFn check, char **out);
+bool load_get_u64(Loader *ld, const YNode *map, const char *path, const char *key, uint64_t min,
+                  uint64_t max, uint64_t *out);
+bool load_get_unsigned(Loader *ld, const YNode *map, const char *path, const char *key, unsigned min,
+                       unsigned max, unsigned *out);
+bool load_get_bool(Loader *ld, const YNode *map, const char *path, const char *key, bool *out);
+bool load_get_double(Loader *ld, const YNode *map, const char *path, const char *key, double *out);
 /* names is NULL-terminated; *out is the index of the match */
-bool get_choice(Loader *ld, const YNode *map, const char *path, const char *key,
-                const char *const *names, int *out);
+bool load_get_choice(Loader *ld, const YNode *map, const char *path, const char *key,
+                     const char *const *names, int *out);
 bool load_choice(Loader *ld, const YNode *v, const char *path, const char *const *names,
                  int *out);
 

@@ -101,9 +101,9 @@ static void load_row_limits(Loader *ld, const YNode *csv, const char *path, CsvS
         uint64_t row = c->max_row_bytes, field = 0;
         char p[LOAD_PATH_MAX];
 
-        get_u64(ld, csv, path, "max_row_bytes", 1024, 64 * 1024 * 1024, &row);
+        load_get_u64(ld, csv, path, "max_row_bytes", 1024, 64 * 1024 * 1024, &row);
         c->max_row_bytes = (size_t) row;
-        if (!get_u64(ld, csv, path, "max_field_bytes", 1, 64 * 1024 * 1024, &field)) {
+        if (!load_get_u64(ld, csv, path, "max_field_bytes", 1, 64 * 1024 * 1024, &field)) {
                 c->max_field_bytes = c->max_row_bytes;
                 return;
         }
@@ -129,13 +129,13 @@ static void load_csv(Loader *ld, const YNode *pl, const char *ppath, CsvSpec *c)
         }
         load_check_keys(ld, v, path, keys);
         load_delimiter(ld, v, path, c);
-        if (get_choice(ld, v, path, "header", headers, &k))
+        if (load_get_choice(ld, v, path, "header", headers, &k))
                 c->header = (HeaderMode) k;
-        if (get_choice(ld, v, path, "compression", compressions, &k))
+        if (load_get_choice(ld, v, path, "compression", compressions, &k))
                 c->compression = (Compression) k;
         for (int i = 0; i < _HEADER_MATCH_MAX; i++)
                 matches[i] = header_match_to_string((HeaderMatch) i);
-        if (get_choice(ld, v, path, "header_match", matches, &k))
+        if (load_get_choice(ld, v, path, "header_match", matches, &k))
                 c->header_match = (HeaderMatch) k;
         nv = ynode_get(v, "null_values");
         if (nv)
@@ -152,7 +152,7 @@ static void load_pattern(Loader *ld, const YNode *col, const char *path, ColumnS
         regex_t re;
         int r;
 
-        if (!get_string(ld, col, path, "pattern", false, 1024, NULL, &c->pattern))
+        if (!load_get_string(ld, col, path, "pattern", false, 1024, NULL, &c->pattern))
                 return;
         load_join(p, path, "pattern");
         if (c->type != COLUMN_STRING && c->type != COLUMN_STRING_SET) {
@@ -236,8 +236,8 @@ static void load_bounds(Loader *ld, const YNode *col, const char *path, ColumnSp
         only_for(ld, col, path, "max", numeric, "integer or number");
         if (!numeric)
                 return;
-        c->has_min = get_double(ld, col, path, "min", &c->min);
-        c->has_max = get_double(ld, col, path, "max", &c->max);
+        c->has_min = load_get_double(ld, col, path, "min", &c->min);
+        c->has_max = load_get_double(ld, col, path, "max", &c->max);
         if (c->has_min && c->has_max && c->min > c->max)
                 load_report(ld, ynode_get(col, "max"), load_join(p, path, "max"),
                             "smaller than min");
@@ -256,7 +256,7 @@ static void load_default(Loader *ld, const YNode *col, const char *path, ColumnS
         bool ok = false, b;
         Buf canon = BUF_INIT(64 * 1024);
 
-        if (!get_string(ld, col, path, "default", false, 1024, NULL, &c->default_value) || !c->default_value)
+        if (!load_get_string(ld, col, path, "default", false, 1024, NULL, &c->default_value) || !c->default_value)
                 return;
         load_join(p, path, "default");
         for (size_t i = 0; i < ELEMENTSOF(scalar); i++)
@@ -305,15 +305,15 @@ static void load_mapping(Loader *ld, const YNode *col, const char *path, ColumnS
         char p[LOAD_PATH_MAX];
         bool omit = true;
 
-        if (get_string(ld, col, path, "attribute", false, 255, NULL, &c->attribute) && c->attribute &&
+        if (load_get_string(ld, col, path, "attribute", false, 255, NULL, &c->attribute) && c->attribute &&
             !c->attribute[0])
                 load_report(ld, ynode_get(col, "attribute"), load_join(p, path, "attribute"),
                             "must not be empty");
-        if (get_bool(ld, col, path, "omit_if_null", &omit))
+        if (load_get_bool(ld, col, path, "omit_if_null", &omit))
                 c->keep_null = !omit;
         only_for(ld, col, path, "separator", is_set_type(c->type), "string_set or number_set");
         if (is_set_type(c->type) &&
-            get_string(ld, col, path, "separator", false, 16, NULL, &c->separator) && c->separator &&
+            load_get_string(ld, col, path, "separator", false, 16, NULL, &c->separator) && c->separator &&
             !c->separator[0])
                 load_report(ld, ynode_get(col, "separator"), load_join(p, path, "separator"),
                             "must not be empty");
@@ -334,7 +334,7 @@ static void load_column(Loader *ld, const YNode *col, const char *path, ColumnSp
                 return;
         load_check_keys(ld, col, path, keys);
         /* DynamoDB key attribute names are at most 255 bytes; hold every column to it */
-        if (get_string(ld, col, path, "name", true, 255, NULL, &c->name) && c->name &&
+        if (load_get_string(ld, col, path, "name", true, 255, NULL, &c->name) && c->name &&
             !c->name[0])
                 load_report(ld, ynode_get(col, "name"), load_join(p, path, "name"),
                             "must not be empty");
@@ -348,12 +348,12 @@ static void load_column(Loader *ld, const YNode *col, const char *path, ColumnSp
                         return;
                 c->type = (ColumnType) k;
         }
-        get_bool(ld, col, path, "required", &c->required);
+        load_get_bool(ld, col, path, "required", &c->required);
         load_pattern(ld, col, path, c);
         only_for(ld, col, path, "max_length", c->type == COLUMN_STRING || c->type == COLUMN_STRING_SET,
                  "string or string_set");
         if ((c->type == COLUMN_STRING || c->type == COLUMN_STRING_SET) &&
-            get_u64(ld, col, path, "max_length", 1, MAX_STRING_BYTES, &max_len))
+            load_get_u64(ld, col, path, "max_length", 1, MAX_STRING_BYTES, &max_len))
                 c->max_length = (size_t) max_len;
         load_enum_values(ld, col, path, c);
         load_bounds(ld, col, path, c);
@@ -451,9 +451,9 @@ static void load_ttl(Loader *ld, const YNode *v, const char *path, const Pipelin
                 return;
         load_check_keys(ld, v, path, keys);
         c->kind = COMPUTED_TTL;
-        get_u64(ld, v, path, "add_days", 0, 36500, &days);
+        load_get_u64(ld, v, path, "add_days", 0, 36500, &days);
         c->add_days = (int64_t) days;
-        if (!get_string(ld, v, path, "from", true, 255, NULL, &from) || !from)
+        if (!load_get_string(ld, v, path, "from", true, 255, NULL, &from) || !from)
                 return;
         if (strcmp(from, "ingested_at") == 0) {
                 free(from);
@@ -477,7 +477,7 @@ static void load_one_computed(Loader *ld, const YNode *v, const char *path, cons
         if (!load_expect(ld, v, path, YNODE_MAPPING))
                 return;
         load_check_keys(ld, v, path, keys);
-        if (get_string(ld, v, path, "attribute", true, 255, NULL, &c->attribute) && c->attribute &&
+        if (load_get_string(ld, v, path, "attribute", true, 255, NULL, &c->attribute) && c->attribute &&
             !c->attribute[0])
                 load_report(ld, ynode_get(v, "attribute"), load_join(tp, path, "attribute"), "must not be empty");
         for (int i = 0; i < _SOURCE_MAX; i++)
@@ -487,12 +487,12 @@ static void load_one_computed(Loader *ld, const YNode *v, const char *path, cons
                 load_report(ld, v, path, "give exactly one of from, constant and ttl");
                 return;
         }
-        if (get_choice(ld, v, path, "from", sources, &k)) {
+        if (load_get_choice(ld, v, path, "from", sources, &k)) {
                 c->kind = COMPUTED_SOURCE;
                 c->source = (ComputedSource) k;
         } else if (ynode_get(v, "constant")) {
                 c->kind = COMPUTED_CONSTANT;
-                get_string(ld, v, path, "constant", true, 1024, NULL, &c->constant);
+                load_get_string(ld, v, path, "constant", true, 1024, NULL, &c->constant);
         } else if (ynode_get(v, "ttl"))
                 load_ttl(ld, ynode_get(v, "ttl"), load_join(tp, path, "ttl"), p, c);
 }
@@ -586,11 +586,11 @@ static void load_key(Loader *ld, const YNode *pl, const char *ppath, PipelineSpe
         if (!v || !load_expect(ld, v, load_join(path, ppath, "key"), YNODE_MAPPING))
                 return;
         load_check_keys(ld, v, path, keys);
-        if (get_string(ld, v, path, "partition", true, 255, NULL, &p->partition_key) &&
+        if (load_get_string(ld, v, path, "partition", true, 255, NULL, &p->partition_key) &&
             p->partition_key && bad)
                 check_key_column(ld, ynode_get(v, "partition"), load_join(kp, path, "partition"),
                                  p, bad, p->partition_key);
-        if (!get_string(ld, v, path, "sort", false, 255, NULL, &p->sort_key) || !p->sort_key)
+        if (!load_get_string(ld, v, path, "sort", false, 255, NULL, &p->sort_key) || !p->sort_key)
                 return;
         load_join(kp, path, "sort");
         if (p->partition_key && strcmp(p->partition_key, p->sort_key) == 0)
@@ -616,7 +616,7 @@ static void load_order_group(Loader *ld, const YNode *v, const char *path, Order
         if (!load_expect(ld, v, path, YNODE_MAPPING))
                 return;
         load_check_keys(ld, v, path, keys);
-        if (!get_string(ld, v, path, "regex", true, 1024, NULL, &o->group_regex) || !o->group_regex)
+        if (!load_get_string(ld, v, path, "regex", true, 1024, NULL, &o->group_regex) || !o->group_regex)
                 return;
         r = regcomp(&re, o->group_regex, REG_EXTENDED);
         if (r != 0) {
@@ -667,7 +667,7 @@ static void load_ordering(Loader *ld, const YNode *pl, const char *ppath, Orderi
                 load_report(ld, ynode_get(v, "window"), load_join(p, path, "window"),
                             "only allowed with mode per_prefix or global");
         else
-                get_unsigned(ld, v, path, "window", 0, ORDERING_WINDOW_MAX, &o->window);
+                load_get_unsigned(ld, v, path, "window", 0, ORDERING_WINDOW_MAX, &o->window);
 }
 
 /* ---- one pipeline ---- */
@@ -679,9 +679,9 @@ static void load_match(Loader *ld, const YNode *pl, const char *ppath, PipelineS
 
         if (v && load_expect(ld, v, load_join(path, ppath, "match"), YNODE_MAPPING)) {
                 load_check_keys(ld, v, path, keys);
-                get_string(ld, v, path, "bucket", false, 63, check_bucket_name, &p->match_bucket);
-                get_string(ld, v, path, "prefix", false, 1024, check_key_prefix, &p->match_prefix);
-                get_string(ld, v, path, "suffix", false, 1024, check_key_suffix, &p->match_suffix);
+                load_get_string(ld, v, path, "bucket", false, 63, check_bucket_name, &p->match_bucket);
+                load_get_string(ld, v, path, "prefix", false, 1024, check_key_prefix, &p->match_prefix);
+                load_get_string(ld, v, path, "suffix", false, 1024, check_key_suffix, &p->match_suffix);
         }
         if (!p->match_prefix)
                 p->match_prefix = load_strdup(ld, "");
@@ -722,8 +722,8 @@ static void load_write_capacity(Loader *ld, const YNode *pl, const char *ppath, 
         load_check_keys(ld, v, path, keys);
         if (!load_field(ld, v, path, "units_per_second", true))
                 return;
-        get_u64(ld, v, path, "units_per_second", 1, CAPACITY_UNITS_MAX, &p->write_capacity);
-        get_unsigned(ld, v, path, "instances", 1, INSTANCES_MAX, &p->write_instances);
+        load_get_u64(ld, v, path, "units_per_second", 1, CAPACITY_UNITS_MAX, &p->write_capacity);
+        load_get_unsigned(ld, v, path, "instances", 1, INSTANCES_MAX, &p->write_instances);
 }
 
 static bool is_auto(const YNode *v) {
@@ -744,25 +744,25 @@ static void load_pipeline(Loader *ld, const YNode *pl, const char *path, Pipelin
         if (!load_expect(ld, pl, path, YNODE_MAPPING))
                 return;
         load_check_keys(ld, pl, path, keys);
-        get_string(ld, pl, path, "name", true, 64, check_pipeline_name, &p->name);
+        load_get_string(ld, pl, path, "name", true, 64, check_pipeline_name, &p->name);
         load_match(ld, pl, path, p);
-        get_string(ld, pl, path, "table", true, 255, check_table_name, &p->table);
+        load_get_string(ld, pl, path, "table", true, 255, check_table_name, &p->table);
         for (int i = 0; i < _FORMAT_MAX; i++)
                 formats[i] = input_format_to_string((InputFormat) i);
-        if (get_choice(ld, pl, path, "format", formats, &k))
+        if (load_get_choice(ld, pl, path, "format", formats, &k))
                 p->format = (InputFormat) k;
         load_csv(ld, pl, path, &p->csv);
         load_columns(ld, pl, path, p, &bad);
         load_computed(ld, pl, path, p);
         load_key(ld, pl, path, p, bad);
-        get_u64(ld, pl, path, "max_rejected_rows", 0, UINT64_MAX, &p->max_rejected_rows);
-        if (get_choice(ld, pl, path, "write_mode", modes, &k))
+        load_get_u64(ld, pl, path, "max_rejected_rows", 0, UINT64_MAX, &p->max_rejected_rows);
+        if (load_get_choice(ld, pl, path, "write_mode", modes, &k))
                 p->write_mode = (WriteMode) k;
         load_ordering(ld, pl, path, &p->ordering);
         load_write_capacity(ld, pl, path, p);
         /* write_concurrency: auto (0) | 1..32 */
         if (!is_auto(ynode_get(pl, "write_concurrency")))
-                get_unsigned(ld, pl, path, "write_concurrency", 1, CONCURRENCY_MAX, &p->write_concurrency);
+                load_get_unsigned(ld, pl, path, "write_concurrency", 1, CONCURRENCY_MAX, &p->write_concurrency);
         if (diag_count(&ld->diag) == before && !ld->oom)
                 check_compiles(ld, pl, path, p);
 }

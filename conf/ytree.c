@@ -11,9 +11,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/cleanup.h"
 #include "conf/ytree.h"
-
-DEFINE_CLEANUP_FUNC(yaml_parser_t *, yaml_parser_delete);
 
 typedef struct Builder {
         DiagList *diag;
