@@ -18,6 +18,7 @@
 #include "daemon/commands.h"
 #include "daemon/flowctl.h"
 #include "daemon/job.h"
+#include "daemon/worker.h"
 #include "daemon/pool.h"
 #include "daemon/startup.h"
 

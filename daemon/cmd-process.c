@@ -12,6 +12,7 @@
 #include "daemon/commands.h"
 #include "daemon/flowctl.h"
 #include "daemon/job.h"
+#include "daemon/jobclients.h"
 #include "daemon/outcome.h"
 #include "daemon/startup.h"
 #include "daemon/tablecache.h"
@@ -60,7 +61,8 @@ int cmd_process(const CommandArgs *a) {
         env.log = log;
         env.tables = tables;
         env.flow = flow = flowctl_new(NULL, NULL);     /* NULL: no flow control */
-        job_clients_env(&clients, &env);
+        env.client = clients.client;
+        env.clients = &clients;
         job_run(job, &env);
         job_clients_done(&clients);
 

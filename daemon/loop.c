@@ -25,6 +25,7 @@
 #include "daemon/health.h"
 #include "daemon/inflight.h"
 #include "daemon/job.h"
+#include "daemon/worker.h"
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
 #include "daemon/ordering.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/job.h"
+#include "daemon/status.h"
 #include "daemon/ordering.h"
 
 /* Separates the parts of a group name: no pipeline name, and no MessageGroupId (printable
