@@ -53,7 +53,7 @@ int cmd_process(const CommandArgs *a) {
         r = job_clients_init(&clients, aws, NULL, &err);
         if (r < 0)
                 return log_error_errno(log, r, "AWS client: %s", err.message), 1;
-        tables = tablecache_new(TABLECACHE_TTL_MS);
+        tables = tablecache_new(TABLECACHE_TTL_USEC);
         if (!tables) {
                 job_clients_done(&clients);
                 return log_error_errno(log, -ENOMEM, "Out of memory"), 1;

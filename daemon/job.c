@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/aws/client.h"
 #include "common/aws/dynamodb.h"
@@ -18,6 +17,7 @@
 #include "common/aws/sigv4.h"
 #include "common/ingest.h"
 #include "common/log.h"
+#include "common/time-util.h"
 #include "daemon/errclass.h"
 #include "daemon/flowctl.h"
 #include "daemon/job.h"
@@ -97,11 +97,9 @@ Job *job_free(Job *j) {
         return NULL;
 }
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+/* Milliseconds since job_run began, for the summary's duration_ms. */
+static uint64_t elapsed_ms(const Job *j) {
+        return (now(CLOCK_MONOTONIC) - j->start_usec) / USEC_PER_MSEC;
 }
 
 static bool cancelled(const JobEnv *env) {
@@ -262,7 +260,7 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                 /* The table's key and index shape, for the row rules; asked per file because
                  * an index can be added at any time. Its failure is classified like any other
                  * (a missing table is a configuration error, throttling transient). */
-                r = tablecache_get(env->tables, env->client, j->spec->table, now_ms(), &table, &err);
+                r = tablecache_get(env->tables, env->client, j->spec->table, now(CLOCK_MONOTONIC), &table, &err);
                 if (r == -ECANCELED || (r < 0 && cancelled(env)))
                         return READ_CANCELLED;
                 if (r < 0) {
@@ -395,7 +393,7 @@ static void finish_moved(Job *j, const JobEnv *env, Report *report) {
         int r;
 
         /* The summary (error.json, SNS) carries the duration up to the move. */
-        j->duration_ms = now_ms() - j->start_ms;
+        j->duration_ms = elapsed_ms(j);
         r = outcome_settle(j, env, report, &step, &err);
         if (r >= 0)
                 return;
@@ -436,7 +434,7 @@ static void notify_only(Job *j, const JobEnv *env) {
         S3bError err = {};
         int r;
 
-        j->duration_ms = now_ms() - j->start_ms;
+        j->duration_ms = elapsed_ms(j);
         r = outcome_notify(j, env, &err);
         if (r >= 0)
                 return;
@@ -516,7 +514,7 @@ static void repair(Job *j, const JobEnv *env) {
                         return;         /* still the newest after its rows were written */
                 if (round == REPAIR_ROUNDS_MAX)
                         break;
-                n->start_ms = now_ms();
+                n->start_usec = now(CLOCK_MONOTONIC);
                 switch (read_rows(n, env, scratch, &err)) {
                 case READ_OK:
                 case READ_FILE_FAILED:  /* its own job fails it; rows written are its rows */
@@ -621,7 +619,7 @@ static void process(Job *j, const JobEnv *env) {
 }
 
 void job_run(Job *j, const JobEnv *env) {
-        j->start_ms = now_ms();
+        j->start_usec = now(CLOCK_MONOTONIC);
         log_debug_f(env->log, LOG_FIELDS(LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key),
                                          LOG_STR("PIPELINE", j->spec->name)),
                     "Processing s3://%s/%s", j->bucket, j->key);
@@ -631,7 +629,7 @@ void job_run(Job *j, const JobEnv *env) {
                 process(j, env);
                 maybe_give_up(j, env);
         }
-        j->duration_ms = now_ms() - j->start_ms;
+        j->duration_ms = elapsed_ms(j);
 
         if (env->metrics) {
                 MetricsOutcome o = j->status == JOB_SUCCESS ? METRICS_OUTCOME_SUCCESS :

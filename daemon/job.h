@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/time-util.h"
 #include "common/util.h"
 #include "conf/config.h"
 #include "daemon/status.h"
@@ -46,7 +47,7 @@ typedef struct Job {
         char event_id[33];              /* stable id of (bucket, key, ETag, version, sequencer) */
         unsigned receive_count;         /* ApproximateReceiveCount, 0 when not from SQS */
         void *owner;                    /* the caller's (e.g. the SQS message); never touched */
-        uint64_t start_ms;              /* CLOCK_MONOTONIC when job_run began */
+        usec_t start_usec;              /* CLOCK_MONOTONIC when job_run began */
 
         /* result */
         JobStatus status;

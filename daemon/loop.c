@@ -20,6 +20,7 @@
 #include "common/aws/retry.h"
 #include "common/event.h"
 #include "common/log.h"
+#include "common/time-util.h"
 #include "daemon/awsmetrics.h"
 #include "daemon/checker.h"
 #include "daemon/health.h"
@@ -34,8 +35,7 @@
 #include "daemon/queue.h"
 #include "daemon/sdnotify.h"
 
-#define USEC UINT64_C(1000000)
-#define METRICS_INTERVAL_USEC (10ULL * USEC)
+#define METRICS_INTERVAL_USEC (10ULL * USEC_PER_SEC)
 /* While the startup checks wait for AWS: systemd's start timeout is pushed out by this much at
  * every status tick, as long as the checker thread makes progress (sd_notify(3),
  * EXTEND_TIMEOUT_USEC). */
@@ -101,10 +101,6 @@ struct Loop {
         char degraded_jobs[600];
         uint64_t receiver_ok_mark;      /* poller_successes() when SQS was marked degraded */
 };
-
-static uint64_t now_usec(void) {
-        return health_now_usec();
-}
 
 /* ---- status ---- */
 
@@ -197,7 +193,7 @@ static bool release_must_wait(Loop *l, const InflightMsg *m) {
         Poller *p = queue_receiver(l->q);
 
         return m->extending ||
-               (l->stopping && (!poller_exited(p) || now_usec() < poller_server_quiet_usec(p)));
+               (l->stopping && (!poller_exited(p) || now(CLOCK_MONOTONIC) < poller_server_quiet_usec(p)));
 }
 
 /* Returns false when m is gone (could not even be handed to the queue side). */
@@ -243,7 +239,7 @@ static void message_settle(Loop *l, InflightMsg *m) {
                 send_settle(l, m, QUEUE_OP_RELEASE, 0);
                 return;
         }
-        delay = MAX(inflight_retry_delay(l->inflight, m, now_usec()), m->retry_floor);
+        delay = MAX(inflight_retry_delay(l->inflight, m, now(CLOCK_MONOTONIC)), m->retry_floor);
         log_full_f(l->log, LOG_INFO, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
                    "Message %s comes back in %u s (receive %u)", m->msg->message_id, delay,
                    m->msg->receive_count);
@@ -300,9 +296,9 @@ static void on_settled(Loop *l, const QueueCommand *c, const QueueEntry *e, Infl
          * is still ours and kept invisible, so an outage does not make a finished file come
          * back. An entry SQS refused (a stale receipt handle) is not worth another try. */
         if (c->op == QUEUE_OP_DELETE && c->result < 0 && c->result != -ECANCELED && !l->stopping &&
-            !(m->ceiling_reached && m->visible_at_usec <= now_usec())) {
-                m->settle_retry_at_usec = now_usec() +
-                        aws_retry_backoff_ms(&l->rng, MIN(m->settle_attempts, 6u), 1000, DELETE_RETRY_CAP_MS) * 1000;
+            !(m->ceiling_reached && m->visible_at_usec <= now(CLOCK_MONOTONIC))) {
+                m->settle_retry_at_usec = now(CLOCK_MONOTONIC) +
+                        aws_retry_backoff_ms(&l->rng, MIN(m->settle_attempts, 6u), 1000, DELETE_RETRY_CAP_MS) * USEC_PER_MSEC;
                 if (m->settle_attempts % 10 == 1)
                         log_settle_failure(l, c, e, m);
                 return;
@@ -316,7 +312,7 @@ static void on_settled(Loop *l, const QueueCommand *c, const QueueEntry *e, Infl
 static int on_queue(sd_event_source *s, int fd, uint32_t revents, void *ud) {
         Loop *l = ud;
         QueueCommand *c;
-        uint64_t now = now_usec();
+        usec_t t = now(CLOCK_MONOTONIC);
 
         queue_ack_fd(l->q);
         while ((c = queue_pop_done(l->q))) {
@@ -330,7 +326,7 @@ static int on_queue(sd_event_source *s, int fd, uint32_t revents, void *ud) {
                         if (!m)
                                 continue;
                         if (c->op == QUEUE_OP_EXTEND)
-                                on_extended(l, c, &c->entries[i], m, now);
+                                on_extended(l, c, &c->entries[i], m, t);
                         else
                                 on_settled(l, c, &c->entries[i], m);
                 }
@@ -353,7 +349,7 @@ static void ceiling_checks(Loop *l, InflightMsg *m, uint64_t now) {
                    "Message %s is still in work %" PRIu64 " s before SQS's visibility ceiling (%u s "
                    "after its receive): it cannot be kept hidden past it, so it will become visible "
                    "and be received again while its job runs; the redo is version-safe",
-                   m->msg->message_id, (uint64_t) (ceiling > now ? (ceiling - now) / USEC : 0),
+                   m->msg->message_id, (uint64_t) (ceiling > now ? (ceiling - now) / USEC_PER_SEC : 0),
                    (unsigned) SQS_VISIBILITY_CEILING_S);
 }
 
@@ -380,7 +376,7 @@ static void send_extensions(Loop *l, uint64_t now) {
                                               "Message %s cannot be hidden any longer (SQS's %u s ceiling); "
                                               "it becomes visible in %" PRIu64 " s", m->msg->message_id,
                                               (unsigned) SQS_VISIBILITY_CEILING_S,
-                                              (uint64_t) (m->visible_at_usec > now ? (m->visible_at_usec - now) / USEC : 0));
+                                              (uint64_t) (m->visible_at_usec > now ? (m->visible_at_usec - now) / USEC_PER_SEC : 0));
                         continue;
                 }
                 if (!c && !(c = queue_command_new(QUEUE_OP_EXTEND))) {
@@ -403,7 +399,7 @@ static void send_extensions(Loop *l, uint64_t now) {
 static int on_extend_timer(sd_event_source *s, uint64_t usec, void *ud) {
         Loop *l = ud;
 
-        send_extensions(l, now_usec());
+        send_extensions(l, now(CLOCK_MONOTONIC));
         /* at shutdown, releases held back until the server's side of a cancelled poll ended */
         if (l->stopping)
                 send_deferred_releases(l);
@@ -413,11 +409,11 @@ static int on_extend_timer(sd_event_source *s, uint64_t usec, void *ud) {
 
 /* At the earliest deadline of the table, and at least every second (ceiling warnings). */
 static void arm_extend_timer(Loop *l) {
-        uint64_t now = now_usec(), due = MIN(inflight_next_due(l->inflight), now + USEC);
+        usec_t t = now(CLOCK_MONOTONIC), due = MIN(inflight_next_due(l->inflight), t + USEC_PER_SEC);
 
         if (!l->extend_timer)
                 return;
-        sd_event_source_set_time(l->extend_timer, MAX(due, now));
+        sd_event_source_set_time(l->extend_timer, MAX(due, t));
         sd_event_source_set_enabled(l->extend_timer, SD_EVENT_ONESHOT);
 }
 
@@ -491,7 +487,7 @@ static void finish_job(Loop *l, Job *j) {
  * (failed: its message) they come back a second after it; behind a FIFO message (failed NULL)
  * at once, SQS keeps their order. */
 static void hand_back_behind(Loop *l, const void *unit, const InflightMsg *failed, const char *what) {
-        unsigned delay = failed ? inflight_retry_delay(l->inflight, failed, now_usec()) + 1 : 0;
+        unsigned delay = failed ? inflight_retry_delay(l->inflight, failed, now(CLOCK_MONOTONIC)) + 1 : 0;
         Job *w;
 
         while ((w = ordering_take_behind(l->ordering, unit))) {
@@ -532,17 +528,17 @@ static void arm_order_timer(Loop *l) {
 
 /* Starts every waiting job whose turn has come. */
 static void run_ready(Loop *l) {
-        uint64_t now = now_usec();
+        usec_t t = now(CLOCK_MONOTONIC);
         Job *j;
 
-        while (!l->stopping && (j = ordering_pop_ready(l->ordering, now))) {
+        while (!l->stopping && (j = ordering_pop_ready(l->ordering, t))) {
                 InflightMsg *msg = j->owner;
 
                 msg->n_waiting--;
                 log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg->msg->message_id),
                                                LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key)),
                             "Its turn: s3://%s/%s (received %" PRIu64 " ms ago)", j->bucket, j->key,
-                            (now - msg->received_usec) / 1000);
+                            (t - msg->received_usec) / USEC_PER_MSEC);
                 submit_job(l, j);
         }
         arm_order_timer(l);
@@ -637,7 +633,7 @@ static void settle_now(Loop *l, PollerMessage *m, QueueOp op) {
 static int order_job(Loop *l, InflightMsg *msg, Job *j, const S3EventRecord *rec) {
         _cleanup_free_ char *group = NULL;
         OrderKey key = {};
-        uint64_t eligible = now_usec();
+        uint64_t eligible = now(CLOCK_MONOTONIC);
         const void *unit = j;
         int r;
 
@@ -649,7 +645,7 @@ static int order_job(Loop *l, InflightMsg *msg, Job *j, const S3EventRecord *rec
                 r = ordering_group_for(j->spec, j->key, &group);
                 /* the window counts from the receive: how long an earlier file of the group
                  * may take to reach us after this one */
-                eligible = msg->received_usec + (uint64_t) j->spec->ordering.window * USEC;
+                eligible = msg->received_usec + (uint64_t) j->spec->ordering.window * USEC_PER_SEC;
                 key.has_time = ordering_parse_time(rec->event_time, &key.time_usec) == 0;
                 key.sequencer = rec->sequencer;
         }
@@ -801,7 +797,7 @@ static int on_metrics(sd_event_source *s, uint64_t usec, void *ud) {
         /* a receive succeeded since SQS was marked degraded */
         if (l->q && l->degraded_sqs[0] && poller_successes(queue_receiver(l->q)) > l->receiver_ok_mark)
                 clear_degraded_sqs(l);
-        if (l->phase == PHASE_STARTING && !l->stopping && health_ok(h, now_usec(), 2 * USEC))
+        if (l->phase == PHASE_STARTING && !l->stopping && health_ok(h, now(CLOCK_MONOTONIC), 2 * USEC_PER_SEC))
                 sdnotify_extend_timeout(STARTUP_EXTEND_USEC);
         write_metrics(l);
         update_status(l);
@@ -814,13 +810,13 @@ static int on_metrics(sd_event_source *s, uint64_t usec, void *ud) {
 static int on_watchdog(sd_event_source *s, uint64_t usec, void *ud) {
         Loop *l = ud;
         const char *stuck = NULL;
-        uint64_t now = now_usec();
+        usec_t t = now(CLOCK_MONOTONIC);
         bool ok;
 
         if (l->q)
-                ok = queue_healthy(l->q, now, &stuck);
+                ok = queue_healthy(l->q, t, &stuck);
         else {
-                ok = health_ok(checker_health(l->checker), now, 2 * USEC);
+                ok = health_ok(checker_health(l->checker), t, 2 * USEC_PER_SEC);
                 stuck = "checker";
         }
         if (ok) {
@@ -911,7 +907,7 @@ static void startup_result(Loop *l, const CheckResult *res) {
         log_warning(l->log, "Startup: %s", l->waiting);
         metrics_set_degraded(l->metrics, METRICS_DEGRADED_STARTUP, true);
         update_status(l);
-        sd_event_source_set_time(l->startup_retry, now_usec() + delay_ms * 1000);
+        sd_event_source_set_time(l->startup_retry, now(CLOCK_MONOTONIC) + delay_ms * USEC_PER_MSEC);
         sd_event_source_set_enabled(l->startup_retry, SD_EVENT_ONESHOT);
 }
 
@@ -1011,7 +1007,7 @@ static void begin_shutdown(Loop *l, const char *why) {
         /* The grace plus a margin for releasing messages (which may wait for the server's
          * side of the cancelled long poll to end): systemd must not kill us meanwhile (it
          * only ever extends, never shortens TimeoutStopSec). */
-        sdnotify_extend_timeout(((uint64_t) l->config->shutdown_grace + l->queue.wait_seconds + 15) * USEC);
+        sdnotify_extend_timeout(((uint64_t) l->config->shutdown_grace + l->queue.wait_seconds + 15) * USEC_PER_SEC);
         log_info(l->log, "%s: stopping; waiting up to %u s for %u message(s) in work", why,
                  l->config->shutdown_grace, inflight_count(l->inflight));
         /* The receiver's long poll is cancelled; messages it still hands over are released
@@ -1034,7 +1030,7 @@ static void begin_shutdown(Loop *l, const char *why) {
         arm_order_timer(l);
         if (inflight_count(l->inflight) > 0)
                 sd_event_add_time(l->event, &l->grace, CLOCK_MONOTONIC,
-                                  now_usec() + (uint64_t) l->config->shutdown_grace * USEC, 0, on_grace, l);
+                                  now(CLOCK_MONOTONIC) + (uint64_t) l->config->shutdown_grace * USEC_PER_SEC, 0, on_grace, l);
         update_status(l);
         maybe_exit(l);
 }
@@ -1094,35 +1090,35 @@ static int add_source(Loop *l, int r, sd_event_source **s) {
 static uint64_t call_budget_usec(const Config *c) {
         uint64_t attempts = MAX(c->aws.max_attempts, 1u);
 
-        return attempts * ((uint64_t) c->aws.connect_timeout_ms + c->aws.request_timeout_ms) * 1000u +
-               (attempts - 1) * (uint64_t) AWS_RETRY_CAP_MS_DEFAULT * 1000u + 5 * USEC;
+        return attempts * ((uint64_t) c->aws.connect_timeout_ms + c->aws.request_timeout_ms) * USEC_PER_MSEC +
+               (attempts - 1) * (uint64_t) AWS_RETRY_CAP_MS_DEFAULT * USEC_PER_MSEC + 5 * USEC_PER_SEC;
 }
 
 static int add_timers(Loop *l) {
         sd_event_source *s = NULL;
-        uint64_t now = now_usec();
+        usec_t t = now(CLOCK_MONOTONIC);
         int r;
 
-        r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, now + METRICS_INTERVAL_USEC,
+        r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, t + METRICS_INTERVAL_USEC,
                                             0, on_metrics, l), &s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ON);
         if (r >= 0 && l->watchdog_usec > 0) {
-                r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, now + l->watchdog_usec / 4,
+                r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, t + l->watchdog_usec / 4,
                                                     0, on_watchdog, l), &s);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(s, SD_EVENT_ON);
         }
         if (r >= 0)
-                r = sd_event_add_time(l->event, &l->extend_timer, CLOCK_MONOTONIC, now + USEC, 0,
+                r = sd_event_add_time(l->event, &l->extend_timer, CLOCK_MONOTONIC, t + USEC_PER_SEC, 0,
                                       on_extend_timer, l);
         if (r >= 0)
-                r = sd_event_add_time(l->event, &l->startup_retry, CLOCK_MONOTONIC, now, 0,
+                r = sd_event_add_time(l->event, &l->startup_retry, CLOCK_MONOTONIC, t, 0,
                                       on_startup_retry, l);
         if (r >= 0)
                 r = sd_event_source_set_enabled(l->startup_retry, SD_EVENT_OFF);
         if (r >= 0)
-                r = sd_event_add_time(l->event, &l->order_timer, CLOCK_MONOTONIC, now, 0, on_order_timer, l);
+                r = sd_event_add_time(l->event, &l->order_timer, CLOCK_MONOTONIC, t, 0, on_order_timer, l);
         if (r >= 0)
                 r = sd_event_source_set_enabled(l->order_timer, SD_EVENT_OFF);
         return r;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/time-util.h"
 #include "daemon/status.h"
 #include "daemon/ordering.h"
 
@@ -109,7 +110,7 @@ static int64_t days_from_civil(int y, int m, int d) {
 
 int ordering_parse_time(const char *s, int64_t *ret_usec) {
         int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-        int64_t frac = 0, scale = 1000000;
+        int64_t frac = 0, scale = (int64_t) USEC_PER_SEC;
         const char *p = s;
 
         if (!s || digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 || *p++ != '-' ||
@@ -140,7 +141,7 @@ int ordering_parse_time(const char *s, int64_t *ret_usec) {
         if (*p)
                 return -EINVAL;
         *ret_usec = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
-                     sign * (oh * 3600 + om * 60)) * 1000000 + frac;
+                     sign * (oh * 3600 + om * 60)) * (int64_t) USEC_PER_SEC + frac;
         return 0;
 }
 

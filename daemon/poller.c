@@ -13,6 +13,7 @@
 #include "common/aws/retry.h"
 #include "common/aws/sqs.h"
 #include "common/mailbox.h"
+#include "common/time-util.h"
 #include "daemon/poller.h"
 
 struct Poller {
@@ -56,17 +57,11 @@ PollerMessage *poller_message_free(PollerMessage *m) {
 
 /* Waits up to ms for stop; returns true when stopping. */
 static bool sleep_unless_stopped(Poller *p, uint64_t ms) {
-        struct timespec ts;
+        /* pthread_cond_timedwait() takes a CLOCK_REALTIME deadline */
+        struct timespec ts = timespec_store(now(CLOCK_REALTIME) + ms * USEC_PER_MSEC);
         bool stopping;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long) (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
-        health_busy(p->opts.health, ms * 1000 + 1000000);
+        health_busy(p->opts.health, ms * USEC_PER_MSEC + USEC_PER_SEC);
         pthread_mutex_lock(&p->synced.lock);
         while (!p->synced.stopping)
                 if (pthread_cond_timedwait(&p->synced.cond, &p->synced.lock, &ts) == ETIMEDOUT)
@@ -140,14 +135,14 @@ static void *poller_main(void *arg) {
 
                 /* The visibility timeout (and SQS's 12-hour ceiling) starts when SQS hands a
                  * message out, which is never before this call started. */
-                started = health_now_usec();
+                started = now(CLOCK_MONOTONIC);
                 health_busy(p->opts.health, p->opts.call_budget_usec);
                 r = sqs_receive_message(p->client, p->queue_url, want, p->opts.wait_seconds,
                                         p->opts.visibility_timeout, &msgs, &n, &err);
                 health_idle(p->opts.health);
                 if (r == -ECANCELED)
                         atomic_store(&p->server_quiet_usec,
-                                     started + ((uint64_t) p->opts.wait_seconds + 1) * 1000000u);
+                                     started + ((uint64_t) p->opts.wait_seconds + 1) * USEC_PER_SEC);
                 queued = r >= 0 ? hand_over(p, msgs, n, started) : 0;
                 if (r >= 0)
                         atomic_fetch_add(&p->successes, 1);

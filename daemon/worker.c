@@ -42,7 +42,7 @@ static int worker_init(void *ud, unsigned index, void **ret_state) {
         r = job_clients_init(&w->clients, sh->aws, sh->cancel, &err);
         if (r < 0)
                 return log_error_errno(sh->log, r, "worker %u: %s", index, err.message);
-        w->tables = tablecache_new(TABLECACHE_TTL_MS);
+        w->tables = tablecache_new(TABLECACHE_TTL_USEC);
         if (!w->tables)
                 return -ENOMEM;
         w->env = (JobEnv) { .log = sh->log, .metrics = sh->metrics, .cancel = sh->cancel,

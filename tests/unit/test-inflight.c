@@ -11,7 +11,7 @@
 
 #include "daemon/inflight.h"
 
-#define S INFLIGHT_USEC
+#define S USEC_PER_SEC
 #define T0 (1000 * S)
 
 static PollerMessage *msg(uint64_t received, unsigned receive_count) {
