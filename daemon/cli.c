@@ -56,9 +56,31 @@ void cli_usage(FILE *out, const CliCommand *commands, size_t n_commands) {
                      "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
+/* Each option's help, once: a command's help lists those it accepts. */
+static const struct {
+        unsigned flag;
+        const char *text;
+} option_help[] = {
+        { CLI_OPT_PIPELINE, "  -p, --pipeline NAME use this pipeline instead of the first whose match accepts\n"
+                            "                      the key (FILE.csv.gz also matches suffix .csv unless\n"
+                            "                      compression is none)\n" },
+        { CLI_OPT_QUIET, "  -q, --quiet         print only the verdict: nothing for a valid configuration,\n"
+                         "                      only the summary of a validated file\n" },
+        { CLI_OPT_DUMP, "      --dump          print the effective configuration (defaults filled in)\n"
+                        "                      as YAML on stdout when the file is valid\n" },
+        { CLI_OPT_FORMAT, "      --format FORMAT csv (default, delimiter sniffed) or jsonl\n" },
+        { CLI_OPT_ROWS, "      --rows N        rows to sample (default 1000, at most 1000000)\n" },
+};
+
 void cli_command_help(FILE *out, const CliCommand *cmd) {
-        fprintf(out, "Usage: s3batchd [OPTIONS] %s%s%s\n\n%s\n%s", cmd->name,
-                cmd->synopsis[0] ? " " : "", cmd->synopsis, cmd->help, global_help);
+        fprintf(out, "Usage: s3batchd [OPTIONS] %s%s%s\n\n%s", cmd->name,
+                cmd->synopsis[0] ? " " : "", cmd->synopsis, cmd->help);
+        if (cmd->options)
+                fputs("\nOptions:\n", out);
+        for (size_t i = 0; i < ELEMENTSOF(option_help); i++)
+                if (cmd->options & option_help[i].flag)
+                        fputs(option_help[i].text, out);
+        fprintf(out, "\n%s", global_help);
 }
 
 static unsigned option_flag(int c) {
@@ -109,7 +131,7 @@ static int usage_error(const CliCommand *cmd, const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fprintf(stderr, "\nTry 's3batchd %s%s--help'.\n", cmd ? cmd->name : "", cmd ? " " : "");
-        return 0;
+        return COMMAND_USAGE;
 }
 
 /* The option getopt_long refused, as the user wrote it. */
@@ -142,19 +164,18 @@ static int pick_command(const CliCommand *commands, size_t n, bool check, int ar
                 *ret = named;
         if (named)
                 optind++;
-        return 1;
+        return CLI_RUN;
 }
 
 int cli_parse(const CliCommand *commands, size_t n_commands, int argc, char **argv,
-              const CliCommand **ret_cmd, CommandArgs *ret_args, int *ret_status) {
+              const CliCommand **ret_cmd, CommandArgs *ret_args) {
         CommandArgs a = { .config_path = S3BATCHD_DEFAULT_CONFIG };
         const CliCommand *cmd = NULL;
         bool help = false, version = false, check = false, named = false;
         unsigned seen = 0;
         char bad[64];
-        int c, bad_kind = 0;
+        int c, r, bad_kind = 0;
 
-        *ret_status = 2;
         opterr = 0;             /* the messages below name the command and the way out */
         optind = 0;             /* 0: a full reset of GNU getopt's state */
         while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) >= 0) {
@@ -204,17 +225,18 @@ int cli_parse(const CliCommand *commands, size_t n_commands, int argc, char **ar
         }
         if (version) {
                 printf("s3batchd %s\n", S3BATCHD_VERSION);
-                return *ret_status = 0;
+                return CLI_DONE;
         }
-        if (!pick_command(commands, n_commands, check, argc, argv, &cmd, &named))
-                return 0;
+        r = pick_command(commands, n_commands, check, argc, argv, &cmd, &named);
+        if (r != CLI_RUN)
+                return r;
         if (help) {
                 /* a named command (or --check-config) gets its own help */
                 if (named)
                         cli_command_help(stdout, cmd);
                 else
                         cli_usage(stdout, commands, n_commands);
-                return *ret_status = 0;
+                return CLI_DONE;
         }
         for (unsigned f = 1; f <= CLI_OPT_LAST; f <<= 1)
                 if ((seen & f) && !(cmd->options & f))
@@ -229,5 +251,5 @@ int cli_parse(const CliCommand *commands, size_t n_commands, int argc, char **ar
         a.n_operands = argc - optind;
         *ret_cmd = cmd;
         *ret_args = a;
-        return 1;
+        return CLI_RUN;
 }

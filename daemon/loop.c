@@ -93,7 +93,7 @@ struct Loop {
         bool reload_pending;
         unsigned startup_failures;
         AwsRng rng;
-        int exit_status;
+        int error;                      /* why the loop ended early (negative errno), or 0 */
 
         /* what STATUS= and the degraded gauge say; "" when fine */
         char waiting[256];              /* startup */
@@ -862,11 +862,21 @@ static int start_queue(Loop *l) {
         return 0;
 }
 
+/* Ends the loop for good: loop_run() returns error. */
+static void fail(Loop *l, int error) {
+        l->error = error < 0 ? error : -EIO;
+        sd_event_exit(l->event, 0);
+}
+
 static int on_startup_retry(sd_event_source *s, uint64_t usec, void *ud) {
         Loop *l = ud;
+        int r;
 
-        if (!l->stopping && checker_start(l->checker, CHECK_STARTUP, l->config, NULL) < 0)
-                sd_event_exit(l->event, 1);
+        if (l->stopping)
+                return 0;
+        r = checker_start(l->checker, CHECK_STARTUP, l->config, NULL);
+        if (r < 0)
+                fail(l, log_error_errno(l->log, r, "Starting the startup checks"));
         return 0;
 }
 
@@ -878,11 +888,8 @@ static void startup_result(Loop *l, const CheckResult *res) {
                 return;
         if (res->r == 0) {
                 r = start_queue(l);
-                if (r < 0) {
-                        l->exit_status = 1;
-                        sd_event_exit(l->event, 1);
-                        return;
-                }
+                if (r < 0)
+                        return fail(l, r);
                 l->phase = PHASE_RUNNING;
                 l->waiting[0] = '\0';
                 metrics_set_degraded(l->metrics, METRICS_DEGRADED_STARTUP, false);
@@ -894,11 +901,8 @@ static void startup_result(Loop *l, const CheckResult *res) {
         }
         if (res->config_error) {
                 /* Waiting would not fix it: systemd shows the unit failed, the log says why. */
-                log_error_errno(l->log, res->r, "Startup check of the %s failed: the configuration is "
-                                "wrong (see above); exiting", res->what);
-                l->exit_status = 1;
-                sd_event_exit(l->event, 1);
-                return;
+                return fail(l, log_error_errno(l->log, res->r, "Startup check of the %s failed: the "
+                                               "configuration is wrong (see above); exiting", res->what));
         }
         l->startup_failures++;
         delay_ms = MAX(aws_retry_backoff_ms(&l->rng, MIN(l->startup_failures, 6u), 1000, STARTUP_RETRY_CAP_MS), 500u);
@@ -1202,12 +1206,15 @@ int loop_run(Loop *l) {
         sdnotify_extend_timeout(STARTUP_EXTEND_USEC);
         r = checker_start(l->checker, CHECK_STARTUP, l->config, NULL);
         if (r < 0)
-                return log_error_errno(l->log, r, "Starting the startup checks"), 1;
+                return log_error_errno(l->log, r, "Starting the startup checks");
 
         r = sd_event_loop(l->event);
 
         write_metrics(l);
-        if (l->exit_status == 0)
-                log_info(l->log, "Stopped");
-        return r < 0 || l->exit_status != 0 ? 1 : 0;
+        if (r < 0)
+                return log_error_errno(l->log, r, "Event loop failed");
+        if (l->error < 0)
+                return l->error;
+        log_info(l->log, "Stopped");
+        return 0;
 }
