@@ -103,7 +103,7 @@ int cmd_backfill(const CommandArgs *a) {
                 fprintf(stderr, "s3batchd backfill: expected one s3://BUCKET[/PREFIX], got '%s'\n", a->operands[0]);
                 return COMMAND_USAGE;
         }
-        r = startup_tool(a->config_path, &log, &config, &aws);
+        r = startup_command(a->config_path, &log, &config, &aws);
         if (r < 0)
                 return r;
         signal(SIGPIPE, SIG_IGN);

@@ -38,7 +38,7 @@ int cmd_process(const CommandArgs *a) {
                 return COMMAND_USAGE;
         }
 
-        r = startup_tool(a->config_path, &log, &config, &aws);
+        r = startup_command(a->config_path, &log, &config, &aws);
         if (r < 0)
                 return r;
 

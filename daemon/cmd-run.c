@@ -15,7 +15,7 @@ int cmd_run(const CommandArgs *a) {
         sigset_t mask;
         int r;
 
-        r = startup_tool(a->config_path, &log, &config, &aws);
+        r = startup_command(a->config_path, &log, &config, &aws);
         if (r < 0)
                 return r;
         /* The queue and table checks run inside the loop, off its thread: an unreachable

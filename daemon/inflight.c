@@ -164,7 +164,7 @@ bool inflight_ceiling_warning(Inflight *t, InflightMsg *m, uint64_t now) {
 }
 
 unsigned inflight_retry_delay(const Inflight *t, const InflightMsg *m, uint64_t now) {
-        unsigned rc = MAX(m->msg->receive_count, 1u) - 1;
+        unsigned rc = MAX(m->msg->sqs->receive_count, 1u) - 1;
         uint64_t delay = t->o.retry_delay_max, ceiling = inflight_ceiling_at(t, m), room;
 
         if (rc < 32)

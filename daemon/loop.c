@@ -209,11 +209,11 @@ static bool send_settle(Loop *l, InflightMsg *m, QueueOp op, unsigned timeout) {
         }
         c = queue_command_new(op);
         m->settle_attempts++;
-        if (!c || queue_command_add(c, m->id, m->msg->receipt_handle, timeout) < 0 ||
+        if (!c || queue_command_add(c, m->id, m->msg->sqs->receipt_handle, timeout) < 0 ||
             queue_post(l->q, TAKE_PTR(c)) < 0) {
                 queue_command_free(c);
                 /* It comes back after its visibility timeout. */
-                log_warning(l->log, "Out of memory settling message %s; it will come back", m->msg->message_id);
+                log_warning(l->log, "Out of memory settling message %s; it will come back", m->msg->sqs->message_id);
                 message_done(l, m);
                 return false;
         }
@@ -233,16 +233,16 @@ static void message_settle(Loop *l, InflightMsg *m) {
         /* FIFO: the messages of its group we hold must not overtake it. Released at once, they
          * still come after it: SQS returns no message of a group while one of it is in flight
          * (Amazon SQS Developer Guide, "Message ordering"). */
-        if (m->msg->message_group_id)
-                hand_back_behind(l, m, NULL, m->msg->message_id);
+        if (m->msg->sqs->message_group_id)
+                hand_back_behind(l, m, NULL, m->msg->sqs->message_id);
         if (l->stopping || m->cancelled || m->release_now) {
                 send_settle(l, m, QUEUE_OP_RELEASE, 0);
                 return;
         }
         delay = MAX(inflight_retry_delay(l->inflight, m, now(CLOCK_MONOTONIC)), m->retry_floor);
-        log_full_f(l->log, LOG_INFO, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
-                   "Message %s comes back in %u s (receive %u)", m->msg->message_id, delay,
-                   m->msg->receive_count);
+        log_full_f(l->log, LOG_INFO, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
+                   "Message %s comes back in %u s (receive %u)", m->msg->sqs->message_id, delay,
+                   m->msg->sqs->receive_count);
         (void) send_settle(l, m, QUEUE_OP_RELEASE, delay);
 }
 
@@ -257,9 +257,9 @@ static void send_deferred_releases(Loop *l) {
 }
 
 static void log_settle_failure(Loop *l, const QueueCommand *c, const QueueEntry *e, const InflightMsg *m) {
-        log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+        log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
                             "Could not %s message %s: %s", c->op == QUEUE_OP_DELETE ? "delete" : "release",
-                            m->msg->message_id, c->result < 0 ? c->err.message :
+                            m->msg->sqs->message_id, c->result < 0 ? c->err.message :
                             e->aws_code[0] ? e->aws_code : "failed");
 }
 
@@ -268,16 +268,16 @@ static void on_extended(Loop *l, const QueueCommand *c, const QueueEntry *e, Inf
 
         inflight_extended(l->inflight, m, c->sent_usec, e->timeout, ok, now);
         if (ok) {
-                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
-                            "Message %s hidden for %u s more", m->msg->message_id, e->timeout);
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
+                            "Message %s hidden for %u s more", m->msg->sqs->message_id, e->timeout);
                 return;
         }
         metrics_message(l->metrics, METRICS_MESSAGE_EXTEND_FAILED, 1);
         /* the first failure and then every tenth: an outage must not flood the journal */
         if (m->extend_failures % 10 == 1)
-                log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
                                     "Extending the visibility of message %s failed (%u in a row; retried "
-                                    "before it lapses): %s", m->msg->message_id, m->extend_failures,
+                                    "before it lapses): %s", m->msg->sqs->message_id, m->extend_failures,
                                     c->result < 0 ? c->err.message : e->aws_code);
 }
 
@@ -287,8 +287,8 @@ static void on_settled(Loop *l, const QueueCommand *c, const QueueEntry *e, Infl
                         metrics_message(l->metrics, METRICS_MESSAGE_DELETED, 1);
                 else if (e->timeout == 0)
                         metrics_message(l->metrics, METRICS_MESSAGE_RELEASED, 1);
-                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
-                            "Message %s %s", m->msg->message_id,
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
+                            "Message %s %s", m->msg->sqs->message_id,
                             c->op == QUEUE_OP_DELETE ? "deleted" : "released");
                 return message_done(l, m);
         }
@@ -345,11 +345,11 @@ static void ceiling_checks(Loop *l, InflightMsg *m, uint64_t now) {
 
         if (m->settle != INFLIGHT_WORKING || !inflight_ceiling_warning(l->inflight, m, now))
                 return;
-        log_full_f(l->log, LOG_WARNING, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+        log_full_f(l->log, LOG_WARNING, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
                    "Message %s is still in work %" PRIu64 " s before SQS's visibility ceiling (%u s "
                    "after its receive): it cannot be kept hidden past it, so it will become visible "
                    "and be received again while its job runs; the redo is version-safe",
-                   m->msg->message_id, (uint64_t) (ceiling > now ? (ceiling - now) / USEC_PER_SEC : 0),
+                   m->msg->sqs->message_id, (uint64_t) (ceiling > now ? (ceiling - now) / USEC_PER_SEC : 0),
                    (unsigned) SQS_VISIBILITY_CEILING_S);
 }
 
@@ -372,9 +372,9 @@ static void send_extensions(Loop *l, uint64_t now) {
                         continue;
                 if (!inflight_plan_extend(l->inflight, m, now, &timeout, &call)) {
                         if (m->ceiling_reached)
-                                log_warning_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                                log_warning_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
                                               "Message %s cannot be hidden any longer (SQS's %u s ceiling); "
-                                              "it becomes visible in %" PRIu64 " s", m->msg->message_id,
+                                              "it becomes visible in %" PRIu64 " s", m->msg->sqs->message_id,
                                               (unsigned) SQS_VISIBILITY_CEILING_S,
                                               (uint64_t) (m->visible_at_usec > now ? (m->visible_at_usec - now) / USEC_PER_SEC : 0));
                         continue;
@@ -383,7 +383,7 @@ static void send_extensions(Loop *l, uint64_t now) {
                         inflight_extended(l->inflight, m, now, 0, false, now);
                         continue;
                 }
-                if (queue_command_add(c, m->id, m->msg->receipt_handle, timeout) < 0) {
+                if (queue_command_add(c, m->id, m->msg->sqs->receipt_handle, timeout) < 0) {
                         inflight_extended(l->inflight, m, now, 0, false, now);
                         continue;
                 }
@@ -425,7 +425,7 @@ static void log_job(Loop *l, const Job *j, const InflightMsg *msg) {
                     j->status == JOB_SUPERSEDED ? LOG_NOTICE : LOG_INFO;
 
         log_full_f(l->log, level, 0,
-                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg ? msg->msg->message_id : NULL),
+                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg ? msg->msg->sqs->message_id : NULL),
                               LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key),
                               LOG_STR("PIPELINE", j->spec->name),
                               LOG_STR("JOB_STATUS", job_status_to_string(j->status)),
@@ -464,7 +464,7 @@ static void finish_job(Loop *l, Job *j) {
         log_job(l, j, msg);
         /* Standard queue, ordered pipeline: the files waiting behind one that comes back later
          * go back too, so they do not overtake it; then its group may go on. */
-        if (!job_status_is_final(j->status) && !msg->msg->message_group_id) {
+        if (!job_status_is_final(j->status) && !msg->msg->sqs->message_group_id) {
                 snprintf(what, sizeof(what), "s3://%s/%s", j->bucket, j->key);
                 hand_back_behind(l, j, msg, what);
         }
@@ -535,7 +535,7 @@ static void run_ready(Loop *l) {
                 InflightMsg *msg = j->owner;
 
                 msg->n_waiting--;
-                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg->msg->message_id),
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg->msg->sqs->message_id),
                                                LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key)),
                             "Its turn: s3://%s/%s (received %" PRIu64 " ms ago)", j->bucket, j->key,
                             (t - msg->received_usec) / USEC_PER_MSEC);
@@ -566,9 +566,9 @@ static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *ud) {
 static void log_message(Loop *l, int level, const PollerMessage *m, const char *what,
                         const char *detail) {
         log_full_f(l->log, level, 0,
-                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id),
-                              LOG_U64("SQS_RECEIVE_COUNT", m->receive_count)),
-                   "%s %s%s%s", what, m->message_id, detail[0] ? ": " : "", detail);
+                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->sqs->message_id),
+                              LOG_U64("SQS_RECEIVE_COUNT", m->sqs->receive_count)),
+                   "%s %s%s%s", what, m->sqs->message_id, detail[0] ? ": " : "", detail);
 }
 
 /* Turns the message's records into jobs; ret_recs[i] is the record of job i (an array of
@@ -582,7 +582,7 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job
                 return -ENOMEM;
         for (size_t i = 0; i < b->n_ignored; i++)
                 log_full_f(l->log, LOG_INFO, 0,
-                           LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id),
+                           LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->sqs->message_id),
                                       LOG_STR("BUCKET", b->ignored[i].bucket),
                                       LOG_STR("OBJECT_KEY", b->ignored[i].key)),
                            "Ignoring %s event for s3://%s/%s", b->ignored[i].event_name,
@@ -593,7 +593,7 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job
 
                 if (!spec) {
                         log_full_f(l->log, LOG_INFO, 0,
-                                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id),
+                                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->sqs->message_id),
                                               LOG_STR("BUCKET", rec->bucket),
                                               LOG_STR("OBJECT_KEY", rec->key)),
                                    "No pipeline matches s3://%s/%s, skipping it", rec->bucket, rec->key);
@@ -609,7 +609,7 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job
                         free(jobs);
                         return -ENOMEM;
                 }
-                jobs[n]->receive_count = m->receive_count;
+                jobs[n]->receive_count = m->sqs->receive_count;
                 ret_recs[n] = rec;
                 n++;
         }
@@ -637,9 +637,9 @@ static int order_job(Loop *l, InflightMsg *msg, Job *j, const S3EventRecord *rec
         const void *unit = j;
         int r;
 
-        if (msg->msg->message_group_id) {
-                r = ordering_fifo_group(msg->msg->message_group_id, &group);
-                key.fifo_sequence = msg->msg->sequence_number;
+        if (msg->msg->sqs->message_group_id) {
+                r = ordering_fifo_group(msg->msg->sqs->message_group_id, &group);
+                key.fifo_sequence = msg->msg->sqs->sequence_number;
                 unit = msg;
         } else {
                 r = ordering_group_for(j->spec, j->key, &group);
@@ -666,8 +666,8 @@ static void maybe_lend_slot(Loop *l, InflightMsg *msg) {
         msg->slot_lent = true;
         l->n_lent++;
         /* the body was parsed; only the receipt handle and the ids are needed from here on */
-        free(msg->msg->body);
-        msg->msg->body = NULL;
+        free(msg->msg->sqs->body);
+        msg->msg->sqs->body = NULL;
         msg->msg->body_len = 0;
         poller_release(queue_receiver(l->q), 1);
 }
@@ -686,11 +686,11 @@ static void handle_message(Loop *l, PollerMessage *m) {
         if (l->stopping)
                 return settle_now(l, m, QUEUE_OP_RELEASE);
 
-        if (m->invalid)
+        if (m->sqs->invalid)
                 /* bad MD5, malformed entry or oversized body: not ours to delete (poller.h) */
-                r = s3b_error_set(&err, -EBADMSG, "%s", m->invalid);
+                r = s3b_error_set(&err, -EBADMSG, "%s", m->sqs->invalid);
         else
-                r = s3_event_parse(m->body, m->body_len, &batch, &err);
+                r = s3_event_parse(m->sqs->body, m->body_len, &batch, &err);
         if (r == -ENOMEM)
                 /* Not the message's fault: it reappears after its visibility timeout. */
                 return message_forget(l, m);

@@ -44,12 +44,7 @@ struct Poller {
 PollerMessage *poller_message_free(PollerMessage *m) {
         if (!m)
                 return NULL;
-        free(m->message_id);
-        free(m->receipt_handle);
-        free(m->body);
-        free(m->message_group_id);
-        free(m->sequence_number);
-        free(m->invalid);
+        sqs_messages_free(m->sqs, 1);
         free(m);
         return NULL;
 }
@@ -71,32 +66,25 @@ static bool sleep_unless_stopped(Poller *p, uint64_t ms) {
         return stopping;
 }
 
-static PollerMessage *message_from_sqs(const SqsMessage *s, uint64_t received_usec) {
-        PollerMessage *m = calloc(1, sizeof(*m));
+/* Takes the entry *s over (leaving it empty), or NULL (s untouched) when out of memory. */
+static PollerMessage *message_take(SqsMessage *s, uint64_t received_usec) {
+        _cleanup_(poller_message_freep) PollerMessage *m = calloc(1, sizeof(*m));
 
-        if (!m)
+        if (!m || !(m->sqs = calloc(1, sizeof(*m->sqs))))
                 return NULL;
-        m->message_id = strdup(s->message_id ? s->message_id : "");
-        m->receipt_handle = strdup(s->receipt_handle ? s->receipt_handle : "");
-        m->body = strdup(s->body ? s->body : "");
-        if (!m->message_id || !m->receipt_handle || !m->body)
-                return poller_message_free(m);
-        if ((s->invalid && !(m->invalid = strdup(s->invalid))) ||
-            (s->message_group_id && !(m->message_group_id = strdup(s->message_group_id))) ||
-            (s->sequence_number && !(m->sequence_number = strdup(s->sequence_number))))
-                return poller_message_free(m);
-        m->body_len = strlen(m->body);
-        m->receive_count = s->receive_count;
+        *m->sqs = *s;
+        *s = (SqsMessage) {};
+        m->body_len = m->sqs->body ? strlen(m->sqs->body) : 0;
         m->received_usec = received_usec;
-        return m;
+        return TAKE_PTR(m);
 }
 
 /* Hands the batch over; returns how many messages were queued (each holds a slot). */
-static unsigned hand_over(Poller *p, const SqsMessage *msgs, size_t n, uint64_t received_usec) {
+static unsigned hand_over(Poller *p, SqsMessage *msgs, size_t n, uint64_t received_usec) {
         unsigned queued = 0;
 
         for (size_t i = 0; i < n; i++) {
-                PollerMessage *m = message_from_sqs(&msgs[i], received_usec);
+                PollerMessage *m = message_take(&msgs[i], received_usec);
 
                 if (!m || mailbox_post(p->out, m) < 0) {
                         /* Out of memory: the message stays invisible and comes back later. */
@@ -136,7 +124,7 @@ static void *poller_main(void *arg) {
                 /* The visibility timeout (and SQS's 12-hour ceiling) starts when SQS hands a
                  * message out, which is never before this call started. */
                 started = now(CLOCK_MONOTONIC);
-                health_busy(p->opts.health, p->opts.call_budget_usec);
+                health_busy(p->opts.health, p->opts.call_budget_usec + (uint64_t) p->opts.wait_seconds * USEC_PER_SEC);
                 r = sqs_receive_message(p->client, p->queue_url, want, p->opts.wait_seconds,
                                         p->opts.visibility_timeout, &msgs, &n, &err);
                 health_idle(p->opts.health);

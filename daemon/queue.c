@@ -245,15 +245,8 @@ int queue_new(AwsContext *ctx, const QueueOptions *o, Queue **ret, S3bError *err
                 return r;
         /* the receiver waits for free slots without ticking: that wait is on the loop */
         health_init(&q->receiver_health, "receiver", 0);
-        r = poller_new(ctx, &(PollerOptions) {
-                        .queue_url = q->queue_url,
-                        .wait_seconds = o->wait_seconds,
-                        .max_messages = o->max_messages,
-                        .visibility_timeout = o->visibility_timeout,
-                        .slots = o->slots,
-                        .health = &q->receiver_health,
-                        .call_budget_usec = o->call_budget_usec + (uint64_t) o->wait_seconds * USEC_PER_SEC,
-                }, &q->receiver, err);
+        q->o.health = &q->receiver_health;
+        r = poller_new(ctx, &q->o, &q->receiver, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(q);
