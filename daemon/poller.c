@@ -117,7 +117,7 @@ static void *poller_main(void *arg) {
                         break;
                 }
                 want = MIN(p->synced.free_slots, p->opts.max_messages);
-                /* Reserve now so poller_n_free() never over-reports during the poll. */
+                /* Reserve now: the slots are taken for the whole poll. */
                 p->synced.free_slots -= want;
                 pthread_mutex_unlock(&p->synced.lock);
 
@@ -166,11 +166,17 @@ static void *poller_main(void *arg) {
         return NULL;
 }
 
-void poller_stop(Poller *p) {
+/* Changes what the receiver waits for (a free slot, or the stop) and wakes it. */
+static void wake_receiver(Poller *p, unsigned freed_slots, bool stop) {
         pthread_mutex_lock(&p->synced.lock);
-        p->synced.stopping = true;
+        p->synced.free_slots += freed_slots;
+        p->synced.stopping = p->synced.stopping || stop;
         pthread_cond_broadcast(&p->synced.cond);
         pthread_mutex_unlock(&p->synced.lock);
+}
+
+void poller_stop(Poller *p) {
+        wake_receiver(p, 0, true);
         atomic_store(&p->cancel, true);
 }
 
@@ -277,19 +283,7 @@ bool poller_pop_error(Poller *p, S3bError *ret) {
 }
 
 void poller_release(Poller *p, unsigned n) {
-        pthread_mutex_lock(&p->synced.lock);
-        p->synced.free_slots += n;
-        pthread_cond_broadcast(&p->synced.cond);
-        pthread_mutex_unlock(&p->synced.lock);
-}
-
-unsigned poller_n_free(Poller *p) {
-        unsigned v;
-
-        pthread_mutex_lock(&p->synced.lock);
-        v = p->synced.free_slots;
-        pthread_mutex_unlock(&p->synced.lock);
-        return v;
+        wake_receiver(p, n, false);
 }
 
 void poller_get_stats(Poller *p, AwsClientStats *ret) {

@@ -76,7 +76,6 @@ PollerMessage *poller_pop(Poller *p);           /* a received message (caller ow
  * nothing can be done with them) are reported here too, with -EBADMSG. */
 bool poller_pop_error(Poller *p, S3bError *ret);
 void poller_release(Poller *p, unsigned n);     /* n messages are finished: n slots free */
-unsigned poller_n_free(Poller *p);
 /* Receives that succeeded so far (an empty long poll counts): SQS is reachable again. */
 uint64_t poller_successes(Poller *p);
 /* The receiver client's counters (thread-safe snapshot), for metrics. */
