@@ -199,11 +199,15 @@ int ordering_new(Ordering **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static void item_free(Item *it) {
+static Item *item_free(Item *it) {
+        if (!it)
+                return NULL;
         free(it->fifo_sequence);
         free(it->sequencer);
         free(it);
+        return NULL;
 }
+DEFINE_CLEANUP_FUNC(Item *, item_free);
 
 static void group_free(Group *g) {
         while (g->waiting) {
@@ -266,7 +270,8 @@ static int item_cmp(const Item *a, const Item *b) {
 int ordering_add(Ordering *o, const char *group, const OrderKey *key, const void *unit, void *item,
                  uint64_t eligible_at_usec) {
         Group *g = group_find(o, group);
-        Item *it = calloc(1, sizeof(*it)), **pp;
+        _cleanup_(item_freep) Item *it = calloc(1, sizeof(*it));
+        Item **pp;
 
         if (!it)
                 return -ENOMEM;
@@ -274,25 +279,22 @@ int ordering_add(Ordering *o, const char *group, const OrderKey *key, const void
                        .arrival = ++o->arrivals, .eligible_at = eligible_at_usec };
         if ((key->fifo_sequence && !(it->fifo_sequence = strdup(key->fifo_sequence))) ||
             (key->sequencer && !(it->sequencer = strdup(key->sequencer))))
-                goto fail;
+                return -ENOMEM;
         if (!g) {
-                g = calloc(1, sizeof(*g));
-                if (!g || !(g->name = strdup(group))) {
-                        free(g);
-                        goto fail;
-                }
+                _cleanup_free_ Group *ng = calloc(1, sizeof(*ng));
+
+                if (!ng || !(ng->name = strdup(group)))
+                        return -ENOMEM;
+                g = TAKE_PTR(ng);
                 g->next = o->groups;
                 o->groups = g;
         }
         for (pp = &g->waiting; *pp && item_cmp(*pp, it) <= 0; pp = &(*pp)->next)
                 ;
         it->next = *pp;
-        *pp = it;
+        *pp = TAKE_PTR(it);
         o->n_waiting++;
         return 0;
-fail:
-        item_free(it);
-        return -ENOMEM;
 }
 
 static void *pop_head(Ordering *o, Group *g) {

@@ -9,14 +9,11 @@
 #include "common/aws/client.h"
 #include "common/aws/s3.h"
 #include "common/aws/sns.h"
+#include "common/cleanup.h"
 #include "daemon/outcome.h"
 
 #define SUBJECT_PREFIX "s3batchd "
 #define SUBJECT_MAX 99                  /* SNS: "must be less than 100 characters" */
-
-static inline void cjson_freep(cJSON **p) {
-        cJSON_Delete(*p);
-}
 
 static char *join(const char *a, const char *b, const char *c) {
         char *s = NULL;
@@ -239,7 +236,7 @@ int outcome_notify(Job *j, const JobEnv *env, S3bError *err) {
 }
 
 char *outcome_summary_json(const Job *j) {
-        _cleanup_(cjson_freep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
         bool ok = j->status == JOB_SUCCESS || j->status == JOB_PARTIAL;
         const char *where = ok ? "archive_location" :
                             j->status == JOB_FAILURE ? "error_location" : "location";
