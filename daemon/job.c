@@ -265,7 +265,7 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                         return READ_CANCELLED;
                 if (r < 0) {
                         *ret_err = err;
-                        s3b_error_prefix(ret_err, "DescribeTable %s: ", j->spec->table);
+                        s3b_error_prefix(ret_err, "DescribeTable %s", j->spec->table);
                         return READ_AWS_FAILED;
                 }
         }
@@ -341,7 +341,7 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
         }
         if (run.write_failed) {
                 *ret_err = run.write_err;
-                s3b_error_prefix(ret_err, "writing to DynamoDB table %s: ", j->spec->table);
+                s3b_error_prefix(ret_err, "writing to DynamoDB table %s", j->spec->table);
                 return READ_AWS_FAILED;
         }
         if (run.ingest_failed) {
