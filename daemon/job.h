@@ -79,7 +79,7 @@ typedef struct JobEnv {
         AwsClient *client;              /* the worker's own: S3 (the streamed GET), SNS */
         /* Its owner, for one client per writer lane for the BatchWriteItem calls, which run
          * while the GET streams (one HTTP handle cannot run two transfers at once) and in
-         * parallel (job_clients_write()). */
+         * parallel (job_clients_write(), jobclients.h). */
         JobClients *clients;
         /* The process's per-table write limiters (flowctl.h); NULL = no flow control. */
         FlowCtl *flow;
