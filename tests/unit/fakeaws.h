@@ -169,3 +169,16 @@ static inline int fakeaws_find(const FakeAws *f, const char *step, size_t from) 
                         return (int) i;
         return -1;
 }
+
+/* cmocka fixtures: *state is a FakeAws; teardown also runs after a failed assertion, so no
+ * server is left behind. */
+static inline int fakeaws_setup(void **state) {
+        *state = calloc(1, sizeof(FakeAws));
+        return *state ? 0 : -1;
+}
+
+static inline int fakeaws_teardown(void **state) {
+        fakeaws_stop(*state);
+        free(*state);
+        return 0;
+}

@@ -54,17 +54,6 @@ static const Case cases[] = {
         { "delete 403", "a.csv", GOOD, NULL, { "delete=403:AccessDenied" }, JOB_CONFIG_ERROR, "delete" },
 };
 
-static int setup(void **state) {
-        *state = calloc(1, sizeof(FakeAws));
-        return *state ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        fakeaws_stop(*state);
-        free(*state);
-        return 0;
-}
-
 static const char *last_change(const FakeAws *f) {
         for (size_t i = f->n_steps; i > 0; i--)
                 if (strcmp(f->steps[i - 1], "copy") == 0 || strcmp(f->steps[i - 1], "put") == 0 ||
@@ -124,7 +113,7 @@ static void test_verdicts(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_verdicts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_verdicts, fakeaws_setup, fakeaws_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

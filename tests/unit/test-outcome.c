@@ -132,18 +132,6 @@ static size_t changes(const FakeAws *f, const char *ret[]) {
 }
 
 /* A failed file with one rejected row: every step of the settle has something to do. */
-static int setup(void **state) {
-        *state = calloc(1, sizeof(FakeAws));
-        return *state ? 0 : -1;
-}
-
-/* Also after a failed assertion: no server is left running. */
-static int teardown(void **state) {
-        fakeaws_stop(*state);
-        free(*state);
-        return 0;
-}
-
 static int settle_failed_file(FakeAws *f, const char *const *fails, Job **ret, OutcomeStep *ret_step,
                               S3bError *err) {
         static const char *const objects[] = { "/inbound/students/a.csv", CSV, NULL };
@@ -247,8 +235,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_subject),
                 cmocka_unit_test(test_summary),
-                cmocka_unit_test_setup_teardown(test_settle_order, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_settle_stops_at_a_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_settle_order, fakeaws_setup, fakeaws_teardown),
+                cmocka_unit_test_setup_teardown(test_settle_stops_at_a_failure, fakeaws_setup, fakeaws_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
