@@ -22,7 +22,7 @@ enum {
 
 typedef struct CliCommand {
         const char *name;
-        CommandFn fn;
+        CommandFn *fn;
         unsigned options;               /* CLI_OPT_* accepted on top of the global options */
         int min_operands, max_operands;
         const char *synopsis;           /* what follows the name: "[-p NAME] s3://BUCKET/KEY" */

@@ -31,11 +31,7 @@ typedef struct CommandArgs {
         int n_operands;                 /* within the command's declared bounds */
 } CommandArgs;
 
-typedef int (*CommandFn)(const CommandArgs *a);
+/* What every command is: one signature, one result contract (above). */
+typedef int CommandFn(const CommandArgs *a);
 
-int cmd_check_config(const CommandArgs *a);
-int cmd_run(const CommandArgs *a);
-int cmd_process(const CommandArgs *a);
-int cmd_backfill(const CommandArgs *a);
-int cmd_validate(const CommandArgs *a);
-int cmd_infer_schema(const CommandArgs *a);
+CommandFn cmd_run, cmd_process, cmd_backfill, cmd_check_config, cmd_validate, cmd_infer_schema;
