@@ -15,11 +15,9 @@ static uint64_t code_count(const AwsClientStats *s, AwsService svc, const char *
         return 0;
 }
 
-void aws_metrics_report_stats(Metrics *m, const AwsClientStats *now, AwsMetricsSample *sample) {
-        const AwsClientStats *was = &sample->last;
-
-        if (!m)
-                goto done;
+/* What happened since the previous sample `was`: one request metric per attempt, labelled
+ * with its error code for the failed ones. */
+static void report_deltas(Metrics *m, const AwsClientStats *now, const AwsClientStats *was) {
         for (int svc = 0; svc < _AWS_SERVICE_MAX; svc++) {
                 const char *name = aws_service_name((AwsService) svc);
                 uint64_t requests = now->service[svc].requests - was->service[svc].requests;
@@ -45,7 +43,13 @@ void aws_metrics_report_stats(Metrics *m, const AwsClientStats *now, AwsMetricsS
                 for (uint64_t k = failed; k < requests; k++)
                         metrics_aws_request(m, name, NULL, false);
         }
-done:
+}
+
+void aws_metrics_report_stats(Metrics *m, const AwsClientStats *now, AwsMetricsSample *sample) {
+        const AwsClientStats *was = &sample->last;
+
+        if (m)
+                report_deltas(m, now, was);
         sample->last = *now;
 }
 

@@ -56,9 +56,31 @@ void cli_usage(FILE *out, const CliCommand *commands, size_t n_commands) {
                      "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
+/* Each option's help, once: a command's help lists those it accepts. */
+static const struct {
+        unsigned flag;
+        const char *text;
+} option_help[] = {
+        { CLI_OPT_PIPELINE, "  -p, --pipeline NAME use this pipeline instead of the first whose match accepts\n"
+                            "                      the key (FILE.csv.gz also matches suffix .csv unless\n"
+                            "                      compression is none)\n" },
+        { CLI_OPT_QUIET, "  -q, --quiet         print only the verdict: nothing for a valid configuration,\n"
+                         "                      only the summary of a validated file\n" },
+        { CLI_OPT_DUMP, "      --dump          print the effective configuration (defaults filled in)\n"
+                        "                      as YAML on stdout when the file is valid\n" },
+        { CLI_OPT_FORMAT, "      --format FORMAT csv (default, delimiter sniffed) or jsonl\n" },
+        { CLI_OPT_ROWS, "      --rows N        rows to sample (default 1000, at most 1000000)\n" },
+};
+
 void cli_command_help(FILE *out, const CliCommand *cmd) {
-        fprintf(out, "Usage: s3batchd [OPTIONS] %s%s%s\n\n%s\n%s", cmd->name,
-                cmd->synopsis[0] ? " " : "", cmd->synopsis, cmd->help, global_help);
+        fprintf(out, "Usage: s3batchd [OPTIONS] %s%s%s\n\n%s", cmd->name,
+                cmd->synopsis[0] ? " " : "", cmd->synopsis, cmd->help);
+        if (cmd->options)
+                fputs("\nOptions:\n", out);
+        for (size_t i = 0; i < ELEMENTSOF(option_help); i++)
+                if (cmd->options & option_help[i].flag)
+                        fputs(option_help[i].text, out);
+        fprintf(out, "\n%s", global_help);
 }
 
 static unsigned option_flag(int c) {
@@ -109,7 +131,7 @@ static int usage_error(const CliCommand *cmd, const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fprintf(stderr, "\nTry 's3batchd %s%s--help'.\n", cmd ? cmd->name : "", cmd ? " " : "");
-        return 0;
+        return COMMAND_USAGE;
 }
 
 /* The option getopt_long refused, as the user wrote it. */
@@ -142,92 +164,107 @@ static int pick_command(const CliCommand *commands, size_t n, bool check, int ar
                 *ret = named;
         if (named)
                 optind++;
-        return 1;
+        return CLI_RUN;
 }
 
-int cli_parse(const CliCommand *commands, size_t n_commands, int argc, char **argv,
-              const CliCommand **ret_cmd, CommandArgs *ret_args, int *ret_status) {
-        CommandArgs a = { .config_path = S3BATCHD_DEFAULT_CONFIG };
-        const CliCommand *cmd = NULL;
-        bool help = false, version = false, check = false, named = false;
-        unsigned seen = 0;
-        char bad[64];
-        int c, bad_kind = 0;
+/* What getopt_long saw in the whole argv. */
+typedef struct Seen {
+        CommandArgs args;
+        unsigned options;               /* CLI_OPT_* given */
+        bool help, version, check;
+        int bad_kind;                   /* the first refused option: '?' or ':', or 0 */
+        char bad[64];                   /* ... as written */
+} Seen;
 
-        *ret_status = 2;
-        opterr = 0;             /* the messages below name the command and the way out */
+static void scan(int argc, char **argv, Seen *ret) {
+        Seen s = { .args = { .config_path = S3BATCHD_DEFAULT_CONFIG } };
+        int c;
+
+        opterr = 0;             /* the messages name the command and the way out */
         optind = 0;             /* 0: a full reset of GNU getopt's state */
         while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
-                        a.config_path = optarg;
+                        s.args.config_path = optarg;
                         break;
                 case 'p':
-                        a.pipeline = optarg;
+                        s.args.pipeline = optarg;
                         break;
                 case 'q':
-                        a.quiet = true;
+                        s.args.quiet = true;
                         break;
                 case OPT_DUMP:
-                        a.dump = true;
+                        s.args.dump = true;
                         break;
                 case OPT_FORMAT:
-                        a.format = optarg;
+                        s.args.format = optarg;
                         break;
                 case OPT_ROWS:
-                        a.rows = optarg;
+                        s.args.rows = optarg;
                         break;
                 case OPT_CHECK:
-                        check = true;
+                        s.check = true;
                         break;
                 case 'h':
-                        help = true;
+                        s.help = true;
                         break;
                 case OPT_VERSION:
-                        version = true;
+                        s.version = true;
                         break;
                 default:        /* '?' or ':': reported once the command is known */
-                        if (!bad_kind) {
-                                bad_kind = c;
-                                bad_option_text(c, argc, argv, bad);
+                        if (!s.bad_kind) {
+                                s.bad_kind = c;
+                                bad_option_text(c, argc, argv, s.bad);
                         }
                         continue;
                 }
-                seen |= option_flag(c);
+                s.options |= option_flag(c);
         }
-        if (bad_kind) {
+        *ret = s;
+}
+
+int cli_parse(const CliCommand *commands, size_t n_commands, int argc, char **argv,
+              const CliCommand **ret_cmd, CommandArgs *ret_args) {
+        const CliCommand *cmd = NULL;
+        bool named = false;
+        Seen s;
+        int r;
+
+        scan(argc, argv, &s);
+        if (s.bad_kind) {
                 /* name the command when there is one, so the hint leads to its options */
                 const CliCommand *in = optind < argc ? find_command(commands, n_commands, argv[optind]) : NULL;
 
-                return usage_error(in, bad_kind == ':' ? "option '%s' needs an argument"
-                                                          : "unrecognized option '%s'", bad);
+                return usage_error(in, s.bad_kind == ':' ? "option '%s' needs an argument"
+                                                            : "unrecognized option '%s'", s.bad);
         }
-        if (version) {
+        if (s.version) {
                 printf("s3batchd %s\n", S3BATCHD_VERSION);
-                return *ret_status = 0;
+                return CLI_DONE;
         }
-        if (!pick_command(commands, n_commands, check, argc, argv, &cmd, &named))
-                return 0;
-        if (help) {
+        r = pick_command(commands, n_commands, s.check, argc, argv, &cmd, &named);
+        if (r != CLI_RUN)
+                return r;
+        if (s.help) {
                 /* a named command (or --check-config) gets its own help */
                 if (named)
                         cli_command_help(stdout, cmd);
                 else
                         cli_usage(stdout, commands, n_commands);
-                return *ret_status = 0;
+                return CLI_DONE;
         }
         for (unsigned f = 1; f <= CLI_OPT_LAST; f <<= 1)
-                if ((seen & f) && !(cmd->options & f))
+                if ((s.options & f) && !(cmd->options & f))
                         return usage_error(cmd, "option '%s' does not apply to this command", option_name(f));
         if (argc - optind < cmd->min_operands || argc - optind > cmd->max_operands) {
                 if (argc - optind > cmd->max_operands)
                         return usage_error(cmd, "unexpected argument '%s'", argv[optind + cmd->max_operands]);
                 return usage_error(cmd, "expected %s", cmd->expects);
         }
-        a.name = cmd->name;
-        a.operands = argv + optind;
-        a.n_operands = argc - optind;
+        s.args.name = cmd->name;
+        s.args.operands = argv + optind;
+        s.args.n_operands = argc - optind;
         *ret_cmd = cmd;
-        *ret_args = a;
-        return 1;
+        *ret_args = s.args;
+        return CLI_RUN;
 }

@@ -22,21 +22,25 @@ enum {
 
 typedef struct CliCommand {
         const char *name;
-        CommandFn fn;
+        CommandFn *fn;
         unsigned options;               /* CLI_OPT_* accepted on top of the global options */
         int min_operands, max_operands;
         const char *synopsis;           /* what follows the name: "[-p NAME] s3://BUCKET/KEY" */
         const char *expects;            /* operands, for "expected ...": "one s3://BUCKET/KEY" */
         const char *summary;            /* one line for the command list */
-        const char *help;               /* description and the command's own options */
+        const char *help;               /* description; the options are listed from `options` */
 } CliCommand;
 
+enum {
+        CLI_DONE = 0,                   /* help or version printed: nothing more to do */
+        CLI_RUN = 1,                    /* a command to run */
+};
+
 /* Parses argv against commands[0..n) (commands[0] is the default when none is named).
- * Returns 1 with *ret_cmd and *ret_args set when a command is to run (ret_args->operands point
- * into argv, which getopt permutes), or 0 when parsing ended the process's work: help or
- * version printed (*ret_status 0) or a usage error printed on stderr (*ret_status 2). */
+ * Returns CLI_RUN with *ret_cmd and *ret_args set (ret_args->operands point into argv, which
+ * getopt permutes), CLI_DONE, or COMMAND_USAGE with the usage error printed on stderr. */
 int cli_parse(const CliCommand *commands, size_t n_commands, int argc, char **argv,
-              const CliCommand **ret_cmd, CommandArgs *ret_args, int *ret_status);
+              const CliCommand **ret_cmd, CommandArgs *ret_args);
 
 /* The general usage (commands == the table) or one command's help (cmd != NULL). */
 void cli_usage(FILE *out, const CliCommand *commands, size_t n_commands);

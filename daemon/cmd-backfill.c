@@ -18,6 +18,7 @@
 #include "daemon/commands.h"
 #include "daemon/flowctl.h"
 #include "daemon/job.h"
+#include "daemon/worker.h"
 #include "daemon/pool.h"
 #include "daemon/startup.h"
 
@@ -100,22 +101,23 @@ int cmd_backfill(const CommandArgs *a) {
 
         if (startup_parse_s3_url(a->operands[0], &bucket, &prefix) < 0) {
                 fprintf(stderr, "s3batchd backfill: expected one s3://BUCKET[/PREFIX], got '%s'\n", a->operands[0]);
-                return 2;
+                return COMMAND_USAGE;
         }
-        if (startup_tool(a->config_path, &log, &config, &aws) < 0)
-                return 1;
+        r = startup_command(a->config_path, &log, &config, &aws);
+        if (r < 0)
+                return r;
         signal(SIGPIPE, SIG_IGN);
 
         r = aws_client_new(aws, &client, &err);
         if (r < 0)
-                return log_error_errno(log, r, "AWS client: %s", err.message), 1;
+                return log_error_errno(log, r, "AWS client: %s", err.message);
         flow = flowctl_new(NULL, NULL);
         if (!flow)
-                return log_error_errno(log, -ENOMEM, "Out of memory"), 1;
+                return log_error_errno(log, -ENOMEM, "Out of memory");
         shared = (JobPoolShared) { .aws = aws, .flow = flow, .log = log, .cancel = &cancel };
         r = pool_new(config->workers, &job_pool_ops, &shared, &pool, &err);
         if (r < 0)
-                return log_error_errno(log, r, "Starting %u workers: %s", config->workers, err.message), 1;
+                return log_error_errno(log, r, "Starting %u workers: %s", config->workers, err.message);
         b = (Backfill) { .config = config, .log = log, .pool = pool };
 
         do {
@@ -141,6 +143,7 @@ int cmd_backfill(const CommandArgs *a) {
                b.files, b.by_status[JOB_SUCCESS], b.by_status[JOB_PARTIAL], b.by_status[JOB_FAILURE],
                b.by_status[JOB_RETRY] + b.by_status[JOB_CANCELLED], b.rows_written, b.rows_rejected);
         if (r < 0)
-                return 1;
-        return b.by_status[JOB_FAILURE] + b.by_status[JOB_RETRY] + b.by_status[JOB_CANCELLED] > 0 ? 1 : 0;
+                return r;
+        return b.by_status[JOB_FAILURE] + b.by_status[JOB_RETRY] + b.by_status[JOB_CANCELLED] > 0 ?
+                COMMAND_REJECTED : 0;
 }

@@ -31,7 +31,7 @@ int cmd_check_config(const CommandArgs *a) {
         if (r < 0) {
                 fprintf(stderr, "%s: configuration is NOT valid (%zu problem%s)\n", path,
                         diag.n_lines, plural(diag.n_lines));
-                return 1;
+                return COMMAND_REJECTED;
         }
         if (dump)
                 config_dump(cfg, stdout);

@@ -42,6 +42,7 @@ typedef struct Infer {
         Buf canon;
         bool header_done;
         size_t *map;            /* CSV: field position → column */
+        int error;              /* the first failure (-ENOMEM): the draft would be wrong */
 } Infer;
 
 static Infer *infer_free(Infer *in) {
@@ -68,6 +69,8 @@ static uint64_t hash(const char *p, size_t n) {
         return h ? h : 1;
 }
 
+/* The column of that name, added when new; NULL when there are MAX_COLS already or memory
+ * ran out (in->error). */
 static Col *col_add(Infer *in, const char *name, size_t n) {
         Col *c;
 
@@ -80,8 +83,10 @@ static Col *col_add(Infer *in, const char *name, size_t n) {
         c = &in->cols[in->n_cols++];
         c->name = strndup(name, n);
         c->hashes = calloc(in->max_rows, sizeof(uint64_t));
-        if (!c->name || !c->hashes)
-                exit(1);
+        if (!c->name || !c->hashes) {
+                in->error = -ENOMEM;
+                return NULL;
+        }
         return c;
 }
 
@@ -111,7 +116,7 @@ static void see_text(Infer *in, Col *c, const char *v, size_t n, bool from_json_
         }
         c->values[c->n_values] = strndup(v, n);
         if (!c->values[c->n_values++])
-                exit(1);
+                in->error = -ENOMEM;
 }
 
 static bool csv_null(const char *v, size_t n) {
@@ -131,7 +136,7 @@ static int on_csv_row(void *userdata, const CsvRow *row) {
                         Col *c = col_add(in, row->fields[i].data, row->fields[i].len);
 
                         if (!c)
-                                return -E2BIG;
+                                return in->error < 0 ? in->error : -E2BIG;
                         in->map[i] = (size_t) (c - in->cols);
                 }
                 in->header_done = true;
@@ -150,7 +155,7 @@ static int on_csv_row(void *userdata, const CsvRow *row) {
                         see_text(in, c, row->fields[i].data, row->fields[i].len, false);
         }
         in->rows++;
-        return 0;
+        return in->error;
 }
 
 static void on_json_line(Infer *in, JsonLine *jl, const char *line, size_t n) {
@@ -165,6 +170,8 @@ static void on_json_line(Infer *in, JsonLine *jl, const char *line, size_t n) {
         cJSON_ArrayForEach(ch, root) {
                 Col *c = col_add(in, ch->string, strlen(ch->string));
 
+                if (!c && in->error < 0)
+                        return;
                 if (!c)
                         continue;
                 if (cJSON_IsNull(ch)) {
@@ -213,8 +220,9 @@ static int read_sample(const char *file, Buf *out) {
         int r = 0;
 
         if (strcmp(file, "-") && fd < 0) {
-                fprintf(stderr, "infer-schema: cannot open %s: %s\n", file, strerror(errno));
-                return -errno;
+                r = -errno;
+                fprintf(stderr, "infer-schema: cannot open %s: %s\n", file, strerror(-r));
+                return r;
         }
         for (;;) {
                 ssize_t n = read(fd >= 0 ? fd : STDIN_FILENO, chunk, sizeof(chunk));
@@ -269,14 +277,15 @@ static void put_q(const char *s) {
         putchar('"');
 }
 
-/* "Student ID" → "student_id": the attribute a loose header name would want; NULL when the
- * name is already plain. */
-static char *attribute_for(const char *name) {
+/* "Student ID" → "student_id": the attribute a loose header name would want. Returns 1 with
+ * *ret set, 0 with *ret NULL when the name is already plain, or -ENOMEM. */
+static int attribute_for(const char *name, char **ret) {
         char *a = strdup(name);
         bool plain = true;
 
+        *ret = NULL;
         if (!a)
-                exit(1);
+                return -ENOMEM;
         for (char *p = a; *p; p++) {
                 if (*p == ' ' || *p == '-') {
                         *p = '_';
@@ -288,9 +297,10 @@ static char *attribute_for(const char *name) {
         }
         if (plain) {
                 free(a);
-                return NULL;
+                return 0;
         }
-        return a;
+        *ret = a;
+        return 1;
 }
 
 static bool mixed(const Col *c) {
@@ -347,22 +357,33 @@ static bool unique(const Col *a, const Col *b, uint64_t rows) {
         return true;
 }
 
+/* The attribute for c (*tmp holds it when it differs from the name); NULL on -ENOMEM. */
 static const char *attr_of(const Col *c, char **tmp) {
-        *tmp = attribute_for(c->name);
+        if (attribute_for(c->name, tmp) < 0)
+                return NULL;
         return *tmp ? *tmp : c->name;
 }
 
-static void print_key(const Infer *in) {
+static void put_attr(const Col *c, char **tmp, int *error) {
+        const char *a = attr_of(c, tmp);
+
+        if (!a)
+                *error = -ENOMEM;
+        put_q(a ? a : c->name);
+}
+
+static int print_key(const Infer *in) {
         _cleanup_free_ char *a1 = NULL, *a2 = NULL;
         size_t n = MIN(in->n_cols, (size_t) 8);
+        int r = 0;
 
         for (size_t i = 0; i < in->n_cols; i++)
                 if (keyable(&in->cols[i], in->rows) && unique(&in->cols[i], NULL, in->rows)) {
                         printf("# suggested key: %s is present and distinct in all %llu sampled rows\nkey:\n  partition: ",
                                in->cols[i].name, (unsigned long long) in->rows);
-                        put_q(attr_of(&in->cols[i], &a1));
+                        put_attr(&in->cols[i], &a1, &r);
                         putchar('\n');
-                        return;
+                        return r;
                 }
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < n; j++)
@@ -371,13 +392,14 @@ static void print_key(const Infer *in) {
                                 printf("# suggested key: no column is distinct on its own; %s with %s is, "
                                        "in all %llu sampled rows\nkey:\n  partition: ",
                                        in->cols[i].name, in->cols[j].name, (unsigned long long) in->rows);
-                                put_q(attr_of(&in->cols[i], &a1));
+                                put_attr(&in->cols[i], &a1, &r);
                                 fputs("\n  sort: ", stdout);
-                                put_q(attr_of(&in->cols[j], &a2));
+                                put_attr(&in->cols[j], &a2, &r);
                                 putchar('\n');
-                                return;
+                                return r;
                         }
         printf("# no key suggested: no column or pair of columns is distinct and never null in the sample\n");
+        return 0;
 }
 
 static size_t round_up(size_t n) {
@@ -388,13 +410,15 @@ static size_t round_up(size_t n) {
         return MIN(r, (size_t) 409600);
 }
 
-static void print_columns(const Infer *in) {
+static int print_columns(const Infer *in) {
         fputs("columns:\n", stdout);
         for (size_t i = 0; i < in->n_cols; i++) {
                 const Col *c = &in->cols[i];
                 const char *t = type_of(c);
-                _cleanup_free_ char *attr = attribute_for(c->name);
+                _cleanup_free_ char *attr = NULL;
 
+                if (attribute_for(c->name, &attr) < 0)
+                        return -ENOMEM;
                 if (mixed(c))
                         printf("  # %s: the sample mixes JSON kinds; no one type accepts every row\n", c->name);
                 fputs("  - { name: ", stdout);
@@ -418,74 +442,71 @@ static void print_columns(const Infer *in) {
                 }
                 fputs(" }\n", stdout);
         }
+        return 0;
 }
 
-int cmd_infer_schema(const CommandArgs *a) {
-        const char *file = a->operands[0], *fmt = a->format ? a->format : "csv";
-        _cleanup_(infer_freep) Infer *in = calloc(1, sizeof(*in));
-        _cleanup_(buf_done) Buf sample = BUF_INIT(SAMPLE_MAX + 1);
-        bool jsonl;
+/* --rows and --format: 0, or COMMAND_USAGE with the reason printed. */
+static int parse_options(const CommandArgs *a, uint64_t *ret_rows, bool *ret_jsonl) {
+        const char *fmt = a->format ? a->format : "csv";
         char *end;
-        char delim = ',';
-        int r;
 
-        if (!in)
-                return 1;
-        in->canon = (Buf) BUF_INIT(1 << 20);
-        in->max_rows = ROWS_DEFAULT;
+        *ret_rows = ROWS_DEFAULT;
         if (a->rows) {
                 unsigned long long v = strtoull(a->rows, &end, 10);
 
                 if (!*a->rows || *end || v == 0 || v > 1000000) {
                         fprintf(stderr, "infer-schema: --rows takes 1 to 1000000\n");
-                        return 2;
+                        return COMMAND_USAGE;
                 }
-                in->max_rows = v;
+                *ret_rows = v;
         }
         if (strcmp(fmt, "csv") && strcmp(fmt, "jsonl")) {
                 fprintf(stderr, "infer-schema: --format takes csv or jsonl\n");
-                return 2;
+                return COMMAND_USAGE;
         }
-        jsonl = strcmp(fmt, "jsonl") == 0;
-        if (read_sample(file, &sample) < 0)
-                return 1;
-        if (jsonl) {
-                JsonLine jl;
-                size_t at = 0;
+        *ret_jsonl = strcmp(fmt, "jsonl") == 0;
+        return 0;
+}
 
-                json_line_init(&jl, SAMPLE_MAX * 4);
-                while (at < sample.len && in->rows < in->max_rows) {
-                        const char *nl = memchr(sample.data + at, '\n', sample.len - at);
-                        size_t n = (nl ? (size_t) (nl - sample.data) : sample.len) - at;
+static int infer_jsonl(Infer *in, const Buf *sample) {
+        JsonLine jl;
+        size_t at = 0;
 
-                        if (at == 0 && n >= 3 && memcmp(sample.data, "\xef\xbb\xbf", 3) == 0)
-                                on_json_line(in, &jl, sample.data + 3, n - 3);
-                        else
-                                on_json_line(in, &jl, sample.data + at, n);
-                        at += n + 1;
-                }
-                json_line_done(&jl);
-        } else {
-                CsvOptions o = { .max_fields = MAX_COLS };
-                CsvParser *p = NULL;
+        json_line_init(&jl, SAMPLE_MAX * 4);
+        while (at < sample->len && in->rows < in->max_rows && in->error >= 0) {
+                const char *nl = memchr(sample->data + at, '\n', sample->len - at);
+                size_t n = (nl ? (size_t) (nl - sample->data) : sample->len) - at;
 
-                delim = sniff(buf_str(&sample), sample.len);
-                o.delimiter = delim;
-                r = csv_parser_new(&o, on_csv_row, in, &p);
-                if (r >= 0)
-                        r = csv_parser_feed(p, sample.data, sample.len);
-                if (r >= 0)
-                        r = csv_parser_finish(p);
-                csv_parser_free(p);
-                if (r < 0 || !in->header_done) {
-                        fprintf(stderr, "infer-schema: %s: no CSV header row could be read\n", file);
-                        return 1;
-                }
+                if (at == 0 && n >= 3 && memcmp(sample->data, "\xef\xbb\xbf", 3) == 0)
+                        on_json_line(in, &jl, sample->data + 3, n - 3);
+                else
+                        on_json_line(in, &jl, sample->data + at, n);
+                at += n + 1;
         }
-        if (in->n_cols == 0) {
-                fprintf(stderr, "infer-schema: %s: no columns found in the sample\n", file);
-                return 1;
-        }
+        json_line_done(&jl);
+        return in->error;
+}
+
+/* 0, -ENOMEM, or -EBADMSG when no header row could be read. */
+static int infer_csv(Infer *in, const Buf *sample, char delim) {
+        CsvOptions o = { .max_fields = MAX_COLS, .delimiter = delim };
+        CsvParser *p = NULL;
+        int r;
+
+        r = csv_parser_new(&o, on_csv_row, in, &p);
+        if (r >= 0)
+                r = csv_parser_feed(p, sample->data, sample->len);
+        if (r >= 0)
+                r = csv_parser_finish(p);
+        csv_parser_free(p);
+        if (in->error < 0)
+                return in->error;
+        return r < 0 || !in->header_done ? -EBADMSG : 0;
+}
+
+static int print_draft(const Infer *in, const char *file, bool jsonl, char delim) {
+        int r;
+
         printf("# drafted by s3batchd infer-schema from %s (%llu rows sampled): paste under a pipeline\n",
                file, (unsigned long long) in->rows);
         if (jsonl)
@@ -497,7 +518,49 @@ int cmd_infer_schema(const CommandArgs *a) {
                 printf("\n  header: required\n");
         }
         printf("  header_match: case_insensitive\n");
-        print_columns(in);
-        print_key(in);
-        return 0;
+        r = print_columns(in);
+        if (r >= 0)
+                r = print_key(in);
+        return r;
+}
+
+/* 0 with the draft printed; COMMAND_USAGE; COMMAND_REJECTED when the sample has no shape to
+ * draw (no header, no column); a negative errno when the file cannot be read or memory ran
+ * out. */
+int cmd_infer_schema(const CommandArgs *a) {
+        const char *file = a->operands[0];
+        _cleanup_(infer_freep) Infer *in = calloc(1, sizeof(*in));
+        _cleanup_(buf_done) Buf sample = BUF_INIT(SAMPLE_MAX + 1);
+        bool jsonl = false;
+        char delim = ',';
+        int r;
+
+        if (!in)
+                return -ENOMEM;
+        in->canon = (Buf) BUF_INIT(1 << 20);
+        r = parse_options(a, &in->max_rows, &jsonl);
+        if (r != 0)
+                return r;
+        r = read_sample(file, &sample);
+        if (r < 0)
+                return r;
+        if (!jsonl)
+                delim = sniff(buf_str(&sample), sample.len);
+        r = jsonl ? infer_jsonl(in, &sample) : infer_csv(in, &sample, delim);
+        if (r == -EBADMSG) {
+                fprintf(stderr, "infer-schema: %s: no CSV header row could be read\n", file);
+                return COMMAND_REJECTED;
+        }
+        if (r < 0) {
+                fprintf(stderr, "infer-schema: %s: %s\n", file, strerror(-r));
+                return r;
+        }
+        if (in->n_cols == 0) {
+                fprintf(stderr, "infer-schema: %s: no columns found in the sample\n", file);
+                return COMMAND_REJECTED;
+        }
+        r = print_draft(in, file, jsonl, delim);
+        if (r < 0)
+                fprintf(stderr, "infer-schema: %s: %s\n", file, strerror(-r));
+        return r;
 }

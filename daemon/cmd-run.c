@@ -15,12 +15,9 @@ int cmd_run(const CommandArgs *a) {
         sigset_t mask;
         int r;
 
-        if (startup_logger(&log) < 0)
-                return 1;
-        if (startup_config(log, a->config_path, &config) < 0)
-                return 1;
-        if (startup_aws(log, config, &aws) < 0)
-                return 1;
+        r = startup_command(a->config_path, &log, &config, &aws);
+        if (r < 0)
+                return r;
         /* The queue and table checks run inside the loop, off its thread: an unreachable
          * AWS makes the start wait (STATUS= says why), not fail (loop.h). */
 
@@ -35,6 +32,6 @@ int cmd_run(const CommandArgs *a) {
 
         r = loop_new(&(LoopOptions) { .config = config, .aws = aws, .log = log }, &loop);
         if (r < 0)
-                return 1;
+                return r;
         return loop_run(loop);
 }

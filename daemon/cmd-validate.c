@@ -224,7 +224,7 @@ int cmd_validate(const CommandArgs *a) {
         config_diag_done(&diag);
         if (r < 0) {
                 fprintf(stderr, "%s: configuration is not valid\n", config);
-                return 1;
+                return r;
         }
         p = pick_pipeline(cfg, pipeline, file);
         if (!p) {
@@ -233,7 +233,7 @@ int cmd_validate(const CommandArgs *a) {
                 else
                         fprintf(stderr, "validate: no pipeline in %s matches '%s'; choose one with --pipeline\n",
                                 config, file);
-                return 2;
+                return COMMAND_USAGE;
         }
 
         v.name = file;
@@ -256,5 +256,5 @@ int cmd_validate(const CommandArgs *a) {
                st.rows_total, st.rows_valid, st.rows_rejected, p->max_rejected_rows, v.superseded,
                v.keys.full ? " (counted over the first keys only)" : "");
         printf("%s: %s\n", file, accepted ? "ACCEPTED" : "REJECTED");
-        return accepted ? 0 : 1;
+        return accepted ? 0 : COMMAND_REJECTED;
 }

@@ -1,10 +1,23 @@
-/* The s3batchd sub-commands. Each lives in its own daemon/cmd-NAME.c and returns a process
- * exit status: 0 success, 1 failure (or "file would be rejected" for validate), 2 usage.
- * daemon/cli.c parses the whole command line once, for all of them: a command receives its
- * options and operands already checked against what it accepts. */
+/* The s3batchd sub-commands. Each lives in its own daemon/cmd-NAME.c. daemon/cli.c parses
+ * the whole command line once, for all of them: a command receives its options and operands
+ * already checked against what it accepts.
+ *
+ * A command returns 0 (done, and the answer is yes), a documented positive outcome below, or
+ * a negative errno (it could not do its work: configuration, AWS setup, memory; logged where
+ * it happened). main() alone turns that into the exit status, the table of s3batchd(8),
+ * EXIT STATUS: 0 → 0; COMMAND_REJECTED or < 0 → 1; COMMAND_USAGE → 2. */
 #pragma once
 
 #include <stdbool.h>
+
+enum {
+        /* Done, and the answer is no: the configuration is not valid (check-config), the
+         * file would be rejected (validate), the object did not load (process), a file did
+         * not load (backfill), the sample has no shape (infer-schema). */
+        COMMAND_REJECTED = 1,
+        /* The operands make no sense for the command (the message is printed). */
+        COMMAND_USAGE = 2,
+};
 
 typedef struct CommandArgs {
         const char *name;               /* the command, for messages */
@@ -18,11 +31,7 @@ typedef struct CommandArgs {
         int n_operands;                 /* within the command's declared bounds */
 } CommandArgs;
 
-typedef int (*CommandFn)(const CommandArgs *a);
+/* What every command is: one signature, one result contract (above). */
+typedef int CommandFn(const CommandArgs *a);
 
-int cmd_check_config(const CommandArgs *a);
-int cmd_run(const CommandArgs *a);
-int cmd_process(const CommandArgs *a);
-int cmd_backfill(const CommandArgs *a);
-int cmd_validate(const CommandArgs *a);
-int cmd_infer_schema(const CommandArgs *a);
+CommandFn cmd_run, cmd_process, cmd_backfill, cmd_check_config, cmd_validate, cmd_infer_schema;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/time-util.h"
 #include "daemon/flowctl.h"
 
 #define FLOW_BETA 0.7           /* multiplicative decrease (SDK adaptive mode) */
@@ -67,11 +68,7 @@ struct FlowCtl {
 };
 
 static double monotonic_s(void *ud) {
-        struct timespec ts;
-
-        (void) ud;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return (double) now(CLOCK_MONOTONIC) / USEC_PER_SEC;
 }
 
 static double now_s(const FlowLimiter *l) {

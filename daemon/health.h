@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/time-util.h"
+
 typedef struct ThreadHealth {
         const char *name;               /* "receiver", "sqs-heartbeat", ... */
         atomic_uint_fast64_t busy_since;        /* 0 when waiting */
@@ -21,33 +23,26 @@ typedef struct ThreadHealth {
                                          * wait without ticking (woken only by work) */
 } ThreadHealth;
 
-static inline uint64_t health_now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 static inline void health_init(ThreadHealth *h, const char *name, uint64_t tick) {
         h->name = name;
         h->tick = tick;
         atomic_init(&h->busy_since, 0);
         atomic_init(&h->budget, 0);
-        atomic_init(&h->idle_seen, health_now_usec());
+        atomic_init(&h->idle_seen, now(CLOCK_MONOTONIC));
 }
 
 static inline void health_busy(ThreadHealth *h, uint64_t budget_usec) {
         if (!h)
                 return;
         atomic_store(&h->budget, budget_usec);
-        atomic_store(&h->busy_since, health_now_usec());
+        atomic_store(&h->busy_since, now(CLOCK_MONOTONIC));
 }
 
 static inline void health_idle(ThreadHealth *h) {
         if (!h)
                 return;
         atomic_store(&h->busy_since, 0);
-        atomic_store(&h->idle_seen, health_now_usec());
+        atomic_store(&h->idle_seen, now(CLOCK_MONOTONIC));
 }
 
 /* Whether h is healthy at now; slack covers scheduling delays. */

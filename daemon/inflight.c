@@ -23,7 +23,7 @@ int inflight_new(const InflightOptions *o, Inflight **ret) {
         t->o.retry_delay_min = MAX(t->o.retry_delay_min, 1u);
         t->o.retry_delay_max = MAX(t->o.retry_delay_max, t->o.retry_delay_min);
         if (t->o.ceiling_usec == 0)
-                t->o.ceiling_usec = (uint64_t) SQS_VISIBILITY_CEILING_S * INFLIGHT_USEC;
+                t->o.ceiling_usec = (uint64_t) SQS_VISIBILITY_CEILING_S * USEC_PER_SEC;
         *ret = t;
         return 0;
 }
@@ -45,7 +45,7 @@ InflightMsg *inflight_add(Inflight *t, PollerMessage *pm) {
         m->id = ++t->next_id;
         m->msg = pm;
         m->received_usec = pm->received_usec;
-        m->visible_at_usec = pm->received_usec + (uint64_t) t->o.visibility_timeout * INFLIGHT_USEC;
+        m->visible_at_usec = pm->received_usec + (uint64_t) t->o.visibility_timeout * USEC_PER_SEC;
         m->all_final = true;
         m->next = t->head;
         if (t->head)
@@ -87,7 +87,7 @@ uint64_t inflight_ceiling_at(const Inflight *t, const InflightMsg *m) {
 }
 
 uint64_t inflight_extend_due(const Inflight *t, const InflightMsg *m) {
-        uint64_t lead = (uint64_t) t->o.visibility_timeout * INFLIGHT_USEC / 2;
+        uint64_t lead = (uint64_t) t->o.visibility_timeout * USEC_PER_SEC / 2;
 
         if (m->settle == INFLIGHT_RELEASING || m->extending || m->ceiling_reached)
                 return UINT64_MAX;
@@ -112,9 +112,9 @@ bool inflight_plan_extend(Inflight *t, InflightMsg *m, uint64_t now, unsigned *r
         if (m->settle == INFLIGHT_RELEASING || m->extending || m->ceiling_reached)
                 return false;
         room = ceiling > now + INFLIGHT_CEILING_MARGIN_USEC ? ceiling - now - INFLIGHT_CEILING_MARGIN_USEC : 0;
-        timeout = MIN((uint64_t) t->o.visibility_timeout, room / INFLIGHT_USEC);
+        timeout = MIN((uint64_t) t->o.visibility_timeout, room / USEC_PER_SEC);
         timeout = MIN(timeout, (uint64_t) SQS_VISIBILITY_TIMEOUT_MAX);
-        if (timeout == 0 || now + timeout * INFLIGHT_USEC <= m->visible_at_usec) {
+        if (timeout == 0 || now + timeout * USEC_PER_SEC <= m->visible_at_usec) {
                 /* asking for less than it already has would shorten it */
                 m->ceiling_reached = true;
                 m->retry_at_usec = 0;
@@ -122,7 +122,7 @@ bool inflight_plan_extend(Inflight *t, InflightMsg *m, uint64_t now, unsigned *r
         }
         /* the call must end before the message lapses; after a lapse, try briefly anyway (it
          * may not have been received again yet) */
-        call = m->visible_at_usec > now + INFLIGHT_USEC / 4 ? m->visible_at_usec - now - INFLIGHT_USEC / 4 : 0;
+        call = m->visible_at_usec > now + USEC_PER_SEC / 4 ? m->visible_at_usec - now - USEC_PER_SEC / 4 : 0;
         call = MIN(MAX(call, INFLIGHT_CALL_TIMEOUT_MIN_USEC), INFLIGHT_CALL_TIMEOUT_MAX_USEC);
         m->extending = true;
         *ret_timeout = (unsigned) timeout;
@@ -137,7 +137,7 @@ void inflight_extended(Inflight *t, InflightMsg *m, uint64_t sent_usec, unsigned
         m->extending = false;
         if (ok) {
                 /* SQS counts the new timeout from when it handled the call: not before we sent it */
-                m->visible_at_usec = MAX(m->visible_at_usec, sent_usec + (uint64_t) timeout * INFLIGHT_USEC);
+                m->visible_at_usec = MAX(m->visible_at_usec, sent_usec + (uint64_t) timeout * USEC_PER_SEC);
                 m->extend_failures = 0;
                 m->retry_at_usec = 0;
                 return;
@@ -146,15 +146,15 @@ void inflight_extended(Inflight *t, InflightMsg *m, uint64_t sent_usec, unsigned
         gap = INFLIGHT_RETRY_GAP_USEC;
         if (m->visible_at_usec <= now)
                 /* lapsed already: keep trying, but calmly */
-                gap = MIN((uint64_t) m->extend_failures, 5u) * INFLIGHT_USEC;
-        else if (m->visible_at_usec < now + gap + INFLIGHT_USEC / 2)
+                gap = MIN((uint64_t) m->extend_failures, 5u) * USEC_PER_SEC;
+        else if (m->visible_at_usec < now + gap + USEC_PER_SEC / 2)
                 /* the next try must still land before the lapse */
-                gap = m->visible_at_usec > now + INFLIGHT_USEC / 2 ? m->visible_at_usec - now - INFLIGHT_USEC / 2 : 0;
+                gap = m->visible_at_usec > now + USEC_PER_SEC / 2 ? m->visible_at_usec - now - USEC_PER_SEC / 2 : 0;
         m->retry_at_usec = now + gap;
 }
 
 bool inflight_ceiling_warning(Inflight *t, InflightMsg *m, uint64_t now) {
-        uint64_t ahead = MAX(2ULL * t->o.visibility_timeout * INFLIGHT_USEC, 15ULL * 60 * INFLIGHT_USEC);
+        uint64_t ahead = MAX(2ULL * t->o.visibility_timeout * USEC_PER_SEC, 15ULL * 60 * USEC_PER_SEC);
 
         ahead = MIN(ahead, t->o.ceiling_usec / 2);
         if (m->ceiling_warned || now + ahead < inflight_ceiling_at(t, m))
@@ -164,12 +164,12 @@ bool inflight_ceiling_warning(Inflight *t, InflightMsg *m, uint64_t now) {
 }
 
 unsigned inflight_retry_delay(const Inflight *t, const InflightMsg *m, uint64_t now) {
-        unsigned rc = MAX(m->msg->receive_count, 1u) - 1;
+        unsigned rc = MAX(m->msg->sqs->receive_count, 1u) - 1;
         uint64_t delay = t->o.retry_delay_max, ceiling = inflight_ceiling_at(t, m), room;
 
         if (rc < 32)
                 delay = MIN((uint64_t) t->o.retry_delay_min << rc, (uint64_t) t->o.retry_delay_max);
-        room = ceiling > now + INFLIGHT_CEILING_MARGIN_USEC ? (ceiling - now - INFLIGHT_CEILING_MARGIN_USEC) / INFLIGHT_USEC : 0;
+        room = ceiling > now + INFLIGHT_CEILING_MARGIN_USEC ? (ceiling - now - INFLIGHT_CEILING_MARGIN_USEC) / USEC_PER_SEC : 0;
         delay = MIN(delay, room);
         return (unsigned) MIN(delay, (uint64_t) SQS_VISIBILITY_TIMEOUT_MAX);
 }

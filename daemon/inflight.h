@@ -36,14 +36,13 @@
 #define SQS_VISIBILITY_CEILING_S 43200u
 #endif
 
-#define INFLIGHT_USEC 1000000ULL
 /* An extension call may take at most this (then it is abandoned and redone). */
-#define INFLIGHT_CALL_TIMEOUT_MAX_USEC (5ULL * INFLIGHT_USEC)
-#define INFLIGHT_CALL_TIMEOUT_MIN_USEC (1ULL * INFLIGHT_USEC)
+#define INFLIGHT_CALL_TIMEOUT_MAX_USEC (5ULL * USEC_PER_SEC)
+#define INFLIGHT_CALL_TIMEOUT_MIN_USEC (1ULL * USEC_PER_SEC)
 /* Kept between any requested visibility and the ceiling: covers the call's own duration. */
-#define INFLIGHT_CEILING_MARGIN_USEC (INFLIGHT_CALL_TIMEOUT_MAX_USEC + INFLIGHT_USEC)
+#define INFLIGHT_CEILING_MARGIN_USEC (INFLIGHT_CALL_TIMEOUT_MAX_USEC + USEC_PER_SEC)
 /* Gap before an extension that failed is tried again. */
-#define INFLIGHT_RETRY_GAP_USEC (1ULL * INFLIGHT_USEC)
+#define INFLIGHT_RETRY_GAP_USEC (1ULL * USEC_PER_SEC)
 
 typedef enum InflightSettle {
         INFLIGHT_WORKING,               /* jobs running: kept invisible */

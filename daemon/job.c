@@ -4,13 +4,11 @@
  * callbacks put valid items into the Writer (25 per BatchWriteItem) and rejected rows into the
  * Report. Memory per job is one chunk, one row, one batch and the report (capped).
  * In validate_first mode a first read only counts; the second read writes. */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/aws/client.h"
 #include "common/aws/dynamodb.h"
@@ -19,36 +17,19 @@
 #include "common/aws/sigv4.h"
 #include "common/ingest.h"
 #include "common/log.h"
-#include "daemon/awsmetrics.h"
+#include "common/time-util.h"
 #include "daemon/errclass.h"
 #include "daemon/flowctl.h"
 #include "daemon/job.h"
+#include "daemon/jobclients.h"
 #include "daemon/metrics.h"
 #include "daemon/outcome.h"
-#include "daemon/pool.h"
 #include "daemon/report.h"
 #include "daemon/tablecache.h"
 #include "daemon/writer.h"
 
 /* Rejected rows are reported in full up to this; beyond, counted only (report.h). */
 #define REPORT_MAX_BYTES (16u * 1024u * 1024u)
-
-static const char *const status_names[_JOB_STATUS_MAX] = {
-        [JOB_PENDING] = "PENDING",
-        [JOB_SUCCESS] = "SUCCESS",
-        [JOB_PARTIAL] = "PARTIAL",
-        [JOB_FAILURE] = "FAILURE",
-        [JOB_DONE_BEFORE] = "DONE_BEFORE",
-        [JOB_GONE] = "GONE",
-        [JOB_SUPERSEDED] = "SUPERSEDED",
-        [JOB_RETRY] = "RETRY",
-        [JOB_CONFIG_ERROR] = "CONFIG_ERROR",
-        [JOB_CANCELLED] = "CANCELLED",
-};
-
-const char *job_status_to_string(JobStatus s) {
-        return s < _JOB_STATUS_MAX ? status_names[s] : "UNKNOWN";
-}
 
 /* 16 bytes of SHA-256 over the object's identity, in hex: the same for every delivery of
  * one event, different for a re-upload (another sequencer, and usually another ETag). */
@@ -101,21 +82,6 @@ int job_set_event(Job *j, const char *version_id, const char *sequencer) {
         return 0;
 }
 
-int job_sequencer_cmp(const char *a, const char *b) {
-        size_t na = strlen(a), nb = strlen(b), n = MAX(na, nb);
-
-        if (na == 0 || nb == 0)
-                return 0;
-        for (size_t i = 0; i < n; i++) {
-                int ca = toupper((unsigned char) (i < na ? a[i] : '0'));
-                int cb = toupper((unsigned char) (i < nb ? b[i] : '0'));
-
-                if (ca != cb)
-                        return ca < cb ? -1 : 1;
-        }
-        return 0;
-}
-
 Job *job_free(Job *j) {
         if (!j)
                 return NULL;
@@ -131,11 +97,9 @@ Job *job_free(Job *j) {
         return NULL;
 }
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+/* Milliseconds since job_run began, for the summary's duration_ms. */
+static uint64_t elapsed_ms(const Job *j) {
+        return (now(CLOCK_MONOTONIC) - j->start_usec) / USEC_PER_MSEC;
 }
 
 static bool cancelled(const JobEnv *env) {
@@ -296,12 +260,12 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                 /* The table's key and index shape, for the row rules; asked per file because
                  * an index can be added at any time. Its failure is classified like any other
                  * (a missing table is a configuration error, throttling transient). */
-                r = tablecache_get(env->tables, env->client, j->spec->table, now_ms(), &table, &err);
+                r = tablecache_get(env->tables, env->client, j->spec->table, now(CLOCK_MONOTONIC), &table, &err);
                 if (r == -ECANCELED || (r < 0 && cancelled(env)))
                         return READ_CANCELLED;
                 if (r < 0) {
                         *ret_err = err;
-                        s3b_error_prefix(ret_err, "DescribeTable %s: ", j->spec->table);
+                        s3b_error_prefix(ret_err, "DescribeTable %s", j->spec->table);
                         return READ_AWS_FAILED;
                 }
         }
@@ -377,7 +341,7 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
         }
         if (run.write_failed) {
                 *ret_err = run.write_err;
-                s3b_error_prefix(ret_err, "writing to DynamoDB table %s: ", j->spec->table);
+                s3b_error_prefix(ret_err, "writing to DynamoDB table %s", j->spec->table);
                 return READ_AWS_FAILED;
         }
         if (run.ingest_failed) {
@@ -429,7 +393,7 @@ static void finish_moved(Job *j, const JobEnv *env, Report *report) {
         int r;
 
         /* The summary (error.json, SNS) carries the duration up to the move. */
-        j->duration_ms = now_ms() - j->start_ms;
+        j->duration_ms = elapsed_ms(j);
         r = outcome_settle(j, env, report, &step, &err);
         if (r >= 0)
                 return;
@@ -470,7 +434,7 @@ static void notify_only(Job *j, const JobEnv *env) {
         S3bError err = {};
         int r;
 
-        j->duration_ms = now_ms() - j->start_ms;
+        j->duration_ms = elapsed_ms(j);
         r = outcome_notify(j, env, &err);
         if (r >= 0)
                 return;
@@ -550,7 +514,7 @@ static void repair(Job *j, const JobEnv *env) {
                         return;         /* still the newest after its rows were written */
                 if (round == REPAIR_ROUNDS_MAX)
                         break;
-                n->start_ms = now_ms();
+                n->start_usec = now(CLOCK_MONOTONIC);
                 switch (read_rows(n, env, scratch, &err)) {
                 case READ_OK:
                 case READ_FILE_FAILED:  /* its own job fails it; rows written are its rows */
@@ -655,7 +619,7 @@ static void process(Job *j, const JobEnv *env) {
 }
 
 void job_run(Job *j, const JobEnv *env) {
-        j->start_ms = now_ms();
+        j->start_usec = now(CLOCK_MONOTONIC);
         log_debug_f(env->log, LOG_FIELDS(LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key),
                                          LOG_STR("PIPELINE", j->spec->name)),
                     "Processing s3://%s/%s", j->bucket, j->key);
@@ -665,7 +629,7 @@ void job_run(Job *j, const JobEnv *env) {
                 process(j, env);
                 maybe_give_up(j, env);
         }
-        j->duration_ms = now_ms() - j->start_ms;
+        j->duration_ms = elapsed_ms(j);
 
         if (env->metrics) {
                 MetricsOutcome o = j->status == JOB_SUCCESS ? METRICS_OUTCOME_SUCCESS :
@@ -680,102 +644,3 @@ void job_run(Job *j, const JobEnv *env) {
                         metrics_file_done(env->metrics, j->spec->name, o, (double) j->duration_ms / 1000.0);
         }
 }
-
-/* ---- pool glue ---- */
-
-typedef struct Worker {
-        JobClients clients;
-        TableCache *tables;
-        AwsMetricsSample sample, write_samples[JOB_WRITE_LANES_MAX];
-        JobEnv env;
-} Worker;
-
-int job_clients_init(JobClients *jc, AwsContext *aws, const atomic_bool *cancel, S3bError *err) {
-        int r;
-
-        *jc = (JobClients) { .aws = aws, .cancel = cancel };
-        r = aws_client_new(aws, &jc->client, err);
-        if (r >= 0 && cancel)
-                r = aws_client_set_cancel(jc->client, cancel, err);
-        if (r < 0)
-                job_clients_done(jc);
-        return r;
-}
-
-AwsClient *job_clients_write(JobClients *jc, unsigned lane, S3bError *err) {
-        AwsClient *c = NULL;
-        int r;
-
-        if (lane >= JOB_WRITE_LANES_MAX) {
-                s3b_error_set(err, -EINVAL, "writer lane %u out of range", lane);
-                return NULL;
-        }
-        if (jc->write_clients[lane])
-                return jc->write_clients[lane];
-        r = aws_client_new(jc->aws, &c, err);
-        if (r >= 0 && jc->cancel)
-                r = aws_client_set_cancel(c, jc->cancel, err);
-        if (r < 0) {
-                aws_client_free(c);
-                return NULL;
-        }
-        return jc->write_clients[lane] = c;
-}
-
-void job_clients_done(JobClients *jc) {
-        jc->client = aws_client_free(jc->client);
-        for (size_t i = 0; i < JOB_WRITE_LANES_MAX; i++)
-                jc->write_clients[i] = aws_client_free(jc->write_clients[i]);
-}
-
-void job_clients_env(JobClients *jc, JobEnv *env) {
-        env->client = jc->client;
-        env->clients = jc;
-}
-
-static void worker_done(void *ud, void *state) {
-        Worker *w = state;
-
-        job_clients_done(&w->clients);
-        tablecache_free(w->tables);
-        free(w);
-}
-
-static int worker_init(void *ud, unsigned index, void **ret_state) {
-        const JobPoolShared *sh = ud;
-        Worker *w = calloc(1, sizeof(*w));
-        S3bError err = {};
-        int r;
-
-        if (!w)
-                return -ENOMEM;
-        r = job_clients_init(&w->clients, sh->aws, sh->cancel, &err);
-        if (r < 0) {
-                log_error_errno(sh->log, r, "worker %u: %s", index, err.message);
-                free(w);
-                return r;
-        }
-        w->tables = tablecache_new(TABLECACHE_TTL_MS);
-        if (!w->tables) {
-                job_clients_done(&w->clients);
-                free(w);
-                return -ENOMEM;
-        }
-        w->env = (JobEnv) { .log = sh->log, .metrics = sh->metrics, .cancel = sh->cancel,
-                            .tables = w->tables, .flow = sh->flow };
-        job_clients_env(&w->clients, &w->env);
-        *ret_state = w;
-        return 0;
-}
-
-static void worker_run(void *ud, void *state, void *job) {
-        Worker *w = state;
-
-        job_run(job, &w->env);
-        aws_metrics_report(w->env.metrics, w->clients.client, &w->sample);
-        for (size_t i = 0; i < JOB_WRITE_LANES_MAX; i++)
-                if (w->clients.write_clients[i])
-                        aws_metrics_report(w->env.metrics, w->clients.write_clients[i], &w->write_samples[i]);
-}
-
-const PoolOps job_pool_ops = { worker_init, worker_done, worker_run };

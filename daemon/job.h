@@ -23,44 +23,17 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/time-util.h"
 #include "common/util.h"
 #include "conf/config.h"
-
-/* BatchWriteItem calls in flight per job at most (writer.h; the pipeline's
- * write_concurrency, adaptive by default). One round trip per batch bounds a single file
- * otherwise; measured in docs/DESIGN.md, "The job". Each lane has its own HTTP client,
- * created the first time the lane is used. */
-#define JOB_WRITE_LANES_MAX 32
+#include "daemon/status.h"
 
 typedef struct AwsClient AwsClient;
-typedef struct AwsContext AwsContext;
 typedef struct FlowCtl FlowCtl;
 typedef struct JobClients JobClients;
 typedef struct Logger Logger;
 typedef struct Metrics Metrics;
 typedef struct TableCache TableCache;
-
-typedef enum JobStatus {
-        JOB_PENDING,
-        JOB_SUCCESS,            /* all rows written, file archived */
-        JOB_PARTIAL,            /* valid rows written, file archived, report in error bucket */
-        JOB_FAILURE,            /* file moved to the error bucket with <key>.error.json */
-        JOB_DONE_BEFORE,        /* inbound gone, a copy of this ETag in archive/error: done earlier */
-        JOB_GONE,               /* inbound gone and not found anywhere: nothing to do */
-        JOB_SUPERSEDED,         /* a newer upload replaced the object: its own event loads it */
-        JOB_RETRY,              /* transient trouble (throttling, 5xx, network): redeliver later */
-        JOB_CONFIG_ERROR,       /* a resource is missing or not ours: file and message stay */
-        JOB_CANCELLED,          /* stopped by shutdown before finishing: redeliver */
-        _JOB_STATUS_MAX,
-} JobStatus;
-
-/* Whether the SQS record is finished (its message may be deleted once all records are). */
-static inline bool job_status_is_final(JobStatus s) {
-        return s == JOB_SUCCESS || s == JOB_PARTIAL || s == JOB_FAILURE || s == JOB_DONE_BEFORE ||
-               s == JOB_GONE || s == JOB_SUPERSEDED;
-}
-
-const char *job_status_to_string(JobStatus s);   /* "SUCCESS", "PARTIAL", "FAILURE", ... */
 
 typedef struct Job {
         /* input */
@@ -74,7 +47,7 @@ typedef struct Job {
         char event_id[33];              /* stable id of (bucket, key, ETag, version, sequencer) */
         unsigned receive_count;         /* ApproximateReceiveCount, 0 when not from SQS */
         void *owner;                    /* the caller's (e.g. the SQS message); never touched */
-        uint64_t start_ms;              /* CLOCK_MONOTONIC when job_run began */
+        usec_t start_usec;              /* CLOCK_MONOTONIC when job_run began */
 
         /* result */
         JobStatus status;
@@ -98,10 +71,6 @@ Job *job_new(Config *config, const PipelineSpec *spec, const char *bucket, const
 /* The rest of the event's identity of the object (either may be NULL): -ENOMEM or 0. */
 int job_set_event(Job *j, const char *version_id, const char *sequencer);
 
-/* S3 sequencers order the events of one key: the greater is later, after right-padding the
- * shorter with zeros (S3 User Guide, "Event message structure"). < 0, 0, > 0 like strcmp;
- * 0 also when either is empty (no order known). */
-int job_sequencer_cmp(const char *a, const char *b);
 Job *job_free(Job *j);
 DEFINE_CLEANUP_FUNC(Job *, job_free);
 
@@ -110,7 +79,7 @@ typedef struct JobEnv {
         AwsClient *client;              /* the worker's own: S3 (the streamed GET), SNS */
         /* Its owner, for one client per writer lane for the BatchWriteItem calls, which run
          * while the GET streams (one HTTP handle cannot run two transfers at once) and in
-         * parallel (job_clients_write()). */
+         * parallel (job_clients_write(), jobclients.h). */
         JobClients *clients;
         /* The process's per-table write limiters (flowctl.h); NULL = no flow control. */
         FlowCtl *flow;
@@ -125,29 +94,3 @@ typedef struct JobEnv {
 
 /* Runs every step; never fails as a call — the outcome is in job->status. */
 void job_run(Job *j, const JobEnv *env);
-
-/* Pool callbacks that give each worker thread its own AwsClient (with the cancel flag) and run
- * jobs: pool_new(n, &job_pool_ops, &shared, ...) with a JobPoolShared that outlives the pool. */
-typedef struct JobPoolShared {
-        AwsContext *aws;
-        FlowCtl *flow;                  /* may be NULL */
-        Logger *log;
-        Metrics *metrics;
-        const atomic_bool *cancel;
-} JobPoolShared;
-extern const struct PoolOps job_pool_ops;
-
-/* The clients a JobEnv needs, all with the cancel flag (may be NULL): a JobClients owns them
- * and job_clients_env() lends them. */
-struct JobClients {
-        AwsClient *client;
-        AwsClient *write_clients[JOB_WRITE_LANES_MAX];  /* created on first use */
-        AwsContext *aws;                                /* borrowed, for those */
-        const atomic_bool *cancel;
-};
-int job_clients_init(JobClients *jc, AwsContext *aws, const atomic_bool *cancel, S3bError *err);
-void job_clients_done(JobClients *jc);
-void job_clients_env(JobClients *jc, JobEnv *env);
-/* The client of writer lane `lane`, created on its first call. Only that lane's thread
- * calls this for that lane. NULL with err filled on failure. */
-AwsClient *job_clients_write(JobClients *jc, unsigned lane, S3bError *err);

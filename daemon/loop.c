@@ -20,11 +20,13 @@
 #include "common/aws/retry.h"
 #include "common/event.h"
 #include "common/log.h"
+#include "common/time-util.h"
 #include "daemon/awsmetrics.h"
 #include "daemon/checker.h"
 #include "daemon/health.h"
 #include "daemon/inflight.h"
 #include "daemon/job.h"
+#include "daemon/worker.h"
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
 #include "daemon/ordering.h"
@@ -33,8 +35,7 @@
 #include "daemon/queue.h"
 #include "daemon/sdnotify.h"
 
-#define USEC UINT64_C(1000000)
-#define METRICS_INTERVAL_USEC (10ULL * USEC)
+#define METRICS_INTERVAL_USEC (10ULL * USEC_PER_SEC)
 /* While the startup checks wait for AWS: systemd's start timeout is pushed out by this much at
  * every status tick, as long as the checker thread makes progress (sd_notify(3),
  * EXTEND_TIMEOUT_USEC). */
@@ -92,7 +93,7 @@ struct Loop {
         bool reload_pending;
         unsigned startup_failures;
         AwsRng rng;
-        int exit_status;
+        int error;                      /* why the loop ended early (negative errno), or 0 */
 
         /* what STATUS= and the degraded gauge say; "" when fine */
         char waiting[256];              /* startup */
@@ -100,10 +101,6 @@ struct Loop {
         char degraded_jobs[600];
         uint64_t receiver_ok_mark;      /* poller_successes() when SQS was marked degraded */
 };
-
-static uint64_t now_usec(void) {
-        return health_now_usec();
-}
 
 /* ---- status ---- */
 
@@ -196,7 +193,7 @@ static bool release_must_wait(Loop *l, const InflightMsg *m) {
         Poller *p = queue_receiver(l->q);
 
         return m->extending ||
-               (l->stopping && (!poller_exited(p) || now_usec() < poller_server_quiet_usec(p)));
+               (l->stopping && (!poller_exited(p) || now(CLOCK_MONOTONIC) < poller_server_quiet_usec(p)));
 }
 
 /* Returns false when m is gone (could not even be handed to the queue side). */
@@ -212,11 +209,11 @@ static bool send_settle(Loop *l, InflightMsg *m, QueueOp op, unsigned timeout) {
         }
         c = queue_command_new(op);
         m->settle_attempts++;
-        if (!c || queue_command_add(c, m->id, m->msg->receipt_handle, timeout) < 0 ||
+        if (!c || queue_command_add(c, m->id, m->msg->sqs->receipt_handle, timeout) < 0 ||
             queue_post(l->q, TAKE_PTR(c)) < 0) {
                 queue_command_free(c);
                 /* It comes back after its visibility timeout. */
-                log_warning(l->log, "Out of memory settling message %s; it will come back", m->msg->message_id);
+                log_warning(l->log, "Out of memory settling message %s; it will come back", m->msg->sqs->message_id);
                 message_done(l, m);
                 return false;
         }
@@ -236,16 +233,16 @@ static void message_settle(Loop *l, InflightMsg *m) {
         /* FIFO: the messages of its group we hold must not overtake it. Released at once, they
          * still come after it: SQS returns no message of a group while one of it is in flight
          * (Amazon SQS Developer Guide, "Message ordering"). */
-        if (m->msg->message_group_id)
-                hand_back_behind(l, m, NULL, m->msg->message_id);
+        if (m->msg->sqs->message_group_id)
+                hand_back_behind(l, m, NULL, m->msg->sqs->message_id);
         if (l->stopping || m->cancelled || m->release_now) {
                 send_settle(l, m, QUEUE_OP_RELEASE, 0);
                 return;
         }
-        delay = MAX(inflight_retry_delay(l->inflight, m, now_usec()), m->retry_floor);
-        log_full_f(l->log, LOG_INFO, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
-                   "Message %s comes back in %u s (receive %u)", m->msg->message_id, delay,
-                   m->msg->receive_count);
+        delay = MAX(inflight_retry_delay(l->inflight, m, now(CLOCK_MONOTONIC)), m->retry_floor);
+        log_full_f(l->log, LOG_INFO, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
+                   "Message %s comes back in %u s (receive %u)", m->msg->sqs->message_id, delay,
+                   m->msg->sqs->receive_count);
         (void) send_settle(l, m, QUEUE_OP_RELEASE, delay);
 }
 
@@ -260,9 +257,9 @@ static void send_deferred_releases(Loop *l) {
 }
 
 static void log_settle_failure(Loop *l, const QueueCommand *c, const QueueEntry *e, const InflightMsg *m) {
-        log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+        log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
                             "Could not %s message %s: %s", c->op == QUEUE_OP_DELETE ? "delete" : "release",
-                            m->msg->message_id, c->result < 0 ? c->err.message :
+                            m->msg->sqs->message_id, c->result < 0 ? c->err.message :
                             e->aws_code[0] ? e->aws_code : "failed");
 }
 
@@ -271,16 +268,16 @@ static void on_extended(Loop *l, const QueueCommand *c, const QueueEntry *e, Inf
 
         inflight_extended(l->inflight, m, c->sent_usec, e->timeout, ok, now);
         if (ok) {
-                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
-                            "Message %s hidden for %u s more", m->msg->message_id, e->timeout);
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
+                            "Message %s hidden for %u s more", m->msg->sqs->message_id, e->timeout);
                 return;
         }
         metrics_message(l->metrics, METRICS_MESSAGE_EXTEND_FAILED, 1);
         /* the first failure and then every tenth: an outage must not flood the journal */
         if (m->extend_failures % 10 == 1)
-                log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                log_warning_errno_f(l->log, e->result, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
                                     "Extending the visibility of message %s failed (%u in a row; retried "
-                                    "before it lapses): %s", m->msg->message_id, m->extend_failures,
+                                    "before it lapses): %s", m->msg->sqs->message_id, m->extend_failures,
                                     c->result < 0 ? c->err.message : e->aws_code);
 }
 
@@ -290,8 +287,8 @@ static void on_settled(Loop *l, const QueueCommand *c, const QueueEntry *e, Infl
                         metrics_message(l->metrics, METRICS_MESSAGE_DELETED, 1);
                 else if (e->timeout == 0)
                         metrics_message(l->metrics, METRICS_MESSAGE_RELEASED, 1);
-                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
-                            "Message %s %s", m->msg->message_id,
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
+                            "Message %s %s", m->msg->sqs->message_id,
                             c->op == QUEUE_OP_DELETE ? "deleted" : "released");
                 return message_done(l, m);
         }
@@ -299,9 +296,9 @@ static void on_settled(Loop *l, const QueueCommand *c, const QueueEntry *e, Infl
          * is still ours and kept invisible, so an outage does not make a finished file come
          * back. An entry SQS refused (a stale receipt handle) is not worth another try. */
         if (c->op == QUEUE_OP_DELETE && c->result < 0 && c->result != -ECANCELED && !l->stopping &&
-            !(m->ceiling_reached && m->visible_at_usec <= now_usec())) {
-                m->settle_retry_at_usec = now_usec() +
-                        aws_retry_backoff_ms(&l->rng, MIN(m->settle_attempts, 6u), 1000, DELETE_RETRY_CAP_MS) * 1000;
+            !(m->ceiling_reached && m->visible_at_usec <= now(CLOCK_MONOTONIC))) {
+                m->settle_retry_at_usec = now(CLOCK_MONOTONIC) +
+                        aws_retry_backoff_ms(&l->rng, MIN(m->settle_attempts, 6u), 1000, DELETE_RETRY_CAP_MS) * USEC_PER_MSEC;
                 if (m->settle_attempts % 10 == 1)
                         log_settle_failure(l, c, e, m);
                 return;
@@ -315,7 +312,7 @@ static void on_settled(Loop *l, const QueueCommand *c, const QueueEntry *e, Infl
 static int on_queue(sd_event_source *s, int fd, uint32_t revents, void *ud) {
         Loop *l = ud;
         QueueCommand *c;
-        uint64_t now = now_usec();
+        usec_t t = now(CLOCK_MONOTONIC);
 
         queue_ack_fd(l->q);
         while ((c = queue_pop_done(l->q))) {
@@ -329,7 +326,7 @@ static int on_queue(sd_event_source *s, int fd, uint32_t revents, void *ud) {
                         if (!m)
                                 continue;
                         if (c->op == QUEUE_OP_EXTEND)
-                                on_extended(l, c, &c->entries[i], m, now);
+                                on_extended(l, c, &c->entries[i], m, t);
                         else
                                 on_settled(l, c, &c->entries[i], m);
                 }
@@ -348,11 +345,11 @@ static void ceiling_checks(Loop *l, InflightMsg *m, uint64_t now) {
 
         if (m->settle != INFLIGHT_WORKING || !inflight_ceiling_warning(l->inflight, m, now))
                 return;
-        log_full_f(l->log, LOG_WARNING, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+        log_full_f(l->log, LOG_WARNING, 0, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
                    "Message %s is still in work %" PRIu64 " s before SQS's visibility ceiling (%u s "
                    "after its receive): it cannot be kept hidden past it, so it will become visible "
                    "and be received again while its job runs; the redo is version-safe",
-                   m->msg->message_id, (uint64_t) (ceiling > now ? (ceiling - now) / USEC : 0),
+                   m->msg->sqs->message_id, (uint64_t) (ceiling > now ? (ceiling - now) / USEC_PER_SEC : 0),
                    (unsigned) SQS_VISIBILITY_CEILING_S);
 }
 
@@ -375,18 +372,18 @@ static void send_extensions(Loop *l, uint64_t now) {
                         continue;
                 if (!inflight_plan_extend(l->inflight, m, now, &timeout, &call)) {
                         if (m->ceiling_reached)
-                                log_warning_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->message_id)),
+                                log_warning_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->msg->sqs->message_id)),
                                               "Message %s cannot be hidden any longer (SQS's %u s ceiling); "
-                                              "it becomes visible in %" PRIu64 " s", m->msg->message_id,
+                                              "it becomes visible in %" PRIu64 " s", m->msg->sqs->message_id,
                                               (unsigned) SQS_VISIBILITY_CEILING_S,
-                                              (uint64_t) (m->visible_at_usec > now ? (m->visible_at_usec - now) / USEC : 0));
+                                              (uint64_t) (m->visible_at_usec > now ? (m->visible_at_usec - now) / USEC_PER_SEC : 0));
                         continue;
                 }
                 if (!c && !(c = queue_command_new(QUEUE_OP_EXTEND))) {
                         inflight_extended(l->inflight, m, now, 0, false, now);
                         continue;
                 }
-                if (queue_command_add(c, m->id, m->msg->receipt_handle, timeout) < 0) {
+                if (queue_command_add(c, m->id, m->msg->sqs->receipt_handle, timeout) < 0) {
                         inflight_extended(l->inflight, m, now, 0, false, now);
                         continue;
                 }
@@ -402,7 +399,7 @@ static void send_extensions(Loop *l, uint64_t now) {
 static int on_extend_timer(sd_event_source *s, uint64_t usec, void *ud) {
         Loop *l = ud;
 
-        send_extensions(l, now_usec());
+        send_extensions(l, now(CLOCK_MONOTONIC));
         /* at shutdown, releases held back until the server's side of a cancelled poll ended */
         if (l->stopping)
                 send_deferred_releases(l);
@@ -412,11 +409,11 @@ static int on_extend_timer(sd_event_source *s, uint64_t usec, void *ud) {
 
 /* At the earliest deadline of the table, and at least every second (ceiling warnings). */
 static void arm_extend_timer(Loop *l) {
-        uint64_t now = now_usec(), due = MIN(inflight_next_due(l->inflight), now + USEC);
+        usec_t t = now(CLOCK_MONOTONIC), due = MIN(inflight_next_due(l->inflight), t + USEC_PER_SEC);
 
         if (!l->extend_timer)
                 return;
-        sd_event_source_set_time(l->extend_timer, MAX(due, now));
+        sd_event_source_set_time(l->extend_timer, MAX(due, t));
         sd_event_source_set_enabled(l->extend_timer, SD_EVENT_ONESHOT);
 }
 
@@ -428,7 +425,7 @@ static void log_job(Loop *l, const Job *j, const InflightMsg *msg) {
                     j->status == JOB_SUPERSEDED ? LOG_NOTICE : LOG_INFO;
 
         log_full_f(l->log, level, 0,
-                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg ? msg->msg->message_id : NULL),
+                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg ? msg->msg->sqs->message_id : NULL),
                               LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key),
                               LOG_STR("PIPELINE", j->spec->name),
                               LOG_STR("JOB_STATUS", job_status_to_string(j->status)),
@@ -467,7 +464,7 @@ static void finish_job(Loop *l, Job *j) {
         log_job(l, j, msg);
         /* Standard queue, ordered pipeline: the files waiting behind one that comes back later
          * go back too, so they do not overtake it; then its group may go on. */
-        if (!job_status_is_final(j->status) && !msg->msg->message_group_id) {
+        if (!job_status_is_final(j->status) && !msg->msg->sqs->message_group_id) {
                 snprintf(what, sizeof(what), "s3://%s/%s", j->bucket, j->key);
                 hand_back_behind(l, j, msg, what);
         }
@@ -490,7 +487,7 @@ static void finish_job(Loop *l, Job *j) {
  * (failed: its message) they come back a second after it; behind a FIFO message (failed NULL)
  * at once, SQS keeps their order. */
 static void hand_back_behind(Loop *l, const void *unit, const InflightMsg *failed, const char *what) {
-        unsigned delay = failed ? inflight_retry_delay(l->inflight, failed, now_usec()) + 1 : 0;
+        unsigned delay = failed ? inflight_retry_delay(l->inflight, failed, now(CLOCK_MONOTONIC)) + 1 : 0;
         Job *w;
 
         while ((w = ordering_take_behind(l->ordering, unit))) {
@@ -531,17 +528,17 @@ static void arm_order_timer(Loop *l) {
 
 /* Starts every waiting job whose turn has come. */
 static void run_ready(Loop *l) {
-        uint64_t now = now_usec();
+        usec_t t = now(CLOCK_MONOTONIC);
         Job *j;
 
-        while (!l->stopping && (j = ordering_pop_ready(l->ordering, now))) {
+        while (!l->stopping && (j = ordering_pop_ready(l->ordering, t))) {
                 InflightMsg *msg = j->owner;
 
                 msg->n_waiting--;
-                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg->msg->message_id),
+                log_debug_f(l->log, LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", msg->msg->sqs->message_id),
                                                LOG_STR("BUCKET", j->bucket), LOG_STR("OBJECT_KEY", j->key)),
                             "Its turn: s3://%s/%s (received %" PRIu64 " ms ago)", j->bucket, j->key,
-                            (now - msg->received_usec) / 1000);
+                            (t - msg->received_usec) / USEC_PER_MSEC);
                 submit_job(l, j);
         }
         arm_order_timer(l);
@@ -569,9 +566,9 @@ static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *ud) {
 static void log_message(Loop *l, int level, const PollerMessage *m, const char *what,
                         const char *detail) {
         log_full_f(l->log, level, 0,
-                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id),
-                              LOG_U64("SQS_RECEIVE_COUNT", m->receive_count)),
-                   "%s %s%s%s", what, m->message_id, detail[0] ? ": " : "", detail);
+                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->sqs->message_id),
+                              LOG_U64("SQS_RECEIVE_COUNT", m->sqs->receive_count)),
+                   "%s %s%s%s", what, m->sqs->message_id, detail[0] ? ": " : "", detail);
 }
 
 /* Turns the message's records into jobs; ret_recs[i] is the record of job i (an array of
@@ -585,7 +582,7 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job
                 return -ENOMEM;
         for (size_t i = 0; i < b->n_ignored; i++)
                 log_full_f(l->log, LOG_INFO, 0,
-                           LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id),
+                           LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->sqs->message_id),
                                       LOG_STR("BUCKET", b->ignored[i].bucket),
                                       LOG_STR("OBJECT_KEY", b->ignored[i].key)),
                            "Ignoring %s event for s3://%s/%s", b->ignored[i].event_name,
@@ -596,7 +593,7 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job
 
                 if (!spec) {
                         log_full_f(l->log, LOG_INFO, 0,
-                                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->message_id),
+                                   LOG_FIELDS(LOG_STR("SQS_MESSAGE_ID", m->sqs->message_id),
                                               LOG_STR("BUCKET", rec->bucket),
                                               LOG_STR("OBJECT_KEY", rec->key)),
                                    "No pipeline matches s3://%s/%s, skipping it", rec->bucket, rec->key);
@@ -612,7 +609,7 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job
                         free(jobs);
                         return -ENOMEM;
                 }
-                jobs[n]->receive_count = m->receive_count;
+                jobs[n]->receive_count = m->sqs->receive_count;
                 ret_recs[n] = rec;
                 n++;
         }
@@ -636,19 +633,19 @@ static void settle_now(Loop *l, PollerMessage *m, QueueOp op) {
 static int order_job(Loop *l, InflightMsg *msg, Job *j, const S3EventRecord *rec) {
         _cleanup_free_ char *group = NULL;
         OrderKey key = {};
-        uint64_t eligible = now_usec();
+        uint64_t eligible = now(CLOCK_MONOTONIC);
         const void *unit = j;
         int r;
 
-        if (msg->msg->message_group_id) {
-                r = ordering_fifo_group(msg->msg->message_group_id, &group);
-                key.fifo_sequence = msg->msg->sequence_number;
+        if (msg->msg->sqs->message_group_id) {
+                r = ordering_fifo_group(msg->msg->sqs->message_group_id, &group);
+                key.fifo_sequence = msg->msg->sqs->sequence_number;
                 unit = msg;
         } else {
                 r = ordering_group_for(j->spec, j->key, &group);
                 /* the window counts from the receive: how long an earlier file of the group
                  * may take to reach us after this one */
-                eligible = msg->received_usec + (uint64_t) j->spec->ordering.window * USEC;
+                eligible = msg->received_usec + (uint64_t) j->spec->ordering.window * USEC_PER_SEC;
                 key.has_time = ordering_parse_time(rec->event_time, &key.time_usec) == 0;
                 key.sequencer = rec->sequencer;
         }
@@ -669,8 +666,8 @@ static void maybe_lend_slot(Loop *l, InflightMsg *msg) {
         msg->slot_lent = true;
         l->n_lent++;
         /* the body was parsed; only the receipt handle and the ids are needed from here on */
-        free(msg->msg->body);
-        msg->msg->body = NULL;
+        free(msg->msg->sqs->body);
+        msg->msg->sqs->body = NULL;
         msg->msg->body_len = 0;
         poller_release(queue_receiver(l->q), 1);
 }
@@ -689,11 +686,11 @@ static void handle_message(Loop *l, PollerMessage *m) {
         if (l->stopping)
                 return settle_now(l, m, QUEUE_OP_RELEASE);
 
-        if (m->invalid)
+        if (m->sqs->invalid)
                 /* bad MD5, malformed entry or oversized body: not ours to delete (poller.h) */
-                r = s3b_error_set(&err, -EBADMSG, "%s", m->invalid);
+                r = s3b_error_set(&err, -EBADMSG, "%s", m->sqs->invalid);
         else
-                r = s3_event_parse(m->body, m->body_len, &batch, &err);
+                r = s3_event_parse(m->sqs->body, m->body_len, &batch, &err);
         if (r == -ENOMEM)
                 /* Not the message's fault: it reappears after its visibility timeout. */
                 return message_forget(l, m);
@@ -800,7 +797,7 @@ static int on_metrics(sd_event_source *s, uint64_t usec, void *ud) {
         /* a receive succeeded since SQS was marked degraded */
         if (l->q && l->degraded_sqs[0] && poller_successes(queue_receiver(l->q)) > l->receiver_ok_mark)
                 clear_degraded_sqs(l);
-        if (l->phase == PHASE_STARTING && !l->stopping && health_ok(h, now_usec(), 2 * USEC))
+        if (l->phase == PHASE_STARTING && !l->stopping && health_ok(h, now(CLOCK_MONOTONIC), 2 * USEC_PER_SEC))
                 sdnotify_extend_timeout(STARTUP_EXTEND_USEC);
         write_metrics(l);
         update_status(l);
@@ -813,13 +810,13 @@ static int on_metrics(sd_event_source *s, uint64_t usec, void *ud) {
 static int on_watchdog(sd_event_source *s, uint64_t usec, void *ud) {
         Loop *l = ud;
         const char *stuck = NULL;
-        uint64_t now = now_usec();
+        usec_t t = now(CLOCK_MONOTONIC);
         bool ok;
 
         if (l->q)
-                ok = queue_healthy(l->q, now, &stuck);
+                ok = queue_healthy(l->q, t, &stuck);
         else {
-                ok = health_ok(checker_health(l->checker), now, 2 * USEC);
+                ok = health_ok(checker_health(l->checker), t, 2 * USEC_PER_SEC);
                 stuck = "checker";
         }
         if (ok) {
@@ -865,11 +862,21 @@ static int start_queue(Loop *l) {
         return 0;
 }
 
+/* Ends the loop for good: loop_run() returns error. */
+static void fail(Loop *l, int error) {
+        l->error = error < 0 ? error : -EIO;
+        sd_event_exit(l->event, 0);
+}
+
 static int on_startup_retry(sd_event_source *s, uint64_t usec, void *ud) {
         Loop *l = ud;
+        int r;
 
-        if (!l->stopping && checker_start(l->checker, CHECK_STARTUP, l->config, NULL) < 0)
-                sd_event_exit(l->event, 1);
+        if (l->stopping)
+                return 0;
+        r = checker_start(l->checker, CHECK_STARTUP, l->config, NULL);
+        if (r < 0)
+                fail(l, log_error_errno(l->log, r, "Starting the startup checks"));
         return 0;
 }
 
@@ -881,11 +888,8 @@ static void startup_result(Loop *l, const CheckResult *res) {
                 return;
         if (res->r == 0) {
                 r = start_queue(l);
-                if (r < 0) {
-                        l->exit_status = 1;
-                        sd_event_exit(l->event, 1);
-                        return;
-                }
+                if (r < 0)
+                        return fail(l, r);
                 l->phase = PHASE_RUNNING;
                 l->waiting[0] = '\0';
                 metrics_set_degraded(l->metrics, METRICS_DEGRADED_STARTUP, false);
@@ -897,11 +901,8 @@ static void startup_result(Loop *l, const CheckResult *res) {
         }
         if (res->config_error) {
                 /* Waiting would not fix it: systemd shows the unit failed, the log says why. */
-                log_error_errno(l->log, res->r, "Startup check of the %s failed: the configuration is "
-                                "wrong (see above); exiting", res->what);
-                l->exit_status = 1;
-                sd_event_exit(l->event, 1);
-                return;
+                return fail(l, log_error_errno(l->log, res->r, "Startup check of the %s failed: the "
+                                               "configuration is wrong (see above); exiting", res->what));
         }
         l->startup_failures++;
         delay_ms = MAX(aws_retry_backoff_ms(&l->rng, MIN(l->startup_failures, 6u), 1000, STARTUP_RETRY_CAP_MS), 500u);
@@ -910,7 +911,7 @@ static void startup_result(Loop *l, const CheckResult *res) {
         log_warning(l->log, "Startup: %s", l->waiting);
         metrics_set_degraded(l->metrics, METRICS_DEGRADED_STARTUP, true);
         update_status(l);
-        sd_event_source_set_time(l->startup_retry, now_usec() + delay_ms * 1000);
+        sd_event_source_set_time(l->startup_retry, now(CLOCK_MONOTONIC) + delay_ms * USEC_PER_MSEC);
         sd_event_source_set_enabled(l->startup_retry, SD_EVENT_ONESHOT);
 }
 
@@ -1010,7 +1011,7 @@ static void begin_shutdown(Loop *l, const char *why) {
         /* The grace plus a margin for releasing messages (which may wait for the server's
          * side of the cancelled long poll to end): systemd must not kill us meanwhile (it
          * only ever extends, never shortens TimeoutStopSec). */
-        sdnotify_extend_timeout(((uint64_t) l->config->shutdown_grace + l->queue.wait_seconds + 15) * USEC);
+        sdnotify_extend_timeout(((uint64_t) l->config->shutdown_grace + l->queue.wait_seconds + 15) * USEC_PER_SEC);
         log_info(l->log, "%s: stopping; waiting up to %u s for %u message(s) in work", why,
                  l->config->shutdown_grace, inflight_count(l->inflight));
         /* The receiver's long poll is cancelled; messages it still hands over are released
@@ -1033,7 +1034,7 @@ static void begin_shutdown(Loop *l, const char *why) {
         arm_order_timer(l);
         if (inflight_count(l->inflight) > 0)
                 sd_event_add_time(l->event, &l->grace, CLOCK_MONOTONIC,
-                                  now_usec() + (uint64_t) l->config->shutdown_grace * USEC, 0, on_grace, l);
+                                  now(CLOCK_MONOTONIC) + (uint64_t) l->config->shutdown_grace * USEC_PER_SEC, 0, on_grace, l);
         update_status(l);
         maybe_exit(l);
 }
@@ -1093,35 +1094,35 @@ static int add_source(Loop *l, int r, sd_event_source **s) {
 static uint64_t call_budget_usec(const Config *c) {
         uint64_t attempts = MAX(c->aws.max_attempts, 1u);
 
-        return attempts * ((uint64_t) c->aws.connect_timeout_ms + c->aws.request_timeout_ms) * 1000u +
-               (attempts - 1) * (uint64_t) AWS_RETRY_CAP_MS_DEFAULT * 1000u + 5 * USEC;
+        return attempts * ((uint64_t) c->aws.connect_timeout_ms + c->aws.request_timeout_ms) * USEC_PER_MSEC +
+               (attempts - 1) * (uint64_t) AWS_RETRY_CAP_MS_DEFAULT * USEC_PER_MSEC + 5 * USEC_PER_SEC;
 }
 
 static int add_timers(Loop *l) {
         sd_event_source *s = NULL;
-        uint64_t now = now_usec();
+        usec_t t = now(CLOCK_MONOTONIC);
         int r;
 
-        r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, now + METRICS_INTERVAL_USEC,
+        r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, t + METRICS_INTERVAL_USEC,
                                             0, on_metrics, l), &s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ON);
         if (r >= 0 && l->watchdog_usec > 0) {
-                r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, now + l->watchdog_usec / 4,
+                r = add_source(l, sd_event_add_time(l->event, &s, CLOCK_MONOTONIC, t + l->watchdog_usec / 4,
                                                     0, on_watchdog, l), &s);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(s, SD_EVENT_ON);
         }
         if (r >= 0)
-                r = sd_event_add_time(l->event, &l->extend_timer, CLOCK_MONOTONIC, now + USEC, 0,
+                r = sd_event_add_time(l->event, &l->extend_timer, CLOCK_MONOTONIC, t + USEC_PER_SEC, 0,
                                       on_extend_timer, l);
         if (r >= 0)
-                r = sd_event_add_time(l->event, &l->startup_retry, CLOCK_MONOTONIC, now, 0,
+                r = sd_event_add_time(l->event, &l->startup_retry, CLOCK_MONOTONIC, t, 0,
                                       on_startup_retry, l);
         if (r >= 0)
                 r = sd_event_source_set_enabled(l->startup_retry, SD_EVENT_OFF);
         if (r >= 0)
-                r = sd_event_add_time(l->event, &l->order_timer, CLOCK_MONOTONIC, now, 0, on_order_timer, l);
+                r = sd_event_add_time(l->event, &l->order_timer, CLOCK_MONOTONIC, t, 0, on_order_timer, l);
         if (r >= 0)
                 r = sd_event_source_set_enabled(l->order_timer, SD_EVENT_OFF);
         return r;
@@ -1205,12 +1206,15 @@ int loop_run(Loop *l) {
         sdnotify_extend_timeout(STARTUP_EXTEND_USEC);
         r = checker_start(l->checker, CHECK_STARTUP, l->config, NULL);
         if (r < 0)
-                return log_error_errno(l->log, r, "Starting the startup checks"), 1;
+                return log_error_errno(l->log, r, "Starting the startup checks");
 
         r = sd_event_loop(l->event);
 
         write_metrics(l);
-        if (l->exit_status == 0)
-                log_info(l->log, "Stopped");
-        return r < 0 || l->exit_status != 0 ? 1 : 0;
+        if (r < 0)
+                return log_error_errno(l->log, r, "Event loop failed");
+        if (l->error < 0)
+                return l->error;
+        log_info(l->log, "Stopped");
+        return 0;
 }

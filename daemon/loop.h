@@ -26,8 +26,9 @@ int loop_new(const LoopOptions *opts, Loop **ret);
 Loop *loop_free(Loop *l);
 DEFINE_CLEANUP_FUNC(Loop *, loop_free);
 
-/* Checks the queue and the tables (waiting, with backoff, while AWS is unreachable; exit
- * status 1 at once when the configuration is wrong), says READY=1, then runs until
- * SIGTERM/SIGINT and the drain that follows. Returns the exit status. The three signals must
- * be blocked in every thread before loop_new() (it starts threads). */
+/* Checks the queue and the tables (waiting, with backoff, while AWS is unreachable; ending at
+ * once when the configuration is wrong), says READY=1, then runs until SIGTERM/SIGINT and the
+ * drain that follows. Returns 0 after a clean shutdown, or the negative errno (already
+ * logged) that ended it early — like loop_new(). The three signals must be blocked in every
+ * thread before loop_new() (it starts threads). */
 int loop_run(Loop *l);

@@ -21,11 +21,7 @@ static const CliCommand commands[] = {
                 .synopsis = "[--pipeline NAME] s3://BUCKET/KEY", .expects = "one s3://BUCKET/KEY",
                 .summary = "load one object now: process s3://BUCKET/KEY",
                 .help = "Load one object now, as the service would, and print its summary.\n"
-                        "Exit 0 for success or partial (or a file found already processed), 1 otherwise.\n"
-                        "\n"
-                        "Options:\n"
-                        "  -p, --pipeline NAME use this pipeline instead of the first whose match\n"
-                        "                      accepts the key\n",
+                        "Exit 0 for success or partial (or a file found already processed), 1 otherwise.\n",
         },
         {
                 .name = "backfill", .fn = cmd_backfill,
@@ -42,12 +38,7 @@ static const CliCommand commands[] = {
                 .help = "Validate the configuration file and exit: 0 when valid, 1 when not, with\n"
                         "every problem printed as FILE:LINE:COLUMN: message. Warnings (legal, but\n"
                         "probably not meant) are printed too and do not fail the check. Works\n"
-                        "offline: nothing is sent to AWS.\n"
-                        "\n"
-                        "Options:\n"
-                        "  -q, --quiet         print nothing when the file is valid\n"
-                        "      --dump          print the effective configuration (defaults filled in)\n"
-                        "                      as YAML on stdout when the file is valid\n",
+                        "offline: nothing is sent to AWS.\n",
         },
         {
                 .name = "validate", .fn = cmd_validate, .options = CLI_OPT_PIPELINE | CLI_OPT_QUIET,
@@ -57,13 +48,7 @@ static const CliCommand commands[] = {
                 .help = "Check a CSV file against a pipeline's schema as the daemon would, without\n"
                         "touching AWS. Prints each rejected row (line, column, reason) and a summary.\n"
                         "Exit 0 when the file would be accepted, 1 when not, 2 on usage errors.\n"
-                        "FILE may be - for standard input.\n"
-                        "\n"
-                        "Options:\n"
-                        "  -p, --pipeline NAME pipeline to check against (default: the first whose\n"
-                        "                      match accepts the file name; FILE.csv.gz also matches\n"
-                        "                      suffix .csv unless compression is none)\n"
-                        "  -q, --quiet         print only the summary\n",
+                        "FILE may be - for standard input.\n",
         },
         {
                 .name = "infer-schema", .fn = cmd_infer_schema, .options = CLI_OPT_FORMAT | CLI_OPT_ROWS,
@@ -73,20 +58,26 @@ static const CliCommand commands[] = {
                 .help = "Read a sample of FILE (CSV or JSON Lines, gzip or not; - for standard input)\n"
                         "and print the csv:, columns: and a suggested key: of a pipeline that accepts it,\n"
                         "as YAML to paste (indented) under a pipeline. Types are the narrowest every\n"
-                        "sampled value fits; review them, later rows may need wider ones. Offline.\n"
-                        "\n"
-                        "Options:\n"
-                        "      --format FORMAT csv (default, delimiter sniffed) or jsonl\n"
-                        "      --rows N        rows to sample (default 1000, at most 1000000)\n",
+                        "sampled value fits; review them, later rows may need wider ones. Offline.\n",
         },
 };
 
-int main(int argc, char **argv) {
-        const CliCommand *cmd;
-        CommandArgs args;
-        int status;
+/* The one place a result becomes an exit status (commands.h; s3batchd(8), EXIT STATUS). */
+static int exit_status(int r) {
+        if (r == 0)
+                return EXIT_SUCCESS;
+        if (r == COMMAND_USAGE)
+                return 2;
+        return EXIT_FAILURE;    /* COMMAND_REJECTED, or a negative errno */
+}
 
-        if (!cli_parse(commands, ELEMENTSOF(commands), argc, argv, &cmd, &args, &status))
-                return status;
-        return cmd->fn(&args);
+int main(int argc, char **argv) {
+        const CliCommand *cmd = NULL;
+        CommandArgs args;
+        int r;
+
+        r = cli_parse(commands, ELEMENTSOF(commands), argc, argv, &cmd, &args);
+        if (r == CLI_RUN)
+                r = cmd->fn(&args);
+        return exit_status(r);
 }

@@ -460,49 +460,42 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
+/* The temporary file did not become the metrics file: nothing of it is left behind. */
+static int drop_tmp(const char *tmp, int r) {
+        (void) unlink(tmp);
+        return r;
+}
+
 int metrics_write_file(Metrics *m, const char *path, S3bError *err) {
         _cleanup_free_ char *tmp = NULL, *dircopy = NULL;
         _cleanup_close_ int fd = -1, dfd = -1;
-        Buf text = BUF_INIT(RENDER_MAX);
+        _cleanup_(buf_done) Buf text = BUF_INIT(RENDER_MAX);
         int r;
 
         if (!path || !*path)
                 return s3b_error_set(err, -EINVAL, "no metrics file path");
         r = metrics_render(m, &text);
-        if (r < 0) {
-                s3b_error_set(err, r, "rendering metrics failed");
-                goto finish;
-        }
+        if (r < 0)
+                return s3b_error_set(err, r, "rendering metrics failed");
         /* The collector reads only *.prom; "<path>.XXXXXX" never matches, so it never sees
          * a file that is still being written. Same directory, so rename() is atomic. */
         if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-                r = s3b_error_set(err, -ENOMEM, "out of memory");
-                goto finish;
+                tmp = NULL;
+                return s3b_error_set(err, -ENOMEM, "out of memory");
         }
         fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                r = s3b_error_set(err, -errno, "creating a temporary file next to %s: %m", path);
-                goto finish;
-        }
+        if (fd < 0)
+                return s3b_error_set(err, -errno, "creating a temporary file next to %s: %m", path);
         /* node_exporter runs as another user: the file must be world-readable, like any
          * textfile-collector output */
-        if (fchmod(fd, 0644) < 0 || (r = write_all(fd, text.data, text.len)) < 0 || fsync(fd) < 0) {
-                r = s3b_error_set(err, r < 0 ? r : -errno, "writing %s: %m", tmp);
-                goto finish;
-        }
-        if (rename(tmp, path) < 0) {
-                r = s3b_error_set(err, -errno, "renaming %s to %s: %m", tmp, path);
-                goto finish;
-        }
+        if (fchmod(fd, 0644) < 0 || (r = write_all(fd, text.data, text.len)) < 0 || fsync(fd) < 0)
+                return drop_tmp(tmp, s3b_error_set(err, r < 0 ? r : -errno, "writing %s: %m", tmp));
+        if (rename(tmp, path) < 0)
+                return drop_tmp(tmp, s3b_error_set(err, -errno, "renaming %s to %s: %m", tmp, path));
         /* make the rename itself durable; a failure here leaves a correct file, so it is
          * not reported */
         dircopy = strdup(path);
         if (dircopy && (dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
                 (void) fsync(dfd);
-        r = 0;
-finish:
-        if (r < 0 && fd >= 0)
-                (void) unlink(tmp);
-        buf_done(&text);
-        return r;
+        return 0;
 }

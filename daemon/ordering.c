@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/job.h"
+#include "common/time-util.h"
+#include "daemon/status.h"
 #include "daemon/ordering.h"
 
 /* Separates the parts of a group name: no pipeline name, and no MessageGroupId (printable
@@ -109,7 +110,7 @@ static int64_t days_from_civil(int y, int m, int d) {
 
 int ordering_parse_time(const char *s, int64_t *ret_usec) {
         int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-        int64_t frac = 0, scale = 1000000;
+        int64_t frac = 0, scale = (int64_t) USEC_PER_SEC;
         const char *p = s;
 
         if (!s || digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 || *p++ != '-' ||
@@ -140,7 +141,7 @@ int ordering_parse_time(const char *s, int64_t *ret_usec) {
         if (*p)
                 return -EINVAL;
         *ret_usec = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
-                     sign * (oh * 3600 + om * 60)) * 1000000 + frac;
+                     sign * (oh * 3600 + om * 60)) * (int64_t) USEC_PER_SEC + frac;
         return 0;
 }
 
@@ -198,11 +199,15 @@ int ordering_new(Ordering **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static void item_free(Item *it) {
+static Item *item_free(Item *it) {
+        if (!it)
+                return NULL;
         free(it->fifo_sequence);
         free(it->sequencer);
         free(it);
+        return NULL;
 }
+DEFINE_CLEANUP_FUNC(Item *, item_free);
 
 static void group_free(Group *g) {
         while (g->waiting) {
@@ -265,7 +270,8 @@ static int item_cmp(const Item *a, const Item *b) {
 int ordering_add(Ordering *o, const char *group, const OrderKey *key, const void *unit, void *item,
                  uint64_t eligible_at_usec) {
         Group *g = group_find(o, group);
-        Item *it = calloc(1, sizeof(*it)), **pp;
+        _cleanup_(item_freep) Item *it = calloc(1, sizeof(*it));
+        Item **pp;
 
         if (!it)
                 return -ENOMEM;
@@ -273,25 +279,22 @@ int ordering_add(Ordering *o, const char *group, const OrderKey *key, const void
                        .arrival = ++o->arrivals, .eligible_at = eligible_at_usec };
         if ((key->fifo_sequence && !(it->fifo_sequence = strdup(key->fifo_sequence))) ||
             (key->sequencer && !(it->sequencer = strdup(key->sequencer))))
-                goto fail;
+                return -ENOMEM;
         if (!g) {
-                g = calloc(1, sizeof(*g));
-                if (!g || !(g->name = strdup(group))) {
-                        free(g);
-                        goto fail;
-                }
+                _cleanup_free_ Group *ng = calloc(1, sizeof(*ng));
+
+                if (!ng || !(ng->name = strdup(group)))
+                        return -ENOMEM;
+                g = TAKE_PTR(ng);
                 g->next = o->groups;
                 o->groups = g;
         }
         for (pp = &g->waiting; *pp && item_cmp(*pp, it) <= 0; pp = &(*pp)->next)
                 ;
         it->next = *pp;
-        *pp = it;
+        *pp = TAKE_PTR(it);
         o->n_waiting++;
         return 0;
-fail:
-        item_free(it);
-        return -ENOMEM;
 }
 
 static void *pop_head(Ordering *o, Group *g) {

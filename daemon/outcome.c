@@ -9,14 +9,11 @@
 #include "common/aws/client.h"
 #include "common/aws/s3.h"
 #include "common/aws/sns.h"
+#include "common/cleanup.h"
 #include "daemon/outcome.h"
 
 #define SUBJECT_PREFIX "s3batchd "
 #define SUBJECT_MAX 99                  /* SNS: "must be less than 100 characters" */
-
-static inline void cjson_freep(cJSON **p) {
-        cJSON_Delete(*p);
-}
 
 static char *join(const char *a, const char *b, const char *c) {
         char *s = NULL;
@@ -40,7 +37,7 @@ static int put_text(const JobEnv *env, const char *bucket, const char *key, cons
                     size_t len, const char *content_type, S3bError *err) {
         int r = s3_put_object(env->client, bucket, key, data, len, content_type, err);
         if (r < 0)
-                s3b_error_prefix(err, "PutObject s3://%s/%s: ", bucket, key);
+                s3b_error_prefix(err, "PutObject s3://%s/%s", bucket, key);
         return r;
 }
 
@@ -64,7 +61,7 @@ static int copy_pinned(Job *j, const JobEnv *env, const char *dst_bucket, const 
                 r = s3_copy_object(env->client, j->bucket, j->key, &o, dst_bucket, dst_key, err);
         }
         if (r < 0)
-                s3b_error_prefix(err, "CopyObject to s3://%s/%s: ", dst_bucket, dst_key);
+                s3b_error_prefix(err, "CopyObject to s3://%s/%s", dst_bucket, dst_key);
         return r;
 }
 
@@ -132,7 +129,7 @@ int outcome_settle(Job *j, const JobEnv *env, Report *report, OutcomeStep *ret_s
         r = s3_delete_object(env->client, j->bucket, j->key, &v, err);
         if (r < 0 && r != -ENOENT && r != -ESTALE)
                 return fail_at(OUTCOME_STEP_DELETE, ret_step,
-                               s3b_error_prefix(err, "DeleteObject s3://%s/%s: ", j->bucket, j->key));
+                               s3b_error_prefix(err, "DeleteObject s3://%s/%s", j->bucket, j->key));
         return 0;
 }
 
@@ -149,7 +146,7 @@ static int find_in(Job *j, const JobEnv *env, const ConfigLocation *loc, S3bErro
         if (r == -ENOENT)
                 return OUTCOME_FOUND_NONE;
         if (r < 0)
-                return s3b_error_prefix(err, "HeadObject s3://%s/%s: ", loc->bucket, key);
+                return s3b_error_prefix(err, "HeadObject s3://%s/%s", loc->bucket, key);
         if (set_location(&j->location, loc->bucket, key) < 0)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         etag = s3_object_info_meta(&info, OUTCOME_META_ETAG);
@@ -239,7 +236,7 @@ int outcome_notify(Job *j, const JobEnv *env, S3bError *err) {
 }
 
 char *outcome_summary_json(const Job *j) {
-        _cleanup_(cjson_freep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
         bool ok = j->status == JOB_SUCCESS || j->status == JOB_PARTIAL;
         const char *where = ok ? "archive_location" :
                             j->status == JOB_FAILURE ? "error_location" : "location";

@@ -13,6 +13,7 @@
 #include "common/aws/retry.h"
 #include "common/aws/sqs.h"
 #include "common/mailbox.h"
+#include "common/time-util.h"
 #include "daemon/poller.h"
 
 struct Poller {
@@ -43,12 +44,7 @@ struct Poller {
 PollerMessage *poller_message_free(PollerMessage *m) {
         if (!m)
                 return NULL;
-        free(m->message_id);
-        free(m->receipt_handle);
-        free(m->body);
-        free(m->message_group_id);
-        free(m->sequence_number);
-        free(m->invalid);
+        sqs_messages_free(m->sqs, 1);
         free(m);
         return NULL;
 }
@@ -56,17 +52,11 @@ PollerMessage *poller_message_free(PollerMessage *m) {
 
 /* Waits up to ms for stop; returns true when stopping. */
 static bool sleep_unless_stopped(Poller *p, uint64_t ms) {
-        struct timespec ts;
+        /* pthread_cond_timedwait() takes a CLOCK_REALTIME deadline */
+        struct timespec ts = timespec_store(now(CLOCK_REALTIME) + ms * USEC_PER_MSEC);
         bool stopping;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long) (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
-        health_busy(p->opts.health, ms * 1000 + 1000000);
+        health_busy(p->opts.health, ms * USEC_PER_MSEC + USEC_PER_SEC);
         pthread_mutex_lock(&p->synced.lock);
         while (!p->synced.stopping)
                 if (pthread_cond_timedwait(&p->synced.cond, &p->synced.lock, &ts) == ETIMEDOUT)
@@ -76,32 +66,25 @@ static bool sleep_unless_stopped(Poller *p, uint64_t ms) {
         return stopping;
 }
 
-static PollerMessage *message_from_sqs(const SqsMessage *s, uint64_t received_usec) {
-        PollerMessage *m = calloc(1, sizeof(*m));
+/* Takes the entry *s over (leaving it empty), or NULL (s untouched) when out of memory. */
+static PollerMessage *message_take(SqsMessage *s, uint64_t received_usec) {
+        _cleanup_(poller_message_freep) PollerMessage *m = calloc(1, sizeof(*m));
 
-        if (!m)
+        if (!m || !(m->sqs = calloc(1, sizeof(*m->sqs))))
                 return NULL;
-        m->message_id = strdup(s->message_id ? s->message_id : "");
-        m->receipt_handle = strdup(s->receipt_handle ? s->receipt_handle : "");
-        m->body = strdup(s->body ? s->body : "");
-        if (!m->message_id || !m->receipt_handle || !m->body)
-                return poller_message_free(m);
-        if ((s->invalid && !(m->invalid = strdup(s->invalid))) ||
-            (s->message_group_id && !(m->message_group_id = strdup(s->message_group_id))) ||
-            (s->sequence_number && !(m->sequence_number = strdup(s->sequence_number))))
-                return poller_message_free(m);
-        m->body_len = strlen(m->body);
-        m->receive_count = s->receive_count;
+        *m->sqs = *s;
+        *s = (SqsMessage) {};
+        m->body_len = m->sqs->body ? strlen(m->sqs->body) : 0;
         m->received_usec = received_usec;
-        return m;
+        return TAKE_PTR(m);
 }
 
 /* Hands the batch over; returns how many messages were queued (each holds a slot). */
-static unsigned hand_over(Poller *p, const SqsMessage *msgs, size_t n, uint64_t received_usec) {
+static unsigned hand_over(Poller *p, SqsMessage *msgs, size_t n, uint64_t received_usec) {
         unsigned queued = 0;
 
         for (size_t i = 0; i < n; i++) {
-                PollerMessage *m = message_from_sqs(&msgs[i], received_usec);
+                PollerMessage *m = message_take(&msgs[i], received_usec);
 
                 if (!m || mailbox_post(p->out, m) < 0) {
                         /* Out of memory: the message stays invisible and comes back later. */
@@ -134,20 +117,20 @@ static void *poller_main(void *arg) {
                         break;
                 }
                 want = MIN(p->synced.free_slots, p->opts.max_messages);
-                /* Reserve now so poller_n_free() never over-reports during the poll. */
+                /* Reserve now: the slots are taken for the whole poll. */
                 p->synced.free_slots -= want;
                 pthread_mutex_unlock(&p->synced.lock);
 
                 /* The visibility timeout (and SQS's 12-hour ceiling) starts when SQS hands a
                  * message out, which is never before this call started. */
-                started = health_now_usec();
-                health_busy(p->opts.health, p->opts.call_budget_usec);
+                started = now(CLOCK_MONOTONIC);
+                health_busy(p->opts.health, p->opts.call_budget_usec + (uint64_t) p->opts.wait_seconds * USEC_PER_SEC);
                 r = sqs_receive_message(p->client, p->queue_url, want, p->opts.wait_seconds,
                                         p->opts.visibility_timeout, &msgs, &n, &err);
                 health_idle(p->opts.health);
                 if (r == -ECANCELED)
                         atomic_store(&p->server_quiet_usec,
-                                     started + ((uint64_t) p->opts.wait_seconds + 1) * 1000000u);
+                                     started + ((uint64_t) p->opts.wait_seconds + 1) * USEC_PER_SEC);
                 queued = r >= 0 ? hand_over(p, msgs, n, started) : 0;
                 if (r >= 0)
                         atomic_fetch_add(&p->successes, 1);
@@ -183,11 +166,17 @@ static void *poller_main(void *arg) {
         return NULL;
 }
 
-void poller_stop(Poller *p) {
+/* Changes what the receiver waits for (a free slot, or the stop) and wakes it. */
+static void wake_receiver(Poller *p, unsigned freed_slots, bool stop) {
         pthread_mutex_lock(&p->synced.lock);
-        p->synced.stopping = true;
+        p->synced.free_slots += freed_slots;
+        p->synced.stopping = p->synced.stopping || stop;
         pthread_cond_broadcast(&p->synced.cond);
         pthread_mutex_unlock(&p->synced.lock);
+}
+
+void poller_stop(Poller *p) {
+        wake_receiver(p, 0, true);
         atomic_store(&p->cancel, true);
 }
 
@@ -294,19 +283,7 @@ bool poller_pop_error(Poller *p, S3bError *ret) {
 }
 
 void poller_release(Poller *p, unsigned n) {
-        pthread_mutex_lock(&p->synced.lock);
-        p->synced.free_slots += n;
-        pthread_cond_broadcast(&p->synced.cond);
-        pthread_mutex_unlock(&p->synced.lock);
-}
-
-unsigned poller_n_free(Poller *p) {
-        unsigned v;
-
-        pthread_mutex_lock(&p->synced.lock);
-        v = p->synced.free_slots;
-        pthread_mutex_unlock(&p->synced.lock);
-        return v;
+        wake_receiver(p, n, false);
 }
 
 void poller_get_stats(Poller *p, AwsClientStats *ret) {

@@ -12,8 +12,10 @@
  * while no slot is free, so the daemon never holds more messages than it has workers. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "common/aws/sqs.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "daemon/health.h"
@@ -21,18 +23,13 @@
 typedef struct AwsContext AwsContext;
 typedef struct AwsClientStats AwsClientStats;
 
+/* A received message: the SqsMessage entry as the receive returned it (taken whole, freed
+ * with sqs_messages_free()), and when it was received. sqs->invalid != NULL: SQS handed over
+ * an unusable message (bad MD5, malformed entry, body over the cap: see SqsMessage), sqs->body
+ * is then NULL. Such a message is not deleted: it is left to the queue's redrive policy. */
 typedef struct PollerMessage {
-        char *message_id;
-        char *receipt_handle;
-        char *body;
-        size_t body_len;
-        unsigned receive_count;         /* ApproximateReceiveCount, 0 when absent */
-        char *message_group_id;         /* FIFO queues: MessageGroupId; NULL otherwise */
-        char *sequence_number;          /* FIFO queues: SequenceNumber; NULL otherwise */
-        /* NULL, or why SQS handed over an unusable message (bad MD5, malformed entry, body
-         * over the cap: see SqsMessage); body is then "". Such a message is not deleted: it
-         * is left to the queue's redrive policy. */
-        char *invalid;
+        SqsMessage *sqs;                /* one entry, owned */
+        size_t body_len;                /* strlen(sqs->body), 0 when NULL */
         uint64_t received_usec;         /* CLOCK_MONOTONIC when the receive call started */
 } PollerMessage;
 
@@ -46,7 +43,9 @@ typedef struct PollerOptions {
         unsigned visibility_timeout;
         unsigned slots;                 /* = workers */
         ThreadHealth *health;           /* borrowed; where the thread says what it is doing */
-        uint64_t call_budget_usec;      /* the longest one receive may take, retries included */
+        /* the longest one call may take with its retries, not counting the long poll's own
+         * wait_seconds (the poller adds them) */
+        uint64_t call_budget_usec;
 } PollerOptions;
 
 typedef struct Poller Poller;
@@ -77,7 +76,6 @@ PollerMessage *poller_pop(Poller *p);           /* a received message (caller ow
  * nothing can be done with them) are reported here too, with -EBADMSG. */
 bool poller_pop_error(Poller *p, S3bError *ret);
 void poller_release(Poller *p, unsigned n);     /* n messages are finished: n slots free */
-unsigned poller_n_free(Poller *p);
 /* Receives that succeeded so far (an empty long poll counts): SQS is reachable again. */
 uint64_t poller_successes(Poller *p);
 /* The receiver client's counters (thread-safe snapshot), for metrics. */

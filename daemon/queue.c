@@ -13,9 +13,10 @@
 
 #include "common/aws/client.h"
 #include "common/mailbox.h"
+#include "common/time-util.h"
 #include "daemon/queue.h"
 
-#define LANE_TICK_USEC 1000000ULL
+#define LANE_TICK_USEC USEC_PER_SEC
 
 typedef struct Lane {
         struct Queue *q;
@@ -90,8 +91,8 @@ static void run_extend(Lane *lane, QueueCommand *c) {
 
         for (size_t i = 0; i < c->n; i++)
                 e[i] = (SqsVisibilityEntry) { c->entries[i].receipt_handle, c->entries[i].timeout };
-        health_busy(&lane->health, (uint64_t) limits.timeout_ms * 1000u + LANE_TICK_USEC);
-        c->sent_usec = health_now_usec();
+        health_busy(&lane->health, (uint64_t) limits.timeout_ms * USEC_PER_MSEC + LANE_TICK_USEC);
+        c->sent_usec = now(CLOCK_MONOTONIC);
         r = sqs_change_visibility_entries(lane->client, lane->q->queue_url, e, c->n, &limits, res, &c->err);
         c->result = MIN(r, 0);
         fill_results(c, r, res);
@@ -104,7 +105,7 @@ static void run_settle(Lane *lane, QueueCommand *c) {
         int r;
 
         health_busy(&lane->health, lane->q->o.call_budget_usec);
-        c->sent_usec = health_now_usec();
+        c->sent_usec = now(CLOCK_MONOTONIC);
         for (size_t i = 0; i < c->n; i++) {
                 handles[i] = c->entries[i].receipt_handle;
                 e[i] = (SqsVisibilityEntry) { c->entries[i].receipt_handle, c->entries[i].timeout };
@@ -244,15 +245,8 @@ int queue_new(AwsContext *ctx, const QueueOptions *o, Queue **ret, S3bError *err
                 return r;
         /* the receiver waits for free slots without ticking: that wait is on the loop */
         health_init(&q->receiver_health, "receiver", 0);
-        r = poller_new(ctx, &(PollerOptions) {
-                        .queue_url = q->queue_url,
-                        .wait_seconds = o->wait_seconds,
-                        .max_messages = o->max_messages,
-                        .visibility_timeout = o->visibility_timeout,
-                        .slots = o->slots,
-                        .health = &q->receiver_health,
-                        .call_budget_usec = o->call_budget_usec + (uint64_t) o->wait_seconds * 1000000u,
-                }, &q->receiver, err);
+        q->o.health = &q->receiver_health;
+        r = poller_new(ctx, &q->o, &q->receiver, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(q);

@@ -56,14 +56,9 @@ int queue_command_add(QueueCommand *c, uint64_t id, const char *receipt_handle, 
 QueueCommand *queue_command_free(QueueCommand *c);
 DEFINE_CLEANUP_FUNC(QueueCommand *, queue_command_free);
 
-typedef struct QueueOptions {
-        const char *queue_url;          /* copied */
-        unsigned wait_seconds;
-        unsigned max_messages;
-        unsigned visibility_timeout;
-        unsigned slots;                 /* = workers */
-        uint64_t call_budget_usec;      /* the longest one call may take with its retries */
-} QueueOptions;
+/* The queue side's settings are its receiver's (poller.h); the queue provides the receiver's
+ * ThreadHealth itself (.health is ignored), and call_budget_usec bounds the lanes' calls too. */
+typedef PollerOptions QueueOptions;
 
 typedef struct Queue Queue;
 

@@ -74,8 +74,11 @@ int report_add(Report *r, const IngestReject *rej) {
         int k;
 
         r->count++;
-        if (r->dropped > 0)
-                goto drop;
+        if (r->dropped > 0) {
+                /* past the cap once: every later row is only counted */
+                r->dropped++;
+                return 0;
+        }
         if (rej->column_name)
                 ;
         else if (rej->column > 0)
@@ -102,7 +105,6 @@ int report_add(Report *r, const IngestReject *rej) {
         /* -ENOBUFS: over the cap. Undo the half line and count from here on. */
         r->buf.len = mark;
         r->buf.data[mark] = '\0';
-drop:
         r->dropped++;
         return 0;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
+#include "common/time-util.h"
 #include "daemon/sdnotify.h"
 
 #define STATUS_MAX 512u
@@ -40,12 +41,7 @@ int sdnotify_stopping(const char *status) {
 }
 
 int sdnotify_reloading(void) {
-        struct timespec ts;
-
-        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-                return -errno;
-        return sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
-                          (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u);
+        return sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now(CLOCK_MONOTONIC));
 }
 
 int sdnotify_status(const char *fmt, ...) {

@@ -13,14 +13,14 @@
 #include "common/log.h"
 #include "daemon/startup.h"
 
-int startup_logger(Logger **ret) {
+static int startup_logger(Logger **ret) {
         int r = logger_new("s3batchd", LOG_TARGET_AUTO, -1, LOG_INFO, ret);
         if (r < 0)
                 fprintf(stderr, "s3batchd: cannot set up logging: %s\n", strerror(-r));
         return r;
 }
 
-int startup_config(Logger *log, const char *path, Config **ret) {
+static int startup_config(Logger *log, const char *path, Config **ret) {
         ConfigDiag diag = {};
         int r;
 
@@ -35,7 +35,7 @@ int startup_config(Logger *log, const char *path, Config **ret) {
         return r;
 }
 
-int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
+static int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
         AwsContextOptions o = {
                 .region = c->aws.region,
                 .profile = c->aws.profile,
@@ -64,7 +64,7 @@ int startup_aws(Logger *log, const Config *c, AwsContext **ret) {
         return 0;
 }
 
-int startup_tool(const char *config_path, Logger **ret_log, Config **ret_config, AwsContext **ret_aws) {
+int startup_command(const char *config_path, Logger **ret_log, Config **ret_config, AwsContext **ret_aws) {
         int r;
 
         r = startup_logger(ret_log);

@@ -10,12 +10,11 @@
 typedef struct AwsContext AwsContext;
 typedef struct Logger Logger;
 
-int startup_logger(Logger **ret);
-int startup_config(Logger *log, const char *path, Config **ret);
-int startup_aws(Logger *log, const Config *c, AwsContext **ret);
-/* The three above in order, for the one-shot commands (process, backfill). Each output is set
- * as soon as it exists, so the caller's cleanup frees what a failed start left behind. */
-int startup_tool(const char *config_path, Logger **ret_log, Config **ret_config, AwsContext **ret_aws);
+/* The start every command that talks to AWS shares (run, process, backfill): a Logger, the
+ * Config (logged line by line when invalid), the AwsContext built from it. Each output is set
+ * as soon as it exists, so the caller's cleanup frees what a failed start left behind. Returns
+ * 0 or the negative errno of the step that failed, which logged why. */
+int startup_command(const char *config_path, Logger **ret_log, Config **ret_config, AwsContext **ret_aws);
 /* DescribeTable of every pipeline's table: its HASH/RANGE keys must be the pipeline's
  * partition_key/sort_key. A mismatch or a missing table is an error (-EINVAL/-ENOENT). */
 int startup_check_tables(Logger *log, const Config *c, AwsContext *aws);

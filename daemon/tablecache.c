@@ -8,20 +8,20 @@
 
 typedef struct Entry {
         char *table;            /* NULL = free slot */
-        uint64_t fetched_ms;
+        usec_t fetched;
         TableShape *shape;
 } Entry;
 
 struct TableCache {
-        uint64_t ttl_ms;
+        usec_t ttl;
         Entry entries[TABLECACHE_MAX_TABLES];
 };
 
-TableCache *tablecache_new(uint64_t ttl_ms) {
+TableCache *tablecache_new(usec_t ttl) {
         TableCache *c = calloc(1, sizeof(*c));
 
         if (c)
-                c->ttl_ms = ttl_ms;
+                c->ttl = ttl;
         return c;
 }
 
@@ -51,18 +51,18 @@ static Entry *slot_for(TableCache *c, const char *table) {
                         return e;
                 if (!e->table && !free_slot)
                         free_slot = e;
-                if (e->table && e->fetched_ms < oldest->fetched_ms)
+                if (e->table && e->fetched < oldest->fetched)
                         oldest = e;
         }
         return free_slot ? free_slot : oldest;
 }
 
-int tablecache_get(TableCache *c, AwsClient *client, const char *table, uint64_t now_ms,
+int tablecache_get(TableCache *c, AwsClient *client, const char *table, usec_t now,
                    const TableShape **ret, S3bError *err) {
         Entry *e = slot_for(c, table);
         int r;
 
-        if (e->table && strcmp(e->table, table) == 0 && now_ms - e->fetched_ms < c->ttl_ms) {
+        if (e->table && strcmp(e->table, table) == 0 && now - e->fetched < c->ttl) {
                 *ret = e->shape;
                 return 0;
         }
@@ -80,7 +80,7 @@ int tablecache_get(TableCache *c, AwsClient *client, const char *table, uint64_t
                 entry_clear(e);
                 return r;
         }
-        e->fetched_ms = now_ms;
+        e->fetched = now;
         *ret = e->shape;
         return 0;
 }

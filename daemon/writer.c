@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/mailbox.h"
+#include "common/time-util.h"
 #include "daemon/flowctl.h"
 #include "daemon/writer.h"
 
@@ -85,10 +86,7 @@ struct Writer {
 };
 
 static double mono_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return (double) now(CLOCK_MONOTONIC) / USEC_PER_SEC;
 }
 
 /* Batches allowed in flight now. */

@@ -11,17 +11,20 @@
 
 #include "daemon/inflight.h"
 
-#define S INFLIGHT_USEC
+#define S USEC_PER_SEC
 #define T0 (1000 * S)
 
 static PollerMessage *msg(uint64_t received, unsigned receive_count) {
         PollerMessage *m = calloc(1, sizeof(*m));
 
         assert_non_null(m);
-        m->message_id = strdup("id");
-        m->receipt_handle = strdup("rh");
-        m->body = strdup("{}");
-        m->receive_count = receive_count;
+        m->sqs = calloc(1, sizeof(*m->sqs));
+        assert_non_null(m->sqs);
+        m->sqs->message_id = strdup("id");
+        m->sqs->receipt_handle = strdup("rh");
+        m->sqs->body = strdup("{}");
+        m->body_len = 2;
+        m->sqs->receive_count = receive_count;
         m->received_usec = received;
         return m;
 }

@@ -1,0 +1,33 @@
+/* JobClients: the AWS clients one job runs on — the worker's own (S3, SNS) and one per writer
+ * lane for the BatchWriteItem calls, which run while the GET streams (one HTTP handle cannot
+ * run two transfers at once) and in parallel. A worker thread owns one (daemon/worker.c),
+ * `process` one of its own, and lends them to its JobEnv
+ * (.client = the worker's own, .clients = the set). Every client gets the
+ * cancel flag, so shutdown aborts their transfers. */
+#pragma once
+
+#include <stdatomic.h>
+
+#include "common/error.h"
+
+/* BatchWriteItem calls in flight per job at most (writer.h; the pipeline's
+ * write_concurrency, adaptive by default). One round trip per batch bounds a single file
+ * otherwise; measured in docs/DESIGN.md, "The job". Each lane has its own HTTP client,
+ * created the first time the lane is used. */
+#define JOB_WRITE_LANES_MAX 32
+
+typedef struct AwsClient AwsClient;
+typedef struct AwsContext AwsContext;
+
+typedef struct JobClients {
+        AwsClient *client;
+        AwsClient *write_clients[JOB_WRITE_LANES_MAX];  /* created on first use */
+        AwsContext *aws;                                /* borrowed, for those */
+        const atomic_bool *cancel;                      /* borrowed; may be NULL */
+} JobClients;
+
+int job_clients_init(JobClients *jc, AwsContext *aws, const atomic_bool *cancel, S3bError *err);
+void job_clients_done(JobClients *jc);
+/* The client of writer lane `lane`, created on its first call. Only that lane's thread
+ * calls this for that lane. NULL with err filled on failure. */
+AwsClient *job_clients_write(JobClients *jc, unsigned lane, S3bError *err);
