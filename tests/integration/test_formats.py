@@ -232,7 +232,8 @@ class Formats(SharedDaemonTestCase):
 
         def test_ddb_json_gzip(self):
                 good = [{'Item': {'pk': {'S': 'd1'}, 'n': {'N': '1.50'}, 'ss': {'SS': ['a', 'b']},
-                                  'b': {'B': 'AAE='}, 'm': {'M': {'l': {'L': [{'NULL': True}, {'BOOL': False}]}}}}},
+                                  'b': {'B': 'AAE='}, 'bs': {'BS': ['AAE=', 'AAI=']},
+                                  'm': {'M': {'l': {'L': [{'NULL': True}, {'BOOL': False}]}}}}},
                         {'Item': {'pk': {'S': 'd2'}, 'ns': {'NS': ['1', '2']}}}]
                 bad = {'Item': {'pk': {'S': 'd3'}, 'x': {'SS': []}}}
                 body = '\n'.join(json.dumps(x) for x in good + [bad]) + '\n'
@@ -243,6 +244,7 @@ class Formats(SharedDaemonTestCase):
                 self.assertEqual(items['d1']['n'], {'N': '1.5'})
                 self.assertEqual(sorted(items['d1']['ss']['SS']), ['a', 'b'])
                 self.assertEqual(items['d1']['b'], {'B': b'\x00\x01'})
+                self.assertEqual(sorted(items['d1']['bs']['BS']), [b'\x00\x01', b'\x00\x02'])
                 self.assertEqual(items['d1']['m'], {'M': {'l': {'L': [{'NULL': True}, {'BOOL': False}]}}})
                 self.assertEqual(sorted(items['d2']['ns']['NS']), ['1', '2'])
                 env = self.w.read_sns_messages(expect=1, timeout=15)[0]['Message']
