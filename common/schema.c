@@ -438,6 +438,39 @@ static int setup_key_rules(Schema *s, const TableShape *table, S3bError *err) {
 }
 
 
+/* A computed key attribute whose value is known now — a constant — is checked now: every row
+ * would carry the same bad value, so it is the pipeline's fault, not a row's. Key values are
+ * 1 to 2048 bytes as a partition key, 1 to 1024 as a sort key (DynamoDB Developer Guide,
+ * "Service, account, and table quotas"), index keys included. The other computed values are
+ * checked per row (add_computed()); an S3 key is at most 1024 bytes, within every limit. */
+static int check_computed_keys(Schema *s, const TableShape *table, S3bError *err) {
+        const char *pipeline = s->spec->name ? s->spec->name : "";
+
+        for (size_t i = 0; i < s->n_computed; i++) {
+                const SchemaComputed *c = &s->computed[i];
+                const char *v = c->spec->constant ? c->spec->constant : "";
+                size_t n = strlen(v);
+
+                if (c->spec->kind != COMPUTED_CONSTANT)
+                        continue;
+                if (c->key_what && (n == 0 || n > c->key_max))
+                        return s3b_error_set(err, -EINVAL, "pipeline '%s': %s %s is a constant of %zu bytes; "
+                                             "DynamoDB allows 1 to %u", pipeline, c->key_what,
+                                             c->spec->attribute, n, c->key_max);
+                for (size_t k = 0; table && k < table->n_indexes; k++) {
+                        const TableIndex *ix = &table->indexes[k];
+                        bool hash = strcmp(ix->hash.name, c->spec->attribute) == 0;
+                        unsigned max = hash ? DYNAMO_PARTITION_KEY_MAX : DYNAMO_SORT_KEY_MAX;
+
+                        if ((hash || strcmp(ix->range.name, c->spec->attribute) == 0) && (n == 0 || n > max))
+                                return s3b_error_set(err, -EINVAL, "pipeline '%s': %s %s key %s is a constant of "
+                                                     "%zu bytes; DynamoDB allows 1 to %u", pipeline,
+                                                     table_index_kind(ix), ix->name, c->spec->attribute, n, max);
+                }
+        }
+        return 0;
+}
+
 /* ddb-json: the key and index key rules kept for the rows, which carry their own types. */
 static int setup_ddb_rules(Schema *s, const TableShape *table, S3bError *err) {
         const PipelineSpec *spec = s->spec;
@@ -630,6 +663,8 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
                         r = table_shape_check_spec(table, spec, err);
                 if (r >= 0)
                         r = setup_key_rules(s, table, err);
+                if (r >= 0)
+                        r = check_computed_keys(s, table, err);
                 if (r < 0)
                         return r;
         }
@@ -945,7 +980,11 @@ static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, s
                         if (r < 0)
                                 return r;
                         if (why) {
-                                *ret_why = reason(s, "set element '%.*s': %s", (int) MIN(n, (size_t) 64), v, why);
+                                /* why may be in s->reason, which reason() writes over */
+                                char sub[256];
+
+                                snprintf(sub, sizeof(sub), "%s", why);
+                                *ret_why = reason(s, "set element '%.*s': %s", (int) MIN(n, (size_t) 64), v, sub);
                                 return 1;
                         }
                         r = span_add(s, count, (Span) { { v, n }, 0 });

@@ -46,7 +46,8 @@ typedef struct Schema Schema;
 
 typedef struct SchemaReject {
         unsigned column;        /* 1-based CSV field position, 0 = the whole row (or JSON) */
-        const char *column_name;/* the configured column (JSON: field or attribute), or NULL */
+        const char *column_name;/* the configured column (JSON: field or attribute), or NULL;
+                                 * ddb-json: points into the line's cJSON tree, valid while it is */
         const char *reason;     /* valid until the next schema call */
 } SchemaReject;
 

@@ -352,10 +352,37 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
         return READ_AWS_FAILED;
 }
 
+static bool computes_etag(const PipelineSpec *spec) {
+        for (size_t i = 0; i < spec->n_computed; i++)
+                if (spec->computed[i].kind == COMPUTED_SOURCE && spec->computed[i].source == SOURCE_ETAG)
+                        return true;
+        return false;
+}
+
+/* `process` and `backfill` have no event to name the version: a pipeline that writes the
+ * ETag (computed source_etag) asks HeadObject first and pins the job to what it answers, so
+ * every row carries it and the reads are of that version (If-Match). Without it the GET's
+ * own response pins the job (read_once()), too late for the rows. */
+static int pin_current_version(Job *j, const JobEnv *env, S3bError *err) {
+        S3ObjectInfo info;
+        int r = s3_head_object(env->client, j->bucket, j->key, NULL, &info, err);
+
+        if (r < 0)
+                return s3b_error_prefix(err, "HeadObject s3://%s/%s: ", j->bucket, j->key);
+        if (replace_str(&j->etag, info.etag) < 0 || replace_str(&j->version_id, info.version_id) < 0)
+                return s3b_error_set(err, -ENOMEM, "out of memory");
+        make_event_id(j);
+        return 0;
+}
+
 /* The pipeline's reads: one streaming read that writes, or with validate_first a read that
  * only checks and, if the file passes, a second one that writes (both of the same version). */
 static ReadResult read_rows(Job *j, const JobEnv *env, Report *report, S3bError *err) {
         ReadResult res;
+        int r;
+
+        if (!j->etag[0] && computes_etag(j->spec) && (r = pin_current_version(j, env, err)) < 0)
+                return r == -ECANCELED || cancelled(env) ? READ_CANCELLED : READ_AWS_FAILED;
 
         if (j->spec->write_mode == WRITE_MODE_VALIDATE_FIRST) {
                 res = read_once(j, env, report, false, err);
