@@ -147,11 +147,17 @@ static void window_feedback_locked(Writer *w, double rtt, double batch_wcu, Sign
 }
 
 static void window_feedback(Writer *w, double rtt, double batch_wcu, Signal sig) {
+        unsigned before, after;
+
         pthread_mutex_lock(&w->synced.lock);
+        before = window_locked(w);
         window_feedback_locked(w, rtt, batch_wcu, sig);
-        /* a larger window may let the caller dispatch */
-        pthread_cond_broadcast(&w->synced.done);
+        after = window_locked(w);
         pthread_mutex_unlock(&w->synced.lock);
+        /* Only a larger window may let the caller dispatch; the batch's end wakes it anyway
+         * (finish_locked). A wake-up costs a system call and a context switch. */
+        if (after > before)
+                pthread_cond_broadcast(&w->synced.done);
 }
 
 static int flow_sleep(Writer *w, unsigned lane, double seconds) {
@@ -312,6 +318,12 @@ static void finish_locked(Writer *w, Batch *b, const WriterStats *st, int r, con
                         break;
                 }
         w->synced.n_inflight--;
+        /* the caller broadcasts `done` after the unlock (wake_caller) */
+}
+
+/* After finish_locked(), outside the lock: the woken caller does not block again on a mutex
+ * still held. The Writer outlives this call: writer_free() joins the lanes first. */
+static void wake_caller(Writer *w) {
         pthread_cond_broadcast(&w->synced.done);
 }
 
@@ -339,6 +351,7 @@ static void *lane_main(void *arg) {
                 pthread_mutex_lock(&w->synced.lock);
                 finish_locked(w, b, &st, r, &err);
                 pthread_mutex_unlock(&w->synced.lock);
+                wake_caller(w);
                 batch_free(b);
         }
         return NULL;
@@ -407,6 +420,7 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
                 /* not linked in the in-flight list: finish_locked finds nothing to unlink */
                 finish_locked(w, b, &st, r, err);
                 pthread_mutex_unlock(&w->synced.lock);
+                wake_caller(w);
                 batch_free(b);
                 return r;
         }
@@ -431,17 +445,22 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
         for (size_t i = 0; i < b->n; i++)
                 b->key_hash[i] = b->items[i].hash;
         b->n_keys = b->n;
-        /* posted under the lock: a lane that finishes it must find it in the in-flight list */
-        r = mailbox_post(w->queue, b);
-        if (r < 0) {
-                pthread_mutex_unlock(&w->synced.lock);
-                batch_free(b);
-                return s3b_error_set(err, r, "handing a batch to a writer lane: %s", strerror(-r));
-        }
+        /* In the in-flight list before it is posted: a lane that finishes it must find it
+         * there. Posted after the unlock, so the lanes do not queue on this lock while the
+         * post wakes one of them. */
         b->inflight_next = w->synced.inflight;
         w->synced.inflight = b;
         w->synced.n_inflight++;
         pthread_mutex_unlock(&w->synced.lock);
+        r = mailbox_post(w->queue, b);
+        if (r < 0) {
+                /* never queued: no lane has it, take it back out */
+                pthread_mutex_lock(&w->synced.lock);
+                finish_locked(w, b, &(WriterStats) {}, 0, NULL);
+                pthread_mutex_unlock(&w->synced.lock);
+                batch_free(b);
+                return s3b_error_set(err, r, "handing a batch to a writer lane: %s", strerror(-r));
+        }
         return 0;
 }
 
