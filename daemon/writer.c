@@ -18,6 +18,7 @@
 
 #include "common/mailbox.h"
 #include "daemon/flowctl.h"
+#include "daemon/keyset.h"
 #include "daemon/writer.h"
 
 /* One row: its key and item in one allocation ("key\0item\0"), and a hash of the key. The
@@ -41,6 +42,9 @@ typedef struct Batch {
         uint64_t key_hash[WRITER_BATCH_MAX];
         size_t n_keys;
 } Batch;
+
+_Static_assert(WRITER_WINDOW_MAX * WRITER_BATCH_MAX <= KEYSET_CAPACITY,
+               "the in-flight key set must hold every key of a full window");
 
 typedef struct Lane {
         struct Writer *w;
@@ -76,6 +80,7 @@ struct Writer {
                 pthread_mutex_t lock;
                 pthread_cond_t done;    /* a batch finished */
                 Batch *inflight;        /* queued or being sent, for the key-order rule */
+                KeySet inflight_keys;   /* their key_hash[] (keyset.h) */
                 unsigned n_inflight;
                 WriterStats stats;
                 Window win;
@@ -315,6 +320,8 @@ static void finish_locked(Writer *w, Batch *b, const WriterStats *st, int r, con
         for (p = &w->synced.inflight; *p; p = &(*p)->inflight_next)
                 if (*p == b) {
                         *p = b->inflight_next;
+                        for (size_t i = 0; i < b->n_keys; i++)
+                                keyset_remove(&w->synced.inflight_keys, b->key_hash[i]);
                         break;
                 }
         w->synced.n_inflight--;
@@ -357,13 +364,14 @@ static void *lane_main(void *arg) {
         return NULL;
 }
 
-/* Whether b names a key of a batch still in flight (whose keys[] no lane touches). */
+/* Whether b names a key of a batch still in flight. With nothing in flight, nothing can
+ * conflict, whatever the set says. */
 static bool conflicts_locked(Writer *w, const Batch *b) {
-        for (const Batch *f = w->synced.inflight; f; f = f->inflight_next)
-                for (size_t i = 0; i < f->n_keys; i++)
-                        for (size_t j = 0; j < b->n; j++)
-                                if (f->key_hash[i] == b->items[j].hash)
-                                        return true;
+        if (!w->synced.inflight)
+                return false;
+        for (size_t j = 0; j < b->n; j++)
+                if (keyset_has(&w->synced.inflight_keys, b->items[j].hash))
+                        return true;
         return false;
 }
 
@@ -450,6 +458,9 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
          * post wakes one of them. */
         b->inflight_next = w->synced.inflight;
         w->synced.inflight = b;
+        for (size_t i = 0; i < b->n_keys; i++)
+                /* cannot fail: at most WRITER_WINDOW_MAX × WRITER_BATCH_MAX keys in flight */
+                (void) keyset_add(&w->synced.inflight_keys, b->key_hash[i]);
         w->synced.n_inflight++;
         pthread_mutex_unlock(&w->synced.lock);
         r = mailbox_post(w->queue, b);
