@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/bytescan.h"
 #include "common/item.h"
 
 /* 1 = must be escaped in a JSON string (RFC 8259 §7) */
@@ -26,8 +27,23 @@ static size_t escape_into(char *dst, const char *s, size_t n) {
                 size_t run = i;
                 uint8_t c;
 
+#if BYTESCAN_WORDS
+                /* eight bytes at a time: controls, '"' and '\\' are what json_special marks */
+                for (; n - run >= 8; run += 8) {
+                        uint64_t w = bytes_load(s + run);
+                        uint64_t m = bytes_lt(w, 0x20) | bytes_eq(w, '"') | bytes_eq(w, '\\');
+
+                        if (m) {
+                                run += bytes_first(m);
+                                goto found;
+                        }
+                }
+#endif
                 while (run < n && !json_special[(uint8_t) s[run]])
                         run++;
+#if BYTESCAN_WORDS
+found:
+#endif
                 memcpy(d, s + i, run - i);
                 d += run - i;
                 if (run == n)

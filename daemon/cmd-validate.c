@@ -21,6 +21,7 @@
 #define READ_CHUNK (256u * 1024u)
 #define RAW_SHOWN 160           /* bytes of a rejected row echoed back */
 #define DEDUP_MAX_KEYS (16u * 1024u * 1024u)
+#define DEDUP_BATCH 16
 
 /* Distinct primary keys seen, to count the rows a later duplicate supersedes (the daemon's
  * batcher does the same: last row wins). 64-bit hashes in an open-addressing set; bounded. */
@@ -28,6 +29,8 @@ typedef struct KeySet {
         uint64_t *slots;        /* 0 = empty */
         size_t cap, n;
         bool full;
+        uint64_t batch[DEDUP_BATCH];    /* hashes not looked up yet (keyset_queue) */
+        unsigned n_batch;
 } KeySet;
 
 static uint64_t hash_key(const char *p, size_t n) {
@@ -40,8 +43,7 @@ static uint64_t hash_key(const char *p, size_t n) {
 }
 
 /* 1 when the key was seen before, 0 when new, -ENOMEM. */
-static int keyset_add(KeySet *s, const char *p, size_t n) {
-        uint64_t h = hash_key(p, n);
+static int keyset_add_hash(KeySet *s, uint64_t h) {
         size_t i;
 
         if (s->n >= DEDUP_MAX_KEYS)
@@ -71,6 +73,34 @@ static int keyset_add(KeySet *s, const char *p, size_t n) {
         s->slots[i] = h;
         s->n++;
         return 0;
+}
+
+/* Looks up the queued keys together: their slots are prefetched first, so the cache misses
+ * overlap instead of coming one after the other. A file of many keys outgrows the cache (16 MB
+ * of slots for a million keys) and a lookup per row was then a miss per row: a quarter of
+ * validate's time on a 660k-row file. The keys keep their order, so the count is the same.
+ * How many of them were seen before, or -ENOMEM. */
+static int64_t keyset_flush(KeySet *s) {
+        int64_t seen = 0;
+
+        if (s->cap)
+                for (unsigned k = 0; k < s->n_batch; k++)
+                        __builtin_prefetch(&s->slots[s->batch[k] & (s->cap - 1)]);
+        for (unsigned k = 0; k < s->n_batch; k++) {
+                int r = keyset_add_hash(s, s->batch[k]);
+
+                if (r < 0)
+                        return r;
+                seen += r;
+        }
+        s->n_batch = 0;
+        return seen;
+}
+
+/* Queues a key; see keyset_flush(). */
+static int64_t keyset_queue(KeySet *s, const char *p, size_t n) {
+        s->batch[s->n_batch++] = hash_key(p, n);
+        return s->n_batch == DEDUP_BATCH ? keyset_flush(s) : 0;
 }
 
 typedef struct Validate {
@@ -109,10 +139,10 @@ static void print_raw(const char *raw, size_t n, bool truncated) {
 
 static int on_item(void *userdata, const IngestItem *it) {
         Validate *v = userdata;
-        int r = keyset_add(&v->keys, it->key, it->key_len);
+        int64_t r = keyset_queue(&v->keys, it->key, it->key_len);
 
         if (r < 0)
-                return r;
+                return (int) r;
         v->superseded += (uint64_t) r;
         return 0;
 }
@@ -239,6 +269,14 @@ int cmd_validate(const CommandArgs *a) {
         v.name = file;
         v.quiet = quiet;
         r = run_file(p, file, &v, &st, &err);
+        {
+                int64_t seen = keyset_flush(&v.keys);
+
+                if (seen < 0 && r >= 0)
+                        r = s3b_error_set(&err, (int) seen, "out of memory");
+                else if (seen > 0)
+                        v.superseded += (uint64_t) seen;
+        }
         free(v.keys.slots);
         fflush(stdout);
         if (r < 0) {
