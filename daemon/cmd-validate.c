@@ -34,11 +34,27 @@ typedef struct KeySet {
         unsigned n_batch;
 } KeySet;
 
+/* Eight bytes per step (multiply, rotate), the length mixed in first so that a short tail's
+ * zero padding cannot make two keys equal, then MurmurHash3's 64-bit finaliser so the low bits
+ * that pick a slot depend on every byte. A byte-wise FNV was a tenth of validate's time. */
 static uint64_t hash_key(const char *p, size_t n) {
-        uint64_t h = UINT64_C(14695981039346656037);
+        const uint64_t k = UINT64_C(0x9e3779b97f4a7c15);
+        uint64_t h = k ^ (uint64_t) n, w;
 
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char) p[i]) * UINT64_C(1099511628211);
+        for (; n >= 8; p += 8, n -= 8) {
+                memcpy(&w, p, 8);
+                h = (h ^ w) * k;
+                h = (h << 31) | (h >> 33);
+        }
+        if (n > 0) {
+                w = 0;
+                memcpy(&w, p, n);
+                h = (h ^ w) * k;
+        }
+        h ^= h >> 33;
+        h *= UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 33;
+        h *= UINT64_C(0xc4ceb9fe1a85ec53);
         h ^= h >> 33;
         return h ? h : 1;
 }
