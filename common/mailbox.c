@@ -1,5 +1,11 @@
 /* Mailbox: a singly linked list of small nodes under one mutex; a condition variable for
- * threads that wait, an eventfd for an owner that polls. See mailbox.h. */
+ * threads that wait, an eventfd for an owner that polls. See mailbox.h.
+ *
+ * Wake-ups are what a hand-off costs here (a system call each, and a context switch), so a
+ * post makes only the ones that can matter: it signals the condition variable only when a
+ * thread waits on it, and writes the eventfd only when it is not readable already (fd_armed:
+ * written since the last ack). Both happen after the unlock, so the woken thread does not
+ * block again on the mutex the poster still holds. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,6 +29,8 @@ struct Mailbox {
                 Node *head, *tail;
                 size_t n;
                 uint64_t kicks;
+                unsigned waiters;       /* threads in mailbox_wait() */
+                bool fd_armed;          /* the eventfd was written since the last ack */
                 bool closed;
         } synced;
 };
@@ -73,7 +81,16 @@ static void signal_fd(Mailbox *m) {
         (void) !write(m->efd, &one, sizeof(one));
 }
 
+/* Whether the eventfd needs a write: only the first post or kick after an ack. */
+static bool arm_fd_locked(Mailbox *m) {
+        bool write_it = !m->synced.fd_armed;
+
+        m->synced.fd_armed = true;
+        return write_it;
+}
+
 int mailbox_post(Mailbox *m, void *item) {
+        bool wake, write_fd;
         Node *n;
 
         if (!item)
@@ -94,9 +111,15 @@ int mailbox_post(Mailbox *m, void *item) {
                 m->synced.head = n;
         m->synced.tail = n;
         m->synced.n++;
-        pthread_cond_signal(&m->synced.cond);
+        wake = m->synced.waiters > 0;
+        write_fd = arm_fd_locked(m);
         pthread_mutex_unlock(&m->synced.lock);
-        signal_fd(m);
+        /* After the unlock: every mailbox lives until its threads are joined, so it is still
+         * there; a waiter that wakes on its own meanwhile finds the item under the lock. */
+        if (wake)
+                pthread_cond_signal(&m->synced.cond);
+        if (write_fd)
+                signal_fd(m);
         return 0;
 }
 
@@ -138,12 +161,14 @@ void *mailbox_wait(Mailbox *m, uint64_t timeout_usec) {
         }
         pthread_mutex_lock(&m->synced.lock);
         kicks = m->synced.kicks;
+        m->synced.waiters++;
         while (!m->synced.closed && !m->synced.head && m->synced.kicks == kicks) {
                 if (timeout_usec == MAILBOX_FOREVER)
                         pthread_cond_wait(&m->synced.cond, &m->synced.lock);
                 else if (pthread_cond_timedwait(&m->synced.cond, &m->synced.lock, &ts) == ETIMEDOUT)
                         break;
         }
+        m->synced.waiters--;
         if (!m->synced.closed)
                 item = pop_locked(m);
         pthread_mutex_unlock(&m->synced.lock);
@@ -152,14 +177,18 @@ void *mailbox_wait(Mailbox *m, uint64_t timeout_usec) {
 
 /* close and kick are one wake-up: they differ only in what changes under the lock. */
 static void wake_all(Mailbox *m, bool close) {
+        bool write_fd;
+
         pthread_mutex_lock(&m->synced.lock);
         if (close)
                 m->synced.closed = true;
         else
                 m->synced.kicks++;
         pthread_cond_broadcast(&m->synced.cond);
+        write_fd = arm_fd_locked(m);
         pthread_mutex_unlock(&m->synced.lock);
-        signal_fd(m);
+        if (write_fd)
+                signal_fd(m);
 }
 
 /* One consistent read of the state that mailbox_closed() and mailbox_size() report. */
@@ -192,7 +221,13 @@ int mailbox_fd(Mailbox *m) {
 void mailbox_ack_fd(Mailbox *m) {
         uint64_t v;
 
+        /* Read first, disarm second: a post in between writes nothing (still armed), and its
+         * item is popped by the owner, who pops after acking; every post after the disarm
+         * writes the fd again. The other order could lose a wake-up. */
         (void) !read(m->efd, &v, sizeof(v));
+        pthread_mutex_lock(&m->synced.lock);
+        m->synced.fd_armed = false;
+        pthread_mutex_unlock(&m->synced.lock);
 }
 
 void mailbox_kick(Mailbox *m) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/csv.h"
@@ -21,6 +22,7 @@
 #define READ_CHUNK (256u * 1024u)
 #define RAW_SHOWN 160           /* bytes of a rejected row echoed back */
 #define DEDUP_MAX_KEYS (16u * 1024u * 1024u)
+#define DEDUP_BATCH 16
 
 /* Distinct primary keys seen, to count the rows a later duplicate supersedes (the daemon's
  * batcher does the same: last row wins). 64-bit hashes in an open-addressing set; bounded. */
@@ -28,20 +30,64 @@ typedef struct KeySet {
         uint64_t *slots;        /* 0 = empty */
         size_t cap, n;
         bool full;
+        uint64_t batch[DEDUP_BATCH];    /* hashes not looked up yet (keyset_queue) */
+        unsigned n_batch;
 } KeySet;
 
+/* Eight bytes per step (multiply, rotate), the length mixed in first so that a short tail's
+ * zero padding cannot make two keys equal, then MurmurHash3's 64-bit finaliser so the low bits
+ * that pick a slot depend on every byte. A byte-wise FNV was a tenth of validate's time. */
 static uint64_t hash_key(const char *p, size_t n) {
-        uint64_t h = UINT64_C(14695981039346656037);
+        const uint64_t k = UINT64_C(0x9e3779b97f4a7c15);
+        uint64_t h = k ^ (uint64_t) n, w;
 
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char) p[i]) * UINT64_C(1099511628211);
+        for (; n >= 8; p += 8, n -= 8) {
+                memcpy(&w, p, 8);
+                h = (h ^ w) * k;
+                h = (h << 31) | (h >> 33);
+        }
+        if (n > 0) {
+                w = 0;
+                memcpy(&w, p, n);
+                h = (h ^ w) * k;
+        }
+        h ^= h >> 33;
+        h *= UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 33;
+        h *= UINT64_C(0xc4ceb9fe1a85ec53);
         h ^= h >> 33;
         return h ? h : 1;
 }
 
+/* Zeroed slots. From 2 MiB up, mapped on their own and marked for transparent huge pages:
+ * lookups land anywhere in the table, and with 4 KiB pages nearly every one of them also
+ * missed the TLB (16 MB of slots for 1M keys). */
+#define SLOTS_MMAP_BYTES ((size_t) 2 << 20)
+
+static uint64_t *slots_alloc(size_t cap) {
+        size_t bytes = cap * sizeof(uint64_t);
+        void *p;
+
+        if (bytes < SLOTS_MMAP_BYTES)
+                return calloc(cap, sizeof(uint64_t));
+        p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return NULL;
+        (void) madvise(p, bytes, MADV_HUGEPAGE);        /* a hint; without it, 4 KiB pages */
+        return p;
+}
+
+static void slots_free(uint64_t *slots, size_t cap) {
+        if (!slots)
+                return;
+        if (cap * sizeof(uint64_t) < SLOTS_MMAP_BYTES)
+                free(slots);
+        else
+                munmap(slots, cap * sizeof(uint64_t));
+}
+
 /* 1 when the key was seen before, 0 when new, -ENOMEM. */
-static int keyset_add(KeySet *s, const char *p, size_t n) {
-        uint64_t h = hash_key(p, n);
+static int keyset_add_hash(KeySet *s, uint64_t h) {
         size_t i;
 
         if (s->n >= DEDUP_MAX_KEYS)
@@ -50,7 +96,7 @@ static int keyset_add(KeySet *s, const char *p, size_t n) {
                 size_t ncap = s->cap ? s->cap * 2 : 1024;
                 uint64_t *slots;
 
-                slots = calloc(ncap, sizeof(*slots));
+                slots = slots_alloc(ncap);
                 if (!slots)
                         return -ENOMEM;
                 for (size_t k = 0; k < s->cap; k++)
@@ -59,7 +105,7 @@ static int keyset_add(KeySet *s, const char *p, size_t n) {
                                         ;
                                 slots[i] = s->slots[k];
                         }
-                free(s->slots);
+                slots_free(s->slots, s->cap);
                 s->slots = slots;
                 s->cap = ncap;
         }
@@ -71,6 +117,34 @@ static int keyset_add(KeySet *s, const char *p, size_t n) {
         s->slots[i] = h;
         s->n++;
         return 0;
+}
+
+/* Looks up the queued keys together: their slots are prefetched first, so the cache misses
+ * overlap instead of coming one after the other. A file of many keys outgrows the cache (16 MB
+ * of slots for a million keys) and a lookup per row was then a miss per row: a quarter of
+ * validate's time on a 660k-row file. The keys keep their order, so the count is the same.
+ * How many of them were seen before, or -ENOMEM. */
+static int64_t keyset_flush(KeySet *s) {
+        int64_t seen = 0;
+
+        if (s->cap)
+                for (unsigned k = 0; k < s->n_batch; k++)
+                        __builtin_prefetch(&s->slots[s->batch[k] & (s->cap - 1)]);
+        for (unsigned k = 0; k < s->n_batch; k++) {
+                int r = keyset_add_hash(s, s->batch[k]);
+
+                if (r < 0)
+                        return r;
+                seen += r;
+        }
+        s->n_batch = 0;
+        return seen;
+}
+
+/* Queues a key; see keyset_flush(). */
+static int64_t keyset_queue(KeySet *s, const char *p, size_t n) {
+        s->batch[s->n_batch++] = hash_key(p, n);
+        return s->n_batch == DEDUP_BATCH ? keyset_flush(s) : 0;
 }
 
 typedef struct Validate {
@@ -109,10 +183,10 @@ static void print_raw(const char *raw, size_t n, bool truncated) {
 
 static int on_item(void *userdata, const IngestItem *it) {
         Validate *v = userdata;
-        int r = keyset_add(&v->keys, it->key, it->key_len);
+        int64_t r = keyset_queue(&v->keys, it->key, it->key_len);
 
         if (r < 0)
-                return r;
+                return (int) r;
         v->superseded += (uint64_t) r;
         return 0;
 }
@@ -239,7 +313,15 @@ int cmd_validate(const CommandArgs *a) {
         v.name = file;
         v.quiet = quiet;
         r = run_file(p, file, &v, &st, &err);
-        free(v.keys.slots);
+        {
+                int64_t seen = keyset_flush(&v.keys);
+
+                if (seen < 0 && r >= 0)
+                        r = s3b_error_set(&err, (int) seen, "out of memory");
+                else if (seen > 0)
+                        v.superseded += (uint64_t) seen;
+        }
+        slots_free(v.keys.slots, v.keys.cap);
         fflush(stdout);
         if (r < 0) {
                 size_t len = strlen(err.message);

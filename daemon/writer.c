@@ -19,6 +19,7 @@
 #include "common/mailbox.h"
 #include "common/time-util.h"
 #include "daemon/flowctl.h"
+#include "daemon/keyset.h"
 #include "daemon/writer.h"
 
 /* One row: its key and item in one allocation ("key\0item\0"), and a hash of the key. The
@@ -42,6 +43,9 @@ typedef struct Batch {
         uint64_t key_hash[WRITER_BATCH_MAX];
         size_t n_keys;
 } Batch;
+
+_Static_assert(WRITER_WINDOW_MAX * WRITER_BATCH_MAX <= KEYSET_CAPACITY,
+               "the in-flight key set must hold every key of a full window");
 
 typedef struct Lane {
         struct Writer *w;
@@ -77,6 +81,7 @@ struct Writer {
                 pthread_mutex_t lock;
                 pthread_cond_t done;    /* a batch finished */
                 Batch *inflight;        /* queued or being sent, for the key-order rule */
+                KeySet inflight_keys;   /* their key_hash[] (keyset.h) */
                 unsigned n_inflight;
                 WriterStats stats;
                 Window win;
@@ -145,11 +150,17 @@ static void window_feedback_locked(Writer *w, double rtt, double batch_wcu, Sign
 }
 
 static void window_feedback(Writer *w, double rtt, double batch_wcu, Signal sig) {
+        unsigned before, after;
+
         pthread_mutex_lock(&w->synced.lock);
+        before = window_locked(w);
         window_feedback_locked(w, rtt, batch_wcu, sig);
-        /* a larger window may let the caller dispatch */
-        pthread_cond_broadcast(&w->synced.done);
+        after = window_locked(w);
         pthread_mutex_unlock(&w->synced.lock);
+        /* Only a larger window may let the caller dispatch; the batch's end wakes it anyway
+         * (finish_locked). A wake-up costs a system call and a context switch. */
+        if (after > before)
+                pthread_cond_broadcast(&w->synced.done);
 }
 
 static int flow_sleep(Writer *w, unsigned lane, double seconds) {
@@ -307,9 +318,17 @@ static void finish_locked(Writer *w, Batch *b, const WriterStats *st, int r, con
         for (p = &w->synced.inflight; *p; p = &(*p)->inflight_next)
                 if (*p == b) {
                         *p = b->inflight_next;
+                        for (size_t i = 0; i < b->n_keys; i++)
+                                keyset_remove(&w->synced.inflight_keys, b->key_hash[i]);
                         break;
                 }
         w->synced.n_inflight--;
+        /* the caller broadcasts `done` after the unlock (wake_caller) */
+}
+
+/* After finish_locked(), outside the lock: the woken caller does not block again on a mutex
+ * still held. The Writer outlives this call: writer_free() joins the lanes first. */
+static void wake_caller(Writer *w) {
         pthread_cond_broadcast(&w->synced.done);
 }
 
@@ -337,18 +356,20 @@ static void *lane_main(void *arg) {
                 pthread_mutex_lock(&w->synced.lock);
                 finish_locked(w, b, &st, r, &err);
                 pthread_mutex_unlock(&w->synced.lock);
+                wake_caller(w);
                 batch_free(b);
         }
         return NULL;
 }
 
-/* Whether b names a key of a batch still in flight (whose keys[] no lane touches). */
+/* Whether b names a key of a batch still in flight. With nothing in flight, nothing can
+ * conflict, whatever the set says. */
 static bool conflicts_locked(Writer *w, const Batch *b) {
-        for (const Batch *f = w->synced.inflight; f; f = f->inflight_next)
-                for (size_t i = 0; i < f->n_keys; i++)
-                        for (size_t j = 0; j < b->n; j++)
-                                if (f->key_hash[i] == b->items[j].hash)
-                                        return true;
+        if (!w->synced.inflight)
+                return false;
+        for (size_t j = 0; j < b->n; j++)
+                if (keyset_has(&w->synced.inflight_keys, b->items[j].hash))
+                        return true;
         return false;
 }
 
@@ -405,6 +426,7 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
                 /* not linked in the in-flight list: finish_locked finds nothing to unlink */
                 finish_locked(w, b, &st, r, err);
                 pthread_mutex_unlock(&w->synced.lock);
+                wake_caller(w);
                 batch_free(b);
                 return r;
         }
@@ -429,17 +451,25 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
         for (size_t i = 0; i < b->n; i++)
                 b->key_hash[i] = b->items[i].hash;
         b->n_keys = b->n;
-        /* posted under the lock: a lane that finishes it must find it in the in-flight list */
+        /* In the in-flight list before it is posted: a lane that finishes it must find it
+         * there. Posted after the unlock, so the lanes do not queue on this lock while the
+         * post wakes one of them. */
+        b->inflight_next = w->synced.inflight;
+        w->synced.inflight = b;
+        for (size_t i = 0; i < b->n_keys; i++)
+                /* cannot fail: at most WRITER_WINDOW_MAX × WRITER_BATCH_MAX keys in flight */
+                (void) keyset_add(&w->synced.inflight_keys, b->key_hash[i]);
+        w->synced.n_inflight++;
+        pthread_mutex_unlock(&w->synced.lock);
         r = mailbox_post(w->queue, b);
         if (r < 0) {
+                /* never queued: no lane has it, take it back out */
+                pthread_mutex_lock(&w->synced.lock);
+                finish_locked(w, b, &(WriterStats) {}, 0, NULL);
                 pthread_mutex_unlock(&w->synced.lock);
                 batch_free(b);
                 return s3b_error_set(err, r, "handing a batch to a writer lane: %s", strerror(-r));
         }
-        b->inflight_next = w->synced.inflight;
-        w->synced.inflight = b;
-        w->synced.n_inflight++;
-        pthread_mutex_unlock(&w->synced.lock);
         return 0;
 }
 

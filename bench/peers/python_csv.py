@@ -8,7 +8,6 @@ Run it with Debian's /usr/bin/python3 (it has boto3)."""
 import csv
 import os
 import re
-import resource
 import sys
 import time
 
@@ -77,7 +76,8 @@ def main(path):
                         valid += 1
         t = time.monotonic() - t0
         size = os.path.getsize(path)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # VmHWM, not ru_maxrss: Linux carries the parent's peak over fork and exec
+        rss = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))
         print('python %d %d %d %d %.3f %.1f %.0f %d' % (size, rows, valid, rejected, t, size / 1e6 / t, rows / t, rss))
 
 

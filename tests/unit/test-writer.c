@@ -298,6 +298,34 @@ static void test_window_keeps_key_order(void **state) {
         slow_done(&s);
 }
 
+/* Many batches in flight naming keys again and again (the in-flight key set: keys come and
+ * go, collide in its probe runs and are removed): every key ends with its last value. Every
+ * fourth batch is slow ("first" in its first item), so a later one would overtake it. */
+static void test_window_key_order_churn(void **state) {
+        Slow s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        _cleanup_(writer_freep) Writer *w = writer_new(&slow_ops, &s, 3, 8);
+        char expect[128][32] = {};
+        S3bError err = {};
+        uint32_t x = 12345;
+
+        for (unsigned b = 0; b < 48; b++)
+                for (unsigned i = 0; i < 25; i++) {
+                        unsigned k;
+                        char v[32];
+
+                        x = x * 1103515245u + 12345u;
+                        k = (x >> 16) % 128;
+                        snprintf(v, sizeof(v), "%sv%u", b % 4 == 0 && i == 0 ? "first" : "", b * 25 + i);
+                        add_kv(w, k, v);
+                        strcpy(expect[k], v);
+                }
+        assert_int_equal(writer_flush(w, &err), 0);
+        for (unsigned k = 0; k < 128; k++)
+                if (expect[k][0])
+                        assert_string_equal(s.last_value[k], expect[k]);
+        slow_done(&s);
+}
+
 static void test_window_first_error_wins(void **state) {
         Slow s = { .lock = PTHREAD_MUTEX_INITIALIZER, .fail_third = true };
         _cleanup_(writer_freep) Writer *w = writer_new(&slow_ops, &s, 3, 2);
@@ -467,6 +495,7 @@ int main(void) {
                 cmocka_unit_test(test_fatal_not_retried),
                 cmocka_unit_test(test_window_parallel_and_bounded),
                 cmocka_unit_test(test_window_keeps_key_order),
+                cmocka_unit_test(test_window_key_order_churn),
                 cmocka_unit_test(test_window_first_error_wins),
                 cmocka_unit_test(test_window_small_file_needs_no_thread),
                 cmocka_unit_test(test_adaptive_window_grows),

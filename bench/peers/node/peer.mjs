@@ -7,7 +7,10 @@
 //                                       S3_ENDPOINT, DYNAMODB_ENDPOINT, AWS_REGION, AWS_*_KEY*)
 //
 // Prints one JSON line: {"rows", "seconds", "cpu_s", "rss_mb"}; seconds and cpu_s count from
-// the GetObject to the last PutItem (not Node's start-up), rss_mb is the process's peak.
+// the GetObject to the last PutItem (not Node's start-up), rss_mb is the process's peak:
+// VmHWM, not getrusage's maxRSS, which Linux carries over from the parent across fork and
+// exec (a peer spawned by a bench that holds a 1M-row file reported the bench's peak).
+import { readFileSync } from 'node:fs';
 import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 
@@ -34,5 +37,5 @@ const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 const cpu = process.cpuUsage(cpu0);
 console.log(JSON.stringify({
         rows, seconds, cpu_s: (cpu.user + cpu.system) / 1e6,
-        rss_mb: process.resourceUsage().maxRSS / 1024,
+        rss_mb: Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024,
 }));
