@@ -27,6 +27,7 @@
 #include "daemon/outcome.h"
 #include "daemon/pool.h"
 #include "daemon/report.h"
+#include "daemon/split.h"
 #include "daemon/tablecache.h"
 #include "daemon/writer.h"
 
@@ -80,6 +81,7 @@ Job *job_new(Config *config, const PipelineSpec *spec, const char *bucket, const
                 return job_free(j);
         j->config = config_ref(config);
         j->spec = spec;
+        j->size = -1;
         make_event_id(j);
         return j;
 }
@@ -304,6 +306,19 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                         s3b_error_prefix(ret_err, "DescribeTable %s: ", j->spec->table);
                         return READ_AWS_FAILED;
                 }
+        }
+        /* a big file is read as byte ranges in parallel (split.h) */
+        switch (split_read(j, env, table, report, write, ret_err)) {
+        case SPLIT_UNSPLIT:
+                break;
+        case SPLIT_OK:
+                return READ_OK;
+        case SPLIT_FILE_FAILED:
+                return READ_FILE_FAILED;
+        case SPLIT_AWS_FAILED:
+                return READ_AWS_FAILED;
+        case SPLIT_CANCELLED:
+                return READ_CANCELLED;
         }
         r = ingest_new(j->spec, table, j->key, &cb, &run, &in, &err);
         /* the ETag the job is pinned to, for a computed source_etag */
