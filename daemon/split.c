@@ -30,6 +30,7 @@
 #include "common/csv.h"
 #include "common/csvsplit.h"
 #include "common/ingest.h"
+#include "common/log.h"
 #include "daemon/flowctl.h"
 #include "daemon/metrics.h"
 #include "daemon/split.h"
@@ -739,6 +740,24 @@ static SplitResult run_ranges(Split *sp, Report *report, S3bError *ret_err) {
         return res;
 }
 
+static void log_plan(const Split *sp) {
+        char starts[SPLIT_RANGES_MAX * 24] = "";
+        unsigned proven = 0, empty = 0;
+        size_t at = 0;
+
+        for (unsigned i = 0; i < sp->n; i++) {
+                proven += i > 0 && sp->proven[i];
+                empty += sp->starts[i] == sp->starts[i + 1];
+                at += (size_t) snprintf(starts + at, sizeof(starts) - at, "%s%" PRIu64, i ? " " : "",
+                                        sp->starts[i]);
+        }
+        log_info_f(sp->env->log, LOG_FIELDS(LOG_STR("BUCKET", sp->job->bucket),
+                                            LOG_STR("OBJECT_KEY", sp->job->key)),
+                   "Reading s3://%s/%s (%" PRIu64 " bytes) as %u ranges starting at %s: %u start(s) "
+                   "proven by a probe, %u from the exact state, %u empty", sp->job->bucket, sp->job->key,
+                   sp->size, sp->n, starts, proven, sp->n - 1 - proven, empty);
+}
+
 SplitResult split_read(Job *j, const JobEnv *env, const TableShape *table, Report *report, bool write,
                        S3bError *ret_err) {
         Split sp = {
@@ -767,6 +786,7 @@ SplitResult split_read(Job *j, const JobEnv *env, const TableShape *table, Repor
                 }
                 goto out;
         }
+        log_plan(&sp);
         res = run_ranges(&sp, report, ret_err);
 out:
         j->bytes_read += atomic_load(&sp.bytes);
