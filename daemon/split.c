@@ -237,7 +237,11 @@ static void scan_init(Split *sp, Scan *sc, uint64_t from, uint64_t after, bool f
 
 /* Probe for range i: 1 proven (sp->starts[i] set), 0 not, < 0 with err. */
 static int probe(Split *sp, unsigned i, S3bError *err) {
-        uint64_t o = sp->offsets[i], lb = o > SPLIT_LOOK_BEHIND ? o - SPLIT_LOOK_BEHIND : 0;
+        /* at most a quarter of a range back: a longer look-behind buys nothing a range that
+         * short could use, and the start of the object (where the state is known) stays out
+         * of reach of every probe but the first one's */
+        uint64_t back = MIN((uint64_t) SPLIT_LOOK_BEHIND, sp->size / sp->n / 4);
+        uint64_t o = sp->offsets[i], lb = o > back ? o - back : 0;
         uint64_t window = MAX((uint64_t) SPLIT_PROBE_MIN, 2 * (uint64_t) max_row(sp) + 2);
         Scan sc;
         int r;
