@@ -186,6 +186,10 @@ uint64_t csv_parser_lines(const CsvParser *p) {
         return p->line;
 }
 
+bool csv_parser_at_row_start(const CsvParser *p) {
+        return !p->skipping && p->state == ST_FIELD_START && p->n_spans == 0 && p->carry.len == 0;
+}
+
 static void row_error(CsvParser *p, CsvRowError e, size_t column) {
         if (p->error != CSV_ROW_OK)
                 return;

@@ -90,6 +90,10 @@ int csv_parser_finish(CsvParser *p);
 /* Physical lines consumed so far (the line the next row starts on, minus one). */
 uint64_t csv_parser_lines(const CsvParser *p);
 
+/* Whether the input so far ended exactly at a record boundary: nothing of a next row seen, not
+ * skipping an oversized one (for a byte range that must end where the next one starts). */
+bool csv_parser_at_row_start(const CsvParser *p);
+
 const char *csv_row_error_to_string(CsvRowError e);
 
 /* Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF. */

@@ -454,3 +454,11 @@ void ingest_get_stats(const Ingest *in, IngestStats *ret_stats) {
         *ret_stats = in->stats;
         ret_stats->gzip = in->mode == MODE_GZIP;
 }
+
+bool ingest_at_row_start(const Ingest *in) {
+        if (in->mode == MODE_GZIP || in->n_held > 0)
+                return false;
+        if (in->spec->format != FORMAT_CSV)
+                return in->line.len == 0 && !in->line_long;
+        return csv_parser_at_row_start(in->csv);
+}

@@ -114,6 +114,11 @@ int ingest_feed(Ingest *in, const void *data, size_t n, S3bError *err);
  * NULL). Stats are filled even when it fails, as far as the file got. */
 int ingest_finish(Ingest *in, IngestStats *ret_stats, S3bError *err);
 
+/* Whether the bytes fed so far end exactly at a record boundary (a line break that ends a
+ * row, nothing of the next one held): for a byte range that must end where the next begins.
+ * Always false for gzip input. */
+bool ingest_at_row_start(const Ingest *in);
+
 /* Counters so far, e.g. for progress or after a failure. */
 void ingest_get_stats(const Ingest *in, IngestStats *ret_stats);
 

@@ -149,7 +149,14 @@ typedef struct PipelineSpec {
         unsigned write_instances;       /* ≥ 1 */
         /* BatchWriteItem calls in flight per file: 0 = adaptive ("auto"), else fixed. */
         unsigned write_concurrency;
+        /* A file of at least split_bytes (0 = never) is read as split_workers byte ranges at
+         * once (daemon/split.h). */
+        uint64_t split_bytes;
+        unsigned split_workers;
 } PipelineSpec;
+
+#define SPLIT_BYTES_DEFAULT (256u * 1024u * 1024u)
+#define SPLIT_WORKERS_DEFAULT 4u
 
 #define WRITE_CONCURRENCY_MAX 32u       /* batches in flight per file */
 

@@ -192,6 +192,8 @@ static void dump_pipeline(FILE *f, const PipelineSpec *p) {
                 fprintf(f, "    write_concurrency: %u\n", p->write_concurrency);
         else
                 fputs("    write_concurrency: auto\n", f);
+        fprintf(f, "    split_bytes: %llu\n    split_workers: %u\n", (unsigned long long) p->split_bytes,
+                p->split_workers);
 }
 
 void config_dump(const Config *c, FILE *f) {

@@ -709,6 +709,10 @@ static void check_compiles(Loader *ld, const YNode *pl, const char *path, const 
 #define INSTANCES_MAX 1024
 #define CONCURRENCY_MAX 32
 _Static_assert(CONCURRENCY_MAX == WRITE_CONCURRENCY_MAX, "the writer's lane cap");
+/* split_bytes up to S3's largest object, 5 TiB (S3 User Guide, "Uploading objects") */
+#define SPLIT_BYTES_MAX 5497558138880
+#define SPLIT_WORKERS_MIN 2
+#define SPLIT_WORKERS_MAX 16
 
 /* write_capacity: { units_per_second: N, instances: M } */
 static void load_write_capacity(Loader *ld, const YNode *pl, const char *ppath, PipelineSpec *p) {
@@ -733,7 +737,8 @@ static bool is_auto(const YNode *v) {
 static void load_pipeline(Loader *ld, const YNode *pl, const char *path, PipelineSpec *p) {
         static const char *const keys[] = { "name", "match", "table", "format", "csv", "columns",
                                             "computed", "key", "max_rejected_rows", "write_mode",
-                                            "ordering", "write_capacity", "write_concurrency", NULL };
+                                            "ordering", "write_capacity", "write_concurrency",
+                                            "split_bytes", "split_workers", NULL };
         static const char *const modes[] = { "stream", "validate_first", NULL };
         const char *formats[_FORMAT_MAX + 1] = { NULL };
         size_t before = diag_count(&ld->diag);
@@ -763,6 +768,10 @@ static void load_pipeline(Loader *ld, const YNode *pl, const char *path, Pipelin
         /* write_concurrency: auto (0) | 1..32 */
         if (!is_auto(ynode_get(pl, "write_concurrency")))
                 load_get_unsigned(ld, pl, path, "write_concurrency", 1, CONCURRENCY_MAX, &p->write_concurrency);
+        p->split_bytes = SPLIT_BYTES_DEFAULT;
+        p->split_workers = SPLIT_WORKERS_DEFAULT;
+        load_get_u64(ld, pl, path, "split_bytes", 0, SPLIT_BYTES_MAX, &p->split_bytes);
+        load_get_unsigned(ld, pl, path, "split_workers", SPLIT_WORKERS_MIN, SPLIT_WORKERS_MAX, &p->split_workers);
         if (diag_count(&ld->diag) == before && !ld->oom)
                 check_compiles(ld, pl, path, p);
 }

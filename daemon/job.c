@@ -25,6 +25,7 @@
 #include "daemon/metrics.h"
 #include "daemon/outcome.h"
 #include "daemon/report.h"
+#include "daemon/split.h"
 #include "daemon/tablecache.h"
 #include "daemon/writer.h"
 
@@ -61,6 +62,7 @@ Job *job_new(Config *config, const PipelineSpec *spec, const char *bucket, const
                 return job_free(j);
         j->config = config_ref(config);
         j->spec = spec;
+        j->size = -1;
         make_event_id(j);
         return j;
 }
@@ -268,6 +270,19 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                         s3b_error_prefix(ret_err, "DescribeTable %s", j->spec->table);
                         return READ_AWS_FAILED;
                 }
+        }
+        /* a big file is read as byte ranges in parallel (split.h) */
+        switch (split_read(j, env, table, report, write, ret_err)) {
+        case SPLIT_UNSPLIT:
+                break;
+        case SPLIT_OK:
+                return READ_OK;
+        case SPLIT_FILE_FAILED:
+                return READ_FILE_FAILED;
+        case SPLIT_AWS_FAILED:
+                return READ_AWS_FAILED;
+        case SPLIT_CANCELLED:
+                return READ_CANCELLED;
         }
         r = ingest_new(j->spec, table, j->key, &cb, &run, &in, &err);
         /* the ETag the job is pinned to, for a computed source_etag */

@@ -44,6 +44,7 @@ typedef struct Job {
         char *etag;                     /* from the event, "" when unknown */
         char *version_id;               /* from the event, "" in unversioned buckets */
         char *sequencer;                /* from the event, "" when unknown */
+        int64_t size;                   /* bytes, from the event; -1 when unknown */
         char event_id[33];              /* stable id of (bucket, key, ETag, version, sequencer) */
         unsigned receive_count;         /* ApproximateReceiveCount, 0 when not from SQS */
         void *owner;                    /* the caller's (e.g. the SQS message); never touched */

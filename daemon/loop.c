@@ -610,6 +610,7 @@ static int make_jobs(Loop *l, const PollerMessage *m, const S3EventBatch *b, Job
                         return -ENOMEM;
                 }
                 jobs[n]->receive_count = m->sqs->receive_count;
+                jobs[n]->size = rec->size;      /* the split reader's decision (split.h) */
                 ret_recs[n] = rec;
                 n++;
         }

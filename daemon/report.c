@@ -109,6 +109,11 @@ int report_add(Report *r, const IngestReject *rej) {
         return 0;
 }
 
+void report_add_dropped(Report *r, uint64_t n) {
+        r->count += n;
+        r->dropped += n;
+}
+
 uint64_t report_count(const Report *r) {
         return r->count;
 }

@@ -21,7 +21,10 @@ Report *report_free(Report *r);
 DEFINE_CLEANUP_FUNC(Report *, report_free);
 
 int report_add(Report *r, const IngestReject *rej);     /* 0, or -ENOMEM */
-void report_reset(Report *r);                            /* back to just the header line */
+void report_reset(Report *r);
+/* n more rejected rows that were counted but not kept (daemon/split.c's ranges over their
+ * share): they count, and everything added after them is left out too, as past the cap. */
+void report_add_dropped(Report *r, uint64_t n);                            /* back to just the header line */
 
 uint64_t report_count(const Report *r);                  /* rows added, kept or not */
 /* The finished text (adds the "left out" line once if needed); valid until the next call. */

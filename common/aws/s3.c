@@ -302,6 +302,12 @@ int s3_get_object(AwsClient *c, const char *bucket, const char *key, const S3Ver
         sink_parse_range(&sink, range_or_null);
         if (range_or_null)
                 h[nh++] = (HttpHeader) { "Range", range_or_null };
+        /* A bounded or offset range must come back as that range (206 from its first byte):
+         * a server that ignored Range would hand byte 0 on as byte `first`. */
+        if (range_or_null && sink.resumable && (sink.first > 0 || sink.has_last)) {
+                sink.check_start = true;
+                sink.expect_start = sink.first;
+        }
         /* The pinned ETag is also what a resumed stream asks for (get_resume). */
         nh += version_header(v, sink.etag, sizeof(sink.etag), &h[nh]);
         nq = version_query(v, q);

@@ -87,7 +87,7 @@ typedef struct S3Version {
 } S3Version;
 
 /* GetObject of version v (may be NULL: the current one), streamed to fn. range_or_null: an
- * HTTP Range value ("bytes=0-1023"). ret_info may be NULL; filled on success. A transfer cut after bytes reached fn is resumed (within
+ * HTTP Range value ("bytes=0-1023"; the answer must be a 206 from its first byte). ret_info may be NULL; filled on success. A transfer cut after bytes reached fn is resumed (within
  * the attempt limit) from the next byte with Range and If-Match of the first ETag, so fn sees
  * every byte exactly once and all of one object version; a suffix range ("bytes=-N") is not
  * resumed. Errors: -ENOENT (no such key/bucket: err->aws_code tells which), -EACCES, -ERANGE

@@ -93,6 +93,8 @@ pipelines:
     ordering: {mode: per_prefix, group: {regex: "^in/([^/]+)/"}, window: 7}
     write_capacity: {units_per_second: 100, instances: 2}
     write_concurrency: 8
+    split_bytes: 1073741824
+    split_workers: 8
 """
 MINIMAL = """
 queue: {url: "https://sqs.eu-west-1.amazonaws.com/111122223333/q"}
