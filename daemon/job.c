@@ -243,71 +243,151 @@ typedef enum ReadResult {
         READ_CANCELLED,
 } ReadResult;
 
+/* The table's key and index shape, for the row rules; asked per file because an index can be
+ * added at any time. Its failure is classified like any other (a missing table is a
+ * configuration error, throttling transient). False with *ret set when the read ends here. */
+static bool read_table(Job *j, const JobEnv *env, const TableShape **table, ReadResult *ret,
+                       S3bError *ret_err) {
+        S3bError err = {};
+        int r;
+
+        if (!env->tables)
+                return true;
+        r = tablecache_get(env->tables, env->client, j->spec->table, now(CLOCK_MONOTONIC), table, &err);
+        if (r == -ECANCELED || (r < 0 && cancelled(env))) {
+                *ret = READ_CANCELLED;
+                return false;
+        }
+        if (r < 0) {
+                *ret_err = err;
+                s3b_error_prefix(ret_err, "DescribeTable %s", j->spec->table);
+                *ret = READ_AWS_FAILED;
+                return false;
+        }
+        return true;
+}
+
+/* A big file is read as byte ranges in parallel (split.h). False with *ret set when the split
+ * reader took the file. */
+static bool read_unsplit(Job *j, const JobEnv *env, const TableShape *table, Report *report,
+                         bool write, ReadResult *ret, S3bError *ret_err) {
+        switch (split_read(j, env, table, report, write, ret_err)) {
+        case SPLIT_UNSPLIT:
+                return true;
+        case SPLIT_OK:
+                *ret = READ_OK;
+                break;
+        case SPLIT_FILE_FAILED:
+                *ret = READ_FILE_FAILED;
+                break;
+        case SPLIT_AWS_FAILED:
+                *ret = READ_AWS_FAILED;
+                break;
+        case SPLIT_CANCELLED:
+                *ret = READ_CANCELLED;
+                break;
+        }
+        return false;
+}
+
+/* The ingest (and, when writing, the writer) of one stream. False with *ret set on failure. */
+static bool read_prepare(Job *j, const JobEnv *env, const TableShape *table, Run *run, bool write,
+                         Ingest **ret_in, Writer **ret_writer, ReadResult *ret, S3bError *ret_err) {
+        static const IngestCallbacks cb = { .on_item = on_item, .on_reject = on_reject };
+        S3bError err = {};
+        int r;
+
+        r = ingest_new(j->spec, table, j->key, &cb, run, ret_in, &err);
+        /* the ETag the job is pinned to, for a computed source_etag */
+        if (r >= 0 && ingest_set_source(*ret_in, &(IngestSource) { .key = j->key, .etag = j->etag }) < 0)
+                r = s3b_error_set(&err, -ENOMEM, "out of memory");
+        if (r < 0) {
+                snprintf(j->reason, sizeof(j->reason), "pipeline: %.400s", err.message);
+                *ret = READ_FILE_FAILED;
+                return false;
+        }
+        run->ingest = *ret_in;
+        if (!write)
+                return true;
+        FlowLimiter *flow = env->flow ?
+                flowctl_table(env->flow, j->spec->table, pipeline_spec_write_budget(j->spec)) : NULL;
+
+        *ret_writer = writer_new_with(&writer_ops, run, &(WriterOptions) {
+                        .max_attempts = j->config->aws.max_attempts_batch,
+                        .window = j->spec->write_concurrency,
+                        .flow = flow,
+                });
+        if (!*ret_writer) {
+                s3b_error_set(ret_err, -ENOMEM, "out of memory");
+                *ret = READ_AWS_FAILED;
+                return false;
+        }
+        run->writer = *ret_writer;
+        return true;
+}
+
+/* The job's counters after a stream, also after a failure or an abort. */
+static void read_account(Job *j, const JobEnv *env, Report *report, const Run *run, Writer *writer,
+                         const IngestStats *st) {
+        j->rows_total = st->rows_total;
+        j->rows_rejected = report_count(report);
+        j->bytes_read += run->bytes;    /* both reads in validate_first mode */
+        if (writer) {
+                WriterStats ws;
+
+                /* rows_written must be what reached the table, also after an abort */
+                writer_drain(writer);
+                ws = writer_stats(writer);
+                j->rows_written = ws.written;
+                j->rows_superseded = ws.superseded;
+                j->consumed_wcu += ws.consumed;
+                report_flow(j, env, &ws);
+        }
+}
+
+/* What a failed stream (r < 0) means: which of its parts failed decides the result. */
+static ReadResult read_verdict(Job *j, const JobEnv *env, const Run *run, int r, const S3bError *err,
+                               S3bError *ret_err) {
+        if (r == -ECANCELED || cancelled(env))
+                return READ_CANCELLED;
+        if (run->too_many_rejects) {
+                snprintf(j->reason, sizeof(j->reason),
+                         "too many rejected rows: more than max_rejected_rows (%" PRIu64 ")",
+                         j->spec->max_rejected_rows);
+                return READ_FILE_FAILED;
+        }
+        if (run->write_failed) {
+                *ret_err = run->write_err;
+                s3b_error_prefix(ret_err, "writing to DynamoDB table %s", j->spec->table);
+                return READ_AWS_FAILED;
+        }
+        if (run->ingest_failed) {
+                snprintf(j->reason, sizeof(j->reason), "%.500s", run->ingest_err.message);
+                return READ_FILE_FAILED;
+        }
+        *ret_err = *err;
+        return READ_AWS_FAILED;
+}
+
 /* Streams the object once through ingest (and the writer, when writing), pinned to the job's
  * version. READ_AWS_FAILED fills *ret_err. */
 static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool write,
                             S3bError *ret_err) {
         _cleanup_(writer_freep) Writer *writer = NULL;
         _cleanup_(ingest_freep) Ingest *in = NULL;
-        IngestCallbacks cb = { .on_item = on_item, .on_reject = on_reject };
         IngestStats st = {};
         S3ObjectInfo info;
         const S3Version v = { .etag = j->etag, .version_id = j->version_id };
         S3bError err = {};
         Run run = { .job = j, .env = env, .report = report };
         const TableShape *table = NULL;
+        ReadResult res = READ_OK;
         int r;
 
-        if (env->tables) {
-                /* The table's key and index shape, for the row rules; asked per file because
-                 * an index can be added at any time. Its failure is classified like any other
-                 * (a missing table is a configuration error, throttling transient). */
-                r = tablecache_get(env->tables, env->client, j->spec->table, now(CLOCK_MONOTONIC), &table, &err);
-                if (r == -ECANCELED || (r < 0 && cancelled(env)))
-                        return READ_CANCELLED;
-                if (r < 0) {
-                        *ret_err = err;
-                        s3b_error_prefix(ret_err, "DescribeTable %s", j->spec->table);
-                        return READ_AWS_FAILED;
-                }
-        }
-        /* a big file is read as byte ranges in parallel (split.h) */
-        switch (split_read(j, env, table, report, write, ret_err)) {
-        case SPLIT_UNSPLIT:
-                break;
-        case SPLIT_OK:
-                return READ_OK;
-        case SPLIT_FILE_FAILED:
-                return READ_FILE_FAILED;
-        case SPLIT_AWS_FAILED:
-                return READ_AWS_FAILED;
-        case SPLIT_CANCELLED:
-                return READ_CANCELLED;
-        }
-        r = ingest_new(j->spec, table, j->key, &cb, &run, &in, &err);
-        /* the ETag the job is pinned to, for a computed source_etag */
-        if (r >= 0 && ingest_set_source(in, &(IngestSource) { .key = j->key, .etag = j->etag }) < 0)
-                r = s3b_error_set(&err, -ENOMEM, "out of memory");
-        if (r < 0) {
-                snprintf(j->reason, sizeof(j->reason), "pipeline: %.400s", err.message);
-                return READ_FILE_FAILED;
-        }
-        run.ingest = in;
-        if (write) {
-                FlowLimiter *flow = env->flow ?
-                        flowctl_table(env->flow, j->spec->table, pipeline_spec_write_budget(j->spec)) : NULL;
-
-                writer = writer_new_with(&writer_ops, &run, &(WriterOptions) {
-                                .max_attempts = j->config->aws.max_attempts_batch,
-                                .window = j->spec->write_concurrency,
-                                .flow = flow,
-                        });
-                if (!writer) {
-                        s3b_error_set(ret_err, -ENOMEM, "out of memory");
-                        return READ_AWS_FAILED;
-                }
-                run.writer = writer;
-        }
+        if (!read_table(j, env, &table, &res, ret_err) ||
+            !read_unsplit(j, env, table, report, write, &res, ret_err) ||
+            !read_prepare(j, env, table, &run, write, &in, &writer, &res, ret_err))
+                return res;
 
         r = s3_get_object(env->client, j->bucket, j->key, &v, NULL, on_data, &run, &info, &err);
         if (r >= 0 && !j->etag[0] && info.etag[0]) {
@@ -328,43 +408,8 @@ static ReadResult read_once(Job *j, const JobEnv *env, Report *report, bool writ
                 if (r < 0)
                         run.write_failed = true;
         }
-
-        j->rows_total = st.rows_total;
-        j->rows_rejected = report_count(report);
-        j->bytes_read += run.bytes;     /* both reads in validate_first mode */
-        if (writer) {
-                WriterStats ws;
-
-                /* rows_written must be what reached the table, also after an abort */
-                writer_drain(writer);
-                ws = writer_stats(writer);
-                j->rows_written = ws.written;
-                j->rows_superseded = ws.superseded;
-                j->consumed_wcu += ws.consumed;
-                report_flow(j, env, &ws);
-        }
-        if (r >= 0)
-                return READ_OK;
-
-        if (r == -ECANCELED || cancelled(env))
-                return READ_CANCELLED;
-        if (run.too_many_rejects) {
-                snprintf(j->reason, sizeof(j->reason),
-                         "too many rejected rows: more than max_rejected_rows (%" PRIu64 ")",
-                         j->spec->max_rejected_rows);
-                return READ_FILE_FAILED;
-        }
-        if (run.write_failed) {
-                *ret_err = run.write_err;
-                s3b_error_prefix(ret_err, "writing to DynamoDB table %s", j->spec->table);
-                return READ_AWS_FAILED;
-        }
-        if (run.ingest_failed) {
-                snprintf(j->reason, sizeof(j->reason), "%.500s", run.ingest_err.message);
-                return READ_FILE_FAILED;
-        }
-        *ret_err = err;
-        return READ_AWS_FAILED;
+        read_account(j, env, report, &run, writer, &st);
+        return r >= 0 ? READ_OK : read_verdict(j, env, &run, r, &err, ret_err);
 }
 
 static bool computes_etag(const PipelineSpec *spec) {
