@@ -10,17 +10,26 @@ static bool is_unreserved(unsigned char c) {
 
 int url_encode(Buf *out, const char *s, size_t n, bool keep_slash) {
         static const char hex[] = "0123456789ABCDEF";
+        size_t i = 0;
         int r;
 
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) s[i];
+        while (i < n) {
+                size_t run = i;
 
-                if (is_unreserved(c) || (keep_slash && c == '/'))
-                        r = buf_append_char(out, (char) c);
-                else
-                        r = buf_append(out, (char[]) { '%', hex[c >> 4], hex[c & 15] }, 3);
+                /* the kept bytes in one append: most of a key is unreserved */
+                while (run < n && (is_unreserved((unsigned char) s[run]) ||
+                                   (keep_slash && s[run] == '/')))
+                        run++;
+                r = buf_append(out, s + i, run - i);
+                if (r < 0 || run == n)
+                        return r;
+                unsigned char c = (unsigned char) s[run];
+                char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+                r = buf_append(out, e, sizeof(e));
                 if (r < 0)
                         return r;
+                i = run + 1;
         }
         return 0;
 }

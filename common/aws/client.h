@@ -145,8 +145,3 @@ typedef struct AwsJsonCall {
  * a JSON object. */
 int aws_client_json_call(AwsClient *c, const AwsJsonCall *call, cJSON **ret, S3bError *err);
 
-/* Superseded by cJSON_Deletep (common/cleanup.h); kept only until sqs.c moves over. */
-static inline void aws_json_freep(cJSON **p) {
-        if (*p)
-                cJSON_Delete(*p);
-}

@@ -22,6 +22,7 @@
 
 #include "common/aws/sigv4.h"
 #include "common/cleanup.h"
+#include "common/urlcode.h"
 
 /* Generous: an S3 key is ≤ 1024 bytes (×3 encoded, ×3 again), a session token ≤ 8 KiB. */
 #define SIGV4_STRING_MAX (256 * 1024)
@@ -115,37 +116,6 @@ void sigv4_result_done(SigV4Result *r) {
         memset(r, 0, sizeof(*r));
 }
 
-static bool is_unreserved(unsigned char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-int sigv4_uri_encode(Buf *out, const char *s, size_t n, bool keep_slash) {
-        static const char hex[] = "0123456789ABCDEF";
-        size_t i = 0;
-        int r;
-
-        while (i < n) {
-                size_t run = i;
-
-                /* the kept bytes in one append: most of a key is unreserved */
-                while (run < n && (is_unreserved((unsigned char) s[run]) ||
-                                   (keep_slash && s[run] == '/')))
-                        run++;
-                r = buf_append(out, s + i, run - i);
-                if (r < 0 || run == n)
-                        return r;
-                unsigned char c = (unsigned char) s[run];
-                char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-
-                r = buf_append(out, e, sizeof(e));
-                if (r < 0)
-                        return r;
-                i = run + 1;
-        }
-        return 0;
-}
-
 /* RFC 3986 5.2.4 dot-segment removal, plus dropping empty segments: what AWS (and botocore's
  * remove_dot_segments) do to non-S3 paths. Keeps a leading and a trailing '/'. */
 static int normalize_path(Buf *out, const char *p) {
@@ -192,14 +162,14 @@ int sigv4_canonical_uri(Buf *out, const char *raw_path, const char *service) {
 
         /* S3 signs the key exactly as it is in the URL: no normalisation, one encoding. */
         if (strcmp(service, "s3") == 0)
-                return sigv4_uri_encode(out, raw_path, strlen(raw_path), true);
+                return url_encode(out, raw_path, strlen(raw_path), true);
         /* Other services: the URL path (encoded once) is normalised and encoded again, so a
          * '%' in the raw path appears as %2525 in the canonical request. */
-        r = sigv4_uri_encode(&once, raw_path, strlen(raw_path), true);
+        r = url_encode(&once, raw_path, strlen(raw_path), true);
         if (r >= 0)
                 r = normalize_path(&norm, buf_str(&once));
         if (r >= 0)
-                r = sigv4_uri_encode(out, buf_str(&norm), norm.len, true);
+                r = url_encode(out, buf_str(&norm), norm.len, true);
         return r;
 }
 
@@ -221,7 +191,7 @@ static int encode_into(Buf *arena, const char *s, size_t *ret_off) {
         int r;
 
         *ret_off = arena->len;
-        r = sigv4_uri_encode(arena, s ? s : "", s ? strlen(s) : 0, false);
+        r = url_encode(arena, s ? s : "", s ? strlen(s) : 0, false);
         if (r >= 0)
                 r = buf_append(arena, "", 1);   /* the NUL between strings */
         return r;
@@ -753,7 +723,7 @@ int sigv4_sign(const SigV4Request *req, const AwsCredentials *creds, const char 
                                 creds->access_key_id, &scope, buf_str(&names), cache, err);
         OPENSSL_cleanse(key, sizeof(key));
         if (r >= 0)
-                r = buf_error(err, sigv4_uri_encode(&path, req->path, strlen(req->path), true),
+                r = buf_error(err, url_encode(&path, req->path, strlen(req->path), true),
                               "path");
         if (r < 0)
                 return r;

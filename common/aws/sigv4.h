@@ -184,10 +184,7 @@ int sigv4_authorization(Buf *out, char ret_signature[65], const uint8_t key[32],
 
 /* ---- Helpers, exposed for the tests and for building URLs elsewhere ---- */
 
-/* AWS URI encoding: A-Za-z0-9-_.~ kept, every other byte as %XX (uppercase); '/' kept when
- * keep_slash. Returns 0, -ENOBUFS/-ENOMEM from the Buf (the caller sets the message).
- * common/urlcode.{c,h} is meant to become the one home of this rule set. */
-int sigv4_uri_encode(Buf *out, const char *s, size_t n, bool keep_slash);
+/* URI encoding lives in common/urlcode.h (url_encode), the one rule set of the tree. */
 
 /* The canonical URI of a raw path under the rules of `service` (see the top of this file).
  * Returns 0, -ENOBUFS, -ENOMEM (the caller sets the message). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/aws/sns.h"
+#include "common/urlcode.h"
 #include "common/aws/xml.h"
 
 #define SNS_RESPONSE_MAX (64u * 1024)
@@ -45,7 +46,7 @@ static int form_add(Buf *b, const char *key, const char *value) {
 
         if (r < 0)
                 return r;
-        return sigv4_uri_encode(b, value, strlen(value), false);
+        return url_encode(b, value, strlen(value), false);
 }
 
 static int build_form(Buf *b, const char *topic_arn, const char *subject, const char *message,

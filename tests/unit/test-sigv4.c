@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "common/aws/sigv4.h"
+#include "common/urlcode.h"
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define TOKEN "FQoGZXIvYXdzEXAMPLEsessiontoken//+=="
@@ -25,7 +26,7 @@ static void creds_init(AwsCredentials *c, const char *token) {
 static char *encode(const char *s, bool keep_slash) {
         Buf b = BUF_INIT(4096);
 
-        assert_int_equal(sigv4_uri_encode(&b, s, strlen(s), keep_slash), 0);
+        assert_int_equal(url_encode(&b, s, strlen(s), keep_slash), 0);
         return buf_steal(&b);
 }
 
