@@ -115,6 +115,7 @@ typedef struct Run {
         const JobEnv *env;
         Ingest *ingest;
         Writer *writer;                 /* NULL on a validate-only read */
+        JobWriteTarget target;          /* the writer's userdata */
         Report *report;
         S3bError ingest_err;            /* why ingest_feed stopped */
         S3bError write_err;             /* why the writer stopped */
@@ -162,63 +163,6 @@ static int on_data(void *ud, const void *data, size_t n) {
                 run->ingest_failed = true;
         return r;
 }
-
-static int send_batch(void *ud, unsigned lane, const char *const *items, size_t n,
-                      WriterResult *ret, S3bError *err) {
-        Run *run = ud;
-        AwsClient *c = job_clients_write(run->env->clients, lane, err);
-        DynamoBatchResult res = {};
-        int r;
-
-        if (!c)
-                return err->code < 0 ? err->code : -ENOMEM;
-        /* One attempt per call: the writer retries, so its flow limiter sees every throttle
-         * (the client still corrects clock skew and refreshes an expired token by itself). */
-        r = dynamodb_batch_write_ex(c, &(DynamoBatchWrite) {
-                        .table = run->job->spec->table,
-                        /* only read; the prototype lacks the const */
-                        .items_json = (char *const *) items,
-                        .n = n,
-                        .max_attempts = 1,
-                }, &res, err);
-        if (r < 0)
-                return r;
-        *ret = (WriterResult) { .unprocessed = res.unprocessed_idx, .n_unprocessed = res.n_unprocessed,
-                                .consumed = res.consumed };
-        return 0;
-}
-
-static bool send_retryable(void *ud, int r, const S3bError *err) {
-        return r != -ECANCELED && aws_retry_classify(err) != AWS_RETRY_NO;
-}
-
-static bool send_throttled(void *ud, int r, const S3bError *err) {
-        return aws_retry_classify(err) == AWS_RETRY_THROTTLE;
-}
-
-static int send_backoff(void *ud, unsigned lane, unsigned attempt) {
-        Run *run = ud;
-        AwsClient *c = job_clients_write(run->env->clients, lane, NULL);
-
-        /* The client's shared full-jitter policy; its sleep ends early on shutdown. */
-        return c ? aws_client_sleep_ms(c, aws_client_backoff_ms(c, attempt)) : -ENOMEM;
-}
-
-static int send_sleep(void *ud, unsigned lane, uint64_t ms) {
-        Run *run = ud;
-        AwsClient *c = job_clients_write(run->env->clients, lane, NULL);
-
-        return c ? aws_client_sleep_ms(c, ms) : -ENOMEM;
-}
-
-/* The writer retries errors and UnprocessedItems alike, up to max_attempts_batch calls. */
-static const WriterOps writer_ops = {
-        .send = send_batch,
-        .retryable = send_retryable,
-        .throttled = send_throttled,
-        .backoff = send_backoff,
-        .sleep = send_sleep,
-};
 
 /* Per-table write metrics: what this read consumed and was throttled, and the limiter's
  * rate and budget now. */
@@ -312,7 +256,8 @@ static bool read_prepare(Job *j, const JobEnv *env, const TableShape *table, Run
         FlowLimiter *flow = env->flow ?
                 flowctl_table(env->flow, j->spec->table, pipeline_spec_write_budget(j->spec)) : NULL;
 
-        *ret_writer = writer_new_with(&writer_ops, run, &(WriterOptions) {
+        run->target = (JobWriteTarget) { .clients = env->clients, .table = j->spec->table };
+        *ret_writer = writer_new_with(&job_write_ops, &run->target, &(WriterOptions) {
                         .max_attempts = j->config->aws.max_attempts_batch,
                         .window = j->spec->write_concurrency,
                         .flow = flow,

@@ -2,6 +2,8 @@
 #include <errno.h>
 
 #include "common/aws/client.h"
+#include "common/aws/dynamodb.h"
+#include "common/aws/retry.h"
 #include "daemon/jobclients.h"
 
 int job_clients_init(JobClients *jc, AwsContext *aws, const atomic_bool *cancel, S3bError *err) {
@@ -39,3 +41,59 @@ void job_clients_done(JobClients *jc) {
         for (size_t i = 0; i < JOB_WRITE_LANES_MAX; i++)
                 jc->write_clients[i] = aws_client_free(jc->write_clients[i]);
 }
+
+static int send_batch(void *ud, unsigned lane, const char *const *items, size_t n,
+                      WriterResult *ret, S3bError *err) {
+        JobWriteTarget *t = ud;
+        AwsClient *c = job_clients_write(t->clients, lane, err);
+        DynamoBatchResult res = {};
+        int r;
+
+        if (!c)
+                return err->code < 0 ? err->code : -ENOMEM;
+        /* One attempt per call: the writer retries, so its flow limiter sees every throttle
+         * (the client still corrects clock skew and refreshes an expired token by itself). */
+        r = dynamodb_batch_write_ex(c, &(DynamoBatchWrite) {
+                        .table = t->table,
+                        /* only read; the prototype lacks the const */
+                        .items_json = (char *const *) items,
+                        .n = n,
+                        .max_attempts = 1,
+                }, &res, err);
+        if (r < 0)
+                return r;
+        *ret = (WriterResult) { .unprocessed = res.unprocessed_idx, .n_unprocessed = res.n_unprocessed,
+                                .consumed = res.consumed };
+        return 0;
+}
+
+static bool send_retryable(void *ud, int r, const S3bError *err) {
+        return r != -ECANCELED && aws_retry_classify(err) != AWS_RETRY_NO;
+}
+
+static bool send_throttled(void *ud, int r, const S3bError *err) {
+        return aws_retry_classify(err) == AWS_RETRY_THROTTLE;
+}
+
+static int send_backoff(void *ud, unsigned lane, unsigned attempt) {
+        JobWriteTarget *t = ud;
+        AwsClient *c = job_clients_write(t->clients, lane, NULL);
+
+        return c ? aws_client_sleep_ms(c, aws_client_backoff_ms(c, attempt)) : -ENOMEM;
+}
+
+static int send_sleep(void *ud, unsigned lane, uint64_t ms) {
+        JobWriteTarget *t = ud;
+        AwsClient *c = job_clients_write(t->clients, lane, NULL);
+
+        return c ? aws_client_sleep_ms(c, ms) : -ENOMEM;
+}
+
+/* The writer retries errors and UnprocessedItems alike, up to max_attempts_batch calls. */
+const WriterOps job_write_ops = {
+        .send = send_batch,
+        .retryable = send_retryable,
+        .throttled = send_throttled,
+        .backoff = send_backoff,
+        .sleep = send_sleep,
+};

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "common/error.h"
+#include "daemon/writer.h"
 
 /* BatchWriteItem calls in flight per job at most (writer.h; the pipeline's
  * write_concurrency, adaptive by default). One round trip per batch bounds a single file
@@ -31,3 +32,16 @@ void job_clients_done(JobClients *jc);
 /* The client of writer lane `lane`, created on its first call. Only that lane's thread
  * calls this for that lane. NULL with err filled on failure. */
 AwsClient *job_clients_write(JobClients *jc, unsigned lane, S3bError *err);
+
+/* What a writer writes to: one table, through a job's lane clients. Both stay borrowed. */
+typedef struct JobWriteTarget {
+        JobClients *clients;
+        const char *table;
+} JobWriteTarget;
+
+/* The writer's adapter for a JobWriteTarget (pass the target as the writer's userdata): one
+ * BatchWriteItem attempt per call on the lane's own client, so the writer retries and its
+ * flow limiter sees every throttle; backoff is the client's full-jitter policy, and every
+ * sleep ends early on shutdown. Shared by the single stream (job.c) and the split reader's
+ * ranges (split.c). */
+extern const WriterOps job_write_ops;

@@ -374,6 +374,7 @@ typedef struct Range {
         unsigned index;
         uint64_t start, end;
         JobClients clients;
+        JobWriteTarget target;          /* the writer's userdata */
         JobEnv env;
         Ingest *in;
         Writer *writer;
@@ -471,59 +472,6 @@ static int range_data(void *ud, const void *data, size_t n) {
         return r;
 }
 
-/* The writer's adapter, as job.c's: one client per lane, one attempt per call. */
-static int send_batch(void *ud, unsigned lane, const char *const *items, size_t n, WriterResult *ret,
-                      S3bError *err) {
-        Range *rg = ud;
-        AwsClient *c = job_clients_write(&rg->clients, lane, err);
-        DynamoBatchResult res = {};
-        int r;
-
-        if (!c)
-                return err->code < 0 ? err->code : -ENOMEM;
-        r = dynamodb_batch_write_ex(c, &(DynamoBatchWrite) {
-                        .table = rg->sp->job->spec->table,
-                        .items_json = (char *const *) items,
-                        .n = n,
-                        .max_attempts = 1,
-                }, &res, err);
-        if (r < 0)
-                return r;
-        *ret = (WriterResult) { .unprocessed = res.unprocessed_idx, .n_unprocessed = res.n_unprocessed,
-                                .consumed = res.consumed };
-        return 0;
-}
-
-static bool send_retryable(void *ud, int r, const S3bError *err) {
-        return r != -ECANCELED && aws_retry_classify(err) != AWS_RETRY_NO;
-}
-
-static bool send_throttled(void *ud, int r, const S3bError *err) {
-        return aws_retry_classify(err) == AWS_RETRY_THROTTLE;
-}
-
-static int send_backoff(void *ud, unsigned lane, unsigned attempt) {
-        Range *rg = ud;
-        AwsClient *c = job_clients_write(&rg->clients, lane, NULL);
-
-        return c ? aws_client_sleep_ms(c, aws_client_backoff_ms(c, attempt)) : -ENOMEM;
-}
-
-static int send_sleep(void *ud, unsigned lane, uint64_t ms) {
-        Range *rg = ud;
-        AwsClient *c = job_clients_write(&rg->clients, lane, NULL);
-
-        return c ? aws_client_sleep_ms(c, ms) : -ENOMEM;
-}
-
-static const WriterOps range_writer_ops = {
-        .send = send_batch,
-        .retryable = send_retryable,
-        .throttled = send_throttled,
-        .backoff = send_backoff,
-        .sleep = send_sleep,
-};
-
 static int range_setup(Range *rg) {
         Split *sp = rg->sp;
         Job *j = sp->job;
@@ -544,7 +492,8 @@ static int range_setup(Range *rg) {
                 FlowLimiter *flow = sp->env->flow ?
                         flowctl_table(sp->env->flow, j->spec->table, pipeline_spec_write_budget(j->spec)) : NULL;
 
-                rg->writer = writer_new_with(&range_writer_ops, rg, &(WriterOptions) {
+                rg->target = (JobWriteTarget) { .clients = &rg->clients, .table = j->spec->table };
+                rg->writer = writer_new_with(&job_write_ops, &rg->target, &(WriterOptions) {
                                 .max_attempts = j->config->aws.max_attempts_batch,
                                 .window = j->spec->write_concurrency,
                                 .flow = flow,
