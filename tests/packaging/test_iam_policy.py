@@ -97,14 +97,18 @@ def s3_operation(method, names, bucket_level):
 
 def operations_in_code():
     ops = {}
-    for name, body in c_functions(read('common/aws/s3.c')).items():
-        for method in re.findall(r'\.method\s*=\s*"(\w+)"', body):
-            names = set(re.findall(r'\{\s*"([A-Za-z-]+)",', body))
-            bucket_level = re.search(r's3_send\([^,]+,[^,]+,\s*NULL\s*,', body) is not None
-            op = s3_operation(method, names, bucket_level)
-            if ck.check(op is not None, f'common/aws/s3.c:{name}(): {method} with {sorted(names)} is no S3 '
-                        'operation this test knows: add it to s3_operation() and OPERATIONS'):
-                ops[op] = f's3.c:{name}'
+    aws_dir = os.path.join(os.path.dirname(__file__), '..', '..', 'common', 'aws')
+    s3_files = sorted(f for f in os.listdir(aws_dir) if re.fullmatch(r's3(-[a-z]+)?\.c', f))
+    ck.check('s3.c' in s3_files and len(s3_files) > 1, f'S3 files in common/aws: {s3_files}: the scan broke')
+    for f in s3_files:
+        for name, body in c_functions(read('common', 'aws', f)).items():
+            for method in re.findall(r'\.method\s*=\s*"(\w+)"', body):
+                names = set(re.findall(r'\{\s*"([A-Za-z-]+)",', body))
+                bucket_level = re.search(r's3_send\([^,]+,[^,]+,\s*NULL\s*,', body) is not None
+                op = s3_operation(method, names, bucket_level)
+                if ck.check(op is not None, f'common/aws/{f}:{name}(): {method} with {sorted(names)} is no S3 '
+                            'operation this test knows: add it to s3_operation() and OPERATIONS'):
+                    ops[op] = f'{f}:{name}'
     sqs = read('common/aws/sqs.c')
     for op in re.findall(r'(?:sqs_call|sqs_call_no_result|batch_call)\(\s*\w+,\s*\w+,\s*"(\w+)"', sqs):
         ops[op] = 'sqs.c'
