@@ -74,6 +74,11 @@ def main(path):
                                 rejected += 1
                                 continue
                         valid += 1
+        report(path, rows, valid, rejected, t0)
+
+
+def report(path, rows, valid, rejected, t0):
+        """The one result line bench/run reads; shared with the other python peers."""
         t = time.monotonic() - t0
         size = os.path.getsize(path)
         # VmHWM, not ru_maxrss: Linux carries the parent's peak over fork and exec

@@ -8,12 +8,13 @@ Run it with Debian's /usr/bin/python3 (it has boto3)."""
 import csv
 import datetime
 import decimal
-import os
 import re
 import sys
 import time
 
 from boto3.dynamodb.types import TypeSerializer
+
+from python_csv import report   # the same result line as the students peer
 
 NULLS = {'', 'NULL'}
 BOOLS = {'true': True, 'false': False, '1': True, '0': False, 'yes': True, 'no': False}
@@ -126,10 +127,7 @@ def main(path):
                                 rejected += 1
                                 continue
                         valid += 1
-        t = time.monotonic() - t0
-        size = os.path.getsize(path)
-        rss = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))
-        print('python %d %d %d %d %.3f %.1f %.0f %d' % (size, rows, valid, rejected, t, size / 1e6 / t, rows / t, rss))
+        report(path, rows, valid, rejected, t0)
 
 
 if __name__ == '__main__':
