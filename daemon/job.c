@@ -19,7 +19,6 @@
 #include "common/log.h"
 #include "common/time-util.h"
 #include "daemon/errclass.h"
-#include "daemon/flowctl.h"
 #include "daemon/job.h"
 #include "daemon/jobclients.h"
 #include "daemon/metrics.h"
@@ -164,22 +163,6 @@ static int on_data(void *ud, const void *data, size_t n) {
         return r;
 }
 
-/* Per-table write metrics: what this read consumed and was throttled, and the limiter's
- * rate and budget now. */
-static void report_flow(const Job *j, const JobEnv *env, const WriterStats *ws) {
-        FlowLimiter *l;
-        FlowStats fs = {};
-
-        if (!env->metrics)
-                return;
-        /* -1: a job of an older configuration must not put its budget back after a reload */
-        l = env->flow ? flowctl_table(env->flow, j->spec->table, -1) : NULL;
-        if (l)
-                fs = flow_stats(l);
-        metrics_table_writes(env->metrics, j->spec->table, ws->consumed, ws->throttles, fs.rate,
-                             fs.budget);
-}
-
 typedef enum ReadResult {
         READ_OK,
         READ_FILE_FAILED,       /* the file is bad (j->reason says why): FAILURE */
@@ -253,15 +236,8 @@ static bool read_prepare(Job *j, const JobEnv *env, const TableShape *table, Run
         run->ingest = *ret_in;
         if (!write)
                 return true;
-        FlowLimiter *flow = env->flow ?
-                flowctl_table(env->flow, j->spec->table, pipeline_spec_write_budget(j->spec)) : NULL;
-
         run->target = (JobWriteTarget) { .clients = env->clients, .table = j->spec->table };
-        *ret_writer = writer_new_with(&job_write_ops, &run->target, &(WriterOptions) {
-                        .max_attempts = j->config->aws.max_attempts_batch,
-                        .window = j->spec->write_concurrency,
-                        .flow = flow,
-                });
+        *ret_writer = job_writer_new(j, env, &run->target, 1);
         if (!*ret_writer) {
                 s3b_error_set(ret_err, -ENOMEM, "out of memory");
                 *ret = READ_AWS_FAILED;
@@ -286,7 +262,7 @@ static void read_account(Job *j, const JobEnv *env, Report *report, const Run *r
                 j->rows_written = ws.written;
                 j->rows_superseded = ws.superseded;
                 j->consumed_wcu += ws.consumed;
-                report_flow(j, env, &ws);
+                job_report_writes(j, env, &ws);
         }
 }
 

@@ -4,7 +4,9 @@
 #include "common/aws/client.h"
 #include "common/aws/dynamodb.h"
 #include "common/aws/retry.h"
+#include "daemon/flowctl.h"
 #include "daemon/jobclients.h"
+#include "daemon/metrics.h"
 
 int job_clients_init(JobClients *jc, AwsContext *aws, const atomic_bool *cancel, S3bError *err) {
         int r;
@@ -97,3 +99,31 @@ const WriterOps job_write_ops = {
         .backoff = send_backoff,
         .sleep = send_sleep,
 };
+
+Writer *job_writer_new(const Job *j, const JobEnv *env, JobWriteTarget *target, unsigned shares) {
+        unsigned window = j->spec->write_concurrency;   /* 0: adaptive */
+
+        shares = MAX(shares, 1u);
+        return writer_new_with(&job_write_ops, target, &(WriterOptions) {
+                        .max_attempts = j->config->aws.max_attempts_batch,
+                        .window = window ? MAX(window / shares, 1u) : 0,
+                        .window_max = MAX((unsigned) WRITER_WINDOW_MAX / shares, 1u),
+                        .flow = env->flow ?
+                                flowctl_table(env->flow, j->spec->table, pipeline_spec_write_budget(j->spec)) :
+                                NULL,
+                });
+}
+
+void job_report_writes(const Job *j, const JobEnv *env, const WriterStats *ws) {
+        FlowLimiter *l;
+        FlowStats fs = {};
+
+        if (!env->metrics)
+                return;
+        /* -1: a job of an older configuration must not put its budget back after a reload */
+        l = env->flow ? flowctl_table(env->flow, j->spec->table, -1) : NULL;
+        if (l)
+                fs = flow_stats(l);
+        metrics_table_writes(env->metrics, j->spec->table, ws->consumed, ws->throttles, fs.rate,
+                             fs.budget);
+}

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "common/error.h"
+#include "daemon/job.h"
 #include "daemon/writer.h"
 
 /* BatchWriteItem calls in flight per job at most (writer.h; the pipeline's
@@ -45,3 +46,14 @@ typedef struct JobWriteTarget {
  * sleep ends early on shutdown. Shared by the single stream (job.c) and the split reader's
  * ranges (split.c). */
 extern const WriterOps job_write_ops;
+
+/* The writer of one job's rows into target (borrowed; it must outlive the writer): the
+ * pipeline's write window and batch attempts, and the table's flow limiter. `shares` writers
+ * write one job at once (the split reader's ranges, else 1): they divide its window — a fixed
+ * window as evenly as it goes, at least 1 each; the adaptive ceiling likewise — so a split
+ * file has no more batches in flight, and no more lane threads, than a streamed one. NULL on
+ * ENOMEM. */
+Writer *job_writer_new(const Job *j, const JobEnv *env, JobWriteTarget *target, unsigned shares);
+/* Per-table write metrics after a writer ends: what it consumed and was throttled, and the
+ * limiter's rate and budget now. No-op without env->metrics. */
+void job_report_writes(const Job *j, const JobEnv *env, const WriterStats *ws);

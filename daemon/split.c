@@ -31,7 +31,6 @@
 #include "common/csvsplit.h"
 #include "common/ingest.h"
 #include "common/log.h"
-#include "daemon/flowctl.h"
 #include "daemon/jobclients.h"
 #include "daemon/metrics.h"
 #include "daemon/split.h"
@@ -489,15 +488,8 @@ static int range_setup(Range *rg) {
                 return r;
         }
         if (sp->write) {
-                FlowLimiter *flow = sp->env->flow ?
-                        flowctl_table(sp->env->flow, j->spec->table, pipeline_spec_write_budget(j->spec)) : NULL;
-
                 rg->target = (JobWriteTarget) { .clients = &rg->clients, .table = j->spec->table };
-                rg->writer = writer_new_with(&job_write_ops, &rg->target, &(WriterOptions) {
-                                .max_attempts = j->config->aws.max_attempts_batch,
-                                .window = j->spec->write_concurrency,
-                                .flow = flow,
-                        });
+                rg->writer = job_writer_new(j, sp->env, &rg->target, sp->n);
                 if (!rg->writer)
                         return s3b_error_set(&rg->err, -ENOMEM, "out of memory");
         }
@@ -587,19 +579,6 @@ static int merge_rejects(Range *ranges, unsigned n, Report *report) {
         return 0;
 }
 
-static void report_flow(const Split *sp, const WriterStats *ws) {
-        FlowLimiter *l;
-        FlowStats fs = {};
-
-        if (!sp->env->metrics)
-                return;
-        l = sp->env->flow ? flowctl_table(sp->env->flow, sp->job->spec->table, -1) : NULL;
-        if (l)
-                fs = flow_stats(l);
-        metrics_table_writes(sp->env->metrics, sp->job->spec->table, ws->consumed, ws->throttles, fs.rate,
-                             fs.budget);
-}
-
 /* The job's verdict from its ranges, as one stream would have given it: a superseded version
  * first, then shutdown, then the leftmost range's own failure. */
 static SplitResult verdict(Split *sp, Range *ranges, unsigned n, S3bError *ret_err) {
@@ -676,7 +655,7 @@ static SplitResult run_ranges(Split *sp, Report *report, S3bError *ret_err) {
                 j->rows_superseded += rg->ws.superseded;
                 j->consumed_wcu += rg->ws.consumed;
                 if (rg->writer)
-                        report_flow(sp, &rg->ws);
+                        job_report_writes(sp->job, sp->env, &rg->ws);
         }
         res = verdict(sp, ranges, sp->n, ret_err);
         if (merge_rejects(ranges, sp->n, report) < 0 && res == SPLIT_OK) {

@@ -496,12 +496,14 @@ Writer *writer_new_with(const WriterOps *ops, void *ud, const WriterOptions *o) 
         w->ud = ud;
         w->max_attempts = o->max_attempts ? o->max_attempts : 1;
         w->flow = o->flow;
-        w->window = o->window ? MIN(o->window, (unsigned) WRITER_WINDOW_MAX) : WRITER_WINDOW_MAX;
+        /* the fixed window, or the adaptive one's ceiling */
+        w->window = MIN(o->window ? o->window : o->window_max ? o->window_max : WRITER_WINDOW_MAX,
+                        (unsigned) WRITER_WINDOW_MAX);
         w->synced.win = (Window) {
                 .adaptive = o->window == 0,
-                .cwnd = WRITER_WINDOW_START,
-                .ssthresh = WRITER_WINDOW_MAX,
-                .max_seen = o->window ? w->window : WRITER_WINDOW_START,
+                .cwnd = MIN((unsigned) WRITER_WINDOW_START, w->window),
+                .ssthresh = w->window,
+                .max_seen = o->window ? w->window : MIN((unsigned) WRITER_WINDOW_START, w->window),
         };
         if (mailbox_new(&w->queue) < 0) {
                 free(w);

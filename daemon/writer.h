@@ -82,6 +82,9 @@ typedef struct Writer Writer;
 typedef struct WriterOptions {
         unsigned max_attempts;  /* calls for one batch, retries of errors and unprocessed */
         unsigned window;        /* 0: adaptive; else fixed, 1..WRITER_WINDOW_MAX (clamped) */
+        unsigned window_max;    /* adaptive only: its ceiling, 1..WRITER_WINDOW_MAX (clamped);
+                                 * 0 is WRITER_WINDOW_MAX. The split reader divides the job's
+                                 * window between its ranges with it. */
         FlowLimiter *flow;      /* the table's limiter (borrowed), or NULL */
 } WriterOptions;
 

@@ -450,6 +450,28 @@ static void test_adaptive_window_halves_on_throttle(void **state) {
         assert_int_equal(writer_stats(w).written, 1250);
 }
 
+/* A ceiling (the split reader's share of a job's window): the adaptive window starts at most
+ * there and never runs more, however flat the latency. */
+static void test_adaptive_window_ceiling(void **state) {
+        Adaptive a = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        _cleanup_(writer_freep) Writer *w = writer_new_with(&adaptive_ops, &a,
+                                                            &(WriterOptions) { .max_attempts = 3, .window_max = 6 });
+        _cleanup_(writer_freep) Writer *w2 = writer_new_with(&adaptive_ops, &a,
+                                                             &(WriterOptions) { .max_attempts = 3, .window_max = 2 });
+        S3bError err = {};
+
+        add_many(w, 0, 3000);   /* 120 batches: unbounded, it reaches >= 12 (above) */
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_int_equal(writer_stats(w).window_max, 6);
+        assert_int_equal(a.max_running, 6);
+        assert_int_equal(writer_stats(w2).window, 2);
+        a.max_running = 0;
+        add_many(w2, 0, 1000);
+        assert_int_equal(writer_flush(w2, &err), 0);
+        assert_int_equal(writer_stats(w2).written, 1000);
+        assert_true(a.max_running <= 2);
+}
+
 /* A fixed window stays fixed. */
 static void test_fixed_window(void **state) {
         Adaptive a = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -500,6 +522,7 @@ int main(void) {
                 cmocka_unit_test(test_window_small_file_needs_no_thread),
                 cmocka_unit_test(test_adaptive_window_grows),
                 cmocka_unit_test(test_adaptive_window_halves_on_throttle),
+                cmocka_unit_test(test_adaptive_window_ceiling),
                 cmocka_unit_test(test_fixed_window),
                 cmocka_unit_test(test_flow_budget_paces),
         };
