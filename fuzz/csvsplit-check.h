@@ -25,6 +25,7 @@
 #include "common/buf.h"
 #include "common/csv.h"
 #include "common/csvsplit.h"
+#include "tests/unit/csv-collect.h"
 
 #define SPLIT_CHECK_RANGES_MAX 16
 
@@ -43,32 +44,6 @@ typedef struct SplitCheckPlan {
         size_t chunk;           /* bytes per scanner call (a GET delivers chunks) */
 } SplitCheckPlan;
 
-typedef struct SplitCollect {
-        Buf out;
-        uint64_t line_shift;    /* added to each row's line */
-        uint64_t skip_lines;    /* rows on these first lines are the fed prefix */
-} SplitCollect;
-
-static int split_collect(void *ud, const CsvRow *row) {
-        SplitCollect *c = ud;
-
-        if (row->line <= c->skip_lines)
-                return 0;
-        buf_printf(&c->out, "%llu", (unsigned long long) (row->line + c->line_shift));
-        if (row->error != CSV_ROW_OK) {
-                buf_printf(&c->out, "!%s@%u[", csv_row_error_to_string(row->error), row->error_column);
-                buf_append(&c->out, row->raw, row->raw_len);
-                buf_printf(&c->out, "]%s\n", row->raw_truncated ? "+" : "");
-                return 0;
-        }
-        for (size_t i = 0; i < row->n_fields; i++) {
-                buf_append_str(&c->out, row->fields[i].quoted ? "|q:" : "|");
-                buf_append(&c->out, row->fields[i].data, row->fields[i].len);
-        }
-        buf_append_char(&c->out, '\n');
-        return 0;
-}
-
 static uint64_t split_count_nl(const char *d, size_t n) {
         uint64_t k = 0;
 
@@ -79,7 +54,7 @@ static uint64_t split_count_nl(const char *d, size_t n) {
 
 /* Parses d[0..n) (CSV or lines) into c; at_boundary: whether the parse ended at one. */
 static int split_parse(const SplitCheckPlan *pl, const char *prefix, size_t np, const char *d,
-                       size_t n, bool last, SplitCollect *c, bool *ret_at_boundary) {
+                       size_t n, bool last, CsvCollect *c, bool *ret_at_boundary) {
         CsvParser *p = NULL;
         int r;
 
@@ -102,7 +77,7 @@ static int split_parse(const SplitCheckPlan *pl, const char *prefix, size_t np, 
                 *ret_at_boundary = start == n;
                 return 0;
         }
-        r = csv_parser_new(&pl->csv, split_collect, c, &p);
+        r = csv_parser_new(&pl->csv, csv_collect, c, &p);
         if (r < 0)
                 return r;
         r = csv_parser_feed(p, prefix, np);
@@ -172,7 +147,7 @@ static size_t split_start(const SplitCheckPlan *pl, const char *d, size_t n, uns
 /* 0 when the split parse equals the single stream; else 1 with a message in why. */
 static int split_check(const SplitCheckPlan *pl, const char *d, size_t n, SplitCheckStats *st,
                        char *why, size_t whysz) {
-        SplitCollect single = { .out = BUF_INIT(1u << 26) }, split = { .out = BUF_INIT(1u << 26) };
+        CsvCollect single = { .out = BUF_INIT(1u << 26) }, split = { .out = BUF_INIT(1u << 26) };
         size_t starts[SPLIT_CHECK_RANGES_MAX + 1];
         uint64_t lines_before = 0;
         bool at;

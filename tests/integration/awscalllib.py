@@ -6,7 +6,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'world'))
-from worldlib import World  # noqa: E402,F401
+from worldlib import World, WorldTestCase  # noqa: E402,F401
 
 BUILDDIR = os.environ.get('S3BATCHD_BUILDDIR', os.path.join(os.path.dirname(os.path.dirname(HERE)), 'build'))
 AWSCALL = os.path.join(BUILDDIR, 'tests', 'tools', 'awscall')

@@ -7,7 +7,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'world'))
-from worldlib import World  # noqa: E402,F401
+from worldlib import World, WorldTestCase  # noqa: E402,F401
 
 REFERENCE_CSV = ('student_id,first_name,last_name,course\n'
                  'A00001,Ada,Lovelace,CS101\n'
@@ -81,15 +81,25 @@ class NotifySocket:
                 self.sock.close()
 
 
-class SharedDaemonTestCase(unittest.TestCase):
-        """A test class whose tests share one world and one running daemon (set up by the
-        subclass's setUpClass as cls.w); at the end the daemon must exit cleanly."""
+class SharedDaemonTestCase(WorldTestCase):
+        """A test class whose tests share one world and one running daemon: the class's
+        configure(w) prepares the world and returns the daemon's configuration (cls.config),
+        the daemon runs from setUpClass on; at the end it must exit cleanly."""
+
+        @classmethod
+        def configure(cls, w):
+                return w.make_daemon_config()
+
+        @classmethod
+        def prepare(cls, w):
+                cls.config = cls.configure(w)
+                w.start_daemon(cls.config)
 
         @classmethod
         def tearDownClass(cls):
                 status = cls.w.stop_daemon()
                 log = cls.w.daemon_log()
-                cls.w.__exit__(None, None, None)
+                super().tearDownClass()
                 # a clean exit, also under the sanitizers (leaks make the status non-zero)
                 if status != 0 or 'runtime error' in log:
                         raise AssertionError(f's3batchd exited with {status}:\n{log[-4000:]}')

@@ -11,21 +11,16 @@ import time
 import unittest
 import uuid
 
-from awscalllib import World, awscall, requests, valgrind_usable, VALGRIND
+from awscalllib import WorldTestCase, awscall, requests, valgrind_usable, VALGRIND
 from s3_partcopy_shim import PartCopyShim
 
 MiB = 1024 * 1024
 
 
-class AwsCalls(unittest.TestCase):
+class AwsCalls(WorldTestCase):
         @classmethod
-        def setUpClass(cls):
-                cls.w = World().__enter__()
-                cls.tmp = tempfile.mkdtemp(prefix='awscall-', dir=cls.w.dir)
-
-        @classmethod
-        def tearDownClass(cls):
-                cls.w.__exit__(None, None, None)
+        def prepare(cls, w):
+                cls.tmp = tempfile.mkdtemp(prefix='awscall-', dir=w.dir)
 
         def call(self, *args, **kw):
                 return awscall(self.w, *args, **kw)

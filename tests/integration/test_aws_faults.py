@@ -18,7 +18,7 @@ import unittest
 import uuid
 import zlib
 
-from awscalllib import World, awscall, requests, retries
+from awscalllib import WorldTestCase, awscall, requests, retries
 
 MiB = 1024 * 1024
 BATCH = 'DynamoDB_20120810.BatchWriteItem'
@@ -33,23 +33,14 @@ def codes(out, service):
         return {c['code']: c['count'] for c in out['stats']['codes'] if c['service'] == service}
 
 
-class AwsFaults(unittest.TestCase):
+class AwsFaults(WorldTestCase):
         @classmethod
-        def setUpClass(cls):
-                cls.w = w = World().__enter__()
-                try:
-                        cls.tmp = tempfile.mkdtemp(prefix='faults-', dir=w.dir)
-                        cls.proxy = {s: w.start_fault_proxy(s) for s in ('dynamodb', 's3', 'sqs', 'sns')}
-                        cls.big = os.urandom(1024) * 2048          # 2 MiB
-                        w.upload('faults/big.bin', cls.big, content_type='application/octet-stream')
-                        w.upload('faults/small.csv', b'a,b\n1,2\n')
-                except BaseException:
-                        w.__exit__(None, None, None)
-                        raise
-
-        @classmethod
-        def tearDownClass(cls):
-                cls.w.__exit__(None, None, None)
+        def prepare(cls, w):
+                cls.tmp = tempfile.mkdtemp(prefix='faults-', dir=w.dir)
+                cls.proxy = {s: w.start_fault_proxy(s) for s in ('dynamodb', 's3', 'sqs', 'sns')}
+                cls.big = os.urandom(1024) * 2048          # 2 MiB
+                w.upload('faults/big.bin', cls.big, content_type='application/octet-stream')
+                w.upload('faults/small.csv', b'a,b\n1,2\n')
 
         def setUp(self):
                 for p in self.proxy.values():

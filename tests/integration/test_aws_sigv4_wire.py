@@ -10,7 +10,7 @@ import tempfile
 import unittest
 import uuid
 
-from awscalllib import World, awscall
+from awscalllib import WorldTestCase, awscall
 from s3_partcopy_shim import PartCopyShim  # noqa: F401  (same directory on sys.path)
 from sigv4_verify_proxy import SigV4VerifyProxy
 
@@ -18,30 +18,25 @@ KEYS = ['plain.csv', 'dir/a b+c&d=e%f.csv', 'ünï €/ß.csv', 'x//y//z.csv', '
         "quote'semi;colon:at@.csv"]
 
 
-class SigV4OnTheWire(unittest.TestCase):
+class SigV4OnTheWire(WorldTestCase):
         @classmethod
-        def setUpClass(cls):
-                cls.w = w = World().__enter__()
-                try:
-                        ak, sk = w.info['access_key_id'], w.info['secret_access_key']
-                        ep = w.info['endpoints']
-                        cls.proxies = {
-                                'sqs': SigV4VerifyProxy(ep['sqs'], ak, sk),
-                                'sns': SigV4VerifyProxy(ep['sns'], ak, sk),
-                                'dynamodb': SigV4VerifyProxy(ep['dynamodb'], ak, sk),
-                                's3': SigV4VerifyProxy(ep['s3'], ak, sk),
-                                's3v': SigV4VerifyProxy(ep['s3'], ak, sk, s3_virtual=True),
-                        }
-                        cls.tmp = tempfile.mkdtemp(dir=w.dir)
-                except BaseException:
-                        w.__exit__(None, None, None)
-                        raise
+        def prepare(cls, w):
+                ak, sk = w.info['access_key_id'], w.info['secret_access_key']
+                ep = w.info['endpoints']
+                cls.proxies = {
+                        'sqs': SigV4VerifyProxy(ep['sqs'], ak, sk),
+                        'sns': SigV4VerifyProxy(ep['sns'], ak, sk),
+                        'dynamodb': SigV4VerifyProxy(ep['dynamodb'], ak, sk),
+                        's3': SigV4VerifyProxy(ep['s3'], ak, sk),
+                        's3v': SigV4VerifyProxy(ep['s3'], ak, sk, s3_virtual=True),
+                }
+                cls.tmp = tempfile.mkdtemp(dir=w.dir)
 
         @classmethod
         def tearDownClass(cls):
                 for p in cls.proxies.values():
                         p.close()
-                cls.w.__exit__(None, None, None)
+                super().tearDownClass()
 
         def call(self, *args, s3='s3', world=None, **kw):
                 p = self.proxies

@@ -57,25 +57,18 @@ def gsi_pipeline(base, **over):
 
 class DdbRules(SharedDaemonTestCase):
         @classmethod
-        def setUpClass(cls):
-                cls.w = w = World().__enter__()
-                try:
-                        create_gsi_table(w)
-                        cls.proxy = w.start_fault_proxy('dynamodb')
-                        base = w.daemon_config()['pipelines'][0]
-                        inbound = {'bucket': w.inbound, 'suffix': '.csv'}
-                        strict0 = dict(copy.deepcopy(base), name='strict0', write_mode='validate_first',
-                                       max_rejected_rows=0, match=dict(inbound, prefix='strict0/'))
-                        strict5 = dict(copy.deepcopy(base), name='strict5', write_mode='validate_first',
-                                       max_rejected_rows=5, match=dict(inbound, prefix='strict5/'))
-                        cls.base = base
-                        cls.config = w.make_daemon_config(
-                                pipelines=[strict0, strict5, gsi_pipeline(base)], workers=2,
-                                aws={'endpoints': {'dynamodb': cls.proxy.url}})
-                        w.start_daemon(cls.config)
-                except BaseException:
-                        w.__exit__(None, None, None)
-                        raise
+        def configure(cls, w):
+                create_gsi_table(w)
+                cls.proxy = w.start_fault_proxy('dynamodb')
+                base = w.daemon_config()['pipelines'][0]
+                inbound = {'bucket': w.inbound, 'suffix': '.csv'}
+                strict0 = dict(copy.deepcopy(base), name='strict0', write_mode='validate_first',
+                               max_rejected_rows=0, match=dict(inbound, prefix='strict0/'))
+                strict5 = dict(copy.deepcopy(base), name='strict5', write_mode='validate_first',
+                               max_rejected_rows=5, match=dict(inbound, prefix='strict5/'))
+                cls.base = base
+                return w.make_daemon_config(pipelines=[strict0, strict5, gsi_pipeline(base)], workers=2,
+                                            aws={'endpoints': {'dynamodb': cls.proxy.url}})
 
         def setUp(self):
                 drain_sns(self.w)

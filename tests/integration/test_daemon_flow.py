@@ -10,7 +10,7 @@ import subprocess
 import unittest
 import uuid
 
-from daemonlib import (REFERENCE_CSV, SharedDaemonTestCase, World, drain_sns, items_by_key, run_main,
+from daemonlib import (REFERENCE_CSV, SharedDaemonTestCase, drain_sns, items_by_key, run_main,
                        s3_event, s3_event_for, wait_until)
 
 MANUAL = 'manual-drop'          # not notified by the world's bridge: tests send the events
@@ -18,26 +18,20 @@ MANUAL = 'manual-drop'          # not notified by the world's bridge: tests send
 
 class DaemonFlow(SharedDaemonTestCase):
         @classmethod
-        def setUpClass(cls):
-                cls.w = w = World().__enter__()
-                try:
-                        w.s3.create_bucket(Bucket=MANUAL)
-                        base = w.daemon_config()['pipelines'][0]
-                        # deep copies: shared sub-dicts would become YAML anchors, which the
-                        # loader refuses on purpose
-                        students = dict(copy.deepcopy(base), max_rejected_rows=2,
-                                        match={'bucket': w.inbound, 'prefix': '', 'suffix': '.csv'})
-                        gz = dict(copy.deepcopy(base), name='students-gz',
-                                  match={'bucket': w.inbound, 'prefix': '', 'suffix': '.csv.gz'})
-                        strict = dict(copy.deepcopy(base), name='strict', write_mode='validate_first',
-                                      match={'bucket': MANUAL, 'prefix': 'strict/', 'suffix': '.csv'})
-                        manual = dict(copy.deepcopy(base), name='manual',
-                                      match={'bucket': MANUAL, 'prefix': '', 'suffix': '.csv'})
-                        cls.config = w.make_daemon_config(pipelines=[students, gz, strict, manual], workers=2)
-                        w.start_daemon(cls.config)
-                except BaseException:
-                        w.__exit__(None, None, None)
-                        raise
+        def configure(cls, w):
+                w.s3.create_bucket(Bucket=MANUAL)
+                base = w.daemon_config()['pipelines'][0]
+                # deep copies: shared sub-dicts would become YAML anchors, which the loader
+                # refuses on purpose
+                students = dict(copy.deepcopy(base), max_rejected_rows=2,
+                                match={'bucket': w.inbound, 'prefix': '', 'suffix': '.csv'})
+                gz = dict(copy.deepcopy(base), name='students-gz',
+                          match={'bucket': w.inbound, 'prefix': '', 'suffix': '.csv.gz'})
+                strict = dict(copy.deepcopy(base), name='strict', write_mode='validate_first',
+                              match={'bucket': MANUAL, 'prefix': 'strict/', 'suffix': '.csv'})
+                manual = dict(copy.deepcopy(base), name='manual',
+                              match={'bucket': MANUAL, 'prefix': '', 'suffix': '.csv'})
+                return w.make_daemon_config(pipelines=[students, gz, strict, manual], workers=2)
 
         def setUp(self):
                 drain_sns(self.w)

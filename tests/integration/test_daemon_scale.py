@@ -31,22 +31,16 @@ def count(w):
 
 class DynamoFaults(SharedDaemonTestCase):
         @classmethod
-        def setUpClass(cls):
-                cls.w = w = World().__enter__()
-                try:
-                        cls.proxy = w.start_fault_proxy('dynamodb')
-                        cls.s3proxy = w.start_fault_proxy('s3')
-                        # transient failures come back fast, and a file is given up on at its
-                        # third failed delivery
-                        cfg = w.make_daemon_config(aws={'endpoints': {'dynamodb': cls.proxy.url,
-                                                                      's3': cls.s3proxy.url},
-                                                        'max_attempts_batch': 4},
-                                                   queue={'retry_delay_min': 1, 'retry_delay_max': 2,
-                                                          'max_receive_count': 2})
-                        w.start_daemon(cfg)
-                except BaseException:
-                        w.__exit__(None, None, None)
-                        raise
+        def configure(cls, w):
+                cls.proxy = w.start_fault_proxy('dynamodb')
+                cls.s3proxy = w.start_fault_proxy('s3')
+                # transient failures come back fast, and a file is given up on at its third
+                # failed delivery
+                return w.make_daemon_config(aws={'endpoints': {'dynamodb': cls.proxy.url,
+                                                               's3': cls.s3proxy.url},
+                                                 'max_attempts_batch': 4},
+                                            queue={'retry_delay_min': 1, 'retry_delay_max': 2,
+                                                   'max_receive_count': 2})
 
         def setUp(self):
                 self.proxy.clear()

@@ -17,9 +17,8 @@ All print their series as "second,wcu,throttled_calls" lines (the closing note o
 plots them); FLOW_SERIES_DIR=DIR also writes them to DIR/{budget,adaptive,unprocessed}.csv."""
 import os
 import time
-import unittest
 
-from daemonlib import World, run_main
+from daemonlib import WorldTestCase, run_main
 
 BWI = 'DynamoDB_20120810.BatchWriteItem'
 PAD = 'x' * 1500        # a ~1.5 KB item: 2 WCU
@@ -30,19 +29,10 @@ def rows(n, course, pad=''):
                 f'A{i:05d},F{i},L{i}{pad},{course}\n' for i in range(n))
 
 
-class WriteCapacity(unittest.TestCase):
+class WriteCapacity(WorldTestCase):
         @classmethod
-        def setUpClass(cls):
-                cls.w = World().__enter__()
-                try:
-                        cls.proxy = cls.w.start_fault_proxy('dynamodb')
-                except BaseException:
-                        cls.w.__exit__(None, None, None)
-                        raise
-
-        @classmethod
-        def tearDownClass(cls):
-                cls.w.__exit__(None, None, None)
+        def prepare(cls, w):
+                cls.proxy = w.start_fault_proxy('dynamodb')
 
         def setUp(self):
                 self.proxy._call('POST', '/reset')

@@ -16,7 +16,7 @@ import unittest
 
 import yaml
 
-from daemonlib import SharedDaemonTestCase, World, drain_sns, run_main, s3_event_for
+from daemonlib import SharedDaemonTestCase, drain_sns, run_main, s3_event_for
 
 BIN = os.environ.get('S3BATCHD_BIN', 's3batchd')
 SRC = os.environ.get('S3BATCHD_SRCDIR', os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -113,18 +113,12 @@ def ddb_pipeline(inbound):
 
 class Formats(SharedDaemonTestCase):
         @classmethod
-        def setUpClass(cls):
-                cls.w = w = World().__enter__()
-                try:
-                        create_table(w, JSONL_TABLE, [('student_id', 'S', 'HASH'), ('line', 'N', 'RANGE')])
-                        create_table(w, CSV_TABLE, [('sid', 'S', 'HASH')])
-                        create_table(w, DDB_TABLE, [('pk', 'S', 'HASH')])
-                        pipelines = [jsonl_pipeline(w.inbound), csv_pipeline(w.inbound), ddb_pipeline(w.inbound)]
-                        cls.config = w.make_daemon_config(pipelines=pipelines, workers=2)
-                        w.start_daemon(cls.config)
-                except BaseException:
-                        w.__exit__(None, None, None)
-                        raise
+        def configure(cls, w):
+                create_table(w, JSONL_TABLE, [('student_id', 'S', 'HASH'), ('line', 'N', 'RANGE')])
+                create_table(w, CSV_TABLE, [('sid', 'S', 'HASH')])
+                create_table(w, DDB_TABLE, [('pk', 'S', 'HASH')])
+                pipelines = [jsonl_pipeline(w.inbound), csv_pipeline(w.inbound), ddb_pipeline(w.inbound)]
+                return w.make_daemon_config(pipelines=pipelines, workers=2)
 
         def setUp(self):
                 drain_sns(self.w)

@@ -151,21 +151,14 @@ def build_csv(seed, rows, quote_free=False, giant=False):
 
 class Split(SharedDaemonTestCase):
         @classmethod
-        def setUpClass(cls):
-                from worldlib import World
-                cls.w = w = World().__enter__()
-                try:
-                        for t in (SPLIT_T, WHOLE_T, JL_SPLIT_T, JL_WHOLE_T):
-                                create_table(w, t)
-                        pipelines = [pipeline(w.inbound, 'ranges', SPLIT_T, 'split/', True),
-                                     pipeline(w.inbound, 'whole', WHOLE_T, 'whole/', False),
-                                     pipeline(w.inbound, 'jlranges', JL_SPLIT_T, 'jlsplit/', True, 'jsonl'),
-                                     pipeline(w.inbound, 'jlwhole', JL_WHOLE_T, 'jlwhole/', False, 'jsonl')]
-                        cls.config = w.make_daemon_config(pipelines=pipelines, workers=2)
-                        w.start_daemon(cls.config)
-                except BaseException:
-                        w.__exit__(None, None, None)
-                        raise
+        def configure(cls, w):
+                for t in (SPLIT_T, WHOLE_T, JL_SPLIT_T, JL_WHOLE_T):
+                        create_table(w, t)
+                pipelines = [pipeline(w.inbound, 'ranges', SPLIT_T, 'split/', True),
+                             pipeline(w.inbound, 'whole', WHOLE_T, 'whole/', False),
+                             pipeline(w.inbound, 'jlranges', JL_SPLIT_T, 'jlsplit/', True, 'jsonl'),
+                             pipeline(w.inbound, 'jlwhole', JL_WHOLE_T, 'jlwhole/', False, 'jsonl')]
+                return w.make_daemon_config(pipelines=pipelines, workers=2)
 
         def setUp(self):
                 drain_sns(self.w)

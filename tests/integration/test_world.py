@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORLD_DIR = os.path.join(os.path.dirname(HERE), 'world')
 sys.path.insert(0, WORLD_DIR)
 import worldctl  # noqa: E402
-from worldlib import World  # noqa: E402
+from worldlib import World, WorldTestCase  # noqa: E402
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
@@ -40,17 +40,8 @@ def only_record(msgs):
 
 # The bridge queues an event before it answers the request that caused it, so "no event"
 # is checked with an immediate receive (wait=0).
-class S3Events(unittest.TestCase):
-        @classmethod
-        def setUpClass(cls):
-                cls.world = World().__enter__()
-
-        @classmethod
-        def tearDownClass(cls):
-                cls.world.__exit__(None, None, None)
-
+class S3Events(WorldTestCase):
         def setUp(self):
-                self.w = self.world
                 self.assertEqual(self.w.queue_depth(), (0, 0), 'queue must start empty')
 
         def test_put_event_fields_and_key_encoding(self):
@@ -264,21 +255,12 @@ class S3Events(unittest.TestCase):
                                         self.assertIn('127.0.0.1:', line.split()[3])
 
 
-class ConditionalRequests(unittest.TestCase):
+class ConditionalRequests(WorldTestCase):
         """The bridge honours S3's conditional requests that fauxqs 1.9.2 ignores: copy-source
         conditions on CopyObject and UploadPartCopy, If-Match on DeleteObject, If-Match and
         If-None-Match: * on PutObject; a refused request changes nothing and sends no event."""
 
-        @classmethod
-        def setUpClass(cls):
-                cls.world = World().__enter__()
-
-        @classmethod
-        def tearDownClass(cls):
-                cls.world.__exit__(None, None, None)
-
         def setUp(self):
-                self.w = self.world
                 self.s3 = self.w.s3
                 self.assertEqual(self.w.queue_depth(), (0, 0), 'queue must start empty')
 
@@ -498,15 +480,7 @@ class Lifecycle(unittest.TestCase):
                         worldctl.stop(d)
 
 
-class FaultProxy(unittest.TestCase):
-        @classmethod
-        def setUpClass(cls):
-                cls.world = World().__enter__()
-
-        @classmethod
-        def tearDownClass(cls):
-                cls.world.__exit__(None, None, None)
-
+class FaultProxy(WorldTestCase):
         def client(self, service, url, **cfg):
                 session = boto3.session.Session(aws_access_key_id=worldctl.ACCESS_KEY,
                                                 aws_secret_access_key=worldctl.SECRET_KEY,
@@ -517,18 +491,18 @@ class FaultProxy(unittest.TestCase):
                 return client
 
         def test_throttle_n_times_then_pass_through(self):
-                fp = self.world.start_fault_proxy('dynamodb')
+                fp = self.w.start_fault_proxy('dynamodb')
                 ddb = self.client('dynamodb', fp.url)
                 fp.add('status', {'target': 'DynamoDB_20120810.DescribeTable'},
                        preset='dynamodb-throughput', times=2)
                 for _ in range(2):
                         with self.assertRaises(ClientError) as cm:
-                                ddb.describe_table(TableName=self.world.table)
+                                ddb.describe_table(TableName=self.w.table)
                         err = cm.exception.response
                         self.assertEqual(err['Error']['Code'], 'ProvisionedThroughputExceededException')
                         self.assertEqual(err['ResponseMetadata']['HTTPStatusCode'], 400)
-                self.assertEqual(ddb.describe_table(TableName=self.world.table)['Table']['TableName'],
-                                 self.world.table)
+                self.assertEqual(ddb.describe_table(TableName=self.w.table)['Table']['TableName'],
+                                 self.w.table)
                 ddb.list_tables()   # another target is never matched
                 stats = fp.stats()
                 self.assertEqual(stats['by_target']['DynamoDB_20120810.DescribeTable'], 3)
@@ -538,23 +512,23 @@ class FaultProxy(unittest.TestCase):
                 self.assertEqual([r['fault'] for r in fp.requests()], [1, 1, None, None])
 
         def test_unprocessed_items(self):
-                fp = self.world.start_fault_proxy('dynamodb')
+                fp = self.w.start_fault_proxy('dynamodb')
                 ddb = self.client('dynamodb', fp.url)
                 fp.add('unprocessed', keep=1)
                 puts = [{'PutRequest': {'Item': {'student_id': {'S': f'U0000{i}'}, 'course': {'S': 'C'}}}}
                         for i in range(4)]
-                out = ddb.batch_write_item(RequestItems={self.world.table: puts})
-                self.assertEqual(out['UnprocessedItems'], {self.world.table: puts[1:]})
-                written = {i['student_id'] for i in self.world.scan_table() if i['course'] == 'C'}
+                out = ddb.batch_write_item(RequestItems={self.w.table: puts})
+                self.assertEqual(out['UnprocessedItems'], {self.w.table: puts[1:]})
+                written = {i['student_id'] for i in self.w.scan_table() if i['course'] == 'C'}
                 self.assertEqual(written, {'U00000'})
                 # The client retries what came back; the fault fired once, so it all lands.
                 out = ddb.batch_write_item(RequestItems=out['UnprocessedItems'])
                 self.assertEqual(out['UnprocessedItems'], {})
-                written = {i['student_id'] for i in self.world.scan_table() if i['course'] == 'C'}
+                written = {i['student_id'] for i in self.w.scan_table() if i['course'] == 'C'}
                 self.assertEqual(written, {f'U0000{i}' for i in range(4)})
 
         def test_s3_faults(self):
-                w = self.world
+                w = self.w
                 w.upload('f.txt', b'hello', bucket=w.archive)
                 fp = w.start_fault_proxy('s3')
                 s3 = self.client('s3', fp.url, read_timeout=1)
@@ -590,7 +564,7 @@ class FaultProxy(unittest.TestCase):
                 self.assertEqual(s3.head_object(Bucket=w.archive, Key='f.txt')['ContentLength'], 5)
 
         def test_sns_and_sqs_throttling(self):
-                w = self.world
+                w = self.w
                 fp = w.start_fault_proxy(w.info['endpoints']['fauxqs'])
                 sns = self.client('sns', fp.url)
                 sqs = self.client('sqs', fp.url)
@@ -611,7 +585,7 @@ class FaultProxy(unittest.TestCase):
                 self.assertEqual([m['Message'] for m in w.read_sns_messages(expect=1)], ['through'])
 
         def test_bad_fault_is_refused(self):
-                fp = self.world.start_fault_proxy('dynamodb')
+                fp = self.w.start_fault_proxy('dynamodb')
                 with self.assertRaises(urllib.error.HTTPError) as cm:
                         fp.add('explode')
                 self.assertEqual(cm.exception.code, 400)

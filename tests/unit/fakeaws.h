@@ -1,5 +1,5 @@
 /* The seam test-outcome and test-job run the daemon's own job and outcome code through:
- * tests/unit/fake-s3sns.py on a loopback port stands in for S3, SNS and DynamoDB, and the
+ * tests/unit/http-test-server.py on a loopback port stands in for S3, SNS and DynamoDB, and the
  * configuration points every endpoint at it. Why a server rather than a function table
  * injected into outcome.c: the production code keeps calling common/aws exactly as it does
  * against AWS (no seam in it), and the test sees the real requests — their order and their
@@ -8,7 +8,7 @@
  * fakeaws_start() starts the server with its arguments (objects, failures), writes a config
  * (one pipeline "students" on bucket inbound, archive archival-bucket, errors error-bucket, an
  * SNS topic, one attempt per call) and starts the daemon side the way `process` does
- * (startup_command). fakeaws_steps() reads back the calls the server saw. */
+ * (startup_command). fakeaws_steps() reads back the calls the server saw (its /log). */
 #pragma once
 
 #include <stdarg.h>
@@ -19,6 +19,8 @@
 #include <cjson/cJSON.h>
 
 #include "common/aws/client.h"
+#include "common/aws/http.h"
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "daemon/job.h"
 #include "daemon/jobclients.h"
@@ -30,7 +32,6 @@
 typedef struct FakeAws {
         PyServer server;
         char dir[64];                   /* a private temporary directory */
-        char log_path[96];
         Logger *log;
         Config *config;
         AwsContext *aws;
@@ -76,9 +77,6 @@ static inline int fakeaws_start(FakeAws *f, const char *const *objects, const ch
         snprintf(f->dir, sizeof(f->dir), "/tmp/s3b-fakeaws-XXXXXX");
         if (!mkdtemp(f->dir))
                 return -1;
-        snprintf(f->log_path, sizeof(f->log_path), "%s/calls.jsonl", f->dir);
-        args[n++] = "--log";
-        args[n++] = f->log_path;
         for (; objects && objects[0] && k < 8; objects += 2, k++) {
                 char file[96];
 
@@ -93,7 +91,7 @@ static inline int fakeaws_start(FakeAws *f, const char *const *objects, const ch
                 args[n++] = *fails;
         }
         args[n] = NULL;
-        if (pyserver_start(&f->server, TEST_SRCDIR "/tests/unit/fake-s3sns.py", args) < 0)
+        if (pyserver_start(&f->server, TEST_SRCDIR "/tests/unit/http-test-server.py", args) < 0)
                 return -1;
 
         snprintf(yaml, sizeof(yaml),
@@ -137,16 +135,31 @@ static inline Job *fakeaws_job(FakeAws *f, const char *key, const char *etag) {
         return job_new(f->config, &f->config->pipelines[0], "inbound", key, etag);
 }
 
-static inline void fakeaws_steps(FakeAws *f) {
-        char line[8192];
-        FILE *in = fopen(f->log_path, "r");
+/* Fills steps/paths/if_match from the server's request log; < 0 if it cannot be read. */
+static inline int fakeaws_steps(FakeAws *f) {
+        _cleanup_(http_response_done) HttpResponse resp = HTTP_RESPONSE_INIT;
+        _cleanup_(cJSON_Deletep) cJSON *log = NULL;
+        HttpClient *http = NULL;
+        S3bError err = {};
+        char url[96];
+        const cJSON *o;
+        int r;
 
         f->n_steps = 0;
-        while (in && f->n_steps < FAKEAWS_STEPS_MAX && fgets(line, sizeof(line), in)) {
-                cJSON *o = cJSON_Parse(line);
+        snprintf(url, sizeof(url), "%s/log", f->server.url);
+        r = http_client_new(&http, NULL, &err);
+        if (r >= 0)
+                r = http_client_send(http, &(HttpRequest) { .method = "GET", .url = url }, &resp, &err);
+        http_client_free(http);
+        if (r < 0 || resp.status != 200)
+                return -1;
+        log = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+        cJSON_ArrayForEach(o, log) {
                 const cJSON *h = cJSON_GetObjectItem(o, "headers");
                 const cJSON *m = cJSON_GetObjectItem(h, "if-match");
 
+                if (f->n_steps == FAKEAWS_STEPS_MAX)
+                        break;
                 if (!m)
                         m = cJSON_GetObjectItem(h, "x-amz-copy-source-if-match");
                 snprintf(f->steps[f->n_steps], sizeof(f->steps[0]), "%s",
@@ -156,10 +169,8 @@ static inline void fakeaws_steps(FakeAws *f) {
                 snprintf(f->if_match[f->n_steps], sizeof(f->if_match[0]), "%s",
                          m ? cJSON_GetStringValue(m) : "");
                 f->n_steps++;
-                cJSON_Delete(o);
         }
-        if (in)
-                fclose(in);
+        return cJSON_IsArray(log) ? 0 : -1;
 }
 
 /* The index of the first call to STEP at or after `from`, or -1. */

@@ -10,40 +10,7 @@
 
 #include "common/buf.h"
 #include "common/csv.h"
-
-/* Rows rendered as text: "LINE|field|field\n", quoted fields as "q:field", errors as
- * "LINE!error@column[raw]" (raw truncated marked with "+"). Compared as strings. */
-typedef struct Collect {
-        Buf out;
-        int stop_after;         /* > 0: return -ECANCELED from that row on */
-        int rows;
-} Collect;
-
-static int collect(void *userdata, const CsvRow *row) {
-        Collect *c = userdata;
-
-        if (c->stop_after > 0 && ++c->rows >= c->stop_after)
-                return -ECANCELED;
-        buf_printf(&c->out, "%llu", (unsigned long long) row->line);
-        if (row->error != CSV_ROW_OK) {
-                assert_int_equal(row->n_fields, 0);
-                buf_printf(&c->out, "!%s@%u[", csv_row_error_to_string(row->error), row->error_column);
-                for (size_t i = 0; i < row->raw_len; i++) {
-                        if (row->raw[i] == '\0')
-                                buf_append_str(&c->out, "\\0");      /* keep the rendering a C string */
-                        else
-                                buf_append_char(&c->out, row->raw[i]);
-                }
-                buf_printf(&c->out, "]%s\n", row->raw_truncated ? "+" : "");
-                return 0;
-        }
-        for (size_t i = 0; i < row->n_fields; i++) {
-                buf_append_str(&c->out, row->fields[i].quoted ? "|q:" : "|");
-                buf_append(&c->out, row->fields[i].data, row->fields[i].len);
-        }
-        buf_append_char(&c->out, '\n');
-        return 0;
-}
+#include "csv-collect.h"
 
 static CsvOptions opts_with(char delim, size_t max_row, size_t max_field) {
         return (CsvOptions) { .delimiter = delim, .max_row_bytes = max_row, .max_field_bytes = max_field };
@@ -52,11 +19,11 @@ static CsvOptions opts_with(char delim, size_t max_row, size_t max_field) {
 /* Parses input split at the given offsets (sorted, may repeat) and returns the rendering. */
 static char *parse_split(const CsvOptions *o, const char *in, size_t n, const size_t *cuts,
                          size_t n_cuts) {
-        Collect c = { .out = BUF_INIT(1 << 24) };
+        CsvCollect c = { .out = BUF_INIT(1 << 24) };
         CsvParser *p = NULL;
         size_t at = 0;
 
-        assert_int_equal(csv_parser_new(o, collect, &c, &p), 0);
+        assert_int_equal(csv_parser_new(o, csv_collect, &c, &p), 0);
         for (size_t i = 0; i <= n_cuts; i++) {
                 size_t end = i < n_cuts ? cuts[i] : n;
 
@@ -133,7 +100,7 @@ static void test_bom_and_delimiters(void **state) {
         check(&semi, "a;b,c\n", "1|a|b,c\n");
         check(&tab, "a\tb c\n", "1|a|b c\n");
         check(&pipe, "\"a|b\"|c\n", "1|q:a|b|c\n");
-        assert_int_equal(csv_parser_new(&bad, collect, NULL, &p), -EINVAL);
+        assert_int_equal(csv_parser_new(&bad, csv_collect, NULL, &p), -EINVAL);
 }
 
 static void test_row_errors(void **state) {
@@ -279,10 +246,10 @@ static void test_nul(void **state) {
 
 static void test_abort(void **state) {
         CsvOptions o = opts_with(',', 0, 0);
-        Collect c = { .out = BUF_INIT(4096), .stop_after = 2 };
+        CsvCollect c = { .out = BUF_INIT(4096), .stop_after = 2 };
         CsvParser *p = NULL;
 
-        assert_int_equal(csv_parser_new(&o, collect, &c, &p), 0);
+        assert_int_equal(csv_parser_new(&o, csv_collect, &c, &p), 0);
         assert_int_equal(csv_parser_feed(p, "a\nb\nc\n", 6), -ECANCELED);
         assert_string_equal(buf_str(&c.out), "1|a\n");
         csv_parser_free(p);
@@ -291,10 +258,10 @@ static void test_abort(void **state) {
 
 static void test_lines(void **state) {
         CsvOptions o = opts_with(',', 0, 0);
-        Collect c = { .out = BUF_INIT(4096) };
+        CsvCollect c = { .out = BUF_INIT(4096) };
         CsvParser *p = NULL;
 
-        assert_int_equal(csv_parser_new(&o, collect, &c, &p), 0);
+        assert_int_equal(csv_parser_new(&o, csv_collect, &c, &p), 0);
         assert_int_equal(csv_parser_feed(p, "a\n\"b\nc\"\n", 8), 0);
         assert_int_equal(csv_parser_lines(p), 3);
         csv_parser_free(p);

@@ -91,7 +91,7 @@ static void run_case(FakeAws *f, const Case *c) {
         assert_string_equal(job_status_to_string(j->status), job_status_to_string(c->expect));
         assert_null(strstr(j->reason, ": : "));        /* each context said once */
 
-        fakeaws_steps(f);
+        assert_int_equal(fakeaws_steps(f), 0);
         last = last_change(f);
         if (c->last)
                 assert_string_equal(last ? last : "(none)", c->last);

@@ -162,7 +162,7 @@ static void test_settle_order(void **state) {
         int copy, del;
 
         assert_int_equal(settle_failed_file(f, NULL, &j, &step, &err), 0);
-        fakeaws_steps(f);
+        assert_int_equal(fakeaws_steps(f), 0);
         /* copy → reports (rejected rows, error.json) → SNS publish → conditional delete */
         assert_int_equal(changes(f, got), 5);
         assert_string_equal(got[0], "copy");
@@ -220,7 +220,7 @@ static void test_settle_stops_at_a_failure(void **state) {
                 print_message("failing %s\n", cases[i].fail);
                 assert_true(settle_failed_file(f, fails, &j, &step, &err) < 0);
                 assert_int_equal(step, cases[i].step);
-                fakeaws_steps(f);
+                assert_int_equal(fakeaws_steps(f), 0);
                 n = changes(f, got);
                 assert_true(n > 0);
                 assert_string_equal(got[n - 1], cases[i].last);

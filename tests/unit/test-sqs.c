@@ -78,7 +78,7 @@ static cJSON *last_request(Fixture *f, size_t *ret_count) {
         S3bError err = {};
         cJSON *last;
 
-        snprintf(url, sizeof(url), "%s/sqs-log", f->server.url);
+        snprintf(url, sizeof(url), "%s/log?step=sqs", f->server.url);
         assert_int_equal(http_client_send(f->http, &(HttpRequest) { .method = "GET", .url = url },
                                           &resp, &err), 0);
         assert_int_equal(resp.status, 200);
@@ -97,19 +97,21 @@ static cJSON *expect_request(Fixture *f, const char *action) {
         _cleanup_(cJSON_Deletep) cJSON *req = NULL;
         char target[64];
         size_t count;
+        const cJSON *h;
         cJSON *body;
 
         req = last_request(f, &count);
         assert_non_null(req);
+        h = cJSON_GetObjectItem(req, "headers");       /* names in lower case */
         snprintf(target, sizeof(target), "AmazonSQS.%s", action);
-        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "target")), target);
-        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "content_type")),
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(h, "x-amz-target")), target);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(h, "content-type")),
                             "application/x-amz-json-1.0");
-        assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(req, "authorization")),
+        assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(h, "authorization")),
                                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLESQS/"));
-        assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(req, "authorization")),
+        assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(h, "authorization")),
                                "/eu-west-1/sqs/aws4_request"));
-        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(req, "token")), TOKEN);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(h, "x-amz-security-token")), TOKEN);
         body = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItem(req, "body")));
         assert_true(cJSON_IsObject(body));
         /* a configured endpoint gets the queue only in the body */

@@ -8,7 +8,8 @@
 
 The world (fauxqs, dynalite, the S3 event bridge) lives in a temporary directory and is
 stopped on exit, also when the test fails; the daemon and fault proxies with it. Set
-S3BATCHD_KEEP_WORLD=1 to keep the directory (logs) after a failure.
+S3BATCHD_KEEP_WORLD=1 to keep the directory (logs) after a failure. WorldTestCase: one world
+shared by the tests of a class.
 """
 import json
 import os
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -365,6 +367,30 @@ class World:
                 url = self.info['endpoints'].get(target, target)
                 return FaultProxy(worldctl.start_fault_proxy(self.dir, url))
 
+
+
+class WorldTestCase(unittest.TestCase):
+        """A test class whose tests share one world, cls.w. setUpClass starts it and hands it to
+        the class's prepare(w) (buckets, tables, proxies, a daemon); when prepare fails the
+        world is taken down before the error goes on, so nothing is left running.
+        tearDownClass stops it (the daemon with it)."""
+
+        @classmethod
+        def prepare(cls, w):
+                pass
+
+        @classmethod
+        def setUpClass(cls):
+                cls.w = World().__enter__()
+                try:
+                        cls.prepare(cls.w)
+                except BaseException:
+                        cls.w.__exit__(*sys.exc_info())
+                        raise
+
+        @classmethod
+        def tearDownClass(cls):
+                cls.w.__exit__(None, None, None)
 
 if __name__ == '__main__':
         # `worldlib.py daemon-config WORLD_DIR`: the daemon's YAML for a running world, on stdout.
