@@ -148,6 +148,7 @@ static int send_all(int fd, const void *p, size_t n) {
         return 0;
 }
 
+/* A header's value, trimmed; valid until the next call in this thread. */
 static const char *header(const Request *q, const char *name) {
         static __thread char value[1024];
         size_t n = strlen(name);
@@ -210,15 +211,18 @@ static void http_date(time_t t, char *out, size_t n) {
 static int respond_head(Conn *c, int status, const char *reason, const char *extra,
                         const char *ctype, uint64_t len) {
         static atomic_uint_fast64_t seq;
-        char head[2048], date[64];
+        char head[2048], date[64], length[48] = "";
         int n;
 
+        /* no Content-Length in a 204 (RFC 9110, 8.6) */
+        if (status != 204)
+                snprintf(length, sizeof(length), "Content-Length: %" PRIu64 "\r\n", len);
         http_date(time(NULL), date, sizeof(date));
         n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nx-amz-request-id: SYNTH%011" PRIxFAST64 "\r\nDate: %s\r\n"
-                     "%s%s%s%sContent-Length: %" PRIu64 "\r\n\r\n",
+                     "%s%s%s%s%s\r\n",
                      status, reason, atomic_fetch_add(&seq, 1), date, extra ? extra : "",
-                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "", len);
+                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "", length);
         return n > 0 && (size_t) n < sizeof(head) ? send_all(c->fd, head, (size_t) n) : -EOVERFLOW;
 }
 
