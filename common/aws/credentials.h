@@ -18,7 +18,8 @@
  * getenv() from worker threads, and tests vary it freely.
  *
  * One chain is shared by all threads. Readers get an AwsCredentials by value under a short
- * mutex. Temporary credentials are refreshed `refresh_ahead_s` before Expiration by the one
+ * mutex, or keep their own copy that is refreshed only when the chain's changes (the
+ * per-thread signer: aws_credentials_chain_get_cached). Temporary credentials are refreshed `refresh_ahead_s` before Expiration by the one
  * thread that notices first while the others keep using the current ones; a failed refresh
  * keeps the current credentials until they expire and is retried with a doubling backoff.
  * Only when no valid credentials exist do callers wait for the refresh.

@@ -167,9 +167,11 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
         if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
                 const char *sp = memchr(data, ' ', len);
 
+                /* the three digits after the version (RFC 9112, 4: status-line) */
                 status = 0;
                 if (sp && sp + 4 <= data + len)
-                        sscanf(sp + 1, "%3ld", &status);
+                        for (const char *d = sp + 1; d < sp + 4 && *d >= '0' && *d <= '9'; d++)
+                                status = status * 10 + (*d - '0');
                 resp->status = status;
                 buf_reset(&resp->headers);
                 return n;
@@ -556,7 +558,9 @@ int http_client_end(HttpClient *c, CURLcode result, S3bError *err) {
 
         if (!req || !resp)
                 return s3b_error_set(err, -EINVAL, "http_client_end without begin");
-        url_for_message(req->url, where, sizeof(where));
+        /* only a failure needs it: not formatted for every request */
+        if (result != CURLE_OK || resp->status < 100)
+                url_for_message(req->url, where, sizeof(where));
         if (result != CURLE_OK) {
                 r = c->cb_error ? c->cb_error : map_curl_error(c, result);
                 if (c->cb_error)
