@@ -22,15 +22,22 @@
 #include "daemon/keyset.h"
 #include "daemon/writer.h"
 
-/* One row: its key and item in one allocation ("key\0item\0"), and a hash of the key. The
+/* One row: its key and item ("key\0item\0") in its batch's arena, and a hash of the key. The
  * hash makes the two per-row key comparisons (de-duplication in the pending batch, conflicts
- * with batches in flight) integer compares; only equal hashes compare the strings. */
+ * with batches in flight) integer compares; only equal hashes compare the strings. Offsets,
+ * not pointers: the arena moves when it grows. */
 typedef struct Pending {
-        char *mem;
-        const char *item;               /* inside mem */
+        size_t off;                     /* where "key\0item\0" starts in the arena */
+        size_t size;                    /* bytes reserved there (a superseding row reuses them
+                                         * when it fits) */
+        size_t item;                    /* the item's offset from off */
         uint64_t hash;
         unsigned wcu;           /* estimated: 1 per started KB of the item's size */
 } Pending;
+
+/* One allocation for all rows of a batch instead of one per row: the worker allocates, a lane
+ * frees, and glibc's cross-thread frees were a visible share of the write path. */
+#define ARENA_START 8192
 
 typedef struct Batch {
         struct Batch *inflight_next;    /* in the in-flight list, until it is done */
@@ -42,6 +49,9 @@ typedef struct Batch {
          * did not need to, which costs time, never order. */
         uint64_t key_hash[WRITER_BATCH_MAX];
         size_t n_keys;
+        char *arena;
+        size_t arena_len, arena_cap;
+        size_t waste;                   /* bytes of superseded rows left in the arena */
 } Batch;
 
 _Static_assert(WRITER_WINDOW_MAX * WRITER_BATCH_MAX <= KEYSET_CAPACITY,
@@ -177,9 +187,16 @@ static int flow_sleep(Writer *w, unsigned lane, double seconds) {
 static void batch_free(Batch *b) {
         if (!b)
                 return;
-        for (size_t i = 0; i < b->n; i++)
-                free(b->items[i].mem);
+        free(b->arena);
         free(b);
+}
+
+static const char *pending_key(const Batch *b, const Pending *p) {
+        return b->arena + p->off;
+}
+
+static const char *pending_item(const Batch *b, const Pending *p) {
+        return b->arena + p->off + p->item;
 }
 
 /* Keeps only the entries listed in idx, in their original order. */
@@ -193,11 +210,8 @@ static int keep_only(Batch *b, const size_t *idx, size_t n_idx) {
                 keep[idx[i]] = true;
         }
         for (size_t i = 0; i < b->n; i++) {
-                if (keep[i]) {
+                if (keep[i])
                         b->items[j++] = b->items[i];
-                        continue;
-                }
-                free(b->items[i].mem);
         }
         for (size_t i = j; i < b->n; i++)
                 b->items[i] = (Pending) {};
@@ -233,7 +247,7 @@ static int attempt_once(Writer *w, unsigned lane, Batch *b, WriterResult *res, W
                 }
         }
         for (size_t i = 0; i < b->n; i++)
-                items[i] = b->items[i].item;
+                items[i] = pending_item(b, &b->items[i]);
         st->batches++;
         t0 = mono_s();
         r = w->ops.send(w->ud, lane, items, b->n, res, err);
@@ -556,16 +570,63 @@ static uint64_t key_hash(const char *key, size_t n) {
         return h;
 }
 
-static int pending_set(Pending *p, const char *key, size_t key_len, const char *item, uint64_t hash) {
-        size_t item_len = strlen(item);
-        char *mem = malloc(key_len + item_len + 2);
+static int arena_reserve(Batch *b, size_t n) {
+        size_t cap = b->arena_cap ? b->arena_cap : ARENA_START;
+        char *a;
 
-        if (!mem)
+        if (b->arena_len + n <= b->arena_cap)
+                return 0;
+        while (cap < b->arena_len + n)
+                cap *= 2;
+        a = realloc(b->arena, cap);
+        if (!a)
                 return -ENOMEM;
-        memcpy(mem, key, key_len + 1);
-        memcpy(mem + key_len + 1, item, item_len + 1);
-        free(p->mem);
-        *p = (Pending) { .mem = mem, .item = mem + key_len + 1, .hash = hash };
+        b->arena = a;
+        b->arena_cap = cap;
+        return 0;
+}
+
+/* Rows superseded by longer ones leave their old bytes behind: once those are more than half
+ * the arena, the live rows move to a fresh one, so a key repeated without end stays bounded. */
+static int arena_compact(Batch *b) {
+        size_t len = b->arena_len - b->waste, at = 0;
+        char *a = malloc(MAX(len, (size_t) ARENA_START));
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n; i++) {
+                memcpy(a + at, b->arena + b->items[i].off, b->items[i].size);
+                b->items[i].off = at;
+                at += b->items[i].size;
+        }
+        free(b->arena);
+        b->arena = a;
+        b->arena_len = at;
+        b->arena_cap = MAX(len, (size_t) ARENA_START);
+        b->waste = 0;
+        return 0;
+}
+
+/* Stores key and item as p (a new slot: size 0; or the row it supersedes). */
+static int pending_set(Batch *b, Pending *p, const char *key, size_t key_len, const char *item,
+                       uint64_t hash) {
+        size_t item_len = strlen(item), need = key_len + item_len + 2;
+
+        if (p->size < need) {
+                if (arena_reserve(b, need) < 0)
+                        return -ENOMEM;
+                b->waste += p->size;
+                p->off = b->arena_len;
+                p->size = need;
+                b->arena_len += need;
+        }
+        memcpy(b->arena + p->off, key, key_len + 1);
+        memcpy(b->arena + p->off + key_len + 1, item, item_len + 1);
+        p->item = key_len + 1;
+        p->hash = hash;
+        /* only a superseded row adds waste; a new one (p at items[n]) is not counted in n yet */
+        if (p < b->items + b->n && b->waste > 65536 && b->waste * 2 > b->arena_len)
+                return arena_compact(b);
         return 0;
 }
 
@@ -581,9 +642,9 @@ int writer_add_sized(Writer *w, const char *key, const char *item_json, size_t i
         int r;
 
         for (size_t i = 0; b && i < b->n; i++) {
-                if (b->items[i].hash != hash || strcmp(b->items[i].mem, key) != 0)
+                if (b->items[i].hash != hash || strcmp(pending_key(b, &b->items[i]), key) != 0)
                         continue;
-                if (pending_set(&b->items[i], key, key_len, item_json, hash) < 0)
+                if (pending_set(b, &b->items[i], key, key_len, item_json, hash) < 0)
                         return s3b_error_set(err, -ENOMEM, "out of memory");
                 b->items[i].wcu = flow_item_wcu(item_size);
                 w->superseded++;
@@ -607,7 +668,7 @@ int writer_add_sized(Writer *w, const char *key, const char *item_json, size_t i
                         return s3b_error_set(err, -ENOMEM, "out of memory");
         }
         b->items[b->n] = (Pending) {};
-        if (pending_set(&b->items[b->n], key, key_len, item_json, hash) < 0)
+        if (pending_set(b, &b->items[b->n], key, key_len, item_json, hash) < 0)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         b->items[b->n++].wcu = flow_item_wcu(item_size);
         return 0;

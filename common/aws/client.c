@@ -24,6 +24,10 @@ struct AwsClient {
         AwsContext *ctx;
         HttpClient *http;
         SigV4KeyCache *keys;
+        /* This thread's copy of the chain's credentials, refreshed only when the chain's
+         * change (aws_credentials_chain_get_cached); wiped with the client. */
+        AwsCredentials creds;
+        uint64_t creds_version;
         AwsRng rng;
         const atomic_bool *cancel;
         pthread_mutex_t stats_lock;     /* only contended when the daemon reads the stats */
@@ -74,6 +78,7 @@ AwsClient *aws_client_free(AwsClient *c) {
                 return NULL;
         http_client_free(c->http);
         sigv4_key_cache_free(c->keys);
+        aws_credentials_wipe(&c->creds);
         aws_context_unref(c->ctx);
         pthread_mutex_destroy(&c->stats_lock);
         free(c);
@@ -278,12 +283,10 @@ static void classify_response(const AwsRequest *req, HttpResponse *resp, S3bErro
         aws_error_from_response(e, resp->status, &h, resp->body.data, resp->body.len);
 }
 
-/* Signs req as it will be sent to host, with a fresh credentials snapshot and the clock
+/* Signs req as it will be sent to host, with the chain's current credentials and the clock
  * corrected by what AWS told us. */
 static int sign(AwsClient *c, const AwsRequest *req, const AwsEndpoint *ep, const char *host,
                 SigV4Result *ret, S3bError *e) {
-        AwsCredentials creds;   /* before credsp: its cleanup wipes creds at scope end */
-        _cleanup_(aws_credentials_wipep) AwsCredentials *credsp = NULL;
         SigV4Header sh[MAX_SIGNED_HEADERS];
         Buf path = BUF_INIT(8192);
         int r;
@@ -297,12 +300,12 @@ static int sign(AwsClient *c, const AwsRequest *req, const AwsEndpoint *ep, cons
                 s3b_error_set(e, r, "request path too long");
                 goto finish;
         }
-        r = aws_credentials_chain_get(aws_context_credentials(c->ctx), &creds, e);
+        r = aws_credentials_chain_get_cached(aws_context_credentials(c->ctx), &c->creds,
+                                             &c->creds_version, e);
         if (r < 0) {
                 s3b_error_prefix(e, "credentials");
                 goto finish;
         }
-        credsp = &creds;
         r = sigv4_sign(&(SigV4Request) {
                         .method = req->method,
                         .host = host,
@@ -313,7 +316,7 @@ static int sign(AwsClient *c, const AwsRequest *req, const AwsEndpoint *ep, cons
                         .n_headers = req->n_headers,
                         .body = req->body,
                         .body_len = req->body_len,
-                }, &creds, req->region ? req->region : aws_context_region(c->ctx),
+                }, &c->creds, req->region ? req->region : aws_context_region(c->ctx),
                 aws_service_name(req->service), aws_now_s(c),
                 c->keys, ret, e);
 finish:

@@ -57,6 +57,7 @@ struct AwsCredentialsChain {
                 bool refreshing;
                 bool invalidated;
                 uint64_t generation;    /* bumped after every refresh attempt */
+                uint64_t version;       /* bumped whenever `current` changes; never 0 */
                 int64_t next_attempt;   /* no ahead-of-time refresh before this */
                 int64_t backoff_s;
                 int last_error;
@@ -141,6 +142,7 @@ int aws_credentials_chain_new(AwsCredentialsChain **ret, const AwsCredentialsOpt
         pthread_mutex_init(&c->io_mutex, NULL);
         pthread_mutex_init(&c->mutex, NULL);
         pthread_cond_init(&c->cond, NULL);
+        c->synced.version = 1;  /* a caller's zeroed version never matches */
         c->now = opts->now ? opts->now : realtime_s;
         c->now_userdata = opts->now_userdata;
         c->refresh_ahead_s = opts->refresh_ahead_s ? opts->refresh_ahead_s
@@ -229,6 +231,7 @@ static void record_locked(AwsCredentialsChain *c, int r, const AwsCredentials *f
                           const S3bError *e, int64_t now) {
         if (r >= 0) {
                 c->synced.current = *fresh;
+                c->synced.version++;
                 c->synced.invalidated = false;
                 c->synced.backoff_s = 0;
                 c->synced.next_attempt = 0;
@@ -247,34 +250,41 @@ static void record_locked(AwsCredentialsChain *c, int r, const AwsCredentials *f
         pthread_cond_broadcast(&c->cond);
 }
 
-int aws_credentials_chain_get(AwsCredentialsChain *c, AwsCredentials *ret, S3bError *err) {
-        _cleanup_(aws_credentials_wipe) AwsCredentials fresh = {};
-        S3bError e = {};
+/* Under mutex: hands the current credentials to a caller. A caller with a kept copy
+ * (version != NULL) is copied to only when they changed since its last copy: the signer asks
+ * once per request, and copying (and later wiping) 8.5 KB each time was a tenth of the write
+ * path's instructions. */
+static void deliver_locked(AwsCredentialsChain *c, AwsCredentials *ret, uint64_t *version) {
+        if (version && *version == c->synced.version)
+                return;
+        *ret = c->synced.current;
+        if (version)
+                *version = c->synced.version;
+}
+
+/* Waits while another thread refreshes. 1 when the current credentials were delivered, 0
+ * when this thread must refresh (the mutex still held, refreshing set), or a negative errno
+ * when the refresh it waited for failed and nothing valid is left. Under mutex. */
+static int use_or_claim_locked(AwsCredentialsChain *c, AwsCredentials *ret, uint64_t *version,
+                               S3bError *err) {
         uint64_t waited_for = 0;
         bool waited = false;
-        int64_t now;
-        int r;
 
-        pthread_mutex_lock(&c->mutex);
         for (;;) {
-                now = chain_now(c);
+                int64_t now = chain_now(c);
                 bool usable = aws_credentials_usable(&c->synced.current, now);
 
                 if (usable && (!needs_refresh_locked(c, now) || c->synced.refreshing ||
                                now < c->synced.next_attempt)) {
                         /* fresh enough, or someone else refreshes, or we are backing off:
                          * the current ones are still valid, use them */
-                        *ret = c->synced.current;
-                        pthread_mutex_unlock(&c->mutex);
-                        return 0;
+                        deliver_locked(c, ret, version);
+                        return 1;
                 }
-                if (!usable && waited && c->synced.generation != waited_for) {
+                if (!usable && waited && c->synced.generation != waited_for)
                         /* we waited for a refresh and it failed: report its error */
-                        r = s3b_error_set(err, c->synced.last_error, "%s",
-                                          c->synced.last_message);
-                        pthread_mutex_unlock(&c->mutex);
-                        return r;
-                }
+                        return s3b_error_set(err, c->synced.last_error, "%s",
+                                             c->synced.last_message);
                 if (!c->synced.refreshing)
                         break;
                 waited = true;
@@ -282,25 +292,53 @@ int aws_credentials_chain_get(AwsCredentialsChain *c, AwsCredentials *ret, S3bEr
                 pthread_cond_wait(&c->cond, &c->mutex);
         }
         c->synced.refreshing = true;
+        return 0;
+}
+
+/* This thread refreshes (refreshing is set): the network without the mutex, then the result
+ * recorded and handed out. Called and returns with the mutex held. */
+static int refresh_and_deliver_locked(AwsCredentialsChain *c, AwsCredentials *ret,
+                                      uint64_t *version, S3bError *err) {
+        _cleanup_(aws_credentials_wipe) AwsCredentials fresh = {};
+        S3bError e = {};
+        int64_t now;
+        int r;
+
         pthread_mutex_unlock(&c->mutex);
-
         r = refresh(c, &fresh, &e);
-
         pthread_mutex_lock(&c->mutex);
         now = chain_now(c);
         record_locked(c, r, &fresh, &e, now);
         if (aws_credentials_usable(&c->synced.current, now)) {
                 /* a failed refresh keeps the old credentials until they expire */
-                *ret = c->synced.current;
-                r = 0;
-        } else if (r >= 0) {
-                r = s3b_error_set(err, -EKEYEXPIRED, "%s credentials are already expired",
-                                  fresh.source ? fresh.source : "new");
-        } else {
-                s3b_error_set(err, r, "%s", e.message);
+                deliver_locked(c, ret, version);
+                return 0;
         }
+        if (r >= 0)
+                return s3b_error_set(err, -EKEYEXPIRED, "%s credentials are already expired",
+                                     fresh.source ? fresh.source : "new");
+        return s3b_error_set(err, r, "%s", e.message);
+}
+
+static int chain_get(AwsCredentialsChain *c, AwsCredentials *ret, uint64_t *version,
+                     S3bError *err) {
+        int r;
+
+        pthread_mutex_lock(&c->mutex);
+        r = use_or_claim_locked(c, ret, version, err);
+        if (r == 0)
+                r = refresh_and_deliver_locked(c, ret, version, err);
         pthread_mutex_unlock(&c->mutex);
-        return r;
+        return r < 0 ? r : 0;
+}
+
+int aws_credentials_chain_get(AwsCredentialsChain *c, AwsCredentials *ret, S3bError *err) {
+        return chain_get(c, ret, NULL, err);
+}
+
+int aws_credentials_chain_get_cached(AwsCredentialsChain *c, AwsCredentials *cache,
+                                     uint64_t *version, S3bError *err) {
+        return chain_get(c, cache, version, err);
 }
 
 void aws_credentials_chain_invalidate(AwsCredentialsChain *c) {

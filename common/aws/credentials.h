@@ -18,7 +18,8 @@
  * getenv() from worker threads, and tests vary it freely.
  *
  * One chain is shared by all threads. Readers get an AwsCredentials by value under a short
- * mutex. Temporary credentials are refreshed `refresh_ahead_s` before Expiration by the one
+ * mutex, or keep their own copy that is refreshed only when the chain's changes (the
+ * per-thread signer: aws_credentials_chain_get_cached). Temporary credentials are refreshed `refresh_ahead_s` before Expiration by the one
  * thread that notices first while the others keep using the current ones; a failed refresh
  * keeps the current credentials until they expire and is retried with a doubling backoff.
  * Only when no valid credentials exist do callers wait for the refresh.
@@ -114,6 +115,14 @@ DEFINE_CLEANUP_FUNC(AwsCredentialsChain *, aws_credentials_chain_free);
  * credential_process), -EKEYEXPIRED (the provider handed out already expired credentials).
  * *ret untouched on failure. */
 int aws_credentials_chain_get(AwsCredentialsChain *c, AwsCredentials *ret, S3bError *err);
+
+/* As aws_credentials_chain_get(), into a copy the caller keeps between calls: *cache is
+ * overwritten only when the chain's credentials changed since the copy *version stands for
+ * (start with both zeroed). For a per-thread signer, which asks once per request: no 8.5 KB
+ * copy and wipe each time. The caller wipes *cache (aws_credentials_wipe) when done with it.
+ * On failure *cache and *version are untouched. */
+int aws_credentials_chain_get_cached(AwsCredentialsChain *c, AwsCredentials *cache,
+                                     uint64_t *version, S3bError *err);
 
 /* Marks the current credentials for refresh at the next get (e.g. AWS answered ExpiredToken);
  * they stay in use until a refresh succeeds or they expire. Thread-safe. */

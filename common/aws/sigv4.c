@@ -43,6 +43,15 @@ struct SigV4KeyCache {
         unsigned next;                  /* round-robin victim */
         EVP_MAC_CTX *hmac;              /* HMAC-SHA256, re-keyed for each use */
         EVP_MD *sha256;
+        EVP_MD_CTX *md;                 /* re-initialised for each hash */
+        /* HMAC-SHA256 under the last signing key, its two padded key blocks already hashed:
+         * one signature then costs two context copies, where re-keying EVP_MAC (init,
+         * update, final through the provider) was most of a signature's own instructions.
+         * Both hold key material: the contexts are freed (OpenSSL clears them) and
+         * prep_key wiped with the cache. */
+        EVP_MD_CTX *ipad, *opad;
+        uint8_t prep_key[32];
+        bool prepared;
 };
 
 /* A header as it enters the canonical form; everything borrowed from the request. */
@@ -78,7 +87,10 @@ int sigv4_key_cache_new(SigV4KeyCache **ret, S3bError *err) {
                 return s3b_error_set(err, -ENOMEM, "sigv4: out of memory");
         c->hmac = hmac_ctx_new();
         c->sha256 = EVP_MD_fetch(NULL, OSSL_DIGEST_NAME_SHA2_256, NULL);
-        if (!c->hmac || !c->sha256)
+        c->md = EVP_MD_CTX_new();
+        c->ipad = EVP_MD_CTX_new();
+        c->opad = EVP_MD_CTX_new();
+        if (!c->hmac || !c->sha256 || !c->md || !c->ipad || !c->opad)
                 return s3b_error_set(err, -EIO, "sigv4: OpenSSL offers no HMAC-SHA256");
         *ret = TAKE_PTR(c);
         return 0;
@@ -88,6 +100,9 @@ SigV4KeyCache *sigv4_key_cache_free(SigV4KeyCache *c) {
         if (!c)
                 return NULL;
         EVP_MAC_CTX_free(c->hmac);
+        EVP_MD_CTX_free(c->md);
+        EVP_MD_CTX_free(c->ipad);
+        EVP_MD_CTX_free(c->opad);
         EVP_MD_free(c->sha256);
         OPENSSL_cleanse(c, sizeof(*c));
         free(c);
@@ -241,12 +256,20 @@ static void hex_lower(const uint8_t *in, size_t n, char *out) {
         out[2 * n] = '\0';
 }
 
-/* md NULL: the default SHA-256 (looked up by OpenSSL on each call). */
-static void sha256_hex(const EVP_MD *md, const void *data, size_t n, char out[65]) {
+/* With the cache's digest and context; cache NULL: the default SHA-256 (looked up by
+ * OpenSSL on each call) in a context of its own. */
+static void sha256_hex(SigV4KeyCache *cache, const void *data, size_t n, char out[65]) {
         unsigned char d[EVP_MAX_MD_SIZE];
         unsigned int len = 0;
+        bool ok;
 
-        if (!EVP_Digest(data ? data : "", n, d, &len, md ? md : EVP_sha256(), NULL) || len != 32)
+        if (cache)
+                ok = EVP_DigestInit_ex2(cache->md, cache->sha256, NULL) &&
+                     EVP_DigestUpdate(cache->md, data ? data : "", n) &&
+                     EVP_DigestFinal_ex(cache->md, d, &len);
+        else
+                ok = EVP_Digest(data ? data : "", n, d, &len, EVP_sha256(), NULL);
+        if (!ok || len != 32)
                 /* only on a broken OpenSSL; an all-zero hash makes the signature fail loudly */
                 memset(d, 0, sizeof(d));
         hex_lower(d, 32, out);
@@ -270,6 +293,46 @@ static int hmac(EVP_MAC_CTX *ctx, const void *key, size_t keylen, const void *ms
             !EVP_MAC_final(ctx, out, &len, 32) || len != 32)
                 return -EIO;
         return 0;
+}
+
+/* RFC 2104 with a 32-byte key (shorter than SHA-256's 64-byte block: zero-padded). */
+static int hmac_prepare(SigV4KeyCache *c, const uint8_t key[32]) {
+        uint8_t pad[64];
+        bool ok;
+
+        if (c->prepared && memeq_ct(c->prep_key, key, 32))
+                return 0;
+        c->prepared = false;
+        for (size_t i = 0; i < sizeof(pad); i++)
+                pad[i] = (uint8_t) ((i < 32 ? key[i] : 0) ^ 0x36);
+        ok = EVP_DigestInit_ex2(c->ipad, c->sha256, NULL) && EVP_DigestUpdate(c->ipad, pad, 64);
+        for (size_t i = 0; i < sizeof(pad); i++)
+                pad[i] = (uint8_t) ((i < 32 ? key[i] : 0) ^ 0x5c);
+        ok = ok && EVP_DigestInit_ex2(c->opad, c->sha256, NULL) &&
+             EVP_DigestUpdate(c->opad, pad, 64);
+        OPENSSL_cleanse(pad, sizeof(pad));
+        if (!ok)
+                return -EIO;
+        memcpy(c->prep_key, key, 32);
+        c->prepared = true;
+        return 0;
+}
+
+/* HMAC-SHA256(key, msg) from the prepared pads: H(K^opad || H(K^ipad || msg)). */
+static int hmac_prepared(SigV4KeyCache *c, const uint8_t key[32], const void *msg, size_t n,
+                         uint8_t out[32]) {
+        uint8_t inner[32];
+        unsigned int len = 0, len2 = 0;
+        bool ok;
+
+        if (hmac_prepare(c, key) < 0)
+                return -EIO;
+        ok = EVP_MD_CTX_copy_ex(c->md, c->ipad) && EVP_DigestUpdate(c->md, msg, n) &&
+             EVP_DigestFinal_ex(c->md, inner, &len) && len == 32 &&
+             EVP_MD_CTX_copy_ex(c->md, c->opad) && EVP_DigestUpdate(c->md, inner, 32) &&
+             EVP_DigestFinal_ex(c->md, out, &len2) && len2 == 32;
+        OPENSSL_cleanse(inner, sizeof(inner));
+        return ok ? 0 : -EIO;
 }
 
 static int derive_key(EVP_MAC_CTX *mac, const char *secret, const char *date8, const char *region,
@@ -321,7 +384,9 @@ static int cached_key(SigV4KeyCache *cache, const char *secret, const SigV4Scope
         KeySlot *s;
         int r;
 
-        if (!EVP_Digest(secret, strlen(secret), digest, &dlen, cache->sha256, NULL))
+        if (!EVP_DigestInit_ex2(cache->md, cache->sha256, NULL) ||
+            !EVP_DigestUpdate(cache->md, secret, strlen(secret)) ||
+            !EVP_DigestFinal_ex(cache->md, digest, &dlen))
                 return -EIO;
         s = cache_lookup(cache, digest, scope);
         if (!s) {
@@ -601,7 +666,7 @@ int sigv4_string_to_sign(Buf *out, const SigV4Scope *scope, const char *canonica
         char hash[65];
         int r;
 
-        sha256_hex(cache ? cache->sha256 : NULL, canonical_request, len, hash);
+        sha256_hex(cache, canonical_request, len, hash);
         r = append_all(out, (const char *const[]) {
                 SIGV4_ALGORITHM "\n", scope->amz_date, "\n", NULL });
         if (r >= 0)
@@ -619,7 +684,10 @@ int sigv4_authorization(Buf *out, char ret_signature[65], const uint8_t key[32],
         char hex[65];
         int r;
 
-        r = hmac(cache ? cache->hmac : NULL, key, 32, string_to_sign, strlen(string_to_sign), sig);
+        if (cache)
+                r = hmac_prepared(cache, key, string_to_sign, strlen(string_to_sign), sig);
+        else
+                r = hmac(NULL, key, 32, string_to_sign, strlen(string_to_sign), sig);
         if (r < 0)
                 return s3b_error_set(err, r, "sigv4: HMAC-SHA256 failed in OpenSSL");
         hex_lower(sig, sizeof(sig), hex);
@@ -643,7 +711,7 @@ static int result_prepare(SigV4Result *res, const SigV4Request *req, const AwsCr
         if (req->payload_hash)
                 snprintf(res->_payload_hash, sizeof(res->_payload_hash), "%s", req->payload_hash);
         else
-                sha256_hex(cache ? cache->sha256 : NULL, req->body, req->body_len,
+                sha256_hex(cache, req->body, req->body_len,
                            res->_payload_hash);
         res->_host = strdup(req->host);
         if (!res->_host || (creds->session_token[0] &&

@@ -619,6 +619,61 @@ static void test_chain_refresh_ahead(void **state) {
         aws_credentials_wipe(&c);
 }
 
+/* A kept copy is refreshed exactly when the chain's credentials change: the signer then signs
+ * with the new ones, and in between nothing is copied over it. */
+static void test_chain_cached_copy(void **state) {
+        ChainEnv ce;
+        _cleanup_(aws_credentials_chain_freep) AwsCredentialsChain *chain = chain_with(&ce, 8);
+        AwsCredentials kept = {}, direct = {};
+        char first[AWS_ACCESS_KEY_ID_MAX + 1];
+        uint64_t version = 0, v1;
+        int64_t t0 = fake_now;
+        S3bError e = {};
+
+        set_expiration(t0 + 3600);
+        assert_int_equal(aws_credentials_chain_get_cached(chain, &kept, &version, &e), 0);
+        assert_string_equal(kept.source, "imds");
+        assert_true(kept.access_key_id[0]);
+        assert_int_not_equal(version, 0);
+        v1 = version;
+        snprintf(first, sizeof(first), "%s", kept.access_key_id);
+        /* unchanged chain: the copy is left alone (a marker written into it survives) */
+        kept.access_key_id[0] = '#';
+        fake_now = t0 + 1000;
+        assert_int_equal(aws_credentials_chain_get_cached(chain, &kept, &version, &e), 0);
+        assert_int_equal(kept.access_key_id[0], '#');
+        assert_int_equal(version, v1);
+        /* a refresh (here: inside the 5 minutes before Expiration) replaces the copy */
+        set_expiration(t0 + 7200);
+        fake_now = t0 + 3600 - 200;
+        assert_int_equal(aws_credentials_chain_get_cached(chain, &kept, &version, &e), 0);
+        assert_int_not_equal(version, v1);
+        assert_string_not_equal(kept.access_key_id, first);
+        assert_int_equal(kept.expiration, t0 + 7200);
+        assert_int_equal(aws_credentials_chain_get(chain, &direct, &e), 0);
+        assert_string_equal(kept.access_key_id, direct.access_key_id);
+        assert_string_equal(kept.secret_access_key, direct.secret_access_key);
+        assert_string_equal(kept.session_token, direct.session_token);
+        /* invalidation (an ExpiredToken answer) too */
+        v1 = version;
+        aws_credentials_chain_invalidate(chain);
+        assert_int_equal(aws_credentials_chain_get_cached(chain, &kept, &version, &e), 0);
+        assert_int_not_equal(version, v1);
+        assert_string_not_equal(kept.access_key_id, direct.access_key_id);
+        /* a second kept copy (another thread's) starts from zero and gets the same */
+        {
+                AwsCredentials other = {};
+                uint64_t ov = 0;
+
+                assert_int_equal(aws_credentials_chain_get_cached(chain, &other, &ov, &e), 0);
+                assert_int_equal(ov, version);
+                assert_string_equal(other.access_key_id, kept.access_key_id);
+                aws_credentials_wipe(&other);
+        }
+        aws_credentials_wipe(&kept);
+        aws_credentials_wipe(&direct);
+}
+
 static void test_chain_refresh_failure_keeps_old(void **state) {
         ChainEnv ce;
         _cleanup_(aws_credentials_chain_freep) AwsCredentialsChain *chain = chain_with(&ce, 8);
@@ -778,6 +833,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_chain_order, setup_test),
                 cmocka_unit_test_setup(test_chain_region, setup_test),
                 cmocka_unit_test_setup(test_chain_refresh_ahead, setup_test),
+                cmocka_unit_test_setup(test_chain_cached_copy, setup_test),
                 cmocka_unit_test_setup(test_chain_refresh_failure_keeps_old, setup_test),
                 cmocka_unit_test_setup(test_chain_threads_single_refresh, setup_test),
                 cmocka_unit_test_setup(test_chain_refresh_does_not_stall_readers, setup_test),

@@ -192,6 +192,75 @@ static int sink_write(void *userdata, const HttpResponse *resp, const void *data
         return 0;
 }
 
+/* One handle, requests of changing shapes: each sends its own method, body and headers and
+ * nothing of the one before (the handle keeps options across requests of the same shape). */
+static void test_reuse_keeps_nothing_of_the_previous_request(void **state) {
+        _cleanup_(http_client_freep) HttpClient *c = NULL;
+        static const struct {
+                const char *method, *body, *header; /* header: X-Only-<n> sent with it */
+                bool from_read;
+        } t[] = {
+                { "POST", "{\"first\":1}", "a", false },
+                { "POST", "{\"b\":2}", "b", false },  /* same shape: new body and headers */
+                { "GET", NULL, NULL, false },           /* after a POST: no body, no length */
+                { "POST", "streamed", "c", true },      /* from the read callback */
+                { "POST", "{}", NULL, false },          /* memory again: not the reader's */
+                { "POST", NULL, "d", false },           /* empty: not the previous body */
+                { "HEAD", NULL, NULL, false },
+                { "GET", NULL, "e", false },            /* after a HEAD: a body again */
+                { "PUT", "put-body", NULL, false },
+                { "DELETE", NULL, NULL, false },
+                { "GET", NULL, NULL, false },
+        };
+        HttpResponse resp;
+
+        http_response_init(&resp);
+        assert_int_equal(http_client_new(&c, NULL, NULL), 0);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                size_t len = t[i].body ? strlen(t[i].body) : 0;
+                Reader rd = { .data = t[i].body, .len = len };
+                HttpHeader h = { "X-Only", t[i].header };
+                HttpRequest req = { .method = t[i].method, .headers = &h,
+                                    .n_headers = t[i].header ? 1 : 0, .body_len = len };
+                const cJSON *body;
+                char cl[24];
+                cJSON *doc;
+
+                if (t[i].from_read) {
+                        req.read = reader_read;
+                        req.rewind = reader_rewind;
+                        req.read_userdata = &rd;
+                } else {
+                        req.body = t[i].body;
+                }
+                assert_int_equal(send_to(c, &req, "/echo", &resp, NULL), 0);
+                assert_int_equal(resp.status, 200);
+                if (strcmp(t[i].method, "HEAD") == 0) {
+                        assert_int_equal(resp.body.len, 0);
+                        continue;
+                }
+                assert_true(resp.body.len > 0);
+                doc = cJSON_Parse(buf_str(&resp.body));
+                assert_non_null(doc);
+                assert_string_equal(cJSON_GetObjectItem(doc, "method")->valuestring, t[i].method);
+                assert_int_equal(cJSON_GetObjectItem(doc, "body_len")->valueint, (int) len);
+                body = cJSON_GetObjectItem(doc, "body");
+                if (len)
+                        assert_string_equal(body->valuestring, t[i].body);
+                if (t[i].header)
+                        assert_string_equal(echoed_header(doc, "X-Only"), t[i].header);
+                else
+                        assert_null(echoed_header(doc, "X-Only"));
+                snprintf(cl, sizeof(cl), "%zu", len);
+                if (strcmp(t[i].method, "GET") == 0 || strcmp(t[i].method, "DELETE") == 0)
+                        assert_null(echoed_header(doc, "Content-Length"));
+                else
+                        assert_string_equal(echoed_header(doc, "Content-Length"), cl);
+                cJSON_Delete(doc);
+        }
+        http_response_done(&resp);
+}
+
 static void test_streaming_and_caps(void **state) {
         _cleanup_(http_client_freep) HttpClient *c = NULL;
         Sink sink = {};
@@ -403,6 +472,7 @@ int main(void) {
                 cmocka_unit_test(test_post_sends_exactly_what_is_given),
                 cmocka_unit_test(test_methods_and_keepalive),
                 cmocka_unit_test(test_put_from_read_callback),
+                cmocka_unit_test(test_reuse_keeps_nothing_of_the_previous_request),
                 cmocka_unit_test(test_streaming_and_caps),
                 cmocka_unit_test(test_transport_errors),
                 cmocka_unit_test(test_cancel),

@@ -156,6 +156,23 @@ static void test_key_cache(void **state) {
         assert_int_equal(sigv4_sign(&req, &other, "eu-west-1", "sqs", 1796024696, cache, &c,
                                     NULL), 0);
         assert_string_not_equal(a.signature, c.signature);
+        /* ... and signs as the uncached path does (the cache's HMAC is re-prepared for the
+         * new key), and back again for the first one */
+        sigv4_result_done(&b);
+        assert_int_equal(sigv4_sign(&req, &other, "eu-west-1", "sqs", 1796024696, NULL, &b,
+                                    NULL), 0);
+        assert_string_equal(b.signature, c.signature);
+        sigv4_result_done(&b);
+        assert_int_equal(sign(&req, NULL, "sqs", cache, &b, NULL), 0);
+        assert_string_equal(a.signature, b.signature);
+        /* another date: another signing key through the same cache */
+        sigv4_result_done(&b);
+        sigv4_result_done(&c);
+        assert_int_equal(sigv4_sign(&req, &other, "eu-west-1", "sqs", 1796024696 + 86400, NULL,
+                                    &b, NULL), 0);
+        assert_int_equal(sigv4_sign(&req, &other, "eu-west-1", "sqs", 1796024696 + 86400, cache,
+                                    &c, NULL), 0);
+        assert_string_equal(b.signature, c.signature);
         sigv4_result_done(&a);
         sigv4_result_done(&b);
         sigv4_result_done(&c);

@@ -121,6 +121,39 @@ static void test_dedup_last_wins(void **state) {
         fake_done(&f);
 }
 
+/* Rows superseded by ever longer ones: the survivors (other keys around them, the last value
+ * of the repeated one, a shorter value reusing a longer one's bytes) come out intact, whatever
+ * the batch's storage did meanwhile (reuse in place, growth, compaction). */
+static void test_dedup_growing_rows_survive(void **state) {
+        Fake f = {};
+        _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5, 1);
+        static char item[4100];
+        char want[4100];
+        S3bError err = {};
+
+        assert_int_equal(writer_add(w, "first", "F", &err), 0);
+        for (size_t len = 1; len <= 4000; len++) {
+                memset(item, 'a' + (char) (len % 26), len);
+                item[len] = '\0';
+                assert_int_equal(writer_add(w, "rep", item, &err), 0);
+                if (len == 2000)
+                        assert_int_equal(writer_add(w, "middle", "M", &err), 0);
+        }
+        memcpy(want, item, sizeof(want));
+        assert_int_equal(writer_add(w, "shrunk", "long-value-first", &err), 0);
+        assert_int_equal(writer_add(w, "shrunk", "short", &err), 0);
+        assert_int_equal(writer_add(w, "last", "L", &err), 0);
+        assert_int_equal(writer_flush(w, &err), 0);
+        assert_int_equal(f.n_seen, 5);
+        assert_string_equal(f.seen[0], "F");
+        assert_string_equal(f.seen[1], want);
+        assert_string_equal(f.seen[2], "M");
+        assert_string_equal(f.seen[3], "short");
+        assert_string_equal(f.seen[4], "L");
+        assert_int_equal(writer_stats(w).superseded, 3999 + 1);
+        fake_done(&f);
+}
+
 static void test_dedup_full_batch_no_flush(void **state) {
         Fake f = {};
         _cleanup_(writer_freep) Writer *w = writer_new(&ops, &f, 5, 1);
@@ -511,6 +544,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_batches_of_25),
                 cmocka_unit_test(test_dedup_last_wins),
+                cmocka_unit_test(test_dedup_growing_rows_survive),
                 cmocka_unit_test(test_dedup_full_batch_no_flush),
                 cmocka_unit_test(test_unprocessed_retried),
                 cmocka_unit_test(test_throttling_retried_then_gives_up),
