@@ -156,11 +156,27 @@ void item_builder_done(ItemBuilder *b) {
         buf_done(&b->json);
 }
 
+void item_builder_set_size_only(ItemBuilder *b, bool on) {
+        b->size_only = on;
+}
+
 int item_begin(ItemBuilder *b) {
         buf_reset(&b->json);
         b->size = 0;
         b->n_attrs = 0;
+        b->json_bound = 1;
+        if (b->size_only)
+                return 0;
         return buf_append_char(&b->json, '{');
+}
+
+/* Size only: n more bytes of JSON at most. 0 while the JSON would surely still fit in max
+ * (the writing path's buf_reserve() test, on the bound instead of the length), else -E2BIG. */
+static int bound_add(ItemBuilder *b, size_t n) {
+        if (n > b->json.max || b->json_bound > b->json.max - n)
+                return -E2BIG;
+        b->json_bound += n;
+        return 0;
 }
 
 static long floor_div2(long x) {
@@ -216,6 +232,31 @@ size_t item_number_size(const char *v, size_t n) {
         return 1 + pairs + (neg ? 1 : 0);
 }
 
+/* DynamoDB's size of one scalar attribute: its name's bytes and its value's. */
+static size_t attr_size(const ItemName *name, ItemType t, const char *v, size_t n) {
+        switch (t) {
+        case ITEM_N:
+                return name->size + item_number_size(v, n);
+        case ITEM_BOOL:
+                return name->size + 1;
+        default:
+                return name->size + n;
+        }
+}
+
+/* item_add() without the JSON. need: the worst case the writing path reserves, which it also
+ * checks first. */
+static int item_measure(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n,
+                        size_t need) {
+        int r = bound_add(b, need);
+
+        if (r < 0)
+                return r;
+        b->size += attr_size(name, t, v, n);
+        b->n_attrs++;
+        return 0;
+}
+
 int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n) {
         size_t olen = name->open_len[t], need;
         bool first = b->n_attrs == 0;
@@ -228,6 +269,8 @@ int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, si
         if (n > (SIZE_MAX - 64 - olen) / JSON_ESCAPE_MAX)
                 return -ENOBUFS;
         need = 1 + olen + n * JSON_ESCAPE_MAX + 2;
+        if (b->size_only)
+                return item_measure(b, name, t, v, n, need);
         /* the buffer is warm after the first rows: skip the call when it already has room */
         r = b->json.cap - b->json.len > need ? 0 : buf_reserve(&b->json, need);
         if (r == -ENOBUFS) {
@@ -246,21 +289,19 @@ int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, si
                 d += escape_into(d, v, n);
                 memcpy(d, "\"}", 2);
                 d += 2;
-                b->size += name->size + n;
                 break;
         case ITEM_N:
                 d += escape_into(d, v, n);      /* a no-op for a real number, cheap */
                 memcpy(d, "\"}", 2);
                 d += 2;
-                b->size += name->size + item_number_size(v, n);
                 break;
         case ITEM_BOOL:
                 memcpy(d, v, n);
                 d += n;
                 *d++ = '}';
-                b->size += name->size + 1;
                 break;
         }
+        b->size += attr_size(name, t, v, n);
         b->json.len = (size_t) (d - b->json.data);
         b->json.data[b->json.len] = '\0';
         b->n_attrs++;
@@ -269,6 +310,17 @@ int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, si
 
 int item_add_raw(ItemBuilder *b, const ItemName *name, const char *av, size_t n, size_t value_size) {
         int r;
+
+        if (b->size_only) {
+                if (n > SIZE_MAX / 2 || name->json_len > SIZE_MAX / 4)
+                        return -E2BIG;
+                r = bound_add(b, (b->n_attrs > 0) + name->json_len + n);
+                if (r < 0)
+                        return r;
+                b->size += name->size + value_size;
+                b->n_attrs++;
+                return 0;
+        }
 
         if (b->n_attrs > 0 && (r = buf_append_char(&b->json, ',')) < 0)
                 return r;
@@ -283,5 +335,7 @@ int item_add_raw(ItemBuilder *b, const ItemName *name, const char *av, size_t n,
 }
 
 int item_end(ItemBuilder *b) {
+        if (b->size_only)
+                return bound_add(b, 1);
         return buf_append_char(&b->json, '}');
 }
