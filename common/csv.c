@@ -106,8 +106,14 @@ bool utf8_is_valid(const void *data, size_t n) {
 
                 while (end - s >= 8) {
                         memcpy(&w, s, 8);
-                        if (w & UINT64_C(0x8080808080808080))
+                        w &= BYTESCAN_HIGHS;
+                        if (w) {
+#if BYTESCAN_WORDS
+                                /* straight to the first non-ASCII byte, not byte by byte */
+                                s += bytes_first(w);
+#endif
                                 break;
+                        }
                         s += 8;
                 }
                 if (s == end)

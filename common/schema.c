@@ -62,6 +62,7 @@ typedef struct KeyPart {
         char type;              /* 'S', 'N', 'B'; 0 = not set */
         const char *v;
         size_t n;
+        bool ready;             /* N: its value-unique form is already in key_pk / key_sk */
 } KeyPart;
 
 /* ddb-json: DynamoDB's rules for one key or index key attribute, from the pipeline's key and
@@ -100,7 +101,8 @@ struct Schema {
         size_t n_ddb_rules;
         const char *why_column; /* JSON Lines: the column a reject is about */
         Buf canon;              /* canonical number */
-        Buf key_pk, key_sk;     /* value-unique numbers for the key */
+        Buf key_pk, key_sk;     /* value-unique numbers for the key (KeyPart.ready) */
+        Buf elem_key;           /* scratch: a number set element's value-unique form */
         Buf reason;
         size_t *null_lens;      /* strlen of each csv.null_values entry */
         uint64_t null_len_mask; /* bit n: some null value is n bytes long (n < 63); bit 63: longer */
@@ -110,9 +112,9 @@ static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
 
-/* "E<exp>" by hand: buf_printf's vsnprintf was a fifth of validate's time on a file with
- * numeric keys (it runs for every number key, once per row). */
-static void append_exp(Buf *b, long exp) {
+/* "E<exp>" by hand at d (room reserved), returning the end: buf_printf's vsnprintf was a fifth
+ * of validate's time on a file with numeric keys (it runs for every number key, once per row). */
+static char *put_exp(char *d, long exp) {
         char tmp[24], *p = tmp + sizeof(tmp);
         unsigned long x = exp < 0 ? 0ul - (unsigned long) exp : (unsigned long) exp;
 
@@ -122,7 +124,14 @@ static void append_exp(Buf *b, long exp) {
         if (exp < 0)
                 *--p = '-';
         *--p = 'E';
-        buf_append(b, p, (size_t) (tmp + sizeof(tmp) - p));
+        memcpy(d, p, (size_t) (tmp + sizeof(tmp) - p));
+        return d + (tmp + sizeof(tmp) - p);
+}
+
+/* Ends b's text at d, which points into its reserved room. */
+static void buf_end_at(Buf *b, char *d) {
+        b->len = (size_t) (d - b->data);
+        b->data[b->len] = '\0';
 }
 
 /* A number's text taken apart: where its integer and fraction digits are, its sign and its
@@ -184,22 +193,35 @@ static bool num_lex(const char *v, size_t n, bool integral, NumText *t) {
 
 /* The canonical text: sign, the integer part without leading zeros ("0" when there is none),
  * the fraction without trailing zeros, the exponent as written. first/last: the first and
- * last non-zero mantissa digits. Room was reserved. */
-static void num_put_canon(const NumText *t, size_t first, size_t last, Buf *canon) {
+ * last non-zero mantissa digits. Written at d, in room reserved (the text's length + 24),
+ * byte by byte rather than through buf_append(): numbers are short, the calls were most of
+ * the cost. Returns the end. */
+static char *num_put_canon(const NumText *t, size_t first, size_t last, char *d) {
         size_t int_len = t->int_end - t->int_start, s = first < int_len ? first : int_len;
 
         if (t->neg)
-                buf_append_char(canon, '-');
+                *d++ = '-';
         if (s == int_len)
-                buf_append_char(canon, '0');
-        else
-                buf_append(canon, t->v + t->int_start + s, int_len - s);
+                *d++ = '0';
+        for (size_t k = s; k < int_len; k++)
+                *d++ = t->v[t->int_start + k];
         if (last >= int_len) {
-                buf_append_char(canon, '.');
-                buf_append(canon, t->v + t->frac_start, last - int_len + 1);
+                *d++ = '.';
+                for (size_t k = 0; k < last - int_len + 1; k++)
+                        *d++ = t->v[t->frac_start + k];
         }
         if (t->has_exp && t->exp != 0)
-                append_exp(canon, t->exp);
+                d = put_exp(d, t->exp);
+        return d;
+}
+
+/* The key form: sign, the significant digits, E and the power of ten of the first. */
+static char *num_put_key(const NumText *t, size_t first, size_t last, long e10, char *d) {
+        if (t->neg)
+                *d++ = '-';
+        for (size_t k = first; k <= last; k++)
+                *d++ = num_digit(t, k);
+        return put_exp(d, e10);
 }
 
 const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
@@ -233,14 +255,9 @@ const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *can
 
         if (buf_reserve(canon, n + 24) < 0 || (key && buf_reserve(key, n + 24) < 0))
                 return "number too long";
-        num_put_canon(&t, first, last, canon);
-        if (key) {
-                if (t.neg)
-                        buf_append_char(key, '-');
-                for (size_t k = first; k <= last; k++)
-                        buf_append_char(key, num_digit(&t, k));
-                append_exp(key, e10);
-        }
+        buf_end_at(canon, num_put_canon(&t, first, last, canon->data));
+        if (key)
+                buf_end_at(key, num_put_key(&t, first, last, e10, key->data));
         return NULL;
 }
 
@@ -361,6 +378,7 @@ Schema *schema_free(Schema *s) {
         buf_done(&s->canon);
         buf_done(&s->key_pk);
         buf_done(&s->key_sk);
+        buf_done(&s->elem_key);
         buf_done(&s->reason);
         buf_done(&s->av);
         buf_done(&s->setkeys);
@@ -643,6 +661,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
         buf_init(&s->canon, field_max + 32);
         buf_init(&s->key_pk, field_max + 32);
         buf_init(&s->key_sk, field_max + 32);
+        buf_init(&s->elem_key, field_max + 32);
         buf_init(&s->reason, 1024);
         /* a set or map value is at most its row, escaped */
         buf_init(&s->av, row_max * JSON_ESCAPE_MAX + 64);
@@ -902,6 +921,13 @@ static const char *check_string(Schema *s, const SchemaColumn *c, const char *v,
         return r == 0 ? reason(s, "does not match pattern %s", cs->pattern) : NULL;
 }
 
+/* Where a number key column's value-unique form goes, or NULL for any other column. */
+static Buf *key_buf(Schema *s, const SchemaColumn *c) {
+        if (!c->is_key)
+                return NULL;
+        return s->pk >= 0 && c == &s->columns[s->pk] ? &s->key_pk : &s->key_sk;
+}
+
 /* Checks one non-null scalar value against its column. 0 with the value as DynamoDB gets it
  * in *ret_v (possibly normalised, in a scratch buffer), 1 with *ret_why, or < 0. */
 static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_t len,
@@ -921,7 +947,8 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
                 break;
         case COLUMN_INTEGER:
         case COLUMN_NUMBER:
-                why = schema_parse_number(data, len, cs->type == COLUMN_INTEGER, &s->canon, NULL);
+                /* a key column's value-unique form in the same pass (build_key() takes it) */
+                why = schema_parse_number(data, len, cs->type == COLUMN_INTEGER, &s->canon, key_buf(s, c));
                 if (!why)
                         check_bounds(s, cs, &s->canon, &why);
                 *ret_v = s->canon.data;
@@ -1036,14 +1063,14 @@ static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, s
                 if (numbers) {
                         size_t off = s->setkeys.len;
 
-                        why = schema_parse_number(v, n, false, &s->canon, &s->key_sk);
+                        why = schema_parse_number(v, n, false, &s->canon, &s->elem_key);
                         if (why) {
                                 *ret_why = reason(s, "set element '%.*s': %s", (int) MIN(n, (size_t) 64), v, why);
                                 return 1;
                         }
-                        r = buf_append(&s->setkeys, s->key_sk.data, s->key_sk.len);
+                        r = buf_append(&s->setkeys, s->elem_key.data, s->elem_key.len);
                         if (r >= 0)
-                                r = span_add(s, count, (Span) { { NULL, s->key_sk.len }, off });
+                                r = span_add(s, count, (Span) { { NULL, s->elem_key.len }, off });
                         size += item_number_size(s->canon.data, s->canon.len);
                         v = s->canon.data;
                         n = s->canon.len;
@@ -1163,7 +1190,7 @@ static int build_key(Schema *s, Buf *key, const char **ret_why) {
                 if (p->type == 'N') {
                         Buf *kb = k == 0 ? &s->key_pk : &s->key_sk;
 
-                        if (schema_parse_number(p->v, p->n, false, &s->canon, kb)) {
+                        if (!p->ready && schema_parse_number(p->v, p->n, false, &s->canon, kb)) {
                                 *ret_why = "key is not a number";
                                 return 1;
                         }
@@ -1234,6 +1261,7 @@ static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder 
                 }
                 s->parts[(int) col == s->pk ? 0 : 1] = (KeyPart) {
                         column_item_type(t) == ITEM_N ? 'N' : 'S', cell->data, cell->len,
+                        column_item_type(t) == ITEM_N,
                 };
         }
         if (c->key_rules && (*ret_why = key_rules(s, c, vlen)))
