@@ -184,9 +184,9 @@ static long floor_div2(long x) {
 }
 
 size_t item_number_size(const char *v, size_t n) {
-        size_t i = 0, digits = 0, int_digits = 0, first = SIZE_MAX, last = 0, pairs;
+        size_t i = 0, digits = 0, int_digits = 0, first = SIZE_MAX, last = 0;
         bool neg = false, frac = false, exp_neg = false;
-        long exp = 0, e_first, e_last;
+        long exp = 0, e_first;
 
         if (i < n && (v[i] == '-' || v[i] == '+'))
                 neg = v[i++] == '-';
@@ -227,37 +227,46 @@ size_t item_number_size(const char *v, size_t n) {
          * accounting, counts the same. This is never less than the guide's approximation,
          * which undercounted by up to two bytes per number. */
         e_first = (long) int_digits - (long) first - 1 + exp;   /* power of ten of the first digit */
-        e_last = e_first - (long) (last - first);
-        pairs = (size_t) (floor_div2(e_first) - floor_div2(e_last) + 1);
+        return item_number_size_digits(e_first, last - first + 1, neg);
+}
+
+size_t item_number_size_digits(long e_first, size_t digits, bool neg) {
+        long e_last = e_first - (long) (digits - 1);
+        size_t pairs = (size_t) (floor_div2(e_first) - floor_div2(e_last) + 1);
+
         return 1 + pairs + (neg ? 1 : 0);
 }
 
-/* DynamoDB's size of one scalar attribute: its name's bytes and its value's. */
-static size_t attr_size(const ItemName *name, ItemType t, const char *v, size_t n) {
+/* DynamoDB's size of one scalar value (its attribute name's bytes not included). */
+static size_t value_size(ItemType t, const char *v, size_t n) {
         switch (t) {
         case ITEM_N:
-                return name->size + item_number_size(v, n);
+                return item_number_size(v, n);
         case ITEM_BOOL:
-                return name->size + 1;
+                return 1;
         default:
-                return name->size + n;
+                return n;
         }
 }
 
 /* item_add() without the JSON. need: the worst case the writing path reserves, which it also
  * checks first. */
-static int item_measure(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n,
-                        size_t need) {
+static int item_measure(ItemBuilder *b, size_t size, size_t need) {
         int r = bound_add(b, need);
 
         if (r < 0)
                 return r;
-        b->size += attr_size(name, t, v, n);
+        b->size += size;
         b->n_attrs++;
         return 0;
 }
 
 int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n) {
+        return item_add_sized(b, name, t, v, n, value_size(t, v, n));
+}
+
+int item_add_sized(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n,
+                   size_t value_size) {
         size_t olen = name->open_len[t], need;
         bool first = b->n_attrs == 0;
         char *d;
@@ -270,7 +279,7 @@ int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, si
                 return -ENOBUFS;
         need = 1 + olen + n * JSON_ESCAPE_MAX + 2;
         if (b->size_only)
-                return item_measure(b, name, t, v, n, need);
+                return item_measure(b, name->size + value_size, need);
         /* the buffer is warm after the first rows: skip the call when it already has room */
         r = b->json.cap - b->json.len > need ? 0 : buf_reserve(&b->json, need);
         if (r == -ENOBUFS) {
@@ -301,7 +310,7 @@ int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, si
                 *d++ = '}';
                 break;
         }
-        b->size += attr_size(name, t, v, n);
+        b->size += name->size + value_size;
         b->json.len = (size_t) (d - b->json.data);
         b->json.data[b->json.len] = '\0';
         b->n_attrs++;

@@ -68,6 +68,10 @@ int item_begin(ItemBuilder *b);
  * ITEM_BOOL: v is "true" or "false" (else -EINVAL). -ENOBUFS when the JSON would pass max;
  * size only: -E2BIG when it might (see item_builder_set_size_only()). */
 int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n);
+/* item_add() with the value's DynamoDB size already known (a number's, from its parse:
+ * item_number_size_digits()); it must be what item_add() would count. */
+int item_add_sized(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n,
+                   size_t value_size);
 /* Appends an attribute whose AttributeValue JSON (e.g. {"SS":["a","b"]}, {"M":{...}},
  * {"NULL":true}) is already built, with its DynamoDB size (value only, the name's bytes are
  * added here). -ENOBUFS when the JSON would pass max; size only: -E2BIG when it might. */
@@ -84,3 +88,7 @@ int json_escape_append(Buf *b, const char *s, size_t n);
 /* DynamoDB's size of a number given as text ([-]digits[.digits][E[-]digits]): one byte per
  * base-100 digit pair its significant digits occupy, plus one, plus one when negative. */
 size_t item_number_size(const char *v, size_t n);
+/* The same from where its significant digits are: e_first the power of ten of the first
+ * non-zero digit, digits (≥ 1) how many from it to the last non-zero one. A parser that has
+ * these (schema.c) need not scan the text again. */
+size_t item_number_size_digits(long e_first, size_t digits, bool neg);

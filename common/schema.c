@@ -101,6 +101,7 @@ struct Schema {
         size_t n_ddb_rules;
         const char *why_column; /* JSON Lines: the column a reject is about */
         Buf canon;              /* canonical number */
+        size_t num_size;        /* its DynamoDB size (item_number_size()) */
         Buf key_pk, key_sk;     /* value-unique numbers for the key (KeyPart.ready) */
         Buf elem_key;           /* scratch: a number set element's value-unique form */
         Buf reason;
@@ -224,7 +225,10 @@ static char *num_put_key(const NumText *t, size_t first, size_t last, long e10, 
         return put_exp(d, e10);
 }
 
-const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
+/* schema_parse_number(), and the number's DynamoDB size (item_number_size()) in *ret_size,
+ * from the digits it has found anyway. */
+static const char *parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key,
+                                size_t *ret_size) {
         size_t total, first = SIZE_MAX, last = 0;
         NumText t;
         long e10;
@@ -245,6 +249,7 @@ const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *can
         if (first == SIZE_MAX) {
                 if (buf_append_char(canon, '0') < 0 || (key && buf_append_char(key, '0') < 0))
                         return "number too long";
+                *ret_size = item_number_size_digits(0, 1, false);
                 return NULL;
         }
         if (last - first + 1 > N_MAX_DIGITS)
@@ -258,7 +263,14 @@ const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *can
         buf_end_at(canon, num_put_canon(&t, first, last, canon->data));
         if (key)
                 buf_end_at(key, num_put_key(&t, first, last, e10, key->data));
+        *ret_size = item_number_size_digits(e10, last - first + 1, t.neg);
         return NULL;
+}
+
+const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
+        size_t size;
+
+        return parse_number(v, n, integral, canon, key, &size);
 }
 
 const char *schema_parse_boolean(const char *v, size_t n, bool *ret) {
@@ -948,7 +960,8 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
         case COLUMN_INTEGER:
         case COLUMN_NUMBER:
                 /* a key column's value-unique form in the same pass (build_key() takes it) */
-                why = schema_parse_number(data, len, cs->type == COLUMN_INTEGER, &s->canon, key_buf(s, c));
+                why = parse_number(data, len, cs->type == COLUMN_INTEGER, &s->canon, key_buf(s, c),
+                                   &s->num_size);
                 if (!why)
                         check_bounds(s, cs, &s->canon, &why);
                 *ret_v = s->canon.data;
@@ -1266,6 +1279,8 @@ static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder 
         }
         if (c->key_rules && (*ret_why = key_rules(s, c, vlen)))
                 return 1;
+        if (column_item_type(t) == ITEM_N)      /* sized by its parse, not scanned again */
+                return item_outcome(item_add_sized(item, &c->name, ITEM_N, v, vlen, s->num_size), ret_why);
         return item_outcome(item_add(item, &c->name, column_item_type(t), v, vlen), ret_why);
 }
 
