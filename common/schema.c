@@ -129,6 +129,17 @@ static char *put_exp(char *d, long exp) {
         return d + (tmp + sizeof(tmp) - p);
 }
 
+/* buf_reset() and buf_reserve() for the per-number path, the common case without a call. */
+static inline void buf_reset_fast(Buf *b) {
+        b->len = 0;
+        if (b->data)
+                b->data[0] = '\0';
+}
+
+static inline int buf_room(Buf *b, size_t n) {
+        return b->cap - b->len > n ? 0 : buf_reserve(b, n);
+}
+
 /* Ends b's text at d, which points into its reserved room. */
 static void buf_end_at(Buf *b, char *d) {
         b->len = (size_t) (d - b->data);
@@ -243,9 +254,9 @@ static const char *parse_number(const char *v, size_t n, bool integral, Buf *can
                         last = k;
                 }
 
-        buf_reset(canon);
+        buf_reset_fast(canon);
         if (key)
-                buf_reset(key);
+                buf_reset_fast(key);
         if (first == SIZE_MAX) {
                 if (buf_append_char(canon, '0') < 0 || (key && buf_append_char(key, '0') < 0))
                         return "number too long";
@@ -258,7 +269,7 @@ static const char *parse_number(const char *v, size_t n, bool integral, Buf *can
         if (e10 < N_MIN_EXP || e10 > N_MAX_EXP)
                 return "magnitude out of DynamoDB's range (1E-130 to 9.99E+125)";
 
-        if (buf_reserve(canon, n + 24) < 0 || (key && buf_reserve(key, n + 24) < 0))
+        if (buf_room(canon, n + 24) < 0 || (key && buf_room(key, n + 24) < 0))
                 return "number too long";
         buf_end_at(canon, num_put_canon(&t, first, last, canon->data));
         if (key)
@@ -276,14 +287,16 @@ const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *can
 const char *schema_parse_boolean(const char *v, size_t n, bool *ret) {
         static const struct {
                 const char *s;
+                size_t n;
                 bool value;
         } words[] = {
-                { "true", true }, { "false", false }, { "1", true },
-                { "0", false }, { "yes", true }, { "no", false },
+                { "true", 4, true }, { "false", 5, false }, { "1", 1, true },
+                { "0", 1, false }, { "yes", 3, true }, { "no", 2, false },
         };
 
+        /* lengths kept beside the words: no strlen() per word per value */
         for (size_t i = 0; i < ELEMENTSOF(words); i++)
-                if (strlen(words[i].s) == n && strncasecmp(words[i].s, v, n) == 0) {
+                if (words[i].n == n && strncasecmp(words[i].s, v, n) == 0) {
                         *ret = words[i].value;
                         return NULL;
                 }
@@ -788,15 +801,21 @@ int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *er
 }
 
 /* Runs for every field: most values are ruled out by their length alone. */
-static bool is_null(const Schema *s, const char *data, size_t len) {
+static bool is_null_slow(const Schema *s, const char *data, size_t len) {
         const CsvSpec *csv = &s->spec->csv;
 
-        if (!(s->null_len_mask & (UINT64_C(1) << MIN(len, (size_t) 63))))
-                return false;
         for (size_t i = 0; i < csv->n_null_values; i++)
                 if (s->null_lens[i] == len && memcmp(csv->null_values[i], data, len) == 0)
                         return true;
         return false;
+}
+
+/* Runs for every field: the length test inline, which settles most values (a null value is
+ * rarely as long as a real one). */
+static inline bool is_null(const Schema *s, const char *data, size_t len) {
+        if (!(s->null_len_mask & (UINT64_C(1) << MIN(len, (size_t) 63))))
+                return false;
+        return is_null_slow(s, data, len);
 }
 
 /* A canonical number (schema_parse_number(): [-]digits[.digits][E[-]digits]) as the double
