@@ -151,6 +151,7 @@ static void buf_end_at(Buf *b, char *d) {
 typedef struct NumText {
         const char *v;
         size_t int_start, int_end, frac_start, frac_end;
+        size_t first, last;     /* mantissa digits: the first and last non-zero (SIZE_MAX: none) */
         long exp;
         bool neg, has_exp;
 } NumText;
@@ -161,22 +162,33 @@ static inline char num_digit(const NumText *t, size_t k) {
         return k < int_len ? t->v[t->int_start + k] : t->v[t->frac_start + k - int_len];
 }
 
+/* Digits from v[*io_i] on, the k-th of the mantissa first: notes the first and last non-zero. */
+static void num_digits(const char *v, size_t n, size_t *io_i, size_t k, NumText *t) {
+        size_t i = *io_i;
+
+        for (; i < n && is_digit(v[i]); i++, k++)
+                if (v[i] != '0') {
+                        if (t->first == SIZE_MAX)
+                                t->first = k;
+                        t->last = k;
+                }
+        *io_i = i;
+}
+
 /* [+-]digits[.digits][(e|E)[+-]digits], the fraction and exponent only when !integral. False
- * when v is not one. */
+ * when v is not one. The significant digits are found in the same pass. */
 static bool num_lex(const char *v, size_t n, bool integral, NumText *t) {
         size_t i = 0;
 
-        *t = (NumText) { .v = v };
+        *t = (NumText) { .v = v, .first = SIZE_MAX };
         if (i < n && (v[i] == '+' || v[i] == '-'))
                 t->neg = v[i++] == '-';
         t->int_start = i;
-        while (i < n && is_digit(v[i]))
-                i++;
+        num_digits(v, n, &i, 0, t);
         t->int_end = t->frac_start = t->frac_end = i;
         if (!integral && i < n && v[i] == '.') {
                 t->frac_start = ++i;
-                while (i < n && is_digit(v[i]))
-                        i++;
+                num_digits(v, n, &i, t->int_end - t->int_start, t);
                 t->frac_end = i;
         }
         if (t->int_end == t->int_start && t->frac_end == t->frac_start)
@@ -240,19 +252,14 @@ static char *num_put_key(const NumText *t, size_t first, size_t last, long e10, 
  * from the digits it has found anyway. */
 static const char *parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key,
                                 size_t *ret_size) {
-        size_t total, first = SIZE_MAX, last = 0;
+        size_t first, last;
         NumText t;
         long e10;
 
         if (!num_lex(v, n, integral, &t))
                 return integral ? "not an integer" : "not a number";
-        total = (t.int_end - t.int_start) + (t.frac_end - t.frac_start);
-        for (size_t k = 0; k < total; k++)
-                if (num_digit(&t, k) != '0') {
-                        if (first == SIZE_MAX)
-                                first = k;
-                        last = k;
-                }
+        first = t.first;
+        last = t.last;
 
         buf_reset_fast(canon);
         if (key)
