@@ -31,6 +31,7 @@ typedef struct SchemaColumn {
         size_t sep_len;
         Pattern *pattern;       /* or NULL */
         bool is_key;
+        ItemType item_type;     /* column_item_type() of its type, once */
         /* DynamoDB's key rules on an S value (tableshape.h), checked only when key_rules */
         bool key_rules;
         unsigned key_max;       /* table key: 2048 (partition) or 1024 (sort); 0 = not one */
@@ -594,6 +595,7 @@ static int setup_columns(Schema *s, S3bError *err) {
                 SchemaColumn *c = &s->columns[i];
 
                 c->spec = cs;
+                c->item_type = column_item_type(cs->type);
                 r = item_name_init(&c->name, column_spec_attribute(cs));
                 if (r < 0)
                         return s3b_error_set(err, r, "column '%s': %s", cs->name, strerror(-r));
@@ -1299,15 +1301,14 @@ static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder 
                         return 1;
                 }
                 s->parts[(int) col == s->pk ? 0 : 1] = (KeyPart) {
-                        column_item_type(t) == ITEM_N ? 'N' : 'S', cell->data, cell->len,
-                        column_item_type(t) == ITEM_N,
+                        c->item_type == ITEM_N ? 'N' : 'S', cell->data, cell->len, c->item_type == ITEM_N,
                 };
         }
         if (c->key_rules && (*ret_why = key_rules(s, c, vlen)))
                 return 1;
-        if (column_item_type(t) == ITEM_N)      /* sized by its parse, not scanned again */
+        if (c->item_type == ITEM_N)     /* sized by its parse, not scanned again */
                 return item_outcome(item_add_sized(item, &c->name, ITEM_N, v, vlen, s->num_size), ret_why);
-        return item_outcome(item_add(item, &c->name, column_item_type(t), v, vlen), ret_why);
+        return item_outcome(item_add(item, &c->name, c->item_type, v, vlen), ret_why);
 }
 
 /* The computed attributes, after the columns. 0, 1 (ret_why), or < 0. */
@@ -1401,19 +1402,21 @@ static int build_row(Schema *s, size_t n_order, uint64_t line, ItemBuilder *item
                 return r;
         for (size_t k = 0; k < n_order; k++) {
                 size_t col = s->order[k];
-                SchemaCell cell = s->cells[col];
+                const SchemaCell *cell = &s->cells[col];
                 const SchemaColumn *c = &s->columns[col];
+                SchemaCell dflt;
 
-                pos = cell.pos;
+                pos = cell->pos;
                 s->why_column = c->spec->name;
-                if (cell.null) {
+                if (cell->null) {
                         if (c->is_key || c->spec->required) {
                                 why = c->is_key ? "key attribute is null" : "required value is null";
                                 goto reject;
                         }
                         if (c->spec->default_value) {
-                                cell = (SchemaCell) { .data = c->spec->default_value,
+                                dflt = (SchemaCell) { .data = c->spec->default_value,
                                                       .len = strlen(c->spec->default_value), .pos = pos };
+                                cell = &dflt;
                         } else if (c->spec->keep_null) {
                                 r = item_add_raw(item, &c->name, "{\"NULL\":true}", 13, 1);
                                 if (r == -ENOBUFS) {
@@ -1426,7 +1429,7 @@ static int build_row(Schema *s, size_t n_order, uint64_t line, ItemBuilder *item
                         } else
                                 continue;
                 }
-                r = add_value(s, col, &cell, item, &why);
+                r = add_value(s, col, cell, item, &why);
                 if (r < 0)
                         return r;
                 if (r > 0)
