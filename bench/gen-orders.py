@@ -3,7 +3,9 @@
 gen-orders.py ROWS. Mixed types, quoted names with commas and "" escapes, non-ASCII text,
 long free-text notes (often null, sometimes over several lines), CRLF line ends, and about
 2% of rows that break one rule (bad e-mail, quantity out of range, negative amount, no such
-day, unknown status) so both sides reject the same rows."""
+day, unknown status) so both sides reject the same rows.
+gen-orders.py ROWS --wide: ten more columns (bench/orders-wide.yaml), twenty in all — SKU
+pattern, numbers, integers, a boolean, a date, an enum, a country code, often-null extras."""
 import random
 import sys
 
@@ -54,14 +56,41 @@ def row(rnd, i):
                                             created, status, notes))
 
 
+WAREHOUSES = ['north', 'south', 'east', 'west', 'central']
+COUNTRIES = ['DE', 'FR', 'ES', 'IT', 'NL', 'PL', 'SE', 'JP', 'US', 'IN']
+WIDE_HEADER = 'sku,weight_kg,width_cm,height_cm,fragile,ship_by,warehouse,country,discount,priority'
+
+
+def wide(rnd):
+        """The ten extra columns; about 1% of rows break one of their rules."""
+        x = [f'SKU-{rnd.randrange(10 ** 6):06d}', f'{rnd.randrange(1, 50000) / 1000:.3f}',
+             str(rnd.randrange(1, 200)), str(rnd.randrange(1, 200)), rnd.choice(['true', 'false', '0', '1']),
+             f'2025-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d}', rnd.choice(WAREHOUSES),
+             rnd.choice(COUNTRIES), '' if rnd.random() < 0.5 else f'0.{rnd.randrange(100):02d}',
+             '' if rnd.random() < 0.3 else str(rnd.randrange(1, 6))]
+        bad = rnd.random()
+        if bad < 0.004:
+                x[0] = 'SKU-12x456'
+        elif bad < 0.007:
+                x[2] = '-3'
+        elif bad < 0.01:
+                x[7] = 'Germany'
+        return ','.join(x)
+
+
 def main():
         n = int(sys.argv[1])
+        is_wide = '--wide' in sys.argv[2:]
         rnd = random.Random(42)
         out = sys.stdout
         out.reconfigure(newline='')
-        out.write('order_id,line,customer,email,amount,quantity,paid,created,status,notes\r\n')
+        out.write('order_id,line,customer,email,amount,quantity,paid,created,status,notes' +
+                  (',' + WIDE_HEADER if is_wide else '') + '\r\n')
         for i in range(n):
-                out.write(row(rnd, i) + '\r\n')
+                r = row(rnd, i)
+                if is_wide:
+                        r += ',' + wide(rnd)
+                out.write(r + '\r\n')
 
 
 if __name__ == '__main__':

@@ -20,6 +20,9 @@
  * as CSV_ROW_UNTERMINATED_QUOTE, for the caller to fail the file. */
 #include <errno.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/buf.h"
 #include "common/bytescan.h"
@@ -104,10 +107,29 @@ bool utf8_is_valid(const void *data, size_t n) {
                 uint64_t w;
                 uint8_t c;
 
+#if defined(__SSE2__)
+                /* sixteen ASCII bytes at a time: the high bits are the movemask */
+                while (end - s >= 16) {
+                        unsigned m = (unsigned) _mm_movemask_epi8(_mm_loadu_si128((const __m128i *) (const void *) s));
+
+                        if (m) {
+                                s += __builtin_ctz(m);
+                                break;
+                        }
+                        s += 16;
+                }
+                /* at a non-ASCII byte the word loop stops at once; it takes the tail */
+#endif
                 while (end - s >= 8) {
                         memcpy(&w, s, 8);
-                        if (w & UINT64_C(0x8080808080808080))
+                        w &= BYTESCAN_HIGHS;
+                        if (w) {
+#if BYTESCAN_WORDS
+                                /* straight to the first non-ASCII byte, not byte by byte */
+                                s += bytes_first(w);
+#endif
                                 break;
+                        }
                         s += 8;
                 }
                 if (s == end)
@@ -251,6 +273,25 @@ static inline int end_field(CsvParser *p, size_t end) {
  * bytes at a time where it can: long text fields are most of a realistic file's bytes. */
 static inline size_t skip_data(const char *buf, size_t pos, size_t stop, const uint8_t *cls,
                                char delim, bool quoted) {
+#if defined(__SSE2__)
+        /* Sixteen at a time where the machine has it (every x86-64 does): the same test, a
+         * quarter of the instructions per byte of the word loop below, which takes the tail. */
+        const __m128i quote = _mm_set1_epi8('"'), nl = _mm_set1_epi8('\n'), d = _mm_set1_epi8(delim);
+
+        while (stop - pos >= 16) {
+                __m128i w = _mm_loadu_si128((const __m128i *) (const void *) (buf + pos));
+                __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, nl)),
+                                         _mm_cmpeq_epi8(w, _mm_setzero_si128()));
+                unsigned mask;
+
+                if (!quoted)
+                        m = _mm_or_si128(m, _mm_cmpeq_epi8(w, d));
+                mask = (unsigned) _mm_movemask_epi8(m);
+                if (mask)
+                        return pos + (size_t) __builtin_ctz(mask);
+                pos += 16;
+        }
+#endif
 #if BYTESCAN_WORDS
         while (stop - pos >= 8) {
                 uint64_t w = bytes_load(buf + pos);

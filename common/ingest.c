@@ -35,6 +35,7 @@ struct Ingest {
         size_t n_head;
         bool header_done;
         bool failed;
+        bool verdict_only;      /* items are sized and checked, not written (ingest_set_verdict_only) */
         S3bError *err;          /* the current call's, for the parser callback */
         ItemBuilder item;
         Buf key;
@@ -83,8 +84,8 @@ static int emit_reject(Ingest *in, const CsvRow *row, unsigned column, const cha
 
 static int emit_item(Ingest *in, uint64_t line) {
         IngestItem it = {
-                .json = in->item.json.data,
-                .json_len = in->item.json.len,
+                .json = in->verdict_only ? NULL : in->item.json.data,
+                .json_len = in->verdict_only ? 0 : in->item.json.len,
                 .key = in->key.data,
                 .key_len = in->key.len,
                 .line = line,
@@ -117,6 +118,25 @@ static int on_header(Ingest *in, const CsvRow *row) {
         return 0;
 }
 
+/* Verdict only: the one item whose JSON might not have fitted is built in full to know
+ * (item_builder_set_size_only()). The schema's row functions start from scratch on each call. */
+static bool rebuild_in_full(Ingest *in, int r) {
+        if (r != -E2BIG || !in->verdict_only)
+                return false;
+        item_builder_set_size_only(&in->item, false);
+        return true;
+}
+
+static int csv_verdict(Ingest *in, const CsvRow *row, SchemaReject *rj) {
+        int r = schema_row_at(in->schema, row->fields, row->n_fields, row->line, &in->item, &in->key, rj);
+
+        if (rebuild_in_full(in, r)) {
+                r = schema_row_at(in->schema, row->fields, row->n_fields, row->line, &in->item, &in->key, rj);
+                item_builder_set_size_only(&in->item, true);
+        }
+        return r;
+}
+
 static int on_row(void *userdata, const CsvRow *row) {
         Ingest *in = userdata;
         SchemaReject rj;
@@ -143,8 +163,7 @@ static int on_row(void *userdata, const CsvRow *row) {
                                 schema_column_name_at(in->schema, row->error_column),
                                 csv_row_error_to_string(row->error));
         else {
-                r = schema_row_at(in->schema, row->fields, row->n_fields, row->line, &in->item,
-                                  &in->key, &rj);
+                r = csv_verdict(in, row, &rj);
                 if (r < 0)
                         return s3b_error_set(in->err, r, "line %llu: %s",
                                              (unsigned long long) row->line, strerror(-r));
@@ -166,6 +185,12 @@ static bool blank(const char *s, size_t n) {
                 if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
                         return false;
         return true;
+}
+
+static int json_verdict(Ingest *in, const cJSON *root, uint64_t line, SchemaReject *sr) {
+        return in->spec->format == FORMAT_DDB_JSON
+                       ? schema_row_ddb(in->schema, root, &in->item, &in->key, sr)
+                       : schema_row_json(in->schema, root, line, &in->item, &in->key, sr);
 }
 
 /* One complete line (without its \n): parsed, checked, handed on. */
@@ -198,9 +223,11 @@ static int on_line(Ingest *in, uint64_t line) {
                         return s3b_error_set(in->err, r, "line %llu: %s", (unsigned long long) line, strerror(-r));
                 r = emit(in, &rj);
         } else {
-                r = in->spec->format == FORMAT_DDB_JSON
-                            ? schema_row_ddb(in->schema, root, &in->item, &in->key, &sr)
-                            : schema_row_json(in->schema, root, line, &in->item, &in->key, &sr);
+                r = json_verdict(in, root, line, &sr);
+                if (rebuild_in_full(in, r)) {
+                        r = json_verdict(in, root, line, &sr);
+                        item_builder_set_size_only(&in->item, true);
+                }
                 if (r < 0)
                         return s3b_error_set(in->err, r, "line %llu: %s", (unsigned long long) line, strerror(-r));
                 if (r > 0) {
@@ -448,6 +475,11 @@ int ingest_finish(Ingest *in, IngestStats *ret_stats, S3bError *err) {
 int ingest_set_source(Ingest *in, const IngestSource *src) {
         return schema_set_source(in->schema, src->key, src->etag,
                                  src->ingested_at ? src->ingested_at : (int64_t) time(NULL));
+}
+
+void ingest_set_verdict_only(Ingest *in, bool on) {
+        in->verdict_only = on;
+        item_builder_set_size_only(&in->item, on);
 }
 
 void ingest_get_stats(const Ingest *in, IngestStats *ret_stats) {

@@ -46,7 +46,9 @@
 typedef struct Ingest Ingest;
 
 typedef struct IngestItem {
-        const char *json;       /* {"student_id":{"S":"A00001"},...}: a complete AttributeValue map */
+        /* {"student_id":{"S":"A00001"},...}: a complete AttributeValue map; NULL (json_len 0)
+         * after ingest_set_verdict_only() */
+        const char *json;
         size_t json_len;
         /* The primary key as bytes that are equal iff DynamoDB sees the same key: for the
          * partition key, then the sort key if any, "<S|N><decimal byte length>:<value>",
@@ -104,6 +106,14 @@ typedef struct IngestSource {
 } IngestSource;
 
 int ingest_set_source(Ingest *in, const IngestSource *src);
+
+/* Verdict only (`validate`): the same parse, checks and outcomes — every row accepted or
+ * rejected with the same reason, column and line, the same key, size and counts — but the
+ * items' JSON is not built (IngestItem.json is NULL). The 400 KB item size is still counted
+ * as DynamoDB counts it; an item whose JSON might pass the builder's bound is built in full,
+ * so "item too large" is decided the same way too (item_builder_set_size_only()). Call
+ * before the first ingest_feed(). */
+void ingest_set_verdict_only(Ingest *in, bool on);
 
 /* Feeds n bytes of the object. 0, or < 0 for a file-level failure (-EBADMSG for a header
  * mismatch or corrupt gzip, the callback's code for an abort, -ENOMEM) with err filled. */

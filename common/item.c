@@ -156,11 +156,27 @@ void item_builder_done(ItemBuilder *b) {
         buf_done(&b->json);
 }
 
+void item_builder_set_size_only(ItemBuilder *b, bool on) {
+        b->size_only = on;
+}
+
 int item_begin(ItemBuilder *b) {
         buf_reset(&b->json);
         b->size = 0;
         b->n_attrs = 0;
+        b->json_bound = 1;
+        if (b->size_only)
+                return 0;
         return buf_append_char(&b->json, '{');
+}
+
+/* Size only: n more bytes of JSON at most. 0 while the JSON would surely still fit in max
+ * (the writing path's buf_reserve() test, on the bound instead of the length), else -E2BIG. */
+static int bound_add(ItemBuilder *b, size_t n) {
+        if (n > b->json.max || b->json_bound > b->json.max - n)
+                return -E2BIG;
+        b->json_bound += n;
+        return 0;
 }
 
 static long floor_div2(long x) {
@@ -168,9 +184,9 @@ static long floor_div2(long x) {
 }
 
 size_t item_number_size(const char *v, size_t n) {
-        size_t i = 0, digits = 0, int_digits = 0, first = SIZE_MAX, last = 0, pairs;
+        size_t i = 0, digits = 0, int_digits = 0, first = SIZE_MAX, last = 0;
         bool neg = false, frac = false, exp_neg = false;
-        long exp = 0, e_first, e_last;
+        long exp = 0, e_first;
 
         if (i < n && (v[i] == '-' || v[i] == '+'))
                 neg = v[i++] == '-';
@@ -211,23 +227,55 @@ size_t item_number_size(const char *v, size_t n) {
          * accounting, counts the same. This is never less than the guide's approximation,
          * which undercounted by up to two bytes per number. */
         e_first = (long) int_digits - (long) first - 1 + exp;   /* power of ten of the first digit */
-        e_last = e_first - (long) (last - first);
-        pairs = (size_t) (floor_div2(e_first) - floor_div2(e_last) + 1);
+        return item_number_size_digits(e_first, last - first + 1, neg);
+}
+
+size_t item_number_size_digits(long e_first, size_t digits, bool neg) {
+        long e_last = e_first - (long) (digits - 1);
+        size_t pairs = (size_t) (floor_div2(e_first) - floor_div2(e_last) + 1);
+
         return 1 + pairs + (neg ? 1 : 0);
 }
 
+/* DynamoDB's size of one scalar value (its attribute name's bytes not included). */
+static size_t value_size(ItemType t, const char *v, size_t n) {
+        switch (t) {
+        case ITEM_N:
+                return item_number_size(v, n);
+        case ITEM_BOOL:
+                return 1;
+        default:
+                return n;
+        }
+}
+
+/* item_add() without the JSON. need: the worst case the writing path reserves, which it also
+ * checks first. */
+static int item_measure(ItemBuilder *b, size_t size, size_t need) {
+        int r = bound_add(b, need);
+
+        if (r < 0)
+                return r;
+        b->size += size;
+        b->n_attrs++;
+        return 0;
+}
+
 int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n) {
-        size_t olen = name->open_len[t], need;
+        return item_add_sized(b, name, t, v, n, value_size(t, v, n));
+}
+
+/* The writing half of item_add_sized(), not inlined into it: its register saves and
+ * frame would otherwise be paid by the size-only path too, a third of its cost. need: the
+ * worst case. */
+__attribute__((noinline))
+static int item_write(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n,
+                      size_t value_size, size_t need) {
+        size_t olen = name->open_len[t];
         bool first = b->n_attrs == 0;
         char *d;
         int r;
 
-        if (t == ITEM_BOOL && !(n == 4 && memcmp(v, "true", 4) == 0) &&
-            !(n == 5 && memcmp(v, "false", 5) == 0))
-                return -EINVAL;
-        if (n > (SIZE_MAX - 64 - olen) / JSON_ESCAPE_MAX)
-                return -ENOBUFS;
-        need = 1 + olen + n * JSON_ESCAPE_MAX + 2;
         /* the buffer is warm after the first rows: skip the call when it already has room */
         r = b->json.cap - b->json.len > need ? 0 : buf_reserve(&b->json, need);
         if (r == -ENOBUFS) {
@@ -246,29 +294,55 @@ int item_add(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, si
                 d += escape_into(d, v, n);
                 memcpy(d, "\"}", 2);
                 d += 2;
-                b->size += name->size + n;
                 break;
         case ITEM_N:
                 d += escape_into(d, v, n);      /* a no-op for a real number, cheap */
                 memcpy(d, "\"}", 2);
                 d += 2;
-                b->size += name->size + item_number_size(v, n);
                 break;
         case ITEM_BOOL:
                 memcpy(d, v, n);
                 d += n;
                 *d++ = '}';
-                b->size += name->size + 1;
                 break;
         }
+        b->size += name->size + value_size;
         b->json.len = (size_t) (d - b->json.data);
         b->json.data[b->json.len] = '\0';
         b->n_attrs++;
         return 0;
 }
 
+int item_add_sized(ItemBuilder *b, const ItemName *name, ItemType t, const char *v, size_t n,
+                   size_t value_size) {
+        size_t olen = name->open_len[t], need;
+
+        if (t == ITEM_BOOL && !(n == 4 && memcmp(v, "true", 4) == 0) &&
+            !(n == 5 && memcmp(v, "false", 5) == 0))
+                return -EINVAL;
+        /* n * 6 + olen + 64 cannot wrap while both are below SIZE_MAX / 8: the division only
+         * for the (impossible in practice) rest */
+        if ((n > SIZE_MAX / 8 || olen > SIZE_MAX / 8) && n > (SIZE_MAX - 64 - olen) / JSON_ESCAPE_MAX)
+                return -ENOBUFS;
+        need = 1 + olen + n * JSON_ESCAPE_MAX + 2;
+        if (b->size_only)
+                return item_measure(b, name->size + value_size, need);
+        return item_write(b, name, t, v, n, value_size, need);
+}
+
 int item_add_raw(ItemBuilder *b, const ItemName *name, const char *av, size_t n, size_t value_size) {
         int r;
+
+        if (b->size_only) {
+                if (n > SIZE_MAX / 2 || name->json_len > SIZE_MAX / 4)
+                        return -E2BIG;
+                r = bound_add(b, (b->n_attrs > 0) + name->json_len + n);
+                if (r < 0)
+                        return r;
+                b->size += name->size + value_size;
+                b->n_attrs++;
+                return 0;
+        }
 
         if (b->n_attrs > 0 && (r = buf_append_char(&b->json, ',')) < 0)
                 return r;
@@ -283,5 +357,7 @@ int item_add_raw(ItemBuilder *b, const ItemName *name, const char *av, size_t n,
 }
 
 int item_end(ItemBuilder *b) {
+        if (b->size_only)
+                return bound_add(b, 1);
         return buf_append_char(&b->json, '}');
 }

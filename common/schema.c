@@ -31,6 +31,7 @@ typedef struct SchemaColumn {
         size_t sep_len;
         Pattern *pattern;       /* or NULL */
         bool is_key;
+        ItemType item_type;     /* column_item_type() of its type, once */
         /* DynamoDB's key rules on an S value (tableshape.h), checked only when key_rules */
         bool key_rules;
         unsigned key_max;       /* table key: 2048 (partition) or 1024 (sort); 0 = not one */
@@ -62,6 +63,7 @@ typedef struct KeyPart {
         char type;              /* 'S', 'N', 'B'; 0 = not set */
         const char *v;
         size_t n;
+        bool ready;             /* N: its value-unique form is already in key_pk / key_sk */
 } KeyPart;
 
 /* ddb-json: DynamoDB's rules for one key or index key attribute, from the pipeline's key and
@@ -100,7 +102,9 @@ struct Schema {
         size_t n_ddb_rules;
         const char *why_column; /* JSON Lines: the column a reject is about */
         Buf canon;              /* canonical number */
-        Buf key_pk, key_sk;     /* value-unique numbers for the key */
+        size_t num_size;        /* its DynamoDB size (item_number_size()) */
+        Buf key_pk, key_sk;     /* value-unique numbers for the key (KeyPart.ready) */
+        Buf elem_key;           /* scratch: a number set element's value-unique form */
         Buf reason;
         size_t *null_lens;      /* strlen of each csv.null_values entry */
         uint64_t null_len_mask; /* bit n: some null value is n bytes long (n < 63); bit 63: longer */
@@ -110,9 +114,9 @@ static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
 
-/* "E<exp>" by hand: buf_printf's vsnprintf was a fifth of validate's time on a file with
- * numeric keys (it runs for every number key, once per row). */
-static void append_exp(Buf *b, long exp) {
+/* "E<exp>" by hand at d (room reserved), returning the end: buf_printf's vsnprintf was a fifth
+ * of validate's time on a file with numeric keys (it runs for every number key, once per row). */
+static char *put_exp(char *d, long exp) {
         char tmp[24], *p = tmp + sizeof(tmp);
         unsigned long x = exp < 0 ? 0ul - (unsigned long) exp : (unsigned long) exp;
 
@@ -122,7 +126,25 @@ static void append_exp(Buf *b, long exp) {
         if (exp < 0)
                 *--p = '-';
         *--p = 'E';
-        buf_append(b, p, (size_t) (tmp + sizeof(tmp) - p));
+        memcpy(d, p, (size_t) (tmp + sizeof(tmp) - p));
+        return d + (tmp + sizeof(tmp) - p);
+}
+
+/* buf_reset() and buf_reserve() for the per-number path, the common case without a call. */
+static inline void buf_reset_fast(Buf *b) {
+        b->len = 0;
+        if (b->data)
+                b->data[0] = '\0';
+}
+
+static inline int buf_room(Buf *b, size_t n) {
+        return b->cap - b->len > n ? 0 : buf_reserve(b, n);
+}
+
+/* Ends b's text at d, which points into its reserved room. */
+static void buf_end_at(Buf *b, char *d) {
+        b->len = (size_t) (d - b->data);
+        b->data[b->len] = '\0';
 }
 
 /* A number's text taken apart: where its integer and fraction digits are, its sign and its
@@ -130,6 +152,7 @@ static void append_exp(Buf *b, long exp) {
 typedef struct NumText {
         const char *v;
         size_t int_start, int_end, frac_start, frac_end;
+        size_t first, last;     /* mantissa digits: the first and last non-zero (SIZE_MAX: none) */
         long exp;
         bool neg, has_exp;
 } NumText;
@@ -140,22 +163,33 @@ static inline char num_digit(const NumText *t, size_t k) {
         return k < int_len ? t->v[t->int_start + k] : t->v[t->frac_start + k - int_len];
 }
 
+/* Digits from v[*io_i] on, the k-th of the mantissa first: notes the first and last non-zero. */
+static void num_digits(const char *v, size_t n, size_t *io_i, size_t k, NumText *t) {
+        size_t i = *io_i;
+
+        for (; i < n && is_digit(v[i]); i++, k++)
+                if (v[i] != '0') {
+                        if (t->first == SIZE_MAX)
+                                t->first = k;
+                        t->last = k;
+                }
+        *io_i = i;
+}
+
 /* [+-]digits[.digits][(e|E)[+-]digits], the fraction and exponent only when !integral. False
- * when v is not one. */
+ * when v is not one. The significant digits are found in the same pass. */
 static bool num_lex(const char *v, size_t n, bool integral, NumText *t) {
         size_t i = 0;
 
-        *t = (NumText) { .v = v };
+        *t = (NumText) { .v = v, .first = SIZE_MAX };
         if (i < n && (v[i] == '+' || v[i] == '-'))
                 t->neg = v[i++] == '-';
         t->int_start = i;
-        while (i < n && is_digit(v[i]))
-                i++;
+        num_digits(v, n, &i, 0, t);
         t->int_end = t->frac_start = t->frac_end = i;
         if (!integral && i < n && v[i] == '.') {
                 t->frac_start = ++i;
-                while (i < n && is_digit(v[i]))
-                        i++;
+                num_digits(v, n, &i, t->int_end - t->int_start, t);
                 t->frac_end = i;
         }
         if (t->int_end == t->int_start && t->frac_end == t->frac_start)
@@ -184,45 +218,57 @@ static bool num_lex(const char *v, size_t n, bool integral, NumText *t) {
 
 /* The canonical text: sign, the integer part without leading zeros ("0" when there is none),
  * the fraction without trailing zeros, the exponent as written. first/last: the first and
- * last non-zero mantissa digits. Room was reserved. */
-static void num_put_canon(const NumText *t, size_t first, size_t last, Buf *canon) {
+ * last non-zero mantissa digits. Written at d, in room reserved (the text's length + 24),
+ * byte by byte rather than through buf_append(): numbers are short, the calls were most of
+ * the cost. Returns the end. */
+static char *num_put_canon(const NumText *t, size_t first, size_t last, char *d) {
         size_t int_len = t->int_end - t->int_start, s = first < int_len ? first : int_len;
 
         if (t->neg)
-                buf_append_char(canon, '-');
+                *d++ = '-';
         if (s == int_len)
-                buf_append_char(canon, '0');
-        else
-                buf_append(canon, t->v + t->int_start + s, int_len - s);
+                *d++ = '0';
+        for (size_t k = s; k < int_len; k++)
+                *d++ = t->v[t->int_start + k];
         if (last >= int_len) {
-                buf_append_char(canon, '.');
-                buf_append(canon, t->v + t->frac_start, last - int_len + 1);
+                *d++ = '.';
+                for (size_t k = 0; k < last - int_len + 1; k++)
+                        *d++ = t->v[t->frac_start + k];
         }
         if (t->has_exp && t->exp != 0)
-                append_exp(canon, t->exp);
+                d = put_exp(d, t->exp);
+        return d;
 }
 
-const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
-        size_t total, first = SIZE_MAX, last = 0;
+/* The key form: sign, the significant digits, E and the power of ten of the first. */
+static char *num_put_key(const NumText *t, size_t first, size_t last, long e10, char *d) {
+        if (t->neg)
+                *d++ = '-';
+        for (size_t k = first; k <= last; k++)
+                *d++ = num_digit(t, k);
+        return put_exp(d, e10);
+}
+
+/* schema_parse_number(), and the number's DynamoDB size (item_number_size()) in *ret_size,
+ * from the digits it has found anyway. */
+static const char *parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key,
+                                size_t *ret_size) {
+        size_t first, last;
         NumText t;
         long e10;
 
         if (!num_lex(v, n, integral, &t))
                 return integral ? "not an integer" : "not a number";
-        total = (t.int_end - t.int_start) + (t.frac_end - t.frac_start);
-        for (size_t k = 0; k < total; k++)
-                if (num_digit(&t, k) != '0') {
-                        if (first == SIZE_MAX)
-                                first = k;
-                        last = k;
-                }
+        first = t.first;
+        last = t.last;
 
-        buf_reset(canon);
+        buf_reset_fast(canon);
         if (key)
-                buf_reset(key);
+                buf_reset_fast(key);
         if (first == SIZE_MAX) {
                 if (buf_append_char(canon, '0') < 0 || (key && buf_append_char(key, '0') < 0))
                         return "number too long";
+                *ret_size = item_number_size_digits(0, 1, false);
                 return NULL;
         }
         if (last - first + 1 > N_MAX_DIGITS)
@@ -231,30 +277,34 @@ const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *can
         if (e10 < N_MIN_EXP || e10 > N_MAX_EXP)
                 return "magnitude out of DynamoDB's range (1E-130 to 9.99E+125)";
 
-        if (buf_reserve(canon, n + 24) < 0 || (key && buf_reserve(key, n + 24) < 0))
+        if (buf_room(canon, n + 24) < 0 || (key && buf_room(key, n + 24) < 0))
                 return "number too long";
-        num_put_canon(&t, first, last, canon);
-        if (key) {
-                if (t.neg)
-                        buf_append_char(key, '-');
-                for (size_t k = first; k <= last; k++)
-                        buf_append_char(key, num_digit(&t, k));
-                append_exp(key, e10);
-        }
+        buf_end_at(canon, num_put_canon(&t, first, last, canon->data));
+        if (key)
+                buf_end_at(key, num_put_key(&t, first, last, e10, key->data));
+        *ret_size = item_number_size_digits(e10, last - first + 1, t.neg);
         return NULL;
+}
+
+const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
+        size_t size;
+
+        return parse_number(v, n, integral, canon, key, &size);
 }
 
 const char *schema_parse_boolean(const char *v, size_t n, bool *ret) {
         static const struct {
                 const char *s;
+                size_t n;
                 bool value;
         } words[] = {
-                { "true", true }, { "false", false }, { "1", true },
-                { "0", false }, { "yes", true }, { "no", false },
+                { "true", 4, true }, { "false", 5, false }, { "1", 1, true },
+                { "0", 1, false }, { "yes", 3, true }, { "no", 2, false },
         };
 
+        /* lengths kept beside the words: no strlen() per word per value */
         for (size_t i = 0; i < ELEMENTSOF(words); i++)
-                if (strlen(words[i].s) == n && strncasecmp(words[i].s, v, n) == 0) {
+                if (words[i].n == n && strncasecmp(words[i].s, v, n) == 0) {
                         *ret = words[i].value;
                         return NULL;
                 }
@@ -361,6 +411,7 @@ Schema *schema_free(Schema *s) {
         buf_done(&s->canon);
         buf_done(&s->key_pk);
         buf_done(&s->key_sk);
+        buf_done(&s->elem_key);
         buf_done(&s->reason);
         buf_done(&s->av);
         buf_done(&s->setkeys);
@@ -544,6 +595,7 @@ static int setup_columns(Schema *s, S3bError *err) {
                 SchemaColumn *c = &s->columns[i];
 
                 c->spec = cs;
+                c->item_type = column_item_type(cs->type);
                 r = item_name_init(&c->name, column_spec_attribute(cs));
                 if (r < 0)
                         return s3b_error_set(err, r, "column '%s': %s", cs->name, strerror(-r));
@@ -643,6 +695,7 @@ int schema_new(const PipelineSpec *spec, const TableShape *table, Schema **ret, 
         buf_init(&s->canon, field_max + 32);
         buf_init(&s->key_pk, field_max + 32);
         buf_init(&s->key_sk, field_max + 32);
+        buf_init(&s->elem_key, field_max + 32);
         buf_init(&s->reason, 1024);
         /* a set or map value is at most its row, escaped */
         buf_init(&s->av, row_max * JSON_ESCAPE_MAX + 64);
@@ -757,15 +810,21 @@ int schema_bind_header(Schema *s, const CsvField *fields, size_t n, S3bError *er
 }
 
 /* Runs for every field: most values are ruled out by their length alone. */
-static bool is_null(const Schema *s, const char *data, size_t len) {
+static bool is_null_slow(const Schema *s, const char *data, size_t len) {
         const CsvSpec *csv = &s->spec->csv;
 
-        if (!(s->null_len_mask & (UINT64_C(1) << MIN(len, (size_t) 63))))
-                return false;
         for (size_t i = 0; i < csv->n_null_values; i++)
                 if (s->null_lens[i] == len && memcmp(csv->null_values[i], data, len) == 0)
                         return true;
         return false;
+}
+
+/* Runs for every field: the length test inline, which settles most values (a null value is
+ * rarely as long as a real one). */
+static inline bool is_null(const Schema *s, const char *data, size_t len) {
+        if (!(s->null_len_mask & (UINT64_C(1) << MIN(len, (size_t) 63))))
+                return false;
+        return is_null_slow(s, data, len);
 }
 
 /* A canonical number (schema_parse_number(): [-]digits[.digits][E[-]digits]) as the double
@@ -902,6 +961,13 @@ static const char *check_string(Schema *s, const SchemaColumn *c, const char *v,
         return r == 0 ? reason(s, "does not match pattern %s", cs->pattern) : NULL;
 }
 
+/* Where a number key column's value-unique form goes, or NULL for any other column. */
+static Buf *key_buf(Schema *s, const SchemaColumn *c) {
+        if (!c->is_key)
+                return NULL;
+        return s->pk >= 0 && c == &s->columns[s->pk] ? &s->key_pk : &s->key_sk;
+}
+
 /* Checks one non-null scalar value against its column. 0 with the value as DynamoDB gets it
  * in *ret_v (possibly normalised, in a scratch buffer), 1 with *ret_why, or < 0. */
 static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_t len,
@@ -921,7 +987,9 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
                 break;
         case COLUMN_INTEGER:
         case COLUMN_NUMBER:
-                why = schema_parse_number(data, len, cs->type == COLUMN_INTEGER, &s->canon, NULL);
+                /* a key column's value-unique form in the same pass (build_key() takes it) */
+                why = parse_number(data, len, cs->type == COLUMN_INTEGER, &s->canon, key_buf(s, c),
+                                   &s->num_size);
                 if (!why)
                         check_bounds(s, cs, &s->canon, &why);
                 *ret_v = s->canon.data;
@@ -1036,14 +1104,14 @@ static int build_set(Schema *s, const SchemaColumn *c, const SchemaCell *cell, s
                 if (numbers) {
                         size_t off = s->setkeys.len;
 
-                        why = schema_parse_number(v, n, false, &s->canon, &s->key_sk);
+                        why = schema_parse_number(v, n, false, &s->canon, &s->elem_key);
                         if (why) {
                                 *ret_why = reason(s, "set element '%.*s': %s", (int) MIN(n, (size_t) 64), v, why);
                                 return 1;
                         }
-                        r = buf_append(&s->setkeys, s->key_sk.data, s->key_sk.len);
+                        r = buf_append(&s->setkeys, s->elem_key.data, s->elem_key.len);
                         if (r >= 0)
-                                r = span_add(s, count, (Span) { { NULL, s->key_sk.len }, off });
+                                r = span_add(s, count, (Span) { { NULL, s->elem_key.len }, off });
                         size += item_number_size(s->canon.data, s->canon.len);
                         v = s->canon.data;
                         n = s->canon.len;
@@ -1163,7 +1231,7 @@ static int build_key(Schema *s, Buf *key, const char **ret_why) {
                 if (p->type == 'N') {
                         Buf *kb = k == 0 ? &s->key_pk : &s->key_sk;
 
-                        if (schema_parse_number(p->v, p->n, false, &s->canon, kb)) {
+                        if (!p->ready && schema_parse_number(p->v, p->n, false, &s->canon, kb)) {
                                 *ret_why = "key is not a number";
                                 return 1;
                         }
@@ -1233,12 +1301,14 @@ static int add_value(Schema *s, size_t col, const SchemaCell *cell, ItemBuilder 
                         return 1;
                 }
                 s->parts[(int) col == s->pk ? 0 : 1] = (KeyPart) {
-                        column_item_type(t) == ITEM_N ? 'N' : 'S', cell->data, cell->len,
+                        c->item_type == ITEM_N ? 'N' : 'S', cell->data, cell->len, c->item_type == ITEM_N,
                 };
         }
         if (c->key_rules && (*ret_why = key_rules(s, c, vlen)))
                 return 1;
-        return item_outcome(item_add(item, &c->name, column_item_type(t), v, vlen), ret_why);
+        if (c->item_type == ITEM_N)     /* sized by its parse, not scanned again */
+                return item_outcome(item_add_sized(item, &c->name, ITEM_N, v, vlen, s->num_size), ret_why);
+        return item_outcome(item_add(item, &c->name, c->item_type, v, vlen), ret_why);
 }
 
 /* The computed attributes, after the columns. 0, 1 (ret_why), or < 0. */
@@ -1332,19 +1402,21 @@ static int build_row(Schema *s, size_t n_order, uint64_t line, ItemBuilder *item
                 return r;
         for (size_t k = 0; k < n_order; k++) {
                 size_t col = s->order[k];
-                SchemaCell cell = s->cells[col];
+                const SchemaCell *cell = &s->cells[col];
                 const SchemaColumn *c = &s->columns[col];
+                SchemaCell dflt;
 
-                pos = cell.pos;
+                pos = cell->pos;
                 s->why_column = c->spec->name;
-                if (cell.null) {
+                if (cell->null) {
                         if (c->is_key || c->spec->required) {
                                 why = c->is_key ? "key attribute is null" : "required value is null";
                                 goto reject;
                         }
                         if (c->spec->default_value) {
-                                cell = (SchemaCell) { .data = c->spec->default_value,
+                                dflt = (SchemaCell) { .data = c->spec->default_value,
                                                       .len = strlen(c->spec->default_value), .pos = pos };
+                                cell = &dflt;
                         } else if (c->spec->keep_null) {
                                 r = item_add_raw(item, &c->name, "{\"NULL\":true}", 13, 1);
                                 if (r == -ENOBUFS) {
@@ -1357,7 +1429,7 @@ static int build_row(Schema *s, size_t n_order, uint64_t line, ItemBuilder *item
                         } else
                                 continue;
                 }
-                r = add_value(s, col, &cell, item, &why);
+                r = add_value(s, col, cell, item, &why);
                 if (r < 0)
                         return r;
                 if (r > 0)

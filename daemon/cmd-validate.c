@@ -263,6 +263,8 @@ static int run_file(const PipelineSpec *p, const char *file, Validate *v, Ingest
         r = ingest_new(p, NULL, strcmp(file, "-") ? file : NULL, &cb, v, &in, err);
         if (r < 0)
                 return r;
+        /* the daemon's verdicts without building the items' JSON, which validate never sends */
+        ingest_set_verdict_only(in, true);
         for (;;) {
                 ssize_t n = read(fd >= 0 ? fd : STDIN_FILENO, chunk, READ_CHUNK);
 
