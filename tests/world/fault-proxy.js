@@ -346,9 +346,11 @@ function capacityFault(req, res, body, fault, rec) {
 }
 
 function passThrough(req, res, body, rec) {
+        let wcu = 0;
         if (rec.target === 'DynamoDB_20120810.BatchWriteItem') {
                 try {
-                        account(batchWcus(body).reduce((a, w) => a + w, 0));
+                        wcu = batchWcus(body).reduce((a, w) => a + w, 0);
+                        account(wcu);
                 } catch (e) {
                         log(`capacity accounting: ${e.message}`);
                 }
@@ -359,6 +361,10 @@ function passThrough(req, res, body, rec) {
                 upRes.pipe(res);
         }, (e) => {
                 log(`upstream error: ${e.message}`);
+                // Not forwarded after all (e.g. the upstream closed the pooled keep-alive
+                // connection as we reused it): the client sends the batch again, and it must
+                // not count twice.
+                if (wcu) account(-wcu);
                 rec.status = 502;
                 res.destroy();
         });
@@ -378,7 +384,8 @@ function unprocessed(req, res, body, fault, rec) {
                 return out;
         };
         const held = all.slice(keep);
-        account(all.slice(0, keep).reduce((a, [, r]) => a + (r.PutRequest ? itemWcu(r.PutRequest.Item) : 1), 0));
+        const wcu = all.slice(0, keep).reduce((a, [, r]) => a + (r.PutRequest ? itemWcu(r.PutRequest.Item) : 1), 0);
+        account(wcu);
         const fwdBody = Buffer.from(JSON.stringify({ ...input, RequestItems: group(all.slice(0, keep)) }));
         // The signature no longer covers this body; the local servers do not check it.
         const headers = { ...req.headers, 'content-length': String(fwdBody.length) };
@@ -405,6 +412,7 @@ function unprocessed(req, res, body, fault, rec) {
                 });
         }, (e) => {
                 log(`upstream error: ${e.message}`);
+                account(-wcu);  // not forwarded after all: the batch comes again (passThrough)
                 res.destroy();
         }, headers);
 }
