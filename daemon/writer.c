@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +88,15 @@ struct Writer {
         Lane lanes[WRITER_WINDOW_MAX];
         unsigned n_lanes;               /* threads started (0 when window is 1) */
         Mailbox *queue;                 /* dispatched batches, until a lane takes one */
+        /* The caller's thread sleeps here for a batch's end (or a larger window): a lane posts
+         * it only when caller_waits says it sleeps. A condition variable cost one useless
+         * FUTEX_WAKE per wait: glibc re-locks the mutex on the way out of pthread_cond_wait
+         * as if contended (see common/mailbox.c). */
+        sem_t caller_wake;
 
         struct {
                 pthread_mutex_t lock;
-                pthread_cond_t done;    /* a batch finished */
+                bool caller_waits;      /* asleep on caller_wake; cleared by who posts it */
                 Batch *inflight;        /* queued or being sent, for the key-order rule */
                 KeySet inflight_keys;   /* their key_hash[] (keyset.h) */
                 unsigned n_inflight;
@@ -159,18 +166,46 @@ static void window_feedback_locked(Writer *w, double rtt, double batch_wcu, Sign
                 win->max_seen = (unsigned) win->cwnd;
 }
 
+/* Sleeps the caller's thread until a lane reports a batch's end or a larger window; called
+ * and returns with the lock held. The caller re-checks what it waits for, as with a condition
+ * variable. */
+static void wait_caller_locked(Writer *w) {
+        w->synced.caller_waits = true;
+        pthread_mutex_unlock(&w->synced.lock);
+        while (sem_wait(&w->caller_wake) < 0 && errno == EINTR)
+                ;
+        pthread_mutex_lock(&w->synced.lock);
+}
+
+/* After something the caller may wait for changed: whether to wake it, which only a sleeping
+ * caller needs, once per sleep (a wake-up costs a system call and a context switch). */
+static bool caller_to_wake_locked(Writer *w) {
+        bool post = w->synced.caller_waits;
+
+        w->synced.caller_waits = false;
+        return post;
+}
+
+/* With post from caller_to_wake_locked(), outside the lock: the woken caller does not block
+ * again on a mutex still held. The Writer outlives this call: writer_free() joins the lanes
+ * first. */
+static void wake_caller(Writer *w, bool post) {
+        if (post)
+                sem_post(&w->caller_wake);
+}
+
 static void window_feedback(Writer *w, double rtt, double batch_wcu, Signal sig) {
-        unsigned before, after;
+        unsigned before;
+        bool post;
 
         pthread_mutex_lock(&w->synced.lock);
         before = window_locked(w);
         window_feedback_locked(w, rtt, batch_wcu, sig);
-        after = window_locked(w);
-        pthread_mutex_unlock(&w->synced.lock);
         /* Only a larger window may let the caller dispatch; the batch's end wakes it anyway
-         * (finish_locked). A wake-up costs a system call and a context switch. */
-        if (after > before)
-                pthread_cond_broadcast(&w->synced.done);
+         * (finish_locked). */
+        post = window_locked(w) > before && caller_to_wake_locked(w);
+        pthread_mutex_unlock(&w->synced.lock);
+        wake_caller(w, post);
 }
 
 static int flow_sleep(Writer *w, unsigned lane, double seconds) {
@@ -337,13 +372,7 @@ static void finish_locked(Writer *w, Batch *b, const WriterStats *st, int r, con
                         break;
                 }
         w->synced.n_inflight--;
-        /* the caller broadcasts `done` after the unlock (wake_caller) */
-}
-
-/* After finish_locked(), outside the lock: the woken caller does not block again on a mutex
- * still held. The Writer outlives this call: writer_free() joins the lanes first. */
-static void wake_caller(Writer *w) {
-        pthread_cond_broadcast(&w->synced.done);
+        /* the lane wakes the caller after the unlock (wake_caller) */
 }
 
 static void *lane_main(void *arg) {
@@ -352,11 +381,17 @@ static void *lane_main(void *arg) {
 
         Batch *b;
 
+        /* SCHED_BATCH (sched(7)): a lane woken by a post no longer preempts the caller's
+         * thread, which posted it mid-file and has the next batch to fill; it runs on the
+         * other core or when the caller sleeps. Measured on daemon-e2e big: ~9% fewer task-
+         * clock ms and ~10% fewer context switches; rows/s unchanged. Best effort: a failure
+         * (a seccomp filter, say) leaves the lane as it was. */
+        (void) pthread_setschedparam(pthread_self(), SCHED_BATCH, &(struct sched_param) { 0 });
         /* NULL once writer_free() closed the mailbox; by then nothing is in flight */
         while ((b = mailbox_wait(w->queue, MAILBOX_FOREVER))) {
                 WriterStats st = {};
                 S3bError err = {};
-                bool failed;
+                bool failed, post;
                 int r = 0;
 
                 pthread_mutex_lock(&w->synced.lock);
@@ -369,8 +404,9 @@ static void *lane_main(void *arg) {
 
                 pthread_mutex_lock(&w->synced.lock);
                 finish_locked(w, b, &st, r, &err);
+                post = caller_to_wake_locked(w);
                 pthread_mutex_unlock(&w->synced.lock);
-                wake_caller(w);
+                wake_caller(w, post);
                 batch_free(b);
         }
         return NULL;
@@ -440,7 +476,6 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
                 /* not linked in the in-flight list: finish_locked finds nothing to unlink */
                 finish_locked(w, b, &st, r, err);
                 pthread_mutex_unlock(&w->synced.lock);
-                wake_caller(w);
                 batch_free(b);
                 return r;
         }
@@ -448,7 +483,7 @@ static int dispatch(Writer *w, bool last, S3bError *err) {
         pthread_mutex_lock(&w->synced.lock);
         while (w->synced.error == 0 &&
                (w->synced.n_inflight >= window_locked(w) || conflicts_locked(w, b)))
-                pthread_cond_wait(&w->synced.done, &w->synced.lock);
+                wait_caller_locked(w);
         want = window_locked(w);
         if (want > w->n_lanes && w->synced.error == 0) {
                 /* the window grew past the lanes: start more (a failure keeps the ones there) */
@@ -495,7 +530,7 @@ Writer *writer_free(Writer *w) {
                 pthread_join(w->lanes[i].thread, NULL);
         batch_free(w->pending);
         mailbox_free(w->queue);
-        pthread_cond_destroy(&w->synced.done);
+        sem_destroy(&w->caller_wake);
         pthread_mutex_destroy(&w->synced.lock);
         free(w);
         return NULL;
@@ -524,7 +559,7 @@ Writer *writer_new_with(const WriterOps *ops, void *ud, const WriterOptions *o) 
                 return NULL;
         }
         pthread_mutex_init(&w->synced.lock, NULL);
-        pthread_cond_init(&w->synced.done, NULL);
+        sem_init(&w->caller_wake, 0, 0);
         return w;
 }
 
@@ -538,7 +573,7 @@ Writer *writer_new(const WriterOps *ops, void *ud, unsigned max_attempts, unsign
 void writer_drain(Writer *w) {
         pthread_mutex_lock(&w->synced.lock);
         while (w->synced.n_inflight > 0)
-                pthread_cond_wait(&w->synced.done, &w->synced.lock);
+                wait_caller_locked(w);
         pthread_mutex_unlock(&w->synced.lock);
 }
 
@@ -550,7 +585,7 @@ int writer_flush(Writer *w, S3bError *err) {
                 return r;
         pthread_mutex_lock(&w->synced.lock);
         while (w->synced.n_inflight > 0)
-                pthread_cond_wait(&w->synced.done, &w->synced.lock);
+                wait_caller_locked(w);
         r = error_locked(w, err);
         pthread_mutex_unlock(&w->synced.lock);
         if (r == 0 && err)

@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 #include <cmocka.h>
 
@@ -126,6 +128,7 @@ typedef struct Shared {
         atomic_int seen[PRODUCERS * PER_PRODUCER];
         atomic_int consumed;
         int base;
+        uint64_t timeout;       /* of each consumer's wait */
 } Shared;
 
 typedef struct Producer {
@@ -136,8 +139,12 @@ typedef struct Producer {
 static void *produce(void *arg) {
         Producer *p = arg;
 
-        for (int i = 0; i < PER_PRODUCER; i++)
+        for (int i = 0; i < PER_PRODUCER; i++) {
                 assert_int_equal(mailbox_post(p->s->m, &p->s->items[p->index * PER_PRODUCER + i]), 0);
+                /* with timed waits: let the consumers go to sleep, so posts meet their timeouts */
+                if (p->s->timeout != MAILBOX_FOREVER)
+                        sched_yield();
+        }
         return NULL;
 }
 
@@ -145,19 +152,28 @@ static void *consume(void *arg) {
         Shared *s = arg;
         int *item;
 
-        while ((item = mailbox_wait(s->m, MAILBOX_FOREVER))) {
+        for (;;) {
+                item = mailbox_wait(s->m, s->timeout);
+                if (!item) {
+                        /* a short timeout expires often, racing posts that claim the waiter */
+                        if (s->timeout == MAILBOX_FOREVER || mailbox_closed(s->m))
+                                break;
+                        continue;
+                }
                 atomic_fetch_add(&s->seen[item - s->items], 1);
                 atomic_fetch_add(&s->consumed, 1);
         }
         return NULL;
 }
 
-static void test_many_threads(void **state) {
+static void run_many_threads(uint64_t timeout) {
         static Shared s;
         pthread_t prod[PRODUCERS], cons[2];
         Producer p[PRODUCERS];
         int *item;
 
+        memset(&s, 0, sizeof(s));
+        s.timeout = timeout;
         assert_int_equal(mailbox_new(&s.m), 0);
         for (int i = 0; i < 2; i++)
                 assert_int_equal(pthread_create(&cons[i], NULL, consume, &s), 0);
@@ -186,6 +202,15 @@ static void test_many_threads(void **state) {
         s.m = mailbox_free(s.m);
 }
 
+static void test_many_threads(void **state) {
+        run_many_threads(MAILBOX_FOREVER);
+}
+
+/* Waits that time out while posts hand them items: none lost, none twice. */
+static void test_many_threads_timed(void **state) {
+        run_many_threads(1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fifo_and_fd),
@@ -193,6 +218,7 @@ int main(void) {
                 cmocka_unit_test(test_wakeups),
                 cmocka_unit_test(test_close_refuses_and_keeps_items),
                 cmocka_unit_test(test_many_threads),
+                cmocka_unit_test(test_many_threads_timed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
