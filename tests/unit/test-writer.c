@@ -495,8 +495,10 @@ static void test_adaptive_window_ceiling(void **state) {
 
         add_many(w, 0, 3000);   /* 120 batches: unbounded, it reaches >= 12 (above) */
         assert_int_equal(writer_flush(w, &err), 0);
-        assert_int_equal(writer_stats(w).window_max, 6);
-        assert_int_equal(a.max_running, 6);
+        /* at most the ceiling (not exactly it: a loaded machine's sleeps overshoot, which the
+         * window reads as queueing) */
+        assert_true(writer_stats(w).window_max <= 6);
+        assert_true(a.max_running <= 6);
         assert_int_equal(writer_stats(w2).window, 2);
         a.max_running = 0;
         add_many(w2, 0, 1000);
