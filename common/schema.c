@@ -6,6 +6,7 @@
  * checked by hand rather than with strtod(), which accepts hex, "nan", "inf" and spaces and
  * rounds to a double; DynamoDB keeps up to 38 decimal digits exactly. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -249,15 +250,41 @@ static char *num_put_key(const NumText *t, size_t first, size_t last, long e10, 
         return put_exp(d, e10);
 }
 
+/* The common case, a plain integer of 1 to 15 digits without a leading zero: num_lex()'s
+ * result without its branches, and the value, an exact double (2^53 > 10^15) equal to what
+ * canon_to_double() gives for the canonical text, which is the text itself. False for
+ * anything else, which num_lex() takes. */
+static bool num_lex_plain(const char *v, size_t n, NumText *t, double *ret_x) {
+        uint64_t m = 0;
+        size_t last = 0;
+
+        if (n == 0 || n > 15 || v[0] == '0')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                unsigned d = (unsigned) (unsigned char) v[i] - '0';
+
+                if (d > 9)
+                        return false;
+                m = m * 10 + d;
+                if (d)
+                        last = i;
+        }
+        *t = (NumText) { .v = v, .int_end = n, .frac_start = n, .frac_end = n, .first = 0, .last = last };
+        *ret_x = (double) m;
+        return true;
+}
+
 /* schema_parse_number(), and the number's DynamoDB size (item_number_size()) in *ret_size,
- * from the digits it has found anyway. */
+ * from the digits it has found anyway; *ret_x the value when a plain integer gave it for
+ * free, else NAN. */
 static const char *parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key,
-                                size_t *ret_size) {
+                                size_t *ret_size, double *ret_x) {
         size_t first, last;
         NumText t;
         long e10;
 
-        if (!num_lex(v, n, integral, &t))
+        *ret_x = NAN;
+        if (!num_lex_plain(v, n, &t, ret_x) && !num_lex(v, n, integral, &t))
                 return integral ? "not an integer" : "not a number";
         first = t.first;
         last = t.last;
@@ -288,8 +315,9 @@ static const char *parse_number(const char *v, size_t n, bool integral, Buf *can
 
 const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
         size_t size;
+        double x;
 
-        return parse_number(v, n, integral, canon, key, &size);
+        return parse_number(v, n, integral, canon, key, &size, &x);
 }
 
 const char *schema_parse_boolean(const char *v, size_t n, bool *ret) {
@@ -884,12 +912,12 @@ static double canon_to_double(const char *v, size_t n) {
         return neg ? -x : x;
 }
 
-static bool check_bounds(Schema *s, const ColumnSpec *cs, const Buf *canon, const char **ret) {
-        double x;
-
+/* x: the value when parse_number() knew it, else NAN (then read from the canonical text). */
+static bool check_bounds(Schema *s, const ColumnSpec *cs, const Buf *canon, double x, const char **ret) {
         if (!cs->has_min && !cs->has_max)
                 return true;
-        x = canon_to_double(canon->data, canon->len);
+        if (isnan(x))
+                x = canon_to_double(canon->data, canon->len);
         if (cs->has_min && x < cs->min) {
                 *ret = "below the minimum";
                 return false;
@@ -975,6 +1003,7 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
         const ColumnSpec *cs = c->spec;
         const char *why = NULL;
         bool b = false;
+        double x;
         int r = 0;
 
         *ret_v = data;
@@ -989,9 +1018,9 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
         case COLUMN_NUMBER:
                 /* a key column's value-unique form in the same pass (build_key() takes it) */
                 why = parse_number(data, len, cs->type == COLUMN_INTEGER, &s->canon, key_buf(s, c),
-                                   &s->num_size);
+                                   &s->num_size, &x);
                 if (!why)
-                        check_bounds(s, cs, &s->canon, &why);
+                        check_bounds(s, cs, &s->canon, x, &why);
                 *ret_v = s->canon.data;
                 *ret_len = s->canon.len;
                 break;
