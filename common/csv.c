@@ -98,6 +98,29 @@ const char *csv_row_error_to_string(CsvRowError e) {
         return e >= 0 && e < _CSV_ROW_ERROR_MAX ? row_error_names[e] : "unknown error";
 }
 
+#if defined(__SSE2__)
+/* Whether the sixteen bytes of v (starting on a sequence boundary; hi: their high bits) are
+ * whole well-formed sequences: ASCII, two-byte ones (lead C2..DF) and three-byte ones led by
+ * E1..EC or EE..EF, whose continuation bytes are any of 80..BF (table 3-7) — the accented
+ * letters, dashes and quotes of real text, judged from byte-class masks at once instead of a
+ * data-dependent branch per character. False means "look byte by byte", not "invalid": E0,
+ * ED, four-byte sequences and a sequence crossing the block's end are left to that. Signed
+ * compares, as SSE2 has no unsigned ones: 80..BF is -128..-65, C2..DF -62..-33, E1..EF
+ * -31..-17. */
+static bool utf8_block_simple(__m128i v, unsigned hi) {
+        unsigned cont = (unsigned) _mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8(-64)));
+        unsigned lead2 = (unsigned) _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(-63)),
+                                                                    _mm_cmplt_epi8(v, _mm_set1_epi8(-32))));
+        unsigned lead3 = (unsigned) _mm_movemask_epi8(_mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char) 0xed)),
+                                                                       _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(-32)),
+                                                                                     _mm_cmplt_epi8(v, _mm_set1_epi8(-16)))));
+        /* the continuation bytes the leads call for; one past bit 15 never equals cont */
+        unsigned want = (lead2 << 1) | (lead3 << 1) | (lead3 << 2);
+
+        return (hi & ~(cont | lead2 | lead3)) == 0 && want == cont;
+}
+#endif
+
 /* Table-driven check (Unicode 15, table 3-7 "Well-Formed UTF-8 Byte Sequences"), with a word
  * at a time skip over ASCII, which is most of any CSV. */
 bool utf8_is_valid(const void *data, size_t n) {
@@ -108,11 +131,13 @@ bool utf8_is_valid(const void *data, size_t n) {
                 uint8_t c;
 
 #if defined(__SSE2__)
-                /* sixteen ASCII bytes at a time: the high bits are the movemask */
+                /* sixteen bytes at a time: ASCII (the high bits are the movemask) or simple
+                 * sequences that end inside the block, so the next one starts on a boundary */
                 while (end - s >= 16) {
-                        unsigned m = (unsigned) _mm_movemask_epi8(_mm_loadu_si128((const __m128i *) (const void *) s));
+                        __m128i v = _mm_loadu_si128((const __m128i *) (const void *) s);
+                        unsigned m = (unsigned) _mm_movemask_epi8(v);
 
-                        if (m) {
+                        if (m && !utf8_block_simple(v, m)) {
                                 s += __builtin_ctz(m);
                                 break;
                         }

@@ -250,6 +250,11 @@ bool pattern_is_fast(const Pattern *p) {
         return p->fast;
 }
 
+bool pattern_match_excludes_nul(const Pattern *p) {
+        /* no bytes[0] bit is ever set: '.' and bracket lists start at 1, literals are not NUL */
+        return p->fast && p->anchor_start && p->anchor_end;
+}
+
 static int match_regexec(const Pattern *p, const char *s, size_t n) {
 #ifdef REG_STARTEND
         regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t) n };

@@ -970,6 +970,7 @@ static const char *reason(Schema *s, const char *fmt, ...) {
  * string set. NULL or the reason. */
 static const char *check_string(Schema *s, const SchemaColumn *c, const char *v, size_t n, int *ret_r) {
         const ColumnSpec *cs = c->spec;
+        bool nul_first;
         int r;
 
         *ret_r = 0;
@@ -978,14 +979,17 @@ static const char *check_string(Schema *s, const SchemaColumn *c, const char *v,
         if (!c->pattern)
                 return NULL;
         /* POSIX regexes cannot see past a NUL; such a value never matches rather than
-         * matching on its prefix */
-        if (memchr(v, '\0', n))
+         * matching on its prefix. Where a match rules NULs out, only a no-match looks. */
+        nul_first = !pattern_match_excludes_nul(c->pattern);
+        if (nul_first && memchr(v, '\0', n))
                 return "contains a NUL byte";
         r = pattern_match(c->pattern, v, n);
         if (r < 0) {
                 *ret_r = r;
                 return NULL;
         }
+        if (r == 0 && !nul_first && memchr(v, '\0', n))
+                return "contains a NUL byte";
         return r == 0 ? reason(s, "does not match pattern %s", cs->pattern) : NULL;
 }
 
