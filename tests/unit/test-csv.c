@@ -374,6 +374,47 @@ static void test_utf8_differential(void **state) {
         assert_true(valid > 5000 && invalid > 5000);
 }
 
+/* Quoted fields with "" escapes at random places, short and long (the sixteen-byte unescape
+ * and its tail), several in one row: each comes back as the text that was escaped. */
+static void test_unescape_random(void **state) {
+        CsvOptions o = opts_with(',', 0, 0);
+        unsigned seed = 31337;
+        size_t quotes = 0;
+
+        for (int round = 0; round < 3000; round++) {
+                Buf in = BUF_INIT(1 << 16), want = BUF_INIT(1 << 16);
+                char *got;
+
+                buf_append_str(&want, "1");
+                for (int field = 0; field < 3; field++) {
+                        size_t len = (size_t) rand_r(&seed) % 70;
+
+                        buf_append_str(&in, field ? ",\"" : "\"");
+                        buf_append_str(&want, "|q:");
+                        for (size_t i = 0; i < len; i++) {
+                                char c = rand_r(&seed) % 6 == 0 ? '"' : "ab,\n x"[rand_r(&seed) % 6];
+
+                                buf_append_char(&want, c);
+                                buf_append_char(&in, c);
+                                if (c == '"') {
+                                        buf_append_char(&in, '"');
+                                        quotes++;
+                                }
+                        }
+                        buf_append_char(&in, '"');
+                }
+                buf_append_str(&in, "\n");
+                buf_append_str(&want, "\n");
+                got = parse(&o, buf_str(&in));
+                if (strcmp(got, buf_str(&want)) != 0)
+                        fail_msg("input %s\ngot  %s\nwant %s", buf_str(&in), got, buf_str(&want));
+                free(got);
+                buf_done(&in);
+                buf_done(&want);
+        }
+        assert_true(quotes > 10000);
+}
+
 /* The inputs the split property is checked on: every feature and every error at once. */
 static const char *const split_inputs[] = {
         ("\xef\xbb\xbfstudent_id,name\r\nA1,\"Ada \"\"the\"\" first\"\r\nA2,\"multi\r\nline, with comma\"\r\n"
@@ -483,6 +524,7 @@ int main(void) {
                 cmocka_unit_test(test_lines),
                 cmocka_unit_test(test_utf8),
                 cmocka_unit_test(test_utf8_differential),
+                cmocka_unit_test(test_unescape_random),
                 cmocka_unit_test(test_every_split_point),
                 cmocka_unit_test(test_random_splits),
         };
