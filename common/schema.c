@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "common/ddbvalue.h"
@@ -31,6 +30,7 @@ typedef struct SchemaColumn {
         const char *sep;        /* sets: the separator */
         size_t sep_len;
         Pattern *pattern;       /* or NULL */
+        size_t *enum_lens;      /* enum: strlen of each value (no strlen per value per row) */
         bool is_key;
         ItemType item_type;     /* column_item_type() of its type, once */
         /* DynamoDB's key rules on an S value (tableshape.h), checked only when key_rules */
@@ -320,6 +320,20 @@ const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *can
         return parse_number(v, n, integral, canon, key, &size, &x);
 }
 
+/* strncasecmp(lower, v, n) == 0 for a lower-case word of n bytes, inline: the call was most of
+ * a boolean's cost. ASCII folding only, as strncasecmp() in the C locale the daemon runs in. */
+static bool ascii_caseeq(const char *lower, const char *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                char c = v[i];
+
+                if (c >= 'A' && c <= 'Z')
+                        c = (char) (c - 'A' + 'a');
+                if (c != lower[i])
+                        return false;
+        }
+        return true;
+}
+
 const char *schema_parse_boolean(const char *v, size_t n, bool *ret) {
         static const struct {
                 const char *s;
@@ -332,7 +346,7 @@ const char *schema_parse_boolean(const char *v, size_t n, bool *ret) {
 
         /* lengths kept beside the words: no strlen() per word per value */
         for (size_t i = 0; i < ELEMENTSOF(words); i++)
-                if (words[i].n == n && strncasecmp(words[i].s, v, n) == 0) {
+                if (words[i].n == n && ascii_caseeq(words[i].s, v, n)) {
                         *ret = words[i].value;
                         return NULL;
                 }
@@ -422,6 +436,7 @@ Schema *schema_free(Schema *s) {
         for (size_t i = 0; i < s->n_columns; i++) {
                 item_name_done(&s->columns[i].name);
                 pattern_free(s->columns[i].pattern);
+                free(s->columns[i].enum_lens);
                 free(s->columns[i].index);
         }
         for (size_t i = 0; i < s->n_computed; i++)
@@ -641,6 +656,13 @@ static int setup_columns(Schema *s, S3bError *err) {
                         if (r < 0)
                                 return s3b_error_set(err, r, "column '%s': pattern: %s", cs->name,
                                                      strerror(-r));
+                }
+                if (cs->type == COLUMN_ENUM && cs->n_enum_values) {
+                        c->enum_lens = calloc(cs->n_enum_values, sizeof(*c->enum_lens));
+                        if (!c->enum_lens)
+                                return s3b_error_set(err, -ENOMEM, "out of memory");
+                        for (size_t k = 0; k < cs->n_enum_values; k++)
+                                c->enum_lens[k] = strlen(cs->enum_values[k]);
                 }
                 s->map[i] = s->order[i] = i;
         }
@@ -916,6 +938,10 @@ static double canon_to_double(const char *v, size_t n) {
 static bool check_bounds(Schema *s, const ColumnSpec *cs, const Buf *canon, double x, const char **ret) {
         if (!cs->has_min && !cs->has_max)
                 return true;
+        /* only a min of 0 or below (an amount's usual bound): a value without a '-' is never
+         * under it, and its conversion (a division for "12.50") is not needed */
+        if (!cs->has_max && cs->min <= 0 && canon->data[0] != '-')
+                return true;
         if (isnan(x))
                 x = canon_to_double(canon->data, canon->len);
         if (cs->has_min && x < cs->min) {
@@ -1041,8 +1067,7 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
         case COLUMN_ENUM:
                 why = "not one of the enum values";
                 for (size_t k = 0; k < cs->n_enum_values; k++)
-                        if (strlen(cs->enum_values[k]) == len &&
-                            memcmp(cs->enum_values[k], data, len) == 0) {
+                        if (c->enum_lens[k] == len && memcmp(cs->enum_values[k], data, len) == 0) {
                                 why = NULL;
                                 break;
                         }
