@@ -32,3 +32,9 @@ int pattern_match(const Pattern *p, const char *s, size_t n);
 
 /* Whether the fast matcher handles this pattern (for tests and benchmarks). */
 bool pattern_is_fast(const Pattern *p);
+
+/* Whether pattern_match() can say 1 only for a value without NUL bytes: a fast pattern
+ * anchored at both ends consumes every byte through positions none of which accepts NUL, and
+ * on a NUL it says 0 (defined, despite the rule above). A caller that refuses NULs with its
+ * own reason then needs to look for one only after a no-match. */
+bool pattern_match_excludes_nul(const Pattern *p);

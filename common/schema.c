@@ -6,10 +6,10 @@
  * checked by hand rather than with strtod(), which accepts hex, "nan", "inf" and spaces and
  * rounds to a double; DynamoDB keeps up to 38 decimal digits exactly. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "common/ddbvalue.h"
@@ -30,6 +30,7 @@ typedef struct SchemaColumn {
         const char *sep;        /* sets: the separator */
         size_t sep_len;
         Pattern *pattern;       /* or NULL */
+        size_t *enum_lens;      /* enum: strlen of each value (no strlen per value per row) */
         bool is_key;
         ItemType item_type;     /* column_item_type() of its type, once */
         /* DynamoDB's key rules on an S value (tableshape.h), checked only when key_rules */
@@ -249,15 +250,41 @@ static char *num_put_key(const NumText *t, size_t first, size_t last, long e10, 
         return put_exp(d, e10);
 }
 
+/* The common case, a plain integer of 1 to 15 digits without a leading zero: num_lex()'s
+ * result without its branches, and the value, an exact double (2^53 > 10^15) equal to what
+ * canon_to_double() gives for the canonical text, which is the text itself. False for
+ * anything else, which num_lex() takes. */
+static bool num_lex_plain(const char *v, size_t n, NumText *t, double *ret_x) {
+        uint64_t m = 0;
+        size_t last = 0;
+
+        if (n == 0 || n > 15 || v[0] == '0')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                unsigned d = (unsigned) (unsigned char) v[i] - '0';
+
+                if (d > 9)
+                        return false;
+                m = m * 10 + d;
+                if (d)
+                        last = i;
+        }
+        *t = (NumText) { .v = v, .int_end = n, .frac_start = n, .frac_end = n, .first = 0, .last = last };
+        *ret_x = (double) m;
+        return true;
+}
+
 /* schema_parse_number(), and the number's DynamoDB size (item_number_size()) in *ret_size,
- * from the digits it has found anyway. */
+ * from the digits it has found anyway; *ret_x the value when a plain integer gave it for
+ * free, else NAN. */
 static const char *parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key,
-                                size_t *ret_size) {
+                                size_t *ret_size, double *ret_x) {
         size_t first, last;
         NumText t;
         long e10;
 
-        if (!num_lex(v, n, integral, &t))
+        *ret_x = NAN;
+        if (!num_lex_plain(v, n, &t, ret_x) && !num_lex(v, n, integral, &t))
                 return integral ? "not an integer" : "not a number";
         first = t.first;
         last = t.last;
@@ -288,8 +315,23 @@ static const char *parse_number(const char *v, size_t n, bool integral, Buf *can
 
 const char *schema_parse_number(const char *v, size_t n, bool integral, Buf *canon, Buf *key) {
         size_t size;
+        double x;
 
-        return parse_number(v, n, integral, canon, key, &size);
+        return parse_number(v, n, integral, canon, key, &size, &x);
+}
+
+/* strncasecmp(lower, v, n) == 0 for a lower-case word of n bytes, inline: the call was most of
+ * a boolean's cost. ASCII folding only, as strncasecmp() in the C locale the daemon runs in. */
+static bool ascii_caseeq(const char *lower, const char *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                char c = v[i];
+
+                if (c >= 'A' && c <= 'Z')
+                        c = (char) (c - 'A' + 'a');
+                if (c != lower[i])
+                        return false;
+        }
+        return true;
 }
 
 const char *schema_parse_boolean(const char *v, size_t n, bool *ret) {
@@ -304,7 +346,7 @@ const char *schema_parse_boolean(const char *v, size_t n, bool *ret) {
 
         /* lengths kept beside the words: no strlen() per word per value */
         for (size_t i = 0; i < ELEMENTSOF(words); i++)
-                if (words[i].n == n && strncasecmp(words[i].s, v, n) == 0) {
+                if (words[i].n == n && ascii_caseeq(words[i].s, v, n)) {
                         *ret = words[i].value;
                         return NULL;
                 }
@@ -394,6 +436,7 @@ Schema *schema_free(Schema *s) {
         for (size_t i = 0; i < s->n_columns; i++) {
                 item_name_done(&s->columns[i].name);
                 pattern_free(s->columns[i].pattern);
+                free(s->columns[i].enum_lens);
                 free(s->columns[i].index);
         }
         for (size_t i = 0; i < s->n_computed; i++)
@@ -613,6 +656,13 @@ static int setup_columns(Schema *s, S3bError *err) {
                         if (r < 0)
                                 return s3b_error_set(err, r, "column '%s': pattern: %s", cs->name,
                                                      strerror(-r));
+                }
+                if (cs->type == COLUMN_ENUM && cs->n_enum_values) {
+                        c->enum_lens = calloc(cs->n_enum_values, sizeof(*c->enum_lens));
+                        if (!c->enum_lens)
+                                return s3b_error_set(err, -ENOMEM, "out of memory");
+                        for (size_t k = 0; k < cs->n_enum_values; k++)
+                                c->enum_lens[k] = strlen(cs->enum_values[k]);
                 }
                 s->map[i] = s->order[i] = i;
         }
@@ -884,12 +934,16 @@ static double canon_to_double(const char *v, size_t n) {
         return neg ? -x : x;
 }
 
-static bool check_bounds(Schema *s, const ColumnSpec *cs, const Buf *canon, const char **ret) {
-        double x;
-
+/* x: the value when parse_number() knew it, else NAN (then read from the canonical text). */
+static bool check_bounds(Schema *s, const ColumnSpec *cs, const Buf *canon, double x, const char **ret) {
         if (!cs->has_min && !cs->has_max)
                 return true;
-        x = canon_to_double(canon->data, canon->len);
+        /* only a min of 0 or below (an amount's usual bound): a value without a '-' is never
+         * under it, and its conversion (a division for "12.50") is not needed */
+        if (!cs->has_max && cs->min <= 0 && canon->data[0] != '-')
+                return true;
+        if (isnan(x))
+                x = canon_to_double(canon->data, canon->len);
         if (cs->has_min && x < cs->min) {
                 *ret = "below the minimum";
                 return false;
@@ -942,6 +996,7 @@ static const char *reason(Schema *s, const char *fmt, ...) {
  * string set. NULL or the reason. */
 static const char *check_string(Schema *s, const SchemaColumn *c, const char *v, size_t n, int *ret_r) {
         const ColumnSpec *cs = c->spec;
+        bool nul_first;
         int r;
 
         *ret_r = 0;
@@ -950,14 +1005,17 @@ static const char *check_string(Schema *s, const SchemaColumn *c, const char *v,
         if (!c->pattern)
                 return NULL;
         /* POSIX regexes cannot see past a NUL; such a value never matches rather than
-         * matching on its prefix */
-        if (memchr(v, '\0', n))
+         * matching on its prefix. Where a match rules NULs out, only a no-match looks. */
+        nul_first = !pattern_match_excludes_nul(c->pattern);
+        if (nul_first && memchr(v, '\0', n))
                 return "contains a NUL byte";
         r = pattern_match(c->pattern, v, n);
         if (r < 0) {
                 *ret_r = r;
                 return NULL;
         }
+        if (r == 0 && !nul_first && memchr(v, '\0', n))
+                return "contains a NUL byte";
         return r == 0 ? reason(s, "does not match pattern %s", cs->pattern) : NULL;
 }
 
@@ -975,6 +1033,7 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
         const ColumnSpec *cs = c->spec;
         const char *why = NULL;
         bool b = false;
+        double x;
         int r = 0;
 
         *ret_v = data;
@@ -989,9 +1048,9 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
         case COLUMN_NUMBER:
                 /* a key column's value-unique form in the same pass (build_key() takes it) */
                 why = parse_number(data, len, cs->type == COLUMN_INTEGER, &s->canon, key_buf(s, c),
-                                   &s->num_size);
+                                   &s->num_size, &x);
                 if (!why)
-                        check_bounds(s, cs, &s->canon, &why);
+                        check_bounds(s, cs, &s->canon, x, &why);
                 *ret_v = s->canon.data;
                 *ret_len = s->canon.len;
                 break;
@@ -1008,8 +1067,7 @@ static int check_value(Schema *s, const SchemaColumn *c, const char *data, size_
         case COLUMN_ENUM:
                 why = "not one of the enum values";
                 for (size_t k = 0; k < cs->n_enum_values; k++)
-                        if (strlen(cs->enum_values[k]) == len &&
-                            memcmp(cs->enum_values[k], data, len) == 0) {
+                        if (c->enum_lens[k] == len && memcmp(cs->enum_values[k], data, len) == 0) {
                                 why = NULL;
                                 break;
                         }

@@ -296,6 +296,125 @@ static void test_utf8(void **state) {
                 assert_int_equal(utf8_is_valid(cases[i].s, strlen(cases[i].s)), cases[i].ok);
 }
 
+/* Unicode 15, table 3-7, written out code point by code point: the reference. */
+static bool utf8_reference(const unsigned char *s, size_t n) {
+        for (size_t i = 0; i < n;) {
+                unsigned c = s[i], len, cp, min;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if (c >= 0xc0 && c < 0xe0)
+                        len = 2, cp = c & 0x1f, min = 0x80;
+                else if (c >= 0xe0 && c < 0xf0)
+                        len = 3, cp = c & 0x0f, min = 0x800;
+                else if (c >= 0xf0 && c < 0xf8)
+                        len = 4, cp = c & 0x07, min = 0x10000;
+                else
+                        return false;
+                if (n - i < len)
+                        return false;
+                for (unsigned k = 1; k < len; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += len;
+        }
+        return true;
+}
+
+/* Random text of ASCII runs and sequences valid and not (every lead class, surrogates,
+ * overlongs, truncations, stray continuations) at every alignment against the sixteen-byte
+ * blocks: always the reference's verdict, and both verdicts often. */
+static void test_utf8_differential(void **state) {
+        static const char *const pieces[] = {
+                "a", "abc,", "0123456789abcdef", "\xc3\xa9", "\xc5\x99", "\xdf\xbf", "\xe2\x80\x94",
+                "\xe1\x80\x80", "\xef\xbf\xbd", "\xec\x9f\xbf", "\xee\x80\x80", "\xe0\xa0\x80", "\xed\x9f\xbf",
+                "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\x80", "\xbf", "\xc3", "\xe2\x80", "\xc0\xaf",
+                "\xc1\xbf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff",
+        };
+        unsigned seed = 2718;
+        size_t valid = 0, invalid = 0;
+
+        for (int round = 0; round < 20000; round++) {
+                unsigned char s[128];
+                size_t n = 0, bad_at = 1000;
+
+                /* valid pieces; in half the texts one invalid piece among them, alone so
+                 * that nothing else gives the text away */
+                if (rand_r(&seed) % 2)
+                        bad_at = (size_t) rand_r(&seed) % 90;
+                while (n < 100) {
+                        bool bad = n >= bad_at;
+                        size_t k = bad ? 15 + (size_t) rand_r(&seed) % (ELEMENTSOF(pieces) - 15)
+                                       : (size_t) rand_r(&seed) % 15;
+                        size_t len = strlen(pieces[k]);
+
+                        if (bad)
+                                bad_at = 1000;
+                        memcpy(s + n, pieces[k], len);
+                        n += len;
+                }
+                n -= (size_t) rand_r(&seed) % 8;
+                for (size_t off = 0; off < 3; off++) {
+                        bool want = utf8_reference(s + off, n - off);
+
+                        if (utf8_is_valid(s + off, n - off) != want)
+                                fail_msg("round %d offset %zu: utf8_is_valid says %d", round, off, !want);
+                        if (want)
+                                valid++;
+                        else
+                                invalid++;
+                }
+        }
+        assert_true(valid > 5000 && invalid > 5000);
+}
+
+/* Quoted fields with "" escapes at random places, short and long (the sixteen-byte unescape
+ * and its tail), several in one row: each comes back as the text that was escaped. */
+static void test_unescape_random(void **state) {
+        CsvOptions o = opts_with(',', 0, 0);
+        unsigned seed = 31337;
+        size_t quotes = 0;
+
+        for (int round = 0; round < 3000; round++) {
+                Buf in = BUF_INIT(1 << 16), want = BUF_INIT(1 << 16);
+                char *got;
+
+                buf_append_str(&want, "1");
+                for (int field = 0; field < 3; field++) {
+                        size_t len = (size_t) rand_r(&seed) % 70;
+
+                        buf_append_str(&in, field ? ",\"" : "\"");
+                        buf_append_str(&want, "|q:");
+                        for (size_t i = 0; i < len; i++) {
+                                char c = rand_r(&seed) % 6 == 0 ? '"' : "ab,\n x"[rand_r(&seed) % 6];
+
+                                buf_append_char(&want, c);
+                                buf_append_char(&in, c);
+                                if (c == '"') {
+                                        buf_append_char(&in, '"');
+                                        quotes++;
+                                }
+                        }
+                        buf_append_char(&in, '"');
+                }
+                buf_append_str(&in, "\n");
+                buf_append_str(&want, "\n");
+                got = parse(&o, buf_str(&in));
+                if (strcmp(got, buf_str(&want)) != 0)
+                        fail_msg("input %s\ngot  %s\nwant %s", buf_str(&in), got, buf_str(&want));
+                free(got);
+                buf_done(&in);
+                buf_done(&want);
+        }
+        assert_true(quotes > 10000);
+}
+
 /* The inputs the split property is checked on: every feature and every error at once. */
 static const char *const split_inputs[] = {
         ("\xef\xbb\xbfstudent_id,name\r\nA1,\"Ada \"\"the\"\" first\"\r\nA2,\"multi\r\nline, with comma\"\r\n"
@@ -404,6 +523,8 @@ int main(void) {
                 cmocka_unit_test(test_abort),
                 cmocka_unit_test(test_lines),
                 cmocka_unit_test(test_utf8),
+                cmocka_unit_test(test_utf8_differential),
+                cmocka_unit_test(test_unescape_random),
                 cmocka_unit_test(test_every_split_point),
                 cmocka_unit_test(test_random_splits),
         };

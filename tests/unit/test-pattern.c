@@ -164,12 +164,108 @@ static void test_differential(void **state) {
         assert_true(fast > 1000);
 }
 
+/* The anchored loop without skippable positions (the schemas' usual ^...$ and ^... shapes,
+ * unrolled by two): patterns of literals, classes, + and {n} / {n,} only, values of every
+ * length up to 24 so both the pairs and the odd tail run, always regexec()'s verdict. */
+static void test_differential_anchored(void **state) {
+        static const char *const atoms[] = {
+                "O", "a", "@", "\\.", "[0-9]", "[^@ ]", "[a-z]", ".", "[a.@]",
+        };
+        static const char *const quants[] = { "", "", "+", "{2}", "{3}", "{1,}", "{2,}" };
+        static const char alphabet[] = "Oa@. 05z";
+        unsigned seed = 4711;
+        size_t checked = 0, matched = 0;
+
+        for (int round = 0; round < 2000; round++) {
+                char re[256] = "^", s[32];
+                size_t n_atoms = 1 + (size_t) rand_r(&seed) % 5;
+                Pattern *p = NULL;
+                regex_t ref;
+
+                for (size_t k = 0; k < n_atoms; k++) {
+                        strcat(re, atoms[rand_r(&seed) % ELEMENTSOF(atoms)]);
+                        strcat(re, quants[rand_r(&seed) % ELEMENTSOF(quants)]);
+                }
+                if (rand_r(&seed) % 4)
+                        strcat(re, "$");
+                assert_int_equal(regcomp(&ref, re, REG_EXTENDED | REG_NOSUB), 0);
+                assert_int_equal(pattern_new(re, &p, NULL, 0), 0);
+                assert_true(pattern_is_fast(p));
+                for (int v = 0; v < 16; v++) {
+                        size_t len = (size_t) rand_r(&seed) % 25;
+                        int want, got;
+
+                        /* half the values built from the pattern's own bytes, so some match */
+                        for (size_t i = 0; i < len; i++)
+                                s[i] = v % 2 ? alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)]
+                                             : "O0a@."[rand_r(&seed) % 5];
+                        s[len] = '\0';
+                        want = regexec(&ref, s, 0, NULL, 0) == 0;
+                        got = pattern_match(p, s, len);
+                        if (got != want)
+                                fail_msg("pattern /%s/ on \"%s\": says %d, regexec says %d", re, s, got, want);
+                        checked++;
+                        matched += (size_t) want;
+                }
+                pattern_free(p);
+                regfree(&ref);
+        }
+        /* both verdicts, many times, or the test proves nothing */
+        assert_true(checked > 30000);
+        assert_true(matched > 1000 && matched < checked - 1000);
+}
+
+/* pattern_match_excludes_nul(): where it says so, no value with a NUL matches (schema.c then
+ * looks for the NUL only after a no-match), whatever the pattern's classes; elsewhere false. */
+static void test_excludes_nul(void **state) {
+        static const char *const atoms[] = { "a", ".", "[^a]", "[^]]", "[a-z]", "\\.", "0" };
+        static const char *const quants[] = { "", "+", "*", "?", "{2}", "{0,3}" };
+        static const char *const no[] = { "a", "^a", "a$", "^(a|b)$", "^[[:alpha:]]$", "" };
+        unsigned seed = 99;
+        size_t nul_values = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(no); i++) {
+                Pattern *p = NULL;
+
+                assert_int_equal(pattern_new(no[i], &p, NULL, 0), 0);
+                assert_false(pattern_match_excludes_nul(p));
+                pattern_free(p);
+        }
+        for (int round = 0; round < 1000; round++) {
+                char re[128] = "^", s[16];
+                size_t n_atoms = 1 + (size_t) rand_r(&seed) % 4;
+                Pattern *p = NULL;
+
+                for (size_t k = 0; k < n_atoms; k++) {
+                        strcat(re, atoms[rand_r(&seed) % ELEMENTSOF(atoms)]);
+                        strcat(re, quants[rand_r(&seed) % ELEMENTSOF(quants)]);
+                }
+                strcat(re, "$");
+                assert_int_equal(pattern_new(re, &p, NULL, 0), 0);
+                assert_true(pattern_match_excludes_nul(p));
+                for (int v = 0; v < 8; v++) {
+                        size_t len = 1 + (size_t) rand_r(&seed) % 8;
+
+                        for (size_t i = 0; i < len; i++)
+                                s[i] = "a0.z]"[rand_r(&seed) % 5];
+                        s[rand_r(&seed) % len] = '\0';
+                        if (pattern_match(p, s, len) != 0)
+                                fail_msg("/%s/ matches a value with a NUL (%zu bytes)", re, len);
+                        nul_values++;
+                }
+                pattern_free(p);
+        }
+        assert_true(nul_values == 8000);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_examples),
                 cmocka_unit_test(test_invalid),
                 cmocka_unit_test(test_bounds),
                 cmocka_unit_test(test_differential),
+                cmocka_unit_test(test_differential_anchored),
+                cmocka_unit_test(test_excludes_nul),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -440,6 +440,63 @@ static void test_numeric_keys(void **state) {
         pipeline_spec_done(&p);
 }
 
+/* A min-only bound (the shape the sign settles without the value when min <= 0) against
+ * strtod() and the comparison itself, for mins below, at and above zero, both column types,
+ * and values around them: "below the minimum" exactly when strtod(value) < min. */
+static void test_min_only_bounds(void **state) {
+        static const double mins[] = { -1.5, -0.0, 0, 2, 1e-3 };
+        static const char *const values[] = {
+                "0", "-0", "+0", "0.0", "-0.000", "-0.001", "0.001", "-1.5", "-1.50", "-1.49",
+                "-1.51", "-2", "3", "1.99", "2", "2E0", "0.2E1", "1E-3", "9E-4", "-1E-100",
+                "1E-100", "12.50", "-12.50", "7", "-7", "123456789012345678", "-1E2",
+        };
+        size_t rejected = 0, accepted = 0;
+
+        for (size_t m = 0; m < ELEMENTSOF(mins); m++)
+                for (int type = 0; type < 2; type++) {
+                        PipelineSpec p = { .name = strdup("b") };
+                        ColumnSpec *c;
+                        Schema *s = NULL;
+                        ItemBuilder item;
+                        Buf key = BUF_INIT(4096);
+                        SchemaReject rj;
+                        Row row;
+
+                        csv_spec_init(&p.csv);
+                        add_column(&p, "id", COLUMN_STRING, true);
+                        c = add_column(&p, "x", type ? COLUMN_NUMBER : COLUMN_INTEGER, true);
+                        c->has_min = true;
+                        c->min = mins[m];
+                        p.partition_key = strdup("id");
+                        assert_int_equal(schema_new(&p, NULL, &s, NULL), 0);
+                        item_builder_init(&item, 4096);
+                        for (size_t v = 0; v < ELEMENTSOF(values); v++) {
+                                char line[64];
+                                bool integral = !strpbrk(values[v], ".E");
+                                int r;
+
+                                if (!type && !integral)
+                                        continue;
+                                snprintf(line, sizeof(line), "k|%s", values[v]);
+                                split(&row, line);
+                                r = schema_row(s, row.f, row.n, &item, &key, &rj);
+                                if (r != (strtod(values[v], NULL) < mins[m]) ||
+                                    (r && !strstr(rj.reason, "below the minimum")))
+                                        fail_msg("min %g, %s: %d (%s)", mins[m], values[v], r,
+                                                 r ? rj.reason : "");
+                                if (r)
+                                        rejected++;
+                                else
+                                        accepted++;
+                        }
+                        schema_free(s);
+                        item_builder_done(&item);
+                        buf_done(&key);
+                        pipeline_spec_done(&p);
+                }
+        assert_true(rejected > 20 && accepted > 20);
+}
+
 static void test_item_too_large(void **state) {
         PipelineSpec p = { .name = strdup("big") };
         Schema *s = NULL;
@@ -789,6 +846,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_field_count, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_header, setup, teardown),
                 cmocka_unit_test(test_numeric_keys),
+                cmocka_unit_test(test_min_only_bounds),
                 cmocka_unit_test(test_item_too_large),
                 cmocka_unit_test(test_empty_key),
                 cmocka_unit_test(test_bad_specs),
