@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "listen.h"
+
 #define HEADERS_MAX (64u * 1024)
 #define CHUNK (256u * 1024)
 #define CONNECTIONS_MAX 256
@@ -617,12 +619,10 @@ static void make_etag(Server *s) {
 }
 
 int main(int argc, char **argv) {
-        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         static Server s;
         const char *ports_file = NULL;
         unsigned long long size = 0;
         unsigned port = 0;
-        socklen_t alen = sizeof(addr);
         int fd, one = 1;
 
         for (int i = 1; i < argc; i += 2) {
@@ -650,28 +650,11 @@ int main(int argc, char **argv) {
         make_etag(&s);
         http_date(time(NULL), s.last_modified, sizeof(s.last_modified));
 
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        addr.sin_port = htons((uint16_t) port);
-        if (fd < 0 || bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 || listen(fd, 128) < 0 ||
-            getsockname(fd, (struct sockaddr *) &addr, &alen) < 0) {
-                perror("s3synth: listen");
+        fd = bench_listen("s3synth", port, 0, 128, &port);
+        if (fd < 0 || bench_write_ports_file("s3synth", ports_file, port) < 0)
                 return 1;
-        }
-        if (ports_file) {
-                char tmp[4096];
-                FILE *f;
-
-                snprintf(tmp, sizeof(tmp), "%s.tmp", ports_file);
-                f = fopen(tmp, "w");
-                if (!f || fprintf(f, "%u\n", ntohs(addr.sin_port)) < 0 || fclose(f) != 0 ||
-                    rename(tmp, ports_file) < 0) {
-                        perror("s3synth: ports file");
-                        return 1;
-                }
-        }
         fprintf(stderr, "s3synth: s3://%s/%s, %" PRIu64 " bytes, %" PRIu64 " rows, on 127.0.0.1:%u\n",
-                s.bucket, s.key, s.size, s.rows, ntohs(addr.sin_port));
+                s.bucket, s.key, s.size, s.rows, port);
         signal(SIGPIPE, SIG_IGN);
         for (;;) {
                 int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);

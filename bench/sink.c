@@ -43,6 +43,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "listen.h"
+
 #define REQUEST_MAX (17u * 1024 * 1024)        /* a 16 MB BatchWriteItem and its headers */
 #define HEADERS_MAX (64u * 1024)
 #define BATCH_MAX 25                            /* DynamoDB API Reference, "BatchWriteItem" */
@@ -695,12 +697,10 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         const char *ports_file = NULL;
         unsigned threads = 1, port = 0;
-        socklen_t alen = sizeof(addr);
         Loop *loops;
-        int fd, one = 1;
+        int fd;
 
         atomic_store(&settings.unprocessed_count, 1);
         for (int i = 1; i < argc; i++) {
@@ -736,14 +736,9 @@ int main(int argc, char **argv) {
                 usage();
         signal(SIGPIPE, SIG_IGN);
 
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        addr.sin_port = htons((uint16_t) port);
-        if (fd < 0 || bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 || listen(fd, 1024) < 0 ||
-            getsockname(fd, (struct sockaddr *) &addr, &alen) < 0) {
-                perror("sink: listen");
+        fd = bench_listen("sink", port, SOCK_NONBLOCK, 1024, &port);
+        if (fd < 0)
                 return 1;
-        }
         loops = calloc(threads, sizeof(*loops));
         for (unsigned i = 0; loops && i < threads; i++) {
                 /* every loop watches the listening socket; EPOLLEXCLUSIVE wakes only one */
@@ -758,19 +753,9 @@ int main(int argc, char **argv) {
         }
         if (!loops)
                 return 1;
-        if (ports_file) {
-                char tmp[4096];
-                FILE *f;
-
-                snprintf(tmp, sizeof(tmp), "%s.tmp", ports_file);
-                f = fopen(tmp, "w");
-                if (!f || fprintf(f, "%u\n", ntohs(addr.sin_port)) < 0 || fclose(f) != 0 ||
-                    rename(tmp, ports_file) < 0) {
-                        perror("sink: ports file");
-                        return 1;
-                }
-        }
-        fprintf(stderr, "sink: listening on 127.0.0.1:%u (%u thread(s))\n", ntohs(addr.sin_port), threads);
+        if (bench_write_ports_file("sink", ports_file, port) < 0)
+                return 1;
+        fprintf(stderr, "sink: listening on 127.0.0.1:%u (%u thread(s))\n", port, threads);
         for (unsigned i = 1; i < threads; i++)
                 pthread_create(&loops[i].thread, NULL, loop_main, &loops[i]);
         loop_main(&loops[0]);
