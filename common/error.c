@@ -36,6 +36,9 @@ int s3b_error_prefix(S3bError *e, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(pre, sizeof(pre), fmt, ap);
         va_end(ap);
+        /* the separator is ours: a caller's trailing ": " made "...table T: : ..." */
+        for (size_t n = strlen(pre); n > 0 && (pre[n - 1] == ':' || pre[n - 1] == ' '); n--)
+                pre[n - 1] = '\0';
         /* truncation is fine: the message is for humans */
         if (snprintf(e->message, sizeof(e->message), "%s: %s", pre, old) < 0)
                 e->message[0] = '\0';

@@ -30,5 +30,6 @@ void s3b_error_clear(S3bError *e);
 int s3b_error_set(S3bError *e, int code, const char *fmt, ...) _printf_(3, 4);
 int s3b_error_setv(S3bError *e, int code, const char *fmt, va_list ap) _printf_(3, 0);
 
-/* Prefixes the existing message with context ("copy to archive: <old message>"). */
+/* Prefixes the existing message with context ("copy to archive: <old message>"). The ": " is
+ * ours: a context that ends in one (or in ':' or spaces) does not double it. */
 int s3b_error_prefix(S3bError *e, const char *fmt, ...) _printf_(2, 3);

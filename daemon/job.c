@@ -266,28 +266,35 @@ static void read_account(Job *j, const JobEnv *env, Report *report, const Run *r
         }
 }
 
+bool job_read_failure(Job *j, bool too_many_rejects, const S3bError *write_err, const S3bError *ingest_err,
+                      const S3bError *err, S3bError *ret_err) {
+        if (too_many_rejects) {
+                snprintf(j->reason, sizeof(j->reason),
+                         "too many rejected rows: more than max_rejected_rows (%" PRIu64 ")",
+                         j->spec->max_rejected_rows);
+                return true;
+        }
+        if (write_err) {
+                *ret_err = *write_err;
+                s3b_error_prefix(ret_err, "writing to DynamoDB table %s", j->spec->table);
+                return false;
+        }
+        if (ingest_err) {
+                snprintf(j->reason, sizeof(j->reason), "%.500s", ingest_err->message);
+                return true;
+        }
+        *ret_err = *err;
+        return false;
+}
+
 /* What a failed stream (r < 0) means: which of its parts failed decides the result. */
 static ReadResult read_verdict(Job *j, const JobEnv *env, const Run *run, int r, const S3bError *err,
                                S3bError *ret_err) {
         if (r == -ECANCELED || cancelled(env))
                 return READ_CANCELLED;
-        if (run->too_many_rejects) {
-                snprintf(j->reason, sizeof(j->reason),
-                         "too many rejected rows: more than max_rejected_rows (%" PRIu64 ")",
-                         j->spec->max_rejected_rows);
-                return READ_FILE_FAILED;
-        }
-        if (run->write_failed) {
-                *ret_err = run->write_err;
-                s3b_error_prefix(ret_err, "writing to DynamoDB table %s", j->spec->table);
-                return READ_AWS_FAILED;
-        }
-        if (run->ingest_failed) {
-                snprintf(j->reason, sizeof(j->reason), "%.500s", run->ingest_err.message);
-                return READ_FILE_FAILED;
-        }
-        *ret_err = *err;
-        return READ_AWS_FAILED;
+        return job_read_failure(j, run->too_many_rejects, run->write_failed ? &run->write_err : NULL,
+                                run->ingest_failed ? &run->ingest_err : NULL, err, ret_err) ?
+                READ_FILE_FAILED : READ_AWS_FAILED;
 }
 
 /* Streams the object once through ingest (and the writer, when writing), pinned to the job's
@@ -349,7 +356,7 @@ static int pin_current_version(Job *j, const JobEnv *env, S3bError *err) {
         int r = s3_head_object(env->client, j->bucket, j->key, NULL, &info, err);
 
         if (r < 0)
-                return s3b_error_prefix(err, "HeadObject s3://%s/%s: ", j->bucket, j->key);
+                return s3b_error_prefix(err, "HeadObject s3://%s/%s", j->bucket, j->key);
         if (replace_str(&j->etag, info.etag) < 0 || replace_str(&j->version_id, info.version_id) < 0)
                 return s3b_error_set(err, -ENOMEM, "out of memory");
         make_event_id(j);

@@ -95,3 +95,10 @@ typedef struct JobEnv {
 
 /* Runs every step; never fails as a call — the outcome is in job->status. */
 void job_run(Job *j, const JobEnv *env);
+
+/* What a failed read of j's object means, from the part that failed (the single stream's, or
+ * one split range's, daemon/split.c): too many rejects, then the DynamoDB write (write_err,
+ * NULL if it did not fail), then the file's content (ingest_err, likewise), else err (the
+ * S3 read). true: the file is bad, j->reason says why; false: AWS failed, *ret_err says how. */
+bool job_read_failure(Job *j, bool too_many_rejects, const S3bError *write_err, const S3bError *ingest_err,
+                      const S3bError *err, S3bError *ret_err);

@@ -596,23 +596,9 @@ static SplitResult verdict(Split *sp, Range *ranges, unsigned n, S3bError *ret_e
 
                 if (rg->r >= 0 || rg->r == -ECANCELED)
                         continue;       /* stopped because another range failed */
-                if (rg->too_many) {
-                        snprintf(j->reason, sizeof(j->reason),
-                                 "too many rejected rows: more than max_rejected_rows (%" PRIu64 ")",
-                                 j->spec->max_rejected_rows);
-                        return SPLIT_FILE_FAILED;
-                }
-                if (rg->write_failed) {
-                        *ret_err = rg->write_err;
-                        s3b_error_prefix(ret_err, "writing to DynamoDB table %s: ", j->spec->table);
-                        return SPLIT_AWS_FAILED;
-                }
-                if (rg->ingest_failed) {
-                        snprintf(j->reason, sizeof(j->reason), "%.500s", rg->ingest_err.message);
-                        return SPLIT_FILE_FAILED;
-                }
-                *ret_err = rg->err;
-                return SPLIT_AWS_FAILED;
+                return job_read_failure(j, rg->too_many, rg->write_failed ? &rg->write_err : NULL,
+                                        rg->ingest_failed ? &rg->ingest_err : NULL, &rg->err, ret_err) ?
+                        SPLIT_FILE_FAILED : SPLIT_AWS_FAILED;
         }
         return SPLIT_OK;
 }

@@ -24,6 +24,9 @@ static void test_prefix(void **state) {
         s3b_error_set(&e, -ENOENT, "NoSuchKey");
         assert_int_equal(s3b_error_prefix(&e, "copy %s", "a.csv"), -ENOENT);
         assert_string_equal(e.message, "copy a.csv: NoSuchKey");
+        /* a context that brings its own separator does not double it */
+        assert_int_equal(s3b_error_prefix(&e, "writing to table %s: ", "T"), -ENOENT);
+        assert_string_equal(e.message, "writing to table T: copy a.csv: NoSuchKey");
 }
 
 static void test_truncates(void **state) {
