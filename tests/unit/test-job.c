@@ -2,6 +2,7 @@
  * the settle leads to which JobStatus, run through job_run() against the fake S3/SNS/DynamoDB
  * of fakeaws.h. A status that is not final (RETRY, CONFIG_ERROR) is what keeps the SQS
  * message: the loop deletes a message only when every job of it is final. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include "common/aws/s3.h"
 #include "daemon/job.h"
+#include "daemon/writer.h"
 #include "fakeaws.h"
 
 #define GOOD "student_id,course\n1,math\n2,art\n"
@@ -111,9 +113,65 @@ static void test_verdicts(void **state) {
                 run_case(*state, &cases[i]);
 }
 
+/* The split reader's ranges divide one job's write window (job_writer_new): a fixed window as
+ * evenly as it goes, at least 1 each; the adaptive one starts at most at its share. */
+static void test_writer_window_shares(void **state) {
+        FakeAws *f = *state;
+        static const struct { unsigned window, shares, expect; } shares[] = {
+                { 8, 1, 8 }, { 8, 4, 2 }, { 2, 4, 1 }, { 32, 16, 2 },
+                { 0, 1, WRITER_WINDOW_START }, { 0, 4, WRITER_WINDOW_START }, { 0, 16, 2 }, { 0, 32, 1 },
+        };
+
+        assert_int_equal(fakeaws_start(f, (const char *const[]) { NULL }, (const char *const[]) { NULL }), 0);
+        for (size_t i = 0; i < ELEMENTSOF(shares); i++) {
+                _cleanup_(job_freep) Job *j = fakeaws_job(f, "a.csv", "");
+                JobWriteTarget target = { .clients = f->env.clients, .table = "t" };
+                _cleanup_(writer_freep) Writer *w = NULL;
+
+                assert_non_null(j);
+                ((PipelineSpec *) j->spec)->write_concurrency = shares[i].window;
+                w = job_writer_new(j, &f->env, &target, shares[i].shares);
+                assert_non_null(w);
+                print_message("window %u / %u shares -> %u\n", shares[i].window, shares[i].shares,
+                              writer_stats(w).window);
+                assert_int_equal(writer_stats(w).window, shares[i].expect);
+        }
+        fakeaws_stop(f);
+}
+
+/* A failed read's verdict, for the single stream and every split range alike: rejects first,
+ * then the write, then the file, then the S3 read; each context said once. */
+static void test_read_failure(void **state) {
+        FakeAws *f = *state;
+        S3bError write_err = {}, ingest_err = {}, read_err = {}, got;
+
+        assert_int_equal(fakeaws_start(f, (const char *const[]) { NULL }, (const char *const[]) { NULL }), 0);
+        s3b_error_set(&write_err, -EIO, "DynamoDB: InternalServerError");
+        s3b_error_set(&ingest_err, -EBADMSG, "line 3: bad header");
+        s3b_error_set(&read_err, -ECONNRESET, "GetObject: connection reset");
+        {
+                _cleanup_(job_freep) Job *j = fakeaws_job(f, "a.csv", "");
+
+                assert_true(job_read_failure(j, true, &write_err, &ingest_err, &read_err, &got));
+                assert_non_null(strstr(j->reason, "max_rejected_rows"));
+                got = (S3bError) {};
+                assert_false(job_read_failure(j, false, &write_err, &ingest_err, &read_err, &got));
+                assert_int_equal(got.code, -EIO);
+                assert_string_equal(got.message, "writing to DynamoDB table students_table: "
+                                                 "DynamoDB: InternalServerError");
+                assert_true(job_read_failure(j, false, NULL, &ingest_err, &read_err, &got));
+                assert_string_equal(j->reason, "line 3: bad header");
+                assert_false(job_read_failure(j, false, NULL, NULL, &read_err, &got));
+                assert_int_equal(got.code, -ECONNRESET);
+        }
+        fakeaws_stop(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_verdicts, fakeaws_setup, fakeaws_teardown),
+                cmocka_unit_test_setup_teardown(test_writer_window_shares, fakeaws_setup, fakeaws_teardown),
+                cmocka_unit_test_setup_teardown(test_read_failure, fakeaws_setup, fakeaws_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
